@@ -1,0 +1,3 @@
+"""Intuitivus Flow Studio."""
+
+__version__ = "0.1.0"

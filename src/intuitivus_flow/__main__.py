@@ -1,0 +1,3 @@
+from intuitivus_flow.cli import main
+
+main()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from intuitivus_flow.auth.scopes import Scope
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str] = Field(validation_alias="scope_list")
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The secret. Shown once; store it now.")
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,63 @@
+"""The ASGI application: routers, middleware and error handlers wired to one `AppContext`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from intuitivus_flow import __version__
+from intuitivus_flow.apikeys.endpoints import router as api_keys_router
+from intuitivus_flow.auth.endpoints import router as auth_router
+from intuitivus_flow.config import Settings, get_settings
+from intuitivus_flow.events.endpoints import router as events_router
+from intuitivus_flow.health.endpoints import router as health_router
+from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.kit.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from intuitivus_flow.kit.http.problems import install_problem_handlers
+from intuitivus_flow.web.endpoints import install_web
+from intuitivus_flow.workspaces.endpoints import router as workspace_router
+
+API_DESCRIPTION = """
+Intuitivus Flow Studio: AI agents and marketing-campaign automation.
+
+Authenticate with `Authorization: Bearer <access token>` (from `/api/auth/login`) or with an
+API key (`Authorization: Bearer ifk_...` or `X-API-Key: ifk_...`). Errors are
+`application/problem+json` documents with a stable `type`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    context = AppContext.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await context.close()
+
+    app = FastAPI(
+        title="Intuitivus Flow Studio",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.context = context
+    install_problem_handlers(app)
+    for router in (health_router, auth_router, workspace_router, api_keys_router, events_router):
+        app.include_router(router)
+    install_web(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

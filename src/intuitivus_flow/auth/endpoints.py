@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from intuitivus_flow.auth import schemas
+from intuitivus_flow.auth import service as auth
+from intuitivus_flow.auth.service import IssuedTokens
+from intuitivus_flow.kit.http.deps import ClientAddress, Context, CurrentPrincipal, DbSession
+from intuitivus_flow.workspaces.repository import WorkspaceRepository
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
+    return schemas.TokenPair(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )
+
+
+@router.post(
+    "/register", response_model=schemas.TokenPair, status_code=status.HTTP_201_CREATED,
+    summary="Create a workspace and its owner",
+)
+async def register(
+    body: schemas.Register, session: DbSession, context: Context, client: ClientAddress
+) -> schemas.TokenPair:
+    """Sign up: creates a new workspace, makes you its owner and signs you in."""
+    signed_in = await auth.register(
+        session, email=body.email, password=body.password, name=body.name,
+        workspace_name=body.workspace_name, client=client, policy=context.auth,
+    )
+    return _token_pair(signed_in.tokens)
+
+
+@router.post("/login", response_model=schemas.TokenPair, summary="Sign in")
+async def login(
+    body: schemas.Login, session: DbSession, context: Context, client: ClientAddress
+) -> schemas.TokenPair:
+    """Exchange email and password for an access token and a refresh token.
+
+    Repeated failures are throttled per account and per client address (429 + Retry-After).
+    """
+    tokens = await auth.login(
+        session, email=body.email, password=body.password, client=client, policy=context.auth
+    )
+    return _token_pair(tokens)
+
+
+@router.post("/refresh", response_model=schemas.TokenPair, summary="Rotate the refresh token")
+async def refresh(
+    body: schemas.RefreshRequest, session: DbSession, context: Context
+) -> schemas.TokenPair:
+    """Trade a refresh token for a new pair. Each refresh token works once; reusing one revokes
+    the whole session."""
+    return _token_pair(
+        await auth.refresh(session, refresh_token=body.refresh_token, policy=context.auth)
+    )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
+async def logout(session: DbSession, principal: CurrentPrincipal) -> None:
+    """Revoke the session behind this access token and its refresh tokens."""
+    await auth.logout(session, principal)
+
+
+@router.get("/me", response_model=schemas.Me, summary="Who am I")
+async def me(session: DbSession, principal: CurrentPrincipal) -> schemas.Me:
+    """The signed-in user (or API key), its role, scopes and workspace."""
+    user = await auth.get_acting_user(session, principal)
+    workspace = await WorkspaceRepository(session, principal.workspace_id).current()
+    return schemas.Me(
+        id=user.id if user else None,
+        email=user.email if user else None,
+        name=user.name if user else None,
+        role=principal.role,
+        scopes=sorted(scope.value for scope in principal.scopes),
+        workspace=schemas.WorkspaceSummary.model_validate(workspace),
+        via="token" if principal.is_user else "api_key",
+    )
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT, summary="Change password")
+async def change_password(
+    body: schemas.PasswordChange, session: DbSession, principal: CurrentPrincipal
+) -> None:
+    """Set a new password; every other session of yours is signed out."""
+    await auth.change_password(
+        session, principal, current_password=body.current_password,
+        new_password=body.new_password,
+    )
+
+
+@router.post(
+    "/invitations/accept", response_model=schemas.TokenPair,
+    status_code=status.HTTP_201_CREATED, summary="Accept an invitation",
+)
+async def accept_invitation(
+    body: schemas.AcceptInvitation, session: DbSession, context: Context
+) -> schemas.TokenPair:
+    """Join the inviting workspace with the invited role and sign in."""
+    signed_in = await auth.accept_invitation(
+        session, token=body.token, password=body.password, name=body.name, policy=context.auth
+    )
+    return _token_pair(signed_in.tokens)

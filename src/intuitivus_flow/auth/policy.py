@@ -1,0 +1,48 @@
+"""Token lifetimes, signing and throttles, built once from settings and handed to the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from intuitivus_flow.config import Settings
+from intuitivus_flow.kit.ratelimit import CounterStore, Throttle
+from intuitivus_flow.kit.security import TokenCodec
+
+
+@dataclass(frozen=True, slots=True)
+class AuthPolicy:
+    codec: TokenCodec
+    access_lifetime: timedelta
+    refresh_lifetime: timedelta
+    web_lifetime: timedelta
+    invitation_lifetime: timedelta
+    failed_logins_per_account: Throttle
+    failed_logins_per_client: Throttle
+    signups_per_client: Throttle
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: CounterStore) -> AuthPolicy:
+        window = settings.login_failure_window_seconds
+        return cls(
+            codec=TokenCodec(settings.resolved_secret_key()),
+            access_lifetime=timedelta(minutes=settings.access_token_minutes),
+            refresh_lifetime=timedelta(days=settings.refresh_token_days),
+            web_lifetime=timedelta(hours=settings.web_session_hours),
+            invitation_lifetime=timedelta(days=settings.invitation_days),
+            failed_logins_per_account=Throttle(
+                store,
+                "login-account",
+                limit=settings.login_max_failures_per_account,
+                window_seconds=window,
+            ),
+            failed_logins_per_client=Throttle(
+                store,
+                "login-client",
+                limit=settings.login_max_failures_per_client,
+                window_seconds=window,
+            ),
+            signups_per_client=Throttle(
+                store, "signup-client", limit=settings.register_max_per_client, window_seconds=3600
+            ),
+        )

@@ -1,0 +1,29 @@
+"""What a credential may do. Users get scopes from their role; API keys carry a chosen subset."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from intuitivus_flow.users.models import Role
+
+
+class Scope(StrEnum):
+    workspace_read = "workspace:read"
+    workspace_write = "workspace:write"
+    members_read = "members:read"
+    members_write = "members:write"
+    api_keys_write = "api_keys:write"
+    events_read = "events:read"
+    events_write = "events:write"
+
+
+_MEMBER_SCOPES = frozenset(
+    {Scope.workspace_read, Scope.members_read, Scope.events_read, Scope.events_write}
+)
+_ADMIN_SCOPES = frozenset(Scope)
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.member: _MEMBER_SCOPES,
+    Role.admin: _ADMIN_SCOPES,
+    Role.owner: _ADMIN_SCOPES,
+}

@@ -1,0 +1,219 @@
+"""`intuitivus-flow`: serve, migrate and administer from the shell.
+
+Failures print one readable line and exit non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from intuitivus_flow.config import ConfigurationError, Settings, get_settings
+from intuitivus_flow.kit import migrations
+from intuitivus_flow.kit.db import create_engine, create_session_factory, unit_of_work
+from intuitivus_flow.kit.errors import FlowError
+
+app = typer.Typer(help="Intuitivus Flow Studio", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def readable_errors(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn expected failures (bad config, unreachable database, domain errors) into one line."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except ConfigurationError as exc:
+            raise fail(str(exc)) from None
+        except FlowError as exc:
+            raise fail(exc.detail) from None
+        except (OperationalError, DBAPIError, OSError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise fail(f"database unavailable: {reason}") from None
+
+    return wrapper
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+async def _upgrade(settings: Settings, revision: str) -> None:
+    engine = create_engine(settings)
+    try:
+        await migrations.upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+async def _downgrade(settings: Settings, revision: str) -> None:
+    engine = create_engine(settings)
+    try:
+        await migrations.downgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+@db_app.command("upgrade")
+@readable_errors
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    run(_upgrade(get_settings(), revision))
+    typer.echo(f"database upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+@readable_errors
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+) -> None:
+    """Revert migrations down to REVISION."""
+    run(_downgrade(get_settings(), revision))
+    typer.echo(f"database downgraded to {revision}")
+
+
+@db_app.command("current")
+@readable_errors
+def db_current() -> None:
+    """Show the database revision and whether it is the newest."""
+
+    async def current() -> tuple[bool, str | None, str | None]:
+        engine = create_engine(get_settings())
+        try:
+            return await migrations.is_current(engine)
+        finally:
+            await engine.dispose()
+
+    up_to_date, revision, head = run(current())
+    state = "up to date" if up_to_date else f"behind (newest is {head})"
+    typer.echo(f"{revision or 'empty'}: {state}")
+
+
+@app.command("create-user")
+@readable_errors
+def create_user(
+    email: Annotated[str, typer.Argument(help="Email of the new user.")],
+    workspace: Annotated[
+        str, typer.Option(help="Name of the new workspace the user will own.")
+    ] = "My workspace",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                     envvar="FLOW_NEW_USER_PASSWORD", help="Read from a prompt if omitted."),
+    ] = "",
+) -> None:
+    """Create a workspace and its owner (for first set-up and scripts)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from intuitivus_flow.auth import service as auth
+    from intuitivus_flow.auth.schemas import Register
+
+    try:
+        TypeAdapter(Register).validate_python(
+            {"email": email, "password": password, "name": name, "workspace_name": workspace}
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+    async def create() -> uuid.UUID:
+        engine = create_engine(get_settings())
+        try:
+            async with unit_of_work(create_session_factory(engine)) as session:
+                user = await auth.create_workspace_with_owner(
+                    session, email=email, password=password, name=name, workspace_name=workspace
+                )
+                return user.id
+        finally:
+            await engine.dispose()
+
+    user_id = run(create())
+    typer.echo(f"created {email} (id {user_id}) as owner of workspace '{workspace}'")
+
+
+@app.command("serve")
+@readable_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to bind.")] = 8000,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(help="Apply migrations first (default: yes, except in production)."),
+    ] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the web UI and API."""
+    import uvicorn
+
+    settings = get_settings()
+    settings.resolved_secret_key()  # refuse to start now, not on the first request
+    if migrate if migrate is not None else not settings.is_production:
+        run(_upgrade(settings, "head"))
+    if settings.seed_demo:
+        _announce_demo(settings, host, port)
+    uvicorn.run(
+        "intuitivus_flow.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        proxy_headers=settings.trust_forwarded_for,
+        server_header=False,
+        log_level="info",
+    )
+
+
+def _announce_demo(settings: Settings, host: str, port: int) -> None:
+    from intuitivus_flow.seed import DEMO_FILE, seed_demo_if_empty
+
+    async def seed() -> Any:
+        engine = create_engine(settings)
+        try:
+            async with unit_of_work(create_session_factory(engine)) as session:
+                return await seed_demo_if_empty(session, settings.data_dir)
+        finally:
+            await engine.dispose()
+
+    login = run(seed())
+    url = f"http://{host}:{port}/signin"
+    if login is not None:
+        typer.secho("\nA demo workspace was created for this empty database.", bold=True)
+        typer.echo(f"  Sign in at {url}\n  email:    {login.email}\n  password: {login.password}")
+        typer.echo(f"  (also saved to {settings.data_dir / DEMO_FILE})\n")
+    else:
+        typer.echo(f"\nSign in at {url} (first-run demo login: {settings.data_dir / DEMO_FILE})\n")
+
+
+def _mount_optional_commands() -> None:
+    try:
+        from intuitivus_flow.predictive.cli import app as predictive_app
+    except ImportError:
+        return
+    app.add_typer(predictive_app, name="alerts", help="Alerting: evaluate anomaly detectors.")
+
+
+_mount_optional_commands()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,47 @@
+"""Names of the events the server records. Keep docs/events.md in step (a test checks it).
+
+Naming: `<object>.<past-tense verb>`, lower snake case, e.g. `member.invited`.
+"""
+
+from __future__ import annotations
+
+import re
+
+EVENT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39}){1,3}$")
+
+WORKSPACE_CREATED = "workspace.created"
+USER_SIGNED_UP = "user.signed_up"
+USER_LOGGED_IN = "user.logged_in"
+USER_LOGGED_OUT = "user.logged_out"
+USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 - an event name, not a secret
+SESSION_REUSE_DETECTED = "session.reuse_detected"
+MEMBER_INVITED = "member.invited"
+MEMBER_JOINED = "member.joined"
+MEMBER_DEACTIVATED = "member.deactivated"
+MEMBER_REACTIVATED = "member.reactivated"
+MEMBER_ROLE_CHANGED = "member.role_changed"
+INVITATION_REVOKED = "invitation.revoked"
+API_KEY_CREATED = "api_key.created"
+API_KEY_REVOKED = "api_key.revoked"
+
+SERVER_EVENTS = frozenset(
+    {
+        WORKSPACE_CREATED,
+        USER_SIGNED_UP,
+        USER_LOGGED_IN,
+        USER_LOGGED_OUT,
+        USER_PASSWORD_CHANGED,
+        SESSION_REUSE_DETECTED,
+        MEMBER_INVITED,
+        MEMBER_JOINED,
+        MEMBER_DEACTIVATED,
+        MEMBER_REACTIVATED,
+        MEMBER_ROLE_CHANGED,
+        INVITATION_REVOKED,
+        API_KEY_CREATED,
+        API_KEY_REVOKED,
+    }
+)
+
+# Clients may not forge what only the server can witness.
+RESERVED_NAMESPACES = frozenset(name.split(".", 1)[0] for name in SERVER_EVENTS)

@@ -1,0 +1,46 @@
+"""Long-lived resources of a running instance, created at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from intuitivus_flow.auth.policy import AuthPolicy
+from intuitivus_flow.config import Settings
+from intuitivus_flow.kit.db import SessionFactory, create_engine, create_session_factory
+from intuitivus_flow.kit.ratelimit import CounterStore, MemoryCounterStore, RedisCounterStore
+
+
+@dataclass(slots=True)
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    redis: Redis | None
+    counters: CounterStore
+    auth: AuthPolicy
+
+    @classmethod
+    def build(cls, settings: Settings) -> AppContext:
+        engine = create_engine(settings)
+        redis = (
+            Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2.0)
+            if settings.redis_url
+            else None
+        )
+        counters: CounterStore = RedisCounterStore(redis) if redis else MemoryCounterStore()
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            redis=redis,
+            counters=counters,
+            auth=AuthPolicy.from_settings(settings, counters),
+        )
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,76 @@
+"""Engine, sessions and the unit of work.
+
+The boundary (an HTTP request, a CLI command, a job) owns the transaction: it commits when the
+work succeeds and rolls back when it raises. Services and repositories never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from intuitivus_flow.config import Settings
+from intuitivus_flow.kit.errors import FlowError
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(settings, url.database)
+    return create_async_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+def _create_sqlite_engine(settings: Settings, database: str | None) -> AsyncEngine:
+    if database and database != ":memory:":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        settings.resolved_database_url, connect_args={"timeout": 30}, pool_pre_ping=True
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure_sqlite(dbapi_connection: object, _: ConnectionPoolEntry) -> None:
+        # WAL lets readers run beside the writer; foreign keys are off by default in SQLite.
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> SessionFactory:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+@asynccontextmanager
+async def unit_of_work(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A session whose work is committed on success and rolled back on any error."""
+    async with factory() as session:
+        try:
+            yield session
+        except FlowError as error:
+            await (session.commit() if error.keeps_work else session.rollback())
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()

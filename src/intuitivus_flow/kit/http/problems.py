@@ -1,0 +1,121 @@
+"""Every error leaves as RFC 9457 problem+json with a stable `type`; nothing leaks a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+
+from intuitivus_flow.kit.errors import FlowError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+logger = logging.getLogger(__name__)
+
+_HTTP_TYPES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    429: "rate-limited",
+}
+
+
+def problem_response(
+    request: Request | None,
+    *,
+    status: int,
+    type_: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + type_,
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_path(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    # Only location and message: echoing the input could reflect passwords back.
+    return [
+        {"field": _field_path(error.get("loc", ())), "msg": error.get("msg", "invalid"),
+         "code": error.get("type", "invalid")}
+        for error in errors
+    ]
+
+
+async def _flow_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FlowError)
+    extra = dict(exc.extra)
+    if "errors" in extra:
+        extra["errors"] = [
+            {"field": _field_path(e["loc"]), "msg": e["msg"]} if "loc" in e else e
+            for e in extra["errors"]
+        ]
+    return problem_response(
+        request, status=exc.status_code, type_=exc.type, title=exc.title, detail=exc.detail,
+        headers=exc.headers, **extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(
+        request, status=422, type_="invalid-input", title="Invalid input",
+        detail="The request did not validate; see `errors`.",
+        errors=clean_validation_errors(exc.errors()),
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    type_ = _HTTP_TYPES.get(exc.status_code, "http-error")
+    title = type_.replace("-", " ").capitalize()
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(request, status=exc.status_code, type_=type_, title=title,
+                            detail=detail, headers=getattr(exc, "headers", None))
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # Two requests raced for the same unique value: the loser is told, not crashed.
+    return problem_response(request, status=409, type_="conflict", title="Conflict",
+                            detail="This conflicts with data that already exists.")
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(request, status=500, type_="internal-error",
+                            title="Internal server error",
+                            detail="Something went wrong on our side; it has been logged.")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FlowError, _flow_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,114 @@
+"""Query helpers every repository stands on.
+
+Tenant isolation lives here: `WorkspaceRepository` adds the workspace filter to every statement
+it builds, and domain repositories only ever extend `scoped()`. Nothing else in the code base
+selects workspace data, so a request can never see another workspace's rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+
+from intuitivus_flow.kit.errors import NotFound
+
+MAX_PAGE_SIZE = 100
+
+
+class HasId(Protocol):
+    id: Mapped[uuid.UUID]
+
+
+class HasWorkspace(HasId, Protocol):
+    workspace_id: Mapped[uuid.UUID]
+
+
+M = TypeVar("M", bound=HasId)
+W = TypeVar("W", bound=HasWorkspace)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class Repository(Generic[M]):
+    """Plain data access for tables that belong to no workspace (or to the auth layer)."""
+
+    model: ClassVar[type[Any]]
+    not_found_message: ClassVar[str] = "Resource not found"
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def scoped(self) -> Select[tuple[M]]:
+        return select(self.model)
+
+    async def get(self, id: uuid.UUID) -> M | None:
+        return await self.first(self.scoped().where(self.model.id == id))
+
+    async def get_or_raise(self, id: uuid.UUID) -> M:
+        found = await self.get(id)
+        if found is None:
+            raise NotFound(self.not_found_message)
+        return found
+
+    async def first(self, statement: Select[tuple[M]]) -> M | None:
+        result = await self.session.execute(statement.limit(1))
+        return result.scalars().first()
+
+    async def all(self, statement: Select[tuple[M]]) -> Sequence[M]:
+        result = await self.session.execute(statement)
+        return result.scalars().all()
+
+    async def paginate(
+        self, statement: Select[tuple[M]], *, limit: int, offset: int
+    ) -> Page[M]:
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        offset = max(0, offset)
+        total = await self.session.scalar(
+            select(func.count()).select_from(statement.order_by(None).subquery())
+        )
+        items = await self.all(statement.limit(limit).offset(offset))
+        return Page(items=items, total=total or 0, limit=limit, offset=offset)
+
+    async def add(self, instance: M) -> M:
+        self.session.add(instance)
+        await self.session.flush()
+        return instance
+
+    async def delete(self, instance: M) -> None:
+        await self.session.delete(instance)
+        await self.session.flush()
+
+
+class WorkspaceRepository(Repository[W]):
+    """Data access for rows that belong to one workspace: every query is filtered by it."""
+
+    def __init__(self, session: AsyncSession, workspace_id: uuid.UUID) -> None:
+        super().__init__(session)
+        self.workspace_id = workspace_id
+
+    def scoped(self) -> Select[tuple[W]]:
+        return select(self.model).where(self.model.workspace_id == self.workspace_id)
+
+    async def add(self, instance: W) -> W:
+        # Rows are stamped with the repository's workspace, whatever the caller set.
+        instance.workspace_id = self.workspace_id  # type: ignore[assignment]
+        return await super().add(instance)
+
+    async def add_many(self, instances: Sequence[W]) -> None:
+        for instance in instances:
+            instance.workspace_id = self.workspace_id  # type: ignore[assignment]
+        self.session.add_all(instances)
+        await self.session.flush()

@@ -1,0 +1,143 @@
+"""Password hashing, signed tokens and high-entropy secrets.
+
+Passwords use argon2id (slow on purpose). Refresh tokens and API keys are 256-bit random values,
+so a fast SHA-256 digest is enough to store them: there is nothing to brute-force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from intuitivus_flow.kit.errors import Unauthorized
+from intuitivus_flow.kit.models import utcnow
+
+JWT_ALGORITHM = "HS256"
+JWT_ISSUER = "intuitivus-flow"
+
+_password_hasher = PasswordHasher()  # argon2id with the library's current recommended costs
+# Verifying against this keeps unknown-email logins as slow as wrong-password ones.
+_DUMMY_HASH = _password_hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _password_hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _password_hasher.verify(password_hash or _DUMMY_HASH, password) and bool(
+            password_hash
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _password_hasher.check_needs_rehash(password_hash)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def sign(key: str, message: str) -> str:
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+class TokenType(StrEnum):
+    access = "access"
+    refresh = "refresh"
+    web = "web"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    type: TokenType
+    user_id: uuid.UUID
+    workspace_id: uuid.UUID
+    session_id: uuid.UUID
+    token_id: uuid.UUID
+    expires_at: datetime
+
+
+class TokenCodec:
+    """Issues and checks the JWTs; the `typ` claim keeps each kind to its own use."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def encode(
+        self,
+        kind: TokenType,
+        *,
+        user_id: uuid.UUID,
+        workspace_id: uuid.UUID,
+        session_id: uuid.UUID,
+        lifetime: timedelta,
+        token_id: uuid.UUID | None = None,
+    ) -> tuple[str, TokenClaims]:
+        now = utcnow()
+        claims = TokenClaims(
+            type=kind,
+            user_id=user_id,
+            workspace_id=workspace_id,
+            session_id=session_id,
+            token_id=token_id or uuid.uuid4(),
+            expires_at=now + lifetime,
+        )
+        payload: dict[str, Any] = {
+            "iss": JWT_ISSUER,
+            "typ": kind.value,
+            "sub": str(user_id),
+            "wid": str(workspace_id),
+            "sid": str(session_id),
+            "jti": str(claims.token_id),
+            "iat": now,
+            "exp": claims.expires_at,
+        }
+        return jwt.encode(payload, self._key, algorithm=JWT_ALGORITHM), claims
+
+    def decode(self, token: str, expected: TokenType) -> TokenClaims:
+        try:
+            payload = jwt.decode(
+                token,
+                self._key,
+                algorithms=[JWT_ALGORITHM],
+                issuer=JWT_ISSUER,
+                options={"require": ["exp", "iat", "sub", "typ", "jti"]},
+            )
+            kind = TokenType(payload["typ"])
+            claims = TokenClaims(
+                type=kind,
+                user_id=uuid.UUID(payload["sub"]),
+                workspace_id=uuid.UUID(payload["wid"]),
+                session_id=uuid.UUID(payload["sid"]),
+                token_id=uuid.UUID(payload["jti"]),
+                expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("Token expired") from exc
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+            raise Unauthorized("Invalid token") from exc
+        if kind is not expected:
+            raise Unauthorized(f"A {kind.value} token cannot be used here")
+        return claims

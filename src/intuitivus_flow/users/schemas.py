@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from intuitivus_flow.users.models import Role
+
+
+class MemberRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class MemberPage(BaseModel):
+    items: list[MemberRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    role: Role = Role.member
+
+
+class InvitationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationCreated(InvitationRead):
+    token: str = Field(description="Shown once: send it to the invitee.")
+    accept_url: str
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+
+
+class InvitationPage(BaseModel):
+    items: list[InvitationRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,171 @@
+"""Members of a workspace: invitations, roles, deactivation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.auth.principal import Principal
+from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.events import catalog
+from intuitivus_flow.events import service as events
+from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput
+from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.repository import Page
+from intuitivus_flow.kit.security import digest, new_secret
+from intuitivus_flow.users.models import Invitation, Role, User
+from intuitivus_flow.users.repository import (
+    AccountRepository,
+    InvitationRepository,
+    MemberRepository,
+    normalize_email,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str
+
+
+async def list_members(
+    session: AsyncSession, principal: Principal, *, limit: int, offset: int
+) -> Page[User]:
+    principal.require_scope(Scope.members_read)
+    repository = MemberRepository(session, principal.workspace_id)
+    return await repository.paginate(repository.listing(), limit=limit, offset=offset)
+
+
+async def get_member(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    principal.require_scope(Scope.members_read)
+    return await MemberRepository(session, principal.workspace_id).get_or_raise(user_id)
+
+
+async def invite(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    email: str,
+    role: Role,
+    lifetime: timedelta,
+) -> IssuedInvitation:
+    _require_member_manager(principal)
+    _require_can_grant(principal, role)
+    if await AccountRepository(session).email_taken(email):
+        raise Conflict("A user with this email already exists", field="email")
+    repository = InvitationRepository(session, principal.workspace_id)
+    now = utcnow()
+    for stale in await repository.pending_for_email(normalize_email(email), now):
+        stale.revoked_at = now  # a new invitation replaces any earlier one
+    token = new_secret()
+    invitation = await repository.add(
+        Invitation(
+            email=email.strip(),
+            email_normalized=normalize_email(email),
+            role=role.value,
+            token_hash=digest(token),
+            invited_by_id=principal.user_id,
+            expires_at=now + lifetime,
+        )
+    )
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=catalog.MEMBER_INVITED,
+        properties={"invitation_id": str(invitation.id), "role": role.value},
+    )
+    return IssuedInvitation(invitation=invitation, token=token)
+
+
+async def list_pending_invitations(
+    session: AsyncSession, principal: Principal, *, limit: int, offset: int
+) -> Page[Invitation]:
+    principal.require_scope(Scope.members_read)
+    repository = InvitationRepository(session, principal.workspace_id)
+    return await repository.paginate(repository.pending(utcnow()), limit=limit, offset=offset)
+
+
+async def revoke_invitation(
+    session: AsyncSession, principal: Principal, invitation_id: uuid.UUID
+) -> None:
+    _require_member_manager(principal)
+    invitation = await InvitationRepository(session, principal.workspace_id).get_or_raise(
+        invitation_id
+    )
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already accepted")
+    invitation.revoked_at = invitation.revoked_at or utcnow()
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=catalog.INVITATION_REVOKED,
+        properties={"invitation_id": str(invitation.id)},
+    )
+
+
+async def set_active(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, active: bool
+) -> User:
+    """Deactivate (or reactivate) a member. Session revocation is the caller's next step."""
+    _require_member_manager(principal)
+    member = await MemberRepository(session, principal.workspace_id).get_or_raise(user_id)
+    if member.id == principal.user_id:
+        raise Forbidden("You cannot deactivate yourself")
+    if member.role_enum.rank > principal.role.rank:
+        raise Forbidden("You cannot change a member with a higher role than yours")
+    if member.active == active:
+        return member
+    if not active and member.role_enum is Role.owner:
+        await _ensure_another_owner(session, principal.workspace_id)
+    member.active = active
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=catalog.MEMBER_REACTIVATED if active else catalog.MEMBER_DEACTIVATED,
+        properties={"member_id": str(member.id)},
+    )
+    return member
+
+
+async def change_role(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, role: Role
+) -> User:
+    _require_member_manager(principal)
+    _require_can_grant(principal, role)
+    member = await MemberRepository(session, principal.workspace_id).get_or_raise(user_id)
+    if member.role_enum.rank > principal.role.rank:
+        raise Forbidden("You cannot change a member with a higher role than yours")
+    if member.role_enum is role:
+        return member
+    if member.role_enum is Role.owner:
+        await _ensure_another_owner(session, principal.workspace_id)
+    previous, member.role = member.role, role.value
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=catalog.MEMBER_ROLE_CHANGED,
+        properties={"member_id": str(member.id), "from": previous, "to": role.value},
+    )
+    return member
+
+
+def _require_member_manager(principal: Principal) -> None:
+    principal.require_scope(Scope.members_write)
+    principal.require_role(Role.admin)
+
+
+def _require_can_grant(principal: Principal, role: Role) -> None:
+    if role.rank > principal.role.rank:
+        raise Forbidden(f"Only an {role.value} can grant the {role.value} role")
+
+
+async def _ensure_another_owner(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    if await MemberRepository(session, workspace_id).count_active_owners() <= 1:
+        raise InvalidInput("A workspace must keep at least one active owner")

@@ -1,0 +1,3 @@
+from fastapi import FastAPI
+def install_web(app: FastAPI) -> None:
+    pass

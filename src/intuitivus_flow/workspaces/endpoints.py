@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from intuitivus_flow.auth import service as auth
+from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession, Paging
+from intuitivus_flow.users import schemas as user_schemas
+from intuitivus_flow.users import service as members
+from intuitivus_flow.workspaces import schemas
+from intuitivus_flow.workspaces import service as workspaces
+
+router = APIRouter(prefix="/api/workspace", tags=["workspace"])
+
+
+@router.get("", response_model=schemas.WorkspaceRead, summary="Current workspace")
+async def get_workspace(session: DbSession, principal: CurrentPrincipal) -> object:
+    """The workspace the credential belongs to."""
+    return await workspaces.get_current(session, principal)
+
+
+@router.patch("", response_model=schemas.WorkspaceRead, summary="Rename the workspace")
+async def update_workspace(
+    body: schemas.WorkspaceUpdate, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """Admins and owners can rename the workspace."""
+    return await workspaces.rename(session, principal, name=body.name)
+
+
+@router.get("/members", response_model=user_schemas.MemberPage, summary="List members")
+async def list_members(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+    """Everyone in the workspace, oldest first."""
+    return await members.list_members(session, principal, limit=paging.limit,
+                                      offset=paging.offset)
+
+
+@router.get("/members/{member_id}", response_model=user_schemas.MemberRead, summary="One member")
+async def get_member(
+    member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """A member of this workspace; ids from other workspaces answer 404."""
+    return await members.get_member(session, principal, member_id)
+
+
+@router.put(
+    "/members/{member_id}/role", response_model=user_schemas.MemberRead, summary="Change a role"
+)
+async def change_role(
+    member_id: uuid.UUID, body: user_schemas.RoleChange, session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """Admins manage members and admins; only owners grant or remove ownership."""
+    return await members.change_role(session, principal, member_id, role=body.role)
+
+
+@router.post(
+    "/members/{member_id}/deactivate", response_model=user_schemas.MemberRead,
+    summary="Deactivate a member",
+)
+async def deactivate_member(
+    member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """The member can no longer sign in, and every session and token of theirs stops working."""
+    member = await members.set_active(session, principal, member_id, active=False)
+    await auth.revoke_sessions_of(session, member.id, reason="deactivated")
+    return member
+
+
+@router.post(
+    "/members/{member_id}/reactivate", response_model=user_schemas.MemberRead,
+    summary="Reactivate a member",
+)
+async def reactivate_member(
+    member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """Let a deactivated member sign in again."""
+    return await members.set_active(session, principal, member_id, active=True)
+
+
+@router.post(
+    "/invitations", response_model=user_schemas.InvitationCreated,
+    status_code=status.HTTP_201_CREATED, summary="Invite a member",
+)
+async def invite(
+    body: user_schemas.InvitationCreate, session: DbSession, principal: CurrentPrincipal,
+    context: Context,
+) -> user_schemas.InvitationCreated:
+    """Create an invitation with a role. The token is returned once: pass the link on."""
+    issued = await members.invite(
+        session, principal, email=body.email, role=body.role,
+        lifetime=context.auth.invitation_lifetime,
+    )
+    return user_schemas.InvitationCreated(
+        **user_schemas.InvitationRead.model_validate(issued.invitation).model_dump(),
+        token=issued.token,
+        accept_url=f"{context.settings.public_url.rstrip('/')}/invite/{issued.token}",
+    )
+
+
+@router.get("/invitations", response_model=user_schemas.InvitationPage,
+            summary="Pending invitations")
+async def list_invitations(
+    session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> object:
+    """Invitations not yet accepted, revoked or expired."""
+    return await members.list_pending_invitations(
+        session, principal, limit=paging.limit, offset=paging.offset
+    )
+
+
+@router.delete(
+    "/invitations/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an invitation",
+)
+async def revoke_invitation(
+    invitation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> None:
+    """The invitation link stops working."""
+    await members.revoke_invitation(session, principal, invitation_id)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.kit.repository import Repository
+from intuitivus_flow.workspaces.models import Workspace
+
+
+class WorkspaceRepository(Repository[Workspace]):
+    """A workspace seen from inside: the only row reachable is the caller's own."""
+
+    model = Workspace
+    not_found_message = "Workspace not found"
+
+    def __init__(self, session: AsyncSession, workspace_id: uuid.UUID) -> None:
+        super().__init__(session)
+        self.workspace_id = workspace_id
+
+    def scoped(self) -> Select[tuple[Workspace]]:
+        return super().scoped().where(Workspace.id == self.workspace_id)
+
+    async def current(self) -> Workspace:
+        return await self.get_or_raise(self.workspace_id)
