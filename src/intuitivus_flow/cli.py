@@ -115,8 +115,13 @@ def create_user(
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     password: Annotated[
         str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                     envvar="FLOW_NEW_USER_PASSWORD", help="Read from a prompt if omitted."),
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="FLOW_NEW_USER_PASSWORD",
+            help="Read from a prompt if omitted.",
+        ),
     ] = "",
 ) -> None:
     """Create a workspace and its owner (for first set-up and scripts)."""

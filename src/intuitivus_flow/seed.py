@@ -32,7 +32,10 @@ async def seed_demo_if_empty(session: AsyncSession, data_dir: Path) -> DemoLogin
         return None
     login = DemoLogin(DEMO_EMAIL, new_secret(12))
     await auth.create_workspace_with_owner(
-        session, email=login.email, password=login.password, name="Demo Owner",
+        session,
+        email=login.email,
+        password=login.password,
+        name="Demo Owner",
         workspace_name="Demo workspace",
     )
     _remember(data_dir / DEMO_FILE, login)

@@ -11,14 +11,21 @@ from intuitivus_flow.kit.http.deps import CurrentPrincipal, DbSession, Paging
 router = APIRouter(prefix="/api/api-keys", tags=["api keys"])
 
 
-@router.post("", response_model=schemas.ApiKeyCreated, status_code=status.HTTP_201_CREATED,
-             summary="Create an API key")
+@router.post(
+    "",
+    response_model=schemas.ApiKeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key",
+)
 async def create_key(
     body: schemas.ApiKeyCreate, session: DbSession, principal: CurrentPrincipal
 ) -> schemas.ApiKeyCreated:
     """The secret is in the response once and never again; only its hash is stored."""
     issued = await api_keys.create(
-        session, principal, name=body.name, scopes=body.scopes,
+        session,
+        principal,
+        name=body.name,
+        scopes=body.scopes,
         expires_in_days=body.expires_in_days,
     )
     return schemas.ApiKeyCreated(

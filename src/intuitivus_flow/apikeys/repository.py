@@ -10,7 +10,7 @@ class ApiKeyRepository(WorkspaceRepository[ApiKey]):
     model = ApiKey
     not_found_message = "API key not found"
 
-    def listing(self) -> Select[tuple[ApiKey]]:
+    def listing(self) -> Select[ApiKey]:
         return self.scoped().order_by(ApiKey.created_at.desc(), ApiKey.id)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from intuitivus_flow.auth.scopes import Scope
 
@@ -22,7 +22,7 @@ class ApiKeyRead(BaseModel):
     id: uuid.UUID
     name: str
     prefix: str
-    scopes: list[str] = Field(validation_alias="scope_list")
+    scopes: list[str] = Field(validation_alias=AliasChoices("scope_list", "scopes"))
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None

@@ -20,7 +20,9 @@ def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
 
 
 @router.post(
-    "/register", response_model=schemas.TokenPair, status_code=status.HTTP_201_CREATED,
+    "/register",
+    response_model=schemas.TokenPair,
+    status_code=status.HTTP_201_CREATED,
     summary="Create a workspace and its owner",
 )
 async def register(
@@ -28,8 +30,13 @@ async def register(
 ) -> schemas.TokenPair:
     """Sign up: creates a new workspace, makes you its owner and signs you in."""
     signed_in = await auth.register(
-        session, email=body.email, password=body.password, name=body.name,
-        workspace_name=body.workspace_name, client=client, policy=context.auth,
+        session,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        workspace_name=body.workspace_name,
+        client=client,
+        policy=context.auth,
     )
     return _token_pair(signed_in.tokens)
 
@@ -87,14 +94,18 @@ async def change_password(
 ) -> None:
     """Set a new password; every other session of yours is signed out."""
     await auth.change_password(
-        session, principal, current_password=body.current_password,
+        session,
+        principal,
+        current_password=body.current_password,
         new_password=body.new_password,
     )
 
 
 @router.post(
-    "/invitations/accept", response_model=schemas.TokenPair,
-    status_code=status.HTTP_201_CREATED, summary="Accept an invitation",
+    "/invitations/accept",
+    response_model=schemas.TokenPair,
+    status_code=status.HTTP_201_CREATED,
+    summary="Accept an invitation",
 )
 async def accept_invitation(
     body: schemas.AcceptInvitation, session: DbSession, context: Context

@@ -89,10 +89,20 @@ async def create_workspace_with_owner(
     owner = await _add_member(
         session, workspace.id, email=email, password=password, name=name, role=Role.owner
     )
-    await events.record(session, workspace_id=workspace.id, name=catalog.WORKSPACE_CREATED,
-                        user_id=owner.id, properties={"workspace_name": workspace.name})
-    await events.record(session, workspace_id=workspace.id, name=catalog.USER_SIGNED_UP,
-                        user_id=owner.id, properties={"role": Role.owner.value})
+    await events.record(
+        session,
+        workspace_id=workspace.id,
+        name=catalog.WORKSPACE_CREATED,
+        user_id=owner.id,
+        properties={"workspace_name": workspace.name},
+    )
+    await events.record(
+        session,
+        workspace_id=workspace.id,
+        name=catalog.USER_SIGNED_UP,
+        user_id=owner.id,
+        properties={"role": Role.owner.value},
+    )
     return owner
 
 
@@ -114,8 +124,9 @@ async def authenticate_password(
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
-    await events.record(session, workspace_id=user.workspace_id, user_id=user.id,
-                        name=catalog.USER_LOGGED_IN)
+    await events.record(
+        session, workspace_id=user.workspace_id, user_id=user.id, name=catalog.USER_LOGGED_IN
+    )
     return user
 
 
@@ -128,7 +139,9 @@ async def login(
     return await open_api_session(session, user, policy=policy)
 
 
-async def open_api_session(session: AsyncSession, user: User, *, policy: AuthPolicy) -> IssuedTokens:
+async def open_api_session(
+    session: AsyncSession, user: User, *, policy: AuthPolicy
+) -> IssuedTokens:
     auth_session = await _open_session(session, user, SessionKind.api, policy)
     return await _issue_tokens(session, auth_session, policy)
 
@@ -154,9 +167,13 @@ async def refresh(session: AsyncSession, *, refresh_token: str, policy: AuthPoli
     now = utcnow()
     if stored.used_at is not None:
         auth_session.revoked_at, auth_session.revoked_reason = now, "refresh_reuse"
-        await events.record(session, workspace_id=auth_session.workspace_id,
-                            user_id=auth_session.user_id, name=catalog.SESSION_REUSE_DETECTED,
-                            properties={"session_id": str(auth_session.id)})
+        await events.record(
+            session,
+            workspace_id=auth_session.workspace_id,
+            user_id=auth_session.user_id,
+            name=catalog.SESSION_REUSE_DETECTED,
+            properties={"session_id": str(auth_session.id)},
+        )
         raise RefreshTokenReused("This refresh token was already used; the session is revoked")
     if stored.expires_at <= now:
         raise Unauthorized("Refresh token expired")
@@ -171,8 +188,12 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
     auth_session = await AuthSessionRepository(session).get_or_raise(principal.session_id)
     if auth_session.revoked_at is None:
         auth_session.revoked_at, auth_session.revoked_reason = utcnow(), "logout"
-    await events.record(session, workspace_id=principal.workspace_id, user_id=principal.user_id,
-                        name=catalog.USER_LOGGED_OUT)
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=catalog.USER_LOGGED_OUT,
+    )
 
 
 async def change_password(
@@ -183,15 +204,20 @@ async def change_password(
     if not verify_password(user.password_hash, current_password):
         raise InvalidInput("The current password is wrong", field="current_password")
     if current_password == new_password:
-        raise InvalidInput("The new password must differ from the current one",
-                           field="new_password")
+        raise InvalidInput(
+            "The new password must differ from the current one", field="new_password"
+        )
     now = utcnow()
     user.password_hash, user.password_changed_at = hash_password(new_password), now
     await AuthSessionRepository(session).revoke_for_user(
         user.id, reason="password_changed", now=now, keep=principal.session_id
     )
-    await events.record(session, workspace_id=principal.workspace_id, user_id=user.id,
-                        name=catalog.USER_PASSWORD_CHANGED)
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=user.id,
+        name=catalog.USER_PASSWORD_CHANGED,
+    )
 
 
 async def revoke_sessions_of(session: AsyncSession, user_id: uuid.UUID, *, reason: str) -> None:
@@ -210,11 +236,21 @@ async def accept_invitation(
     if await AccountRepository(session).email_taken(invitation.email):
         raise Conflict("An account with this email already exists")
     invitation.accepted_at = now
-    user = await _add_member(session, invitation.workspace_id, email=invitation.email,
-                             password=password, name=name, role=Role(invitation.role))
-    await events.record(session, workspace_id=user.workspace_id, user_id=user.id,
-                        name=catalog.MEMBER_JOINED,
-                        properties={"invitation_id": str(invitation.id), "role": user.role})
+    user = await _add_member(
+        session,
+        invitation.workspace_id,
+        email=invitation.email,
+        password=password,
+        name=name,
+        role=Role(invitation.role),
+    )
+    await events.record(
+        session,
+        workspace_id=user.workspace_id,
+        user_id=user.id,
+        name=catalog.MEMBER_JOINED,
+        properties={"invitation_id": str(invitation.id), "role": user.role},
+    )
     return SignedIn(user, await open_api_session(session, user, policy=policy))
 
 
@@ -268,8 +304,12 @@ async def _open_session(
 ) -> AuthSession:
     lifetime = policy.web_lifetime if kind is SessionKind.web else policy.refresh_lifetime
     return await AuthSessionRepository(session).add(
-        AuthSession(user_id=user.id, workspace_id=user.workspace_id, kind=kind.value,
-                    expires_at=utcnow() + lifetime)
+        AuthSession(
+            user_id=user.id,
+            workspace_id=user.workspace_id,
+            kind=kind.value,
+            expires_at=utcnow() + lifetime,
+        )
     )
 
 
@@ -288,14 +328,22 @@ async def _issue_tokens(
         TokenType.refresh, lifetime=min(policy.refresh_lifetime, remaining), **identity
     )
     await RefreshTokenRepository(session).add(
-        RefreshToken(session_id=auth_session.id, token_hash=digest(refresh_token),
-                     expires_at=claims.expires_at)
+        RefreshToken(
+            session_id=auth_session.id,
+            token_hash=digest(refresh_token),
+            expires_at=claims.expires_at,
+        )
     )
     return IssuedTokens(access, refresh_token, int(policy.access_lifetime.total_seconds()))
 
 
 async def _add_member(
-    session: AsyncSession, workspace_id: uuid.UUID, *, email: str, password: str, name: str,
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    email: str,
+    password: str,
+    name: str,
     role: Role,
 ) -> User:
     user = User(

@@ -12,15 +12,22 @@ from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession, 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 
-@router.post("", response_model=schemas.BatchAccepted, status_code=status.HTTP_202_ACCEPTED,
-             summary="Send client-side events")
+@router.post(
+    "",
+    response_model=schemas.BatchAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send client-side events",
+)
 async def ingest(
     body: schemas.EventBatch, session: DbSession, principal: CurrentPrincipal, context: Context
 ) -> schemas.BatchAccepted:
     """Store a batch of product events from a client. The whole batch is validated first;
     if any event is invalid, none is stored and every problem is listed."""
     accepted = await events.ingest_client_batch(
-        session, principal, events=body.events, max_batch=context.settings.events_max_batch,
+        session,
+        principal,
+        events=body.events,
+        max_batch=context.settings.events_max_batch,
         max_properties_bytes=context.settings.events_max_properties_bytes,
     )
     return schemas.BatchAccepted(accepted=accepted)
@@ -35,5 +42,6 @@ async def list_events(
     since: Annotated[datetime | None, Query()] = None,
 ) -> object:
     """This workspace's events, newest first, optionally by name and start time."""
-    return await events.list_events(session, principal, name=name, since=since,
-                                    limit=paging.limit, offset=paging.offset)
+    return await events.list_events(
+        session, principal, name=name, since=since, limit=paging.limit, offset=paging.offset
+    )

@@ -13,7 +13,7 @@ class EventRepository(WorkspaceRepository[Event]):
 
     def recent(
         self, *, name: str | None = None, since: datetime | None = None
-    ) -> Select[tuple[Event]]:
+    ) -> Select[Event]:
         statement = self.scoped().order_by(Event.occurred_at.desc(), Event.id)
         if name is not None:
             statement = statement.where(Event.name == name)

@@ -60,7 +60,7 @@ async def _timed(name: str, probe: Any) -> ComponentStatus:
         detail = await asyncio.wait_for(probe, timeout=CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
         return ComponentStatus(name, False, _ms(started), {"error": "timed out"})
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with its reason
+    except Exception as exc:
         return ComponentStatus(name, False, _ms(started), {"error": _describe(exc)})
     return ComponentStatus(name, True, _ms(started), detail)
 

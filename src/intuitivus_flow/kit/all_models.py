@@ -7,4 +7,13 @@ from intuitivus_flow.kit.models import Base
 from intuitivus_flow.users.models import Invitation, User
 from intuitivus_flow.workspaces.models import Workspace
 
-__all__ = ["ApiKey", "AuthSession", "Base", "Event", "Invitation", "RefreshToken", "User", "Workspace"]
+__all__ = [
+    "ApiKey",
+    "AuthSession",
+    "Base",
+    "Event",
+    "Invitation",
+    "RefreshToken",
+    "User",
+    "Workspace",
+]

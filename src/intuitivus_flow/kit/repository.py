@@ -51,7 +51,7 @@ class Repository(Generic[M]):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def scoped(self) -> Select[tuple[M]]:
+    def scoped(self) -> Select[M]:
         return select(self.model)
 
     async def get(self, id: uuid.UUID) -> M | None:
@@ -63,17 +63,15 @@ class Repository(Generic[M]):
             raise NotFound(self.not_found_message)
         return found
 
-    async def first(self, statement: Select[tuple[M]]) -> M | None:
+    async def first(self, statement: Select[M]) -> M | None:
         result = await self.session.execute(statement.limit(1))
         return result.scalars().first()
 
-    async def all(self, statement: Select[tuple[M]]) -> Sequence[M]:
+    async def all(self, statement: Select[M]) -> Sequence[M]:
         result = await self.session.execute(statement)
         return result.scalars().all()
 
-    async def paginate(
-        self, statement: Select[tuple[M]], *, limit: int, offset: int
-    ) -> Page[M]:
+    async def paginate(self, statement: Select[M], *, limit: int, offset: int) -> Page[M]:
         limit = max(1, min(limit, MAX_PAGE_SIZE))
         offset = max(0, offset)
         total = await self.session.scalar(
@@ -99,7 +97,7 @@ class WorkspaceRepository(Repository[W]):
         super().__init__(session)
         self.workspace_id = workspace_id
 
-    def scoped(self) -> Select[tuple[W]]:
+    def scoped(self) -> Select[W]:
         return select(self.model).where(self.model.workspace_id == self.workspace_id)
 
     async def add(self, instance: W) -> W:

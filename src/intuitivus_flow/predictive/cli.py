@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+
 # Without a callback Typer would run the single command as the app itself; the lead mounts
 # this as `intuitivus-flow alerts`, so `evaluate` must stay an explicit sub-command.
 @app.callback()
@@ -30,17 +32,27 @@ def _alerts() -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(
+        f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True
+    )
     return typer.Exit(code=2)
 
 
 @app.command()
 def evaluate(
-    dataset: Annotated[Path, typer.Argument(help="Corpus root: data/<category>/<name>.csv + windows.json")],
+    dataset: Annotated[
+        Path, typer.Argument(help="Corpus root: data/<category>/<name>.csv + windows.json")
+    ],
     detector: Annotated[str, typer.Option("--detector", "-d", help="Detector name")] = "default",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write <category>/<name>.csv results")] = Path("alerts-results"),
-    threshold: Annotated[float, typer.Option(help="Score at or above which a row is a detection")] = DEFAULT_THRESHOLD,
-    merge_gap: Annotated[int, typer.Option(help="Detections at most this many rows apart form one alert")] = DEFAULT_MERGE_GAP,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write <category>/<name>.csv results")
+    ] = Path("alerts-results"),
+    threshold: Annotated[
+        float, typer.Option(help="Score at or above which a row is a detection")
+    ] = DEFAULT_THRESHOLD,
+    merge_gap: Annotated[
+        int, typer.Option(help="Detections at most this many rows apart form one alert")
+    ] = DEFAULT_MERGE_GAP,
 ) -> None:
     """Run DETECTOR causally over every file of DATASET, write scores to OUT and print metrics."""
     try:

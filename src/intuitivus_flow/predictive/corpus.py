@@ -115,9 +115,7 @@ def _parse_windows(path: Path, key: str, pairs: object) -> list[tuple[datetime, 
     return [(parse_timestamp(str(a)), parse_timestamp(str(b))) for a, b in pairs]
 
 
-def read_series(
-    path: Path, key: str, windows: Sequence[tuple[datetime, datetime]] = ()
-) -> Series:
+def read_series(path: Path, key: str, windows: Sequence[tuple[datetime, datetime]] = ()) -> Series:
     """Read a ``timestamp,value`` CSV; non-finite or empty values are an error."""
     rows = _read_rows(path, ("timestamp", "value"))
     stamps: list[str] = []

@@ -59,7 +59,9 @@ class EvaluationReport:
 
     def categories(self) -> list[SummaryRow]:
         names = sorted({f.category for f in self.files})
-        return [self._summarise(name, [f for f in self.files if f.category == name]) for name in names]
+        return [
+            self._summarise(name, [f for f in self.files if f.category == name]) for name in names
+        ]
 
     def overall(self) -> SummaryRow:
         return self._summarise("overall", self.files)
@@ -77,7 +79,8 @@ class EvaluationReport:
 
 def as_reported_scores(raw: FloatArray) -> FloatArray:
     """Clip to [0, 1] and round like the written CSV, so in-memory and on-disk metrics agree."""
-    return np.round(np.clip(np.nan_to_num(raw, nan=0.0), 0.0, 1.0), 6)
+    clipped = np.clip(np.nan_to_num(np.asarray(raw, dtype=np.float64), nan=0.0), 0.0, 1.0)
+    return np.round(clipped, 6).astype(np.float64)
 
 
 def evaluate_corpus(

@@ -88,7 +88,9 @@ def forecast_breach(
         return None
     earliest = _first_crossing(gap, fit.slope + z * fit.slope_se, z * fit.noise)
     pessimistic_slope = fit.slope - z * fit.slope_se
-    latest = _first_crossing(gap, pessimistic_slope, -z * fit.noise) if pessimistic_slope > 0 else None
+    latest = (
+        _first_crossing(gap, pessimistic_slope, -z * fit.noise) if pessimistic_slope > 0 else None
+    )
     last = times[-1]
     return BreachForecast(
         threshold=threshold,

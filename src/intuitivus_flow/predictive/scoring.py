@@ -12,6 +12,7 @@ Counts are summed per category and overall before the ratios are taken.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ def score_file(
     inside = window_of_hit >= 0
     # Position of each hit in hit_rows lets us reuse the window lookup per alert.
     starts = np.cumsum([0] + [len(a) for a in alerts])
-    tp_alerts = sum(bool(inside[a:b].any()) for a, b in zip(starts[:-1], starts[1:], strict=True))
+    tp_alerts = sum(bool(inside[a:b].any()) for a, b in itertools.pairwise(starts))
     found = len(set(window_of_hit[inside].tolist()))
     return Counts(alerts=len(alerts), tp_alerts=tp_alerts, windows=len(bounds), found=found)
 

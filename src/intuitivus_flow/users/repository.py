@@ -17,7 +17,7 @@ class MemberRepository(WorkspaceRepository[User]):
     model = User
     not_found_message = "Member not found"
 
-    def listing(self) -> Select[tuple[User]]:
+    def listing(self) -> Select[User]:
         return self.scoped().order_by(User.created_at, User.id)
 
     async def count_active_owners(self) -> int:
@@ -34,7 +34,7 @@ class InvitationRepository(WorkspaceRepository[Invitation]):
     model = Invitation
     not_found_message = "Invitation not found"
 
-    def pending(self, now: datetime) -> Select[tuple[Invitation]]:
+    def pending(self, now: datetime) -> Select[Invitation]:
         return (
             self.scoped()
             .where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))

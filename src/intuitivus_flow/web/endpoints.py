@@ -1,3 +1,52 @@
-from fastapi import FastAPI
+"""The server-rendered web shell: static files, pages and the web-only error handlers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.web.account_pages import router as account_router
+from intuitivus_flow.web.auth import (
+    SESSION_COOKIE,
+    SignInRequired,
+    clear_session_cookie,
+    signin_url,
+)
+from intuitivus_flow.web.csrf import CsrfRejected
+from intuitivus_flow.web.templating import STATIC_DIR, redirect, render
+from intuitivus_flow.web.workspace_pages import router as workspace_router
+
+
+async def _redirect_to_signin(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    response = redirect(signin_url(exc.next_path))
+    if SESSION_COOKIE in request.cookies:  # expired or revoked: stop sending it
+        context: AppContext = request.app.state.context
+        clear_session_cookie(response, context)
+    return response
+
+
+async def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CsrfRejected)
+    return render(
+        request,
+        "error.html",
+        {
+            "title": "This form has expired",
+            "message": (
+                "For your security the form could not be accepted. Go back, reload the page "
+                "and send it again."
+            ),
+        },
+        status_code=403,
+    )
+
+
 def install_web(app: FastAPI) -> None:
-    pass
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(account_router)
+    app.include_router(workspace_router)
+    app.add_exception_handler(SignInRequired, _redirect_to_signin)
+    app.add_exception_handler(CsrfRejected, _csrf_rejected)

@@ -31,8 +31,7 @@ async def update_workspace(
 @router.get("/members", response_model=user_schemas.MemberPage, summary="List members")
 async def list_members(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
     """Everyone in the workspace, oldest first."""
-    return await members.list_members(session, principal, limit=paging.limit,
-                                      offset=paging.offset)
+    return await members.list_members(session, principal, limit=paging.limit, offset=paging.offset)
 
 
 @router.get("/members/{member_id}", response_model=user_schemas.MemberRead, summary="One member")
@@ -47,7 +46,9 @@ async def get_member(
     "/members/{member_id}/role", response_model=user_schemas.MemberRead, summary="Change a role"
 )
 async def change_role(
-    member_id: uuid.UUID, body: user_schemas.RoleChange, session: DbSession,
+    member_id: uuid.UUID,
+    body: user_schemas.RoleChange,
+    session: DbSession,
     principal: CurrentPrincipal,
 ) -> object:
     """Admins manage members and admins; only owners grant or remove ownership."""
@@ -55,7 +56,8 @@ async def change_role(
 
 
 @router.post(
-    "/members/{member_id}/deactivate", response_model=user_schemas.MemberRead,
+    "/members/{member_id}/deactivate",
+    response_model=user_schemas.MemberRead,
     summary="Deactivate a member",
 )
 async def deactivate_member(
@@ -68,7 +70,8 @@ async def deactivate_member(
 
 
 @router.post(
-    "/members/{member_id}/reactivate", response_model=user_schemas.MemberRead,
+    "/members/{member_id}/reactivate",
+    response_model=user_schemas.MemberRead,
     summary="Reactivate a member",
 )
 async def reactivate_member(
@@ -79,16 +82,23 @@ async def reactivate_member(
 
 
 @router.post(
-    "/invitations", response_model=user_schemas.InvitationCreated,
-    status_code=status.HTTP_201_CREATED, summary="Invite a member",
+    "/invitations",
+    response_model=user_schemas.InvitationCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Invite a member",
 )
 async def invite(
-    body: user_schemas.InvitationCreate, session: DbSession, principal: CurrentPrincipal,
+    body: user_schemas.InvitationCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
     context: Context,
 ) -> user_schemas.InvitationCreated:
     """Create an invitation with a role. The token is returned once: pass the link on."""
     issued = await members.invite(
-        session, principal, email=body.email, role=body.role,
+        session,
+        principal,
+        email=body.email,
+        role=body.role,
         lifetime=context.auth.invitation_lifetime,
     )
     return user_schemas.InvitationCreated(
@@ -98,8 +108,9 @@ async def invite(
     )
 
 
-@router.get("/invitations", response_model=user_schemas.InvitationPage,
-            summary="Pending invitations")
+@router.get(
+    "/invitations", response_model=user_schemas.InvitationPage, summary="Pending invitations"
+)
 async def list_invitations(
     session: DbSession, principal: CurrentPrincipal, paging: Paging
 ) -> object:
@@ -110,7 +121,8 @@ async def list_invitations(
 
 
 @router.delete(
-    "/invitations/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT,
+    "/invitations/{invitation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an invitation",
 )
 async def revoke_invitation(

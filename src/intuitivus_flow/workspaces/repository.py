@@ -19,7 +19,7 @@ class WorkspaceRepository(Repository[Workspace]):
         super().__init__(session)
         self.workspace_id = workspace_id
 
-    def scoped(self) -> Select[tuple[Workspace]]:
+    def scoped(self) -> Select[Workspace]:
         return super().scoped().where(Workspace.id == self.workspace_id)
 
     async def current(self) -> Workspace:

@@ -32,25 +32,31 @@ class BodySizeLimitMiddleware:
             await self._reject(send)
             return
         received = 0
-        started = False
+        too_large = rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
+                too_large = True
                 raise _BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+        async def guarded_send(message: Message) -> None:
+            nonlocal rejected
+            # Frameworks may turn the read error into their own 400; answer 413 instead.
+            if too_large:
+                if message["type"] == "http.response.start" and not rejected:
+                    rejected = True
+                    await self._reject(send)
+                return
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except _BodyTooLarge:
-            if not started:
+            if not rejected:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:

@@ -62,8 +62,11 @@ def _field_path(loc: Sequence[Any]) -> str:
 def clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     # Only location and message: echoing the input could reflect passwords back.
     return [
-        {"field": _field_path(error.get("loc", ())), "msg": error.get("msg", "invalid"),
-         "code": error.get("type", "invalid")}
+        {
+            "field": _field_path(error.get("loc", ())),
+            "msg": error.get("msg", "invalid"),
+            "code": error.get("type", "invalid"),
+        }
         for error in errors
     ]
 
@@ -77,15 +80,23 @@ async def _flow_error(request: Request, exc: Exception) -> JSONResponse:
             for e in extra["errors"]
         ]
     return problem_response(
-        request, status=exc.status_code, type_=exc.type, title=exc.title, detail=exc.detail,
-        headers=exc.headers, **extra,
+        request,
+        status=exc.status_code,
+        type_=exc.type,
+        title=exc.title,
+        detail=exc.detail,
+        headers=exc.headers,
+        **extra,
     )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return problem_response(
-        request, status=422, type_="invalid-input", title="Invalid input",
+        request,
+        status=422,
+        type_="invalid-input",
+        title="Invalid input",
         detail="The request did not validate; see `errors`.",
         errors=clean_validation_errors(exc.errors()),
     )
@@ -96,21 +107,36 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     type_ = _HTTP_TYPES.get(exc.status_code, "http-error")
     title = type_.replace("-", " ").capitalize()
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem_response(request, status=exc.status_code, type_=type_, title=title,
-                            detail=detail, headers=getattr(exc, "headers", None))
+    return problem_response(
+        request,
+        status=exc.status_code,
+        type_=type_,
+        title=title,
+        detail=detail,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     # Two requests raced for the same unique value: the loser is told, not crashed.
-    return problem_response(request, status=409, type_="conflict", title="Conflict",
-                            detail="This conflicts with data that already exists.")
+    return problem_response(
+        request,
+        status=409,
+        type_="conflict",
+        title="Conflict",
+        detail="This conflicts with data that already exists.",
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(request, status=500, type_="internal-error",
-                            title="Internal server error",
-                            detail="Something went wrong on our side; it has been logged.")
+    return problem_response(
+        request,
+        status=500,
+        type_="internal-error",
+        title="Internal server error",
+        detail="Something went wrong on our side; it has been logged.",
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

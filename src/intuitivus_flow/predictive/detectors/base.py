@@ -25,7 +25,10 @@ class Detector(Protocol):
     above 0.5 when the alert should be one event.
     """
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Registry name, shown in reports."""
+        ...
 
     def score(self, times: TimeArray, values: FloatArray) -> FloatArray: ...
 
@@ -44,4 +47,7 @@ def median_step(times: TimeArray) -> np.timedelta64:
 def season_length(step: np.timedelta64, period: np.timedelta64) -> int:
     """Number of samples in one ``period`` at sampling interval ``step`` (0 if step is zero)."""
     step_us = int(step.astype("timedelta64[us]").astype(np.int64))
-    return int(round(int(period.astype("timedelta64[us]").astype(np.int64)) / step_us)) if step_us else 0
+    if step_us <= 0:
+        return 0
+    period_us = int(period.astype("timedelta64[us]").astype(np.int64))
+    return round(period_us / step_us)

@@ -23,7 +23,10 @@ PROBATION_FRACTION = 0.15
 
 class ProphetMissingError(RuntimeError):
     def __str__(self) -> str:
-        return "the 'prophet' detector needs the optional extra: pip install 'intuitivus-flow[prophet]'"
+        return (
+            "the 'prophet' detector needs the optional extra: "
+            "pip install 'intuitivus-flow[prophet]'"
+        )
 
 
 def _prophet_class() -> Any:
@@ -31,8 +34,9 @@ def _prophet_class() -> Any:
         from prophet import Prophet
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ProphetMissingError() from exc
-    # cmdstanpy logs two INFO lines per fit; they would drown the progress bar.
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+    # cmdstanpy logs two INFO lines per fit (and resets its level when it sets itself up);
+    # they would drown the progress bar, so its logger is switched off outright.
+    logging.getLogger("cmdstanpy").disabled = True
     logging.getLogger("prophet").setLevel(logging.WARNING)
     return Prophet
 
@@ -79,7 +83,9 @@ class ProphetDetector:
         if first >= n:
             return []
         edges = np.linspace(first, n, self.refits + 1).round().astype(int)
-        return [(a, b) for a, b in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True) if b > a]
+        return [
+            (a, b) for a, b in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True) if b > a
+        ]
 
 
 def band_scores(

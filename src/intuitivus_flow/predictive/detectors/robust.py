@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from intuitivus_flow.predictive.detectors.alerting import AlertPolicy
-from intuitivus_flow.predictive.detectors.base import DAY, FloatArray, TimeArray, median_step, season_length
+from intuitivus_flow.predictive.detectors.base import (
+    DAY,
+    FloatArray,
+    TimeArray,
+    median_step,
+    season_length,
+)
 from intuitivus_flow.predictive.detectors.features import (
     history_top,
     past_median,
@@ -30,7 +36,7 @@ from intuitivus_flow.predictive.detectors.features import (
     trailing_mean,
 )
 
-VIEWS = ("point", "level", "season")
+VIEWS = ("point", "level", "season", "season_point")
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,9 @@ class RobustRecordDetector:
     seasonal_cycles: int = 3
     min_season_points: int = 12
     history_block: int = 10
-    min_history: int = 50
+    min_history: int = 150
     record_rank: int = 1
-    policy: AlertPolicy = field(default_factory=lambda: AlertPolicy(threshold=1.5, refractory=600))
+    policy: AlertPolicy = field(default_factory=lambda: AlertPolicy(threshold=1.2, refractory=600))
 
     def score(self, times: TimeArray, values: FloatArray) -> FloatArray:
         return self.policy.apply(self.surprise(times, values))
@@ -53,10 +59,15 @@ class RobustRecordDetector:
     def surprise(self, times: TimeArray, values: FloatArray) -> FloatArray:
         """Largest record ratio over the enabled views (0 where no view is ready)."""
         values = np.asarray(values, dtype=np.float64)
-        ratios = [self._record_ratio(view) for view in self.residuals(times, values).values()]
+        season = season_length(median_step(times), DAY)
+        ratios = [
+            self._record_ratio(residual, season if name.startswith("season") else 0)
+            for name, residual in self.residuals(times, values).items()
+        ]
         if not ratios:
             return np.zeros(len(values))
-        return np.max(np.vstack(ratios), axis=0)
+        combined: FloatArray = np.max(np.vstack(ratios), axis=0)
+        return combined
 
     def residuals(self, times: TimeArray, values: FloatArray) -> dict[str, FloatArray]:
         views: dict[str, FloatArray] = {}
@@ -65,22 +76,27 @@ class RobustRecordDetector:
         if "level" in self.views:
             baseline = shifted(past_median(values, self.level_baseline), self.level_window - 1)
             views["level"] = np.abs(trailing_mean(values, self.level_window) - baseline)
-        if "season" in self.views:
-            season = season_length(median_step(times), DAY)
-            if season >= self.min_season_points and len(values) > season:
-                views["season"] = self._seasonal_residual(values, season)
+        season = season_length(median_step(times), DAY)
+        if season >= self.min_season_points and len(values) > season:
+            baseline = seasonal_baseline(values, season, self.seasonal_cycles)
+            residual = np.where(np.isfinite(baseline), values - baseline, np.nan)
+            if "season" in self.views:
+                views["season"] = self._warmed_up(
+                    np.abs(trailing_mean(np.nan_to_num(residual), self.level_window)), season
+                )
+            if "season_point" in self.views:
+                views["season_point"] = self._warmed_up(np.abs(residual), season)
         return views
 
-    def _seasonal_residual(self, values: FloatArray, season: int) -> FloatArray:
-        baseline = seasonal_baseline(values, season, self.seasonal_cycles)
-        residual = np.where(np.isfinite(baseline), values - baseline, 0.0)
-        smoothed = np.abs(trailing_mean(residual, self.level_window))
-        # Not meaningful until one full season plus the smoothing window has been seen.
-        smoothed[: season + self.level_window] = np.nan
-        return smoothed
+    def _warmed_up(self, residual: FloatArray, season: int) -> FloatArray:
+        """Hide a seasonal view until a full season (plus smoothing) gave it a baseline, then a
+        second season of residuals seeds its record (see ``_record_ratio``)."""
+        residual[: season + self.level_window] = np.nan
+        return residual
 
-    def _record_ratio(self, residual: FloatArray) -> FloatArray:
-        record = history_top(residual, self.history_block, self.min_history, self.record_rank)
+    def _record_ratio(self, residual: FloatArray, min_history: int = 0) -> FloatArray:
+        least = max(self.min_history, min_history)
+        record = history_top(residual, self.history_block, least, self.record_rank)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ratio = residual / np.maximum(record, np.finfo(np.float64).tiny)
         # A perfectly flat history (record 0) makes any change infinitely surprising; cap it.

@@ -1,0 +1,64 @@
+# Intuitivus Flow Studio. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Auth and tenancy code must stay at >= 95 % branch coverage.
+AUTH_TENANCY := */intuitivus_flow/auth/*,*/intuitivus_flow/apikeys/*,*/intuitivus_flow/users/*,*/intuitivus_flow/workspaces/*,*/intuitivus_flow/kit/repository.py,*/intuitivus_flow/kit/security.py
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "error: Python 3.11+ is required (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: install
+install: $(VENV)/.installed ## Create .venv and install the package
+
+.PHONY: run
+run: $(VENV)/.installed ## Serve on http://127.0.0.1:8000 (SQLite in ./var, migrated, demo login on first start)
+	$(BIN)/intuitivus-flow serve --host $(HOST) --port $(PORT)
+
+.PHONY: test
+test: $(VENV)/.installed-dev ## Run the test suite (SQLite + PostgreSQL + Redis) with coverage
+	$(BIN)/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/coverage report --include='$(AUTH_TENANCY)' --fail-under=95 --skip-covered
+
+.PHONY: lint
+lint: $(VENV)/.installed-dev ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: $(VENV)/.installed-dev ## Format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: migration
+migration: $(VENV)/.installed-dev ## New Alembic migration from model changes: make migration m="message"
+	$(BIN)/alembic revision --autogenerate -m "$(m)"
+
+.PHONY: bench
+bench: $(VENV)/.installed-dev ## Run the benchmarks (prints tables)
+	$(BIN)/python benchmarks/predictive_nab.py
+
+.PHONY: clean
+clean: ## Remove caches (keeps .venv and ./var)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,95 @@
+"""Jinja2 environment and the one function that turns a template into an HTML response.
+
+Every page goes through `render`, so every page gets the same security headers, the CSRF
+cookie when the browser has none yet, and the layout's shared context (navigation, viewer).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.templating import Jinja2Templates
+
+from intuitivus_flow.web import csrf
+from intuitivus_flow.web.navigation import NAV
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Only our own origin: no inline scripts or styles, no framing, forms post back to us only.
+CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # Pages can carry one-time secrets (API keys, invitation links): never keep them in a cache.
+    "Cache-Control": "no-store",
+}
+
+
+def format_time(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they are stored in UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,  # every value is escaped unless a template says otherwise
+        undefined=jinja2.StrictUndefined,  # a typo in a template fails a test, not silently
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["time"] = format_time
+    environment.filters["iso_time"] = iso_time
+    return environment
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    token = csrf.token_for(request)
+    shared: dict[str, Any] = {
+        "nav": NAV,
+        "path": request.url.path,
+        "csrf_token": token,
+        "viewer": None,
+    }
+    shared.update(context or {})
+    response = templates.TemplateResponse(
+        request,
+        template,
+        shared,
+        status_code=status_code,
+        headers={**PAGE_HEADERS, **(headers or {})},
+    )
+    csrf.remember(request, response, token)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    """303: after a form post, the browser fetches the next page with GET."""
+    return RedirectResponse(url, status_code=303, headers=PAGE_HEADERS)

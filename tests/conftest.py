@@ -1,0 +1,165 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, Redis, and the app over ASGI.
+
+Every API test runs once per database engine. PostgreSQL gets one database per test run,
+created here and dropped at the end; tables are emptied after each test. Under CI=true a
+missing PostgreSQL or Redis fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from intuitivus_flow.app import create_app
+from intuitivus_flow.config import Settings
+from intuitivus_flow.kit import migrations
+from intuitivus_flow.kit.all_models import Base
+
+PG_HOST = os.environ.get("FLOW_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("FLOW_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("FLOW_TEST_PG_USER", "postgres")
+REDIS_URL = os.environ.get("FLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skip on a developer machine without the service; fail in CI, where it must exist."""
+    message = f"{name} is not reachable ({reason})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(f"{message}; start it to run these tests")
+
+
+async def _postgres_reachable() -> str | None:
+    try:
+        connection = await asyncpg.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres", timeout=3
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return str(exc) or type(exc).__name__
+    await connection.close()
+    return None
+
+
+async def _redis_reachable() -> str | None:
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        await client.aclose()
+    return None
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres"
+    )
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Database:
+    kind: str
+    url: str
+    engine: AsyncEngine
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("flow")
+
+
+async def _create_postgres_database() -> str:
+    problem = await _postgres_reachable()
+    if problem:
+        require_service("PostgreSQL", problem)
+    name = f"flow_test_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    return name
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, data_root: Path) -> AsyncIterator[Database]:
+    """A migrated database per engine for the whole run."""
+    pg_name = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{data_root / 'api.db'}"
+    else:
+        pg_name = await _create_postgres_database()
+        url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{pg_name}"
+    settings = Settings(env="test", data_dir=data_root, database_url=url)
+    from intuitivus_flow.kit.db import create_engine
+
+    engine = create_engine(settings)
+    await migrations.upgrade(engine)
+    yield Database(request.param, url, engine)
+    await engine.dispose()
+    if pg_name:
+        await _admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Tests override settings by redefining this fixture (or parametrizing it)."""
+    return {}
+
+
+@pytest.fixture
+async def app(
+    database: Database, data_root: Path, settings_overrides: dict[str, Any]
+) -> AsyncIterator[Any]:
+    settings = Settings(
+        env="test",
+        data_dir=data_root,
+        database_url=database.url,
+        seed_demo=False,
+        **settings_overrides,
+    )
+    application = create_app(settings)
+    yield application
+    await application.state.context.close()
+    await empty_tables(database.engine)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    problem = await _redis_reachable()
+    if problem:
+        require_service("Redis", problem)
+    yield REDIS_URL
+    client = Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    await client.aclose()

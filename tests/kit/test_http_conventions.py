@@ -1,0 +1,152 @@
+"""HTTP conventions: problem+json everywhere, body limits, and no input that yields a 500."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import assert_problem, register
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"max_request_bytes": 4096}
+
+
+class TestBodyLimit:
+    async def test_declared_length_over_limit_is_413(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/auth/login",
+            content=b"{" + b" " * 5000 + b"}",
+            headers={"content-type": "application/json"},
+        )
+        assert_problem(response, 413, "payload-too-large")
+
+    async def test_streamed_body_over_limit_is_413(self, client: httpx.AsyncClient) -> None:
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(10):
+                yield b" " * 1000
+
+        response = await client.post(
+            "/api/auth/login", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 413)
+
+    async def test_bogus_content_length_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/auth/login",
+            content=b"{}",
+            headers={"content-type": "application/json", "content-length": "abc"},
+        )
+        assert response.status_code in (400, 413)
+
+
+class TestProblemDocuments:
+    async def test_unknown_route(self, client: httpx.AsyncClient) -> None:
+        assert_problem(await client.get("/api/nope"), 404, "not-found")
+
+    async def test_wrong_method(self, client: httpx.AsyncClient) -> None:
+        assert_problem(await client.put("/api/auth/login"), 405)
+
+    async def test_invalid_json(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/auth/login", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 422, "invalid-input")
+
+    async def test_request_id_is_echoed_or_created(self, client: httpx.AsyncClient) -> None:
+        given = await client.get("/health", headers={"x-request-id": "abc-123"})
+        assert given.headers["x-request-id"] == "abc-123"
+        hostile = await client.get("/health", headers={"x-request-id": "<script>"})
+        assert re.fullmatch(r"[0-9a-f]{32}", hostile.headers["x-request-id"])
+        assert hostile.headers["x-content-type-options"] == "nosniff"
+
+    async def test_openapi_docs_are_served(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/docs")).status_code == 200
+        schema = (await client.get("/openapi.json")).json()
+        assert "/api/auth/login" in schema["paths"]
+
+
+NASTY_VALUES: list[Any] = [
+    None,
+    0,
+    -1,
+    2**70,
+    1.5e308,
+    True,
+    "",
+    " ",
+    "é" * 300,
+    "\u0000",
+    "💥" * 50,
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    [],
+    [1, 2],
+    {},
+    {"$gt": ""},
+    "x" * 3000,
+]
+NASTY_IDS = ["0", "not-a-uuid", "%00", "💥", "9" * 80, "00000000-0000-0000-0000-000000000000"]
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if path.startswith("/api/")
+    ]
+
+
+def _body_fields(schema: dict[str, Any], operation: dict[str, Any]) -> list[str]:
+    ref = (
+        operation.get("requestBody", {})
+        .get("content", {})
+        .get("application/json", {})
+        .get("schema", {})
+        .get("$ref")
+    )
+    if not ref:
+        return []
+    component = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return list(component.get("properties", {}))
+
+
+async def test_no_input_produces_a_500(client: httpx.AsyncClient) -> None:
+    """Throw wrong types, unicode, huge values and bad ids at every API operation."""
+    owner = await register(client)
+    schema = (await client.get("/openapi.json")).json()
+    credentials: list[dict[str, str]] = [{}, owner.headers, {"Authorization": "Bearer ifk_x_y"}]
+    checked = 0
+    for method, path, operation in _operations(schema):
+        fields = _body_fields(schema, operation)
+        for bad_id in NASTY_IDS:
+            url = re.sub(r"\{[^}]+\}", bad_id, path)
+            bodies: list[Any] = [None, "[]", "null", '{"a":'] + [
+                dict.fromkeys(fields, value) for value in NASTY_VALUES
+            ]
+            for headers in credentials:
+                for body in bodies:
+                    kwargs: dict[str, Any] = (
+                        {
+                            "content": body,
+                            "headers": {**headers, "content-type": "application/json"},
+                        }
+                        if isinstance(body, str)
+                        else {"json": body, "headers": headers}
+                    )
+                    response = await client.request(method, url, **kwargs)
+                    checked += 1
+                    assert response.status_code < 500, (method, url, body, response.text)
+                    if response.status_code >= 400:
+                        assert response.headers["content-type"].startswith(
+                            "application/problem+json"
+                        )
+            if "{" not in path:
+                break
+    assert checked > 500

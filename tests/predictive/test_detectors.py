@@ -1,0 +1,82 @@
+"""Behaviour of the shipped detectors on synthetic seasonal streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intuitivus_flow.predictive.detectors import UnknownDetectorError, available, get_detector
+from intuitivus_flow.predictive.detectors.alerting import AlertPolicy
+
+from .synthetic import POINTS_PER_DAY, seasonal_series, timeline
+
+CAUSAL_DETECTORS = ["default", "robust-point", "ewma"]
+ANOMALY_AT = 6 * POINTS_PER_DAY + 100  # well after the warm-up
+WARMUP = 2 * POINTS_PER_DAY
+
+
+def alert_rows(name: str, values: np.ndarray) -> list[int]:
+    scores = get_detector(name).score(timeline(len(values)), values)
+    return np.flatnonzero(scores >= 0.5).tolist()
+
+
+def test_registry_lists_default_and_prophet() -> None:
+    assert {"default", "prophet"} <= set(available())
+    with pytest.raises(UnknownDetectorError, match="unknown detector 'nope'"):
+        get_detector("nope")
+
+
+@pytest.mark.parametrize("name", CAUSAL_DETECTORS)
+def test_scores_are_causal(name: str) -> None:
+    values = seasonal_series(days=5, seed=3)
+    values[3 * POINTS_PER_DAY] += 40  # something in the future that must not leak backwards
+    times = timeline(len(values))
+    detector = get_detector(name)
+    full = detector.score(times, values)
+    for cut in (400, 701, 3 * POINTS_PER_DAY - 1, 4 * POINTS_PER_DAY + 13):
+        np.testing.assert_array_equal(detector.score(times[:cut], values[:cut]), full[:cut])
+
+
+@pytest.mark.parametrize("name", CAUSAL_DETECTORS)
+def test_scores_are_in_unit_interval_one_per_row(name: str) -> None:
+    values = seasonal_series(days=3)
+    scores = get_detector(name).score(timeline(len(values)), values)
+    assert scores.shape == values.shape
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_default_is_silent_on_a_clean_seasonal_series(seed: int) -> None:
+    assert alert_rows("default", seasonal_series(seed=seed)) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_default_flags_a_planted_spike_once(seed: int) -> None:
+    values = seasonal_series(seed=seed)
+    values[ANOMALY_AT] += 15  # 15 noise sigmas, but smaller than the daily swing of +-20
+    assert alert_rows("default", values) == [ANOMALY_AT]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_default_flags_a_planted_level_shift_once(seed: int) -> None:
+    values = seasonal_series(seed=seed)
+    values[ANOMALY_AT:] += 10
+    alerts = alert_rows("default", values)
+    assert len(alerts) == 1
+    assert ANOMALY_AT <= alerts[0] <= ANOMALY_AT + 12  # within an hour at 5-minute steps
+
+
+def test_flat_series_then_step_is_flagged() -> None:
+    values = np.full(1000, 45.0)
+    values[800:] = 46.0
+    assert alert_rows("default", values) == [800]
+
+
+def test_alert_policy_debounces_with_a_refractory_period() -> None:
+    surprise = np.array([0, 2, 2, 2, 0, 0, 3, 0, 0, 0, 0, 2], dtype=float)
+    policy = AlertPolicy(threshold=1.5, refractory=5)
+    assert policy.fire_points(surprise) == [1, 11]
+    scores = policy.apply(surprise)
+    assert np.flatnonzero(scores >= 0.5).tolist() == [1, 11]
+    assert scores[6] < 0.5  # suppressed, but still reported as suspicious
+    assert scores[6] > scores[4]
