@@ -29,7 +29,7 @@ async def register(
     body: schemas.Register, session: DbSession, context: Context, client: ClientAddress
 ) -> schemas.TokenPair:
     """Sign up: creates a new workspace, makes you its owner and signs you in."""
-    signed_in = await auth.register(
+    owner = await auth.register(
         session,
         email=body.email,
         password=body.password,
@@ -38,7 +38,7 @@ async def register(
         client=client,
         policy=context.auth,
     )
-    return _token_pair(signed_in.tokens)
+    return _token_pair(await auth.open_api_session(session, owner, policy=context.auth))
 
 
 @router.post("/login", response_model=schemas.TokenPair, summary="Sign in")
@@ -111,7 +111,7 @@ async def accept_invitation(
     body: schemas.AcceptInvitation, session: DbSession, context: Context
 ) -> schemas.TokenPair:
     """Join the inviting workspace with the invited role and sign in."""
-    signed_in = await auth.accept_invitation(
-        session, token=body.token, password=body.password, name=body.name, policy=context.auth
+    member = await auth.accept_invitation(
+        session, token=body.token, password=body.password, name=body.name
     )
-    return _token_pair(signed_in.tokens)
+    return _token_pair(await auth.open_api_session(session, member, policy=context.auth))

@@ -53,12 +53,6 @@ class IssuedTokens:
     expires_in: int
 
 
-@dataclass(frozen=True, slots=True)
-class SignedIn:
-    user: User
-    tokens: IssuedTokens
-
-
 async def register(
     session: AsyncSession,
     *,
@@ -68,14 +62,17 @@ async def register(
     workspace_name: str,
     client: str,
     policy: AuthPolicy,
-) -> SignedIn:
-    """Create a workspace with its owner and sign the owner in."""
+) -> User:
+    """Create a workspace with its owner, under the per-address sign-up throttle.
+
+    Signing in is the caller's next step: the API opens a token session, the web a cookie one.
+    """
     await policy.signups_per_client.check(client, "Too many sign-ups from this address")
     user = await create_workspace_with_owner(
         session, email=email, password=password, name=name, workspace_name=workspace_name
     )
     await policy.signups_per_client.hit(client)
-    return SignedIn(user, await open_api_session(session, user, policy=policy))
+    return user
 
 
 async def create_workspace_with_owner(
@@ -220,13 +217,8 @@ async def change_password(
     )
 
 
-async def revoke_sessions_of(session: AsyncSession, user_id: uuid.UUID, *, reason: str) -> None:
-    await AuthSessionRepository(session).revoke_for_user(user_id, reason=reason, now=utcnow())
-
-
-async def accept_invitation(
-    session: AsyncSession, *, token: str, password: str, name: str, policy: AuthPolicy
-) -> SignedIn:
+async def accept_invitation(session: AsyncSession, *, token: str, password: str, name: str) -> User:
+    """Create the invited member; signing in is the caller's next step (as for `register`)."""
     invitation = await InvitationTokenRepository(session).by_token_hash(digest(token))
     now = utcnow()
     if invitation is None or invitation.revoked_at is not None or invitation.expires_at <= now:
@@ -251,7 +243,7 @@ async def accept_invitation(
         name=catalog.MEMBER_JOINED,
         properties={"invitation_id": str(invitation.id), "role": user.role},
     )
-    return SignedIn(user, await open_api_session(session, user, policy=policy))
+    return user
 
 
 async def principal_from_token(

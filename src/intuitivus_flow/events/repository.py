@@ -11,9 +11,7 @@ from intuitivus_flow.kit.repository import WorkspaceRepository
 class EventRepository(WorkspaceRepository[Event]):
     model = Event
 
-    def recent(
-        self, *, name: str | None = None, since: datetime | None = None
-    ) -> Select[Event]:
+    def recent(self, *, name: str | None = None, since: datetime | None = None) -> Select[Event]:
         statement = self.scoped().order_by(Event.occurred_at.desc(), Event.id)
         if name is not None:
             statement = statement.where(Event.name == name)

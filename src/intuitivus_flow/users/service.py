@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth.principal import Principal
+from intuitivus_flow.auth.repository import AuthSessionRepository
 from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
@@ -111,7 +112,8 @@ async def revoke_invitation(
 async def set_active(
     session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, active: bool
 ) -> User:
-    """Deactivate (or reactivate) a member. Session revocation is the caller's next step."""
+    """Deactivate (or reactivate) a member. Deactivation means "out now": every session of
+    theirs is revoked in the same transaction."""
     _require_member_manager(principal)
     member = await MemberRepository(session, principal.workspace_id).get_or_raise(user_id)
     if member.id == principal.user_id:
@@ -123,6 +125,10 @@ async def set_active(
     if not active and member.role_enum is Role.owner:
         await _ensure_another_owner(session, principal.workspace_id)
     member.active = active
+    if not active:
+        await AuthSessionRepository(session).revoke_for_user(
+            member.id, reason="deactivated", now=utcnow()
+        )
     await events.record(
         session,
         workspace_id=principal.workspace_id,

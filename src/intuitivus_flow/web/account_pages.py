@@ -117,17 +117,15 @@ async def signup(
     values = await read_fields(request, SIGNUP_FIELDS)
     try:
         registration = validate(Register, dict(values), values)
-        # The same throttle as the API's register; the web then opens a cookie session
-        # instead of issuing API tokens nobody would hold.
-        await context.auth.signups_per_client.check(client, "Too many sign-ups from this address")
-        owner = await auth.create_workspace_with_owner(
+        owner = await auth.register(
             session,
             email=registration.email,
             password=registration.password,
             name=registration.name,
             workspace_name=registration.workspace_name,
+            client=client,
+            policy=context.auth,
         )
-        await context.auth.signups_per_client.hit(client)
     except FormInvalid as invalid:
         return _form_page(request, "signup.html", invalid.state)
     except FlowError as error:
@@ -167,12 +165,8 @@ async def accept_invitation(
     values = await read_fields(request, ACCEPT_FIELDS)
     try:
         accepted = validate(AcceptInvitation, {"token": token, **values}, values)
-        signed_in = await auth.accept_invitation(
-            session,
-            token=accepted.token,
-            password=accepted.password,
-            name=accepted.name,
-            policy=context.auth,
+        member = await auth.accept_invitation(
+            session, token=accepted.token, password=accepted.password, name=accepted.name
         )
     except FormInvalid as invalid:
         return _form_page(
@@ -181,7 +175,7 @@ async def accept_invitation(
     except FlowError as error:
         await discard_failed_work(session, error)
         return _form_page(request, "invite.html", state_from_error(error, values), token=token)
-    return await _signed_in_redirect(session, signed_in.user, request, context, "/")
+    return await _signed_in_redirect(session, member, request, context, "/")
 
 
 def _token_error_as_message(state: FormState) -> FormState:

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.apikeys import service as api_keys
 from intuitivus_flow.apikeys.schemas import ApiKeyCreate
-from intuitivus_flow.auth import service as auth
 from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.events import service as events
 from intuitivus_flow.kit.errors import FlowError, NotFound
@@ -239,11 +238,9 @@ async def deactivate_member(
     request: Request, member_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
     try:
-        member = await members.set_active(
+        await members.set_active(
             session, viewer.principal, _parse_id(member_id, "Member"), active=False
         )
-        # Deactivation means "out now": the member's open sessions stop working too.
-        await auth.revoke_sessions_of(session, member.id, reason="deactivated")
     except FlowError as error:
         return await _after_failure(request, session, viewer, error)
     return redirect("/settings?done=member_deactivated")

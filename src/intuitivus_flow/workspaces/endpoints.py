@@ -4,7 +4,6 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from intuitivus_flow.auth import service as auth
 from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession, Paging
 from intuitivus_flow.users import schemas as user_schemas
 from intuitivus_flow.users import service as members
@@ -64,9 +63,7 @@ async def deactivate_member(
     member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
     """The member can no longer sign in, and every session and token of theirs stops working."""
-    member = await members.set_active(session, principal, member_id, active=False)
-    await auth.revoke_sessions_of(session, member.id, reason="deactivated")
-    return member
+    return await members.set_active(session, principal, member_id, active=False)
 
 
 @router.post(
