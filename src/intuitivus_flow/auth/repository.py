@@ -47,3 +47,14 @@ class RefreshTokenRepository(Repository[RefreshToken]):
 
     async def by_hash(self, token_hash: str) -> RefreshToken | None:
         return await self.first(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+    async def claim(self, token_id: uuid.UUID, now: datetime) -> bool:
+        """Mark a token used if nobody has: one conditional UPDATE, so two concurrent refreshes
+        with the same token cannot both win."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -162,7 +162,9 @@ async def refresh(session: AsyncSession, *, refresh_token: str, policy: AuthPoli
         raise Unauthorized("Unknown refresh token")
     auth_session, _user = await _live_session(session, claims.session_id)
     now = utcnow()
-    if stored.used_at is not None:
+    if stored.expires_at <= now:
+        raise Unauthorized("Refresh token expired")
+    if not await RefreshTokenRepository(session).claim(stored.id, now):
         auth_session.revoked_at, auth_session.revoked_reason = now, "refresh_reuse"
         await events.record(
             session,
@@ -172,9 +174,6 @@ async def refresh(session: AsyncSession, *, refresh_token: str, policy: AuthPoli
             properties={"session_id": str(auth_session.id)},
         )
         raise RefreshTokenReused("This refresh token was already used; the session is revoked")
-    if stored.expires_at <= now:
-        raise Unauthorized("Refresh token expired")
-    stored.used_at = now
     auth_session.last_used_at = now
     return await _issue_tokens(session, auth_session, policy)
 
