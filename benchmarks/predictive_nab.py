@@ -57,7 +57,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def print_table(reports: dict[str, EvaluationReport]) -> None:
-    columns = ["alerts", "TP", "win", "found", "P", "R", "F1", "s/series", "s/10k pts"]
+    columns = ["alerts", "TP", "win", "found", "P", "R", "F1", "flag %", "s/series", "s/10k pts"]
     header = f"{'detector':14s} " + " ".join(f"{c:>9s}" for c in columns)
     print(header)
     print("-" * len(header))
@@ -66,7 +66,7 @@ def print_table(reports: dict[str, EvaluationReport]) -> None:
         c = row.counts
         print(
             f"{name:14s} {c.alerts:9d} {c.tp_alerts:9d} {c.windows:9d} {c.found:9d} "
-            f"{c.precision:9.3f} {c.recall:9.3f} {c.f1:9.3f} "
+            f"{c.precision:9.3f} {c.recall:9.3f} {c.f1:9.3f} {100 * row.flagged_share:9.3f} "
             f"{row.seconds_per_series:9.4f} {row.seconds_per_10k_points:9.4f}"
         )
 

@@ -9,14 +9,19 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from intuitivus_flow import __version__
+from intuitivus_flow.alerts.endpoints import router as alerts_router
+from intuitivus_flow.alerts.runtime import start_operations
 from intuitivus_flow.apikeys.endpoints import router as api_keys_router
 from intuitivus_flow.auth.endpoints import router as auth_router
 from intuitivus_flow.config import Settings, get_settings
 from intuitivus_flow.events.endpoints import router as events_router
 from intuitivus_flow.health.endpoints import router as health_router
+from intuitivus_flow.llm.endpoints import router as llm_router
 from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from intuitivus_flow.kit.http.problems import install_problem_handlers
+from intuitivus_flow.metrics_history.endpoints import router as metrics_history_router
+from intuitivus_flow.observability.install import Telemetry, install_observability
 from intuitivus_flow.web.endpoints import install_web
 from intuitivus_flow.workspaces.endpoints import router as workspace_router
 
@@ -29,13 +34,20 @@ API key (`Authorization: Bearer ifk_...` or `X-API-Key: ifk_...`). Errors are
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> FastAPI:
+    """The app for `settings` (default: from the environment). `telemetry` replaces the
+    process-wide metrics registry and tracer provider (tests use isolated ones)."""
     settings = settings or get_settings()
     context = AppContext.build(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with (
+            app.state.observability.running(),
+            # Sampler, alert evaluator, notifications and metric partitions (issue 5, part C).
+            start_operations(context, registry=app.state.observability.metrics.registry),
+        ):
+            yield
         await context.close()
 
     app = FastAPI(
@@ -48,7 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = context
     install_problem_handlers(app)
-    for router in (health_router, auth_router, workspace_router, api_keys_router, events_router):
+    for router in (
+        health_router,
+        auth_router,
+        workspace_router,
+        api_keys_router,
+        events_router,
+        llm_router,
+        metrics_history_router,
+        alerts_router,
+    ):
         app.include_router(router)
     install_web(app)
     if settings.cors_origins:
@@ -59,5 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    install_observability(app, context, telemetry)
+    app.add_middleware(RequestContextMiddleware)  # outermost: every log line gets the request id
     return app

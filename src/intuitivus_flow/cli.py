@@ -163,16 +163,37 @@ def serve(
         typer.Option(help="Apply migrations first (default: yes, except in production)."),
     ] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Worker processes; more than 1 runs gunicorn with uvicorn workers."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web UI and API."""
-    import uvicorn
+    from intuitivus_flow.observability.faults import refuse_in_production
 
     settings = get_settings()
     settings.resolved_secret_key()  # refuse to start now, not on the first request
+    refuse_in_production(settings)
+    if reload and workers > 1:
+        raise fail("--reload works with one worker only")
+    # Done once, here, before any worker exists: N workers must not race to migrate or seed.
     if migrate if migrate is not None else not settings.is_production:
         run(_upgrade(settings, "head"))
     if settings.seed_demo:
         _announce_demo(settings, host, port)
+    if workers > 1:
+        from intuitivus_flow.observability.serving import run_workers
+
+        run_workers(settings, host=host, port=port, workers=workers)
+        return
+    _serve_one_process(settings, host=host, port=port, reload=reload)
+
+
+def _serve_one_process(settings: Settings, *, host: str, port: int, reload: bool) -> None:
+    import uvicorn
+
     uvicorn.run(
         "intuitivus_flow.app:create_app",
         factory=True,
@@ -181,7 +202,10 @@ def serve(
         reload=reload,
         proxy_headers=settings.trust_forwarded_for,
         server_header=False,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        # The app renders uvicorn's records itself (structured, redacted) and logs each request.
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -207,14 +231,30 @@ def _announce_demo(settings: Settings, host: str, port: int) -> None:
 
 
 def _mount_optional_commands() -> None:
+    """`alerts` is the rules app (validate, export) plus the predictive `evaluate` command."""
+    from intuitivus_flow.alerts.cli import app as alerts_app
+
     try:
         from intuitivus_flow.predictive.cli import app as predictive_app
     except ImportError:
-        return
-    app.add_typer(predictive_app, name="alerts", help="Alerting: evaluate anomaly detectors.")
+        pass
+    else:
+        for command in predictive_app.registered_commands:
+            if command not in alerts_app.registered_commands:
+                alerts_app.registered_commands.append(command)
+    app.add_typer(alerts_app, name="alerts")
 
 
 _mount_optional_commands()
+
+
+def _mount_domain_commands() -> None:
+    from intuitivus_flow.llm.cli import app as llm_app
+
+    app.add_typer(llm_app, name="llm")
+
+
+_mount_domain_commands()
 
 
 def main() -> None:

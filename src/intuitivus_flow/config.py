@@ -9,9 +9,10 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"
 # Values that people paste from examples; production must never run with them.
@@ -23,6 +24,11 @@ class Environment(StrEnum):
     local = "local"
     test = "test"
     production = "production"
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
 
 
 class ConfigurationError(RuntimeError):
@@ -65,6 +71,87 @@ class Settings(BaseSettings):
     seed_demo: bool = Field(default=True, description="Create a demo workspace in an empty DB.")
     public_url: str = "http://127.0.0.1:8000"
 
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token `GET /metrics` requires (unset: no token needed)."
+    )
+    metrics_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="CIDR networks allowed to read `/metrics` (empty: any address).",
+    )
+    log_format: LogFormat | None = Field(
+        default=None, description="`json` or `console`; default: json in production, else console."
+    )
+    log_level: str = Field(default="INFO", description="Root log level (DEBUG, INFO, WARNING...).")
+    tracing_enabled: bool = Field(
+        default=False,
+        description="Export traces over OTLP (also on when OTEL_EXPORTER_OTLP_ENDPOINT is set).",
+    )
+    fault_injection: bool = Field(
+        default=False,
+        description="Enable /api/ops/faults (latency and 500s for drills); refused in production.",
+    )
+
+    # --- metric history and alerting (issue 5, part C) ---
+    metrics_sample_seconds: float = Field(
+        default=15,
+        ge=0,
+        le=3600,
+        description="Seconds between two samples of the alert signals into the `metrics` "
+        "table (0 disables sampling).",
+    )
+    metrics_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days of metric history kept; PostgreSQL drops whole monthly partitions "
+        "once they are older, SQLite deletes rows.",
+    )
+    alert_evaluation_seconds: float = Field(
+        default=15,
+        ge=0,
+        le=3600,
+        description="Seconds between two evaluations of the alert rules (0 disables the "
+        "evaluator on this instance).",
+    )
+    alert_rules_file: Path | None = Field(
+        default=None, description="YAML alert rules; default: the packaged default rules."
+    )
+    alert_webhook_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URLs receiving Alertmanager-compatible webhook JSON.",
+    )
+    alert_slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming-webhook URL (or a Slack-compatible one)."
+    )
+    alert_email_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated addresses that receive alert emails."
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for alert emails.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_user: str | None = Field(default=None, description="SMTP login (optional).")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(
+        default="intuitivus-flow@localhost", description="Sender address of alert emails."
+    )
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
+
+    # --- product domains (issue 4) ---
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Fernet keys for secrets at rest (LLM provider keys); the "
+        "first encrypts, all decrypt (rotation). Default: derived from the secret key.",
+    )
+
+    @field_validator("alert_webhook_urls", "alert_email_to", "encryption_keys", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        # FLOW_ALERT_WEBHOOK_URLS=https://a,https://b reads better than a JSON list in a .env.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _normalise_postgres_url(cls, value: str | None) -> str | None:
@@ -72,6 +159,20 @@ class Settings(BaseSettings):
         if value and value.startswith(("postgres://", "postgresql://")):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}:
+            raise ValueError("use one of CRITICAL, ERROR, WARNING, INFO, DEBUG")
+        return level
+
+    @property
+    def resolved_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.json if self.is_production else LogFormat.console
 
     @property
     def resolved_database_url(self) -> str:

@@ -66,6 +66,10 @@ def test_metrics_recomputed_from_written_files_agree(corpus: Path, tmp_path: Pat
     out = tmp_path / "out"
     report = evaluate_corpus(corpus, get_detector("default"), out)
     assert report.overall().counts.alerts == 2
+    # Two one-row alerts out of the rows scored after probation (3 files x 6 days).
+    overall = report.overall()
+    assert overall.flagged_rows == 2
+    assert overall.scored_rows == 3 * (6 * POINTS_PER_DAY - int(0.15 * 6 * POINTS_PER_DAY))
     for series in open_corpus(corpus):
         written = read_scores(out / series.key)
         np.testing.assert_array_equal(written, np.round(written, 6))

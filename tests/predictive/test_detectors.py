@@ -7,10 +7,12 @@ import pytest
 
 from intuitivus_flow.predictive.detectors import UnknownDetectorError, available, get_detector
 from intuitivus_flow.predictive.detectors.alerting import AlertPolicy
+from intuitivus_flow.predictive.detectors.features import tail_surprise
+from intuitivus_flow.predictive.detectors.robust import RobustResidualDetector
 
 from .synthetic import POINTS_PER_DAY, seasonal_series, timeline
 
-CAUSAL_DETECTORS = ["default", "robust-point", "ewma"]
+CAUSAL_DETECTORS = ["default", "record", "robust-point", "ewma"]
 ANOMALY_AT = 6 * POINTS_PER_DAY + 100  # well after the warm-up
 WARMUP = 2 * POINTS_PER_DAY
 
@@ -80,3 +82,41 @@ def test_alert_policy_debounces_with_a_refractory_period() -> None:
     assert np.flatnonzero(scores >= 0.5).tolist() == [1, 11]
     assert scores[6] < 0.5  # suppressed, but still reported as suspicious
     assert scores[6] > scores[4]
+
+
+def test_tail_surprise_is_causal_and_needs_history() -> None:
+    x = np.abs(np.random.default_rng(0).normal(size=2000))
+    x[1500] = 12.0
+    full = tail_surprise(x, block=10, min_points=150, tail=10)
+    assert np.all(full[:150] == 0)  # cold start: nothing scores
+    for cut in (151, 777, 1501):
+        np.testing.assert_array_equal(tail_surprise(x[:cut], 10, 150, 10), full[:cut])
+    assert full[1500] > 6  # p < 1e-6 under the tail fitted to the past
+    assert np.median(full[200:1500]) == 0  # ordinary values sit below the tail threshold
+
+
+def test_tail_surprise_grows_with_the_history_behind_it() -> None:
+    # The same excess over the same tail is rarer when more ordinary history backs the tail.
+    rng = np.random.default_rng(1)
+    short = np.abs(rng.normal(size=300))
+    long = np.concatenate([np.abs(rng.normal(size=3000)), short])
+    probe = np.array([6.0])
+    s_short = tail_surprise(np.concatenate([short, probe]), 10, 150, 10)[-1]
+    s_long = tail_surprise(np.concatenate([long, probe]), 10, 150, 10)[-1]
+    assert s_long > s_short
+
+
+def test_flat_history_then_any_excess_is_maximal() -> None:
+    x = np.zeros(400)
+    x[390] = 1.0
+    assert tail_surprise(x, 10, 150, 10)[390] == 50.0
+
+
+def test_weekly_views_switch_on_with_enough_history() -> None:
+    detector = RobustResidualDetector()
+    short = seasonal_series(days=5)
+    long = seasonal_series(days=15)
+    assert "season_weekly" not in detector.residuals(timeline(len(short)), short)
+    assert {"season_weekly", "season_point_weekly"} <= set(
+        detector.residuals(timeline(len(long)), long)
+    )

@@ -15,10 +15,18 @@ class Scope(StrEnum):
     api_keys_write = "api_keys:write"
     events_read = "events:read"
     events_write = "events:write"
+    llm_use = "llm:use"
+    llm_keys_write = "llm_keys:write"
 
 
 _MEMBER_SCOPES = frozenset(
-    {Scope.workspace_read, Scope.members_read, Scope.events_read, Scope.events_write}
+    {
+        Scope.workspace_read,
+        Scope.members_read,
+        Scope.events_read,
+        Scope.events_write,
+        Scope.llm_use,
+    }
 )
 _ADMIN_SCOPES = frozenset(Scope)
 

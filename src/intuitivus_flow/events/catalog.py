@@ -23,6 +23,10 @@ MEMBER_ROLE_CHANGED = "member.role_changed"
 INVITATION_REVOKED = "invitation.revoked"
 API_KEY_CREATED = "api_key.created"
 API_KEY_REVOKED = "api_key.revoked"
+LLM_KEY_ADDED = "llm_key.added"
+LLM_KEY_UPDATED = "llm_key.updated"
+LLM_KEY_REMOVED = "llm_key.removed"
+LLM_COMPLETED = "llm.completed"
 
 SERVER_EVENTS = frozenset(
     {
@@ -40,6 +44,10 @@ SERVER_EVENTS = frozenset(
         INVITATION_REVOKED,
         API_KEY_CREATED,
         API_KEY_REVOKED,
+        LLM_KEY_ADDED,
+        LLM_KEY_UPDATED,
+        LLM_KEY_REMOVED,
+        LLM_COMPLETED,
     }
 )
 

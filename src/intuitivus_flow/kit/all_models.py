@@ -1,19 +1,38 @@
 """Imports every domain's models so that `Base.metadata` is complete (Alembic, tests)."""
 
+from intuitivus_flow.alerts.models import (
+    Alert,
+    AlertTransition,
+    Lease,
+    NotificationAttempt,
+    NotificationDelivery,
+    Silence,
+)
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.auth.models import AuthSession, RefreshToken
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.kit.models import Base
+from intuitivus_flow.llm.models import LlmUsage, ProviderKey
+from intuitivus_flow.metrics_history.models import MetricSample
 from intuitivus_flow.users.models import Invitation, User
 from intuitivus_flow.workspaces.models import Workspace
 
 __all__ = [
+    "Alert",
+    "AlertTransition",
     "ApiKey",
     "AuthSession",
     "Base",
     "Event",
     "Invitation",
+    "Lease",
+    "LlmUsage",
+    "MetricSample",
+    "NotificationAttempt",
+    "NotificationDelivery",
+    "ProviderKey",
     "RefreshToken",
+    "Silence",
     "User",
     "Workspace",
 ]

@@ -8,7 +8,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intuitivus_flow.auth.policy import AuthPolicy
-from intuitivus_flow.config import Settings
+from intuitivus_flow.config import ConfigurationError, Settings
+from intuitivus_flow.kit.crypto import SecretBox, derive_key
 from intuitivus_flow.kit.db import SessionFactory, create_engine, create_session_factory
 from intuitivus_flow.kit.ratelimit import CounterStore, MemoryCounterStore, RedisCounterStore
 
@@ -21,6 +22,7 @@ class AppContext:
     redis: Redis | None
     counters: CounterStore
     auth: AuthPolicy
+    secrets: SecretBox
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -38,9 +40,18 @@ class AppContext:
             redis=redis,
             counters=counters,
             auth=AuthPolicy.from_settings(settings, counters),
+            secrets=secret_box_for(settings),
         )
 
     async def close(self) -> None:
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
+
+
+def secret_box_for(settings: Settings) -> SecretBox:
+    configured = [key.get_secret_value() for key in settings.encryption_keys]
+    try:
+        return SecretBox(configured or [derive_key(settings.resolved_secret_key())])
+    except ValueError as exc:
+        raise ConfigurationError(f"FLOW_ENCRYPTION_KEYS: {exc}") from None

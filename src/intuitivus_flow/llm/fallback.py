@@ -27,6 +27,7 @@ class Attempt:
     label: str
     outcome: str  # "ok", "skipped:<why>" or the ProviderError reason
     detail: str = ""
+    key_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,16 @@ class NoProviderAvailable(FlowError):
     status_code = 503
     type = "llm-unavailable"
     title = "No LLM provider could answer"
+    # The failed attempts are recorded as usage; that record must survive the error.
+    keeps_work = True
+
+    def __init__(self, attempts: Sequence[Attempt]) -> None:
+        summary = "; ".join(f"{a.label}: {a.outcome}" for a in attempts) or "none configured"
+        super().__init__(
+            f"Every provider failed ({summary})",
+            attempts=[{"provider": a.label, "outcome": a.outcome} for a in attempts],
+        )
+        self.attempts = list(attempts)
 
 
 SkipCheck = Callable[[Candidate], Awaitable[str | None]]
@@ -59,20 +70,18 @@ async def complete_with_fallback(
     for candidate in candidates:
         reason = await skip_reason(candidate)
         if reason:
-            attempts.append(Attempt(candidate.label, f"skipped:{reason}"))
+            attempts.append(Attempt(candidate.label, f"skipped:{reason}", key_id=candidate.key_id))
             continue
         try:
             result = await candidate.provider.complete(_for_model(request, candidate.model))
         except ProviderError as error:
-            attempts.append(Attempt(candidate.label, error.reason, str(error)[:300]))
+            attempts.append(
+                Attempt(candidate.label, error.reason, str(error)[:300], key_id=candidate.key_id)
+            )
             continue
-        attempts.append(Attempt(candidate.label, "ok"))
+        attempts.append(Attempt(candidate.label, "ok", key_id=candidate.key_id))
         return Completion(result, candidate, attempts)
-    summary = "; ".join(f"{a.label}: {a.outcome}" for a in attempts) or "none configured"
-    raise NoProviderAvailable(
-        f"Every provider failed ({summary})",
-        attempts=[{"provider": a.label, "outcome": a.outcome} for a in attempts],
-    )
+    raise NoProviderAvailable(attempts)
 
 
 def _for_model(request: ChatRequest, model: str) -> ChatRequest:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit.all_models import Base
 from intuitivus_flow.kit.db import create_engine
+from intuitivus_flow.metrics_history.partitions import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,6 +22,8 @@ def _configure_and_run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The metrics table's monthly partitions exist only in the database (see the hook).
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

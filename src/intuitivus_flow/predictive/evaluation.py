@@ -15,6 +15,7 @@ from intuitivus_flow.predictive.scoring import (
     DEFAULT_MERGE_GAP,
     DEFAULT_THRESHOLD,
     Counts,
+    probation_length,
     score_file,
     sum_counts,
 )
@@ -29,6 +30,10 @@ class FileResult:
     counts: Counts
     points: int
     seconds: float
+    # Rows at or above the threshold after probation, and rows scored: the flagged share shows
+    # a detector is not winning alerts by flagging long runs that merge into one alert.
+    flagged_rows: int = 0
+    scored_rows: int = 0
 
     @property
     def category(self) -> str:
@@ -42,6 +47,12 @@ class SummaryRow:
     files: int
     points: int
     seconds: float
+    flagged_rows: int = 0
+    scored_rows: int = 0
+
+    @property
+    def flagged_share(self) -> float:
+        return self.flagged_rows / self.scored_rows if self.scored_rows else float("nan")
 
     @property
     def seconds_per_10k_points(self) -> float:
@@ -74,6 +85,8 @@ class EvaluationReport:
             files=len(files),
             points=sum(f.points for f in files),
             seconds=sum(f.seconds for f in files),
+            flagged_rows=sum(f.flagged_rows for f in files),
+            scored_rows=sum(f.scored_rows for f in files),
         )
 
 
@@ -102,7 +115,18 @@ def evaluate_corpus(
         if out is not None:
             write_scores(Path(out), series, scores)
         counts = score_file(series.times, scores, series.windows, threshold, merge_gap)
-        report.files.append(FileResult(series.key, counts, len(series), elapsed))
+        probation = probation_length(len(series))
+        flagged = int(np.count_nonzero(scores[probation:] >= threshold))
+        report.files.append(
+            FileResult(
+                series.key,
+                counts,
+                len(series),
+                elapsed,
+                flagged_rows=flagged,
+                scored_rows=max(len(series) - probation, 0),
+            )
+        )
         if on_file_done is not None:
             on_file_done(series)
     return report

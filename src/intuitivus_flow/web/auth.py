@@ -20,6 +20,7 @@ from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.errors import Unauthorized
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.kit.security import TokenType
+from intuitivus_flow.observability.logging import bind_request_identity
 from intuitivus_flow.users.models import Role, User
 from intuitivus_flow.workspaces import service as workspaces
 from intuitivus_flow.workspaces.models import Workspace
@@ -106,7 +107,11 @@ async def principal_from_cookie(
     token = request.cookies.get(SESSION_COOKIE)
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthorized("Not signed in")
-    return await auth.principal_from_token(session, token, kind=TokenType.web, policy=context.auth)
+    principal = await auth.principal_from_token(
+        session, token, kind=TokenType.web, policy=context.auth
+    )
+    bind_request_identity(principal)
+    return principal
 
 
 async def _load_viewer(session: AsyncSession, principal: Principal) -> Viewer:

@@ -17,6 +17,7 @@ from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.kit.errors import Unauthorized
 from intuitivus_flow.kit.repository import MAX_PAGE_SIZE
 from intuitivus_flow.kit.security import TokenType
+from intuitivus_flow.observability.logging import bind_request_identity
 
 MAX_CREDENTIAL_LENGTH = 4096
 
@@ -55,10 +56,13 @@ async def get_principal(
     if len(credential) > MAX_CREDENTIAL_LENGTH:
         raise Unauthorized("Invalid credential")
     if api_keys.looks_like_api_key(credential):
-        return await api_keys.principal_from_key(session, credential)
-    return await auth.principal_from_token(
-        session, credential, kind=TokenType.access, policy=context.auth
-    )
+        principal = await api_keys.principal_from_key(session, credential)
+    else:
+        principal = await auth.principal_from_token(
+            session, credential, kind=TokenType.access, policy=context.auth
+        )
+    bind_request_identity(principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

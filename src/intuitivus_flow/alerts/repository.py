@@ -1,0 +1,86 @@
+"""All SQL of the alerting tables. Instance-wide data: plain `Repository`, no workspace scope."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, or_
+
+from intuitivus_flow.alerts.models import (
+    Alert,
+    AlertState,
+    AlertTransition,
+    NotificationAttempt,
+    NotificationDelivery,
+    Silence,
+)
+from intuitivus_flow.kit.repository import Repository
+
+
+class AlertRepository(Repository[Alert]):
+    not_found_message = "Alert not found"
+    model = Alert
+
+    async def relevant(self, fingerprints: Collection[str]) -> Sequence[Alert]:
+        """Alerts the engine must look at: those observed now and those still live."""
+        live = [AlertState.pending, AlertState.firing]
+        condition: ColumnElement[bool] = Alert.state.in_(live)
+        if fingerprints:
+            condition = or_(condition, Alert.fingerprint.in_(list(fingerprints)))
+        return await self.all(self.scoped().where(condition))
+
+    def in_states(self, states: Collection[str]) -> Select[Alert]:
+        return (
+            self.scoped()
+            .where(Alert.state.in_(list(states)))
+            .order_by(Alert.name, Alert.fingerprint)
+        )
+
+
+class TransitionRepository(Repository[AlertTransition]):
+    model = AlertTransition
+
+    def newest_first(self, *, name: str | None = None) -> Select[AlertTransition]:
+        statement = self.scoped().order_by(AlertTransition.at.desc(), AlertTransition.id)
+        if name is not None:
+            statement = statement.where(AlertTransition.name == name)
+        return statement
+
+
+class SilenceRepository(Repository[Silence]):
+    not_found_message = "Silence not found"
+    model = Silence
+
+    async def active(self, now: datetime) -> Sequence[Silence]:
+        return await self.all(
+            self.scoped()
+            .where(Silence.starts_at <= now, Silence.ends_at > now)
+            .order_by(Silence.ends_at)
+        )
+
+    def listing(self, *, now: datetime, include_expired: bool) -> Select[Silence]:
+        statement = self.scoped().order_by(Silence.ends_at.desc())
+        if not include_expired:
+            statement = statement.where(Silence.ends_at > now)
+        return statement
+
+
+class DeliveryRepository(Repository[NotificationDelivery]):
+    model = NotificationDelivery
+
+    def newest_first(self) -> Select[NotificationDelivery]:
+        return self.scoped().order_by(
+            NotificationDelivery.created_at.desc(), NotificationDelivery.id
+        )
+
+
+class AttemptRepository(Repository[NotificationAttempt]):
+    model = NotificationAttempt
+
+    def of_delivery(self, delivery_id: object) -> Select[NotificationAttempt]:
+        return (
+            self.scoped()
+            .where(NotificationAttempt.delivery_id == delivery_id)
+            .order_by(NotificationAttempt.number)
+        )

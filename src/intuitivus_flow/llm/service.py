@@ -1,0 +1,275 @@
+"""Workspaces' LLM keys (encrypted, prioritised, budgeted) and completions with fallback."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.auth.principal import Principal
+from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.events import catalog
+from intuitivus_flow.events import service as events
+from intuitivus_flow.kit.crypto import SecretBox, mask
+from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.repository import Repository
+from intuitivus_flow.llm.fallback import (
+    Attempt,
+    Candidate,
+    Completion,
+    NoProviderAvailable,
+    complete_with_fallback,
+)
+from intuitivus_flow.llm.models import LlmUsage, ProviderKey
+from intuitivus_flow.llm.pricing import price_for
+from intuitivus_flow.llm.providers import (
+    ChatMessage,
+    ChatRequest,
+    OfflineProvider,
+    ProviderKind,
+    build_provider,
+)
+from intuitivus_flow.llm.repository import ProviderKeyRepository, UsageRepository
+from intuitivus_flow.llm.schemas import ProviderKeyCreate, ProviderKeyUpdate
+from intuitivus_flow.users.models import Role
+
+OFFLINE_LABEL = "offline"
+
+
+async def add_key(
+    session: AsyncSession, principal: Principal, *, data: ProviderKeyCreate, box: SecretBox
+) -> ProviderKey:
+    _require_key_manager(principal)
+    key = await ProviderKeyRepository(session, principal.workspace_id).add(
+        ProviderKey(
+            provider=data.provider.value,
+            label=data.label.strip(),
+            base_url=str(data.base_url) if data.base_url else None,
+            default_model=data.default_model.strip(),
+            encrypted_key=box.encrypt(data.api_key),
+            key_hint=mask(data.api_key) if data.api_key else "",
+            priority=data.priority,
+            monthly_token_limit=data.monthly_token_limit,
+            monthly_cost_limit_micros=data.monthly_cost_limit_micros,
+        )
+    )
+    await _record(session, principal, catalog.LLM_KEY_ADDED, key)
+    return key
+
+
+async def list_keys(session: AsyncSession, principal: Principal) -> Sequence[ProviderKey]:
+    principal.require_scope(Scope.llm_use)
+    repository = ProviderKeyRepository(session, principal.workspace_id)
+    return await repository.all(repository.by_priority())
+
+
+async def update_key(
+    session: AsyncSession,
+    principal: Principal,
+    key_id: uuid.UUID,
+    *,
+    changes: ProviderKeyUpdate,
+    box: SecretBox,
+) -> ProviderKey:
+    _require_key_manager(principal)
+    key = await ProviderKeyRepository(session, principal.workspace_id).get_or_raise(key_id)
+    fields = changes.model_dump(exclude_unset=True)
+    if (secret := fields.pop("api_key", None)) is not None:
+        key.encrypted_key, key.key_hint = box.encrypt(secret), mask(secret)
+    for name, value in fields.items():
+        if value is not None or name.startswith("monthly_"):  # limits may be cleared
+            setattr(key, name, value)
+    await _record(
+        session,
+        principal,
+        catalog.LLM_KEY_UPDATED,
+        key,
+        changed=sorted(changes.model_dump(exclude_unset=True)),
+    )
+    return key
+
+
+async def remove_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
+    _require_key_manager(principal)
+    repository = ProviderKeyRepository(session, principal.workspace_id)
+    key = await repository.get_or_raise(key_id)
+    await _record(session, principal, catalog.LLM_KEY_REMOVED, key)
+    await repository.delete(key)
+
+
+async def complete(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    request: ChatRequest,
+    box: SecretBox,
+    client: httpx.AsyncClient | None = None,
+) -> tuple[Completion, int]:
+    """Answer with the first provider (by priority) that is within budget and works.
+
+    Returns the completion and its cost in micro-USD. Every attempt is recorded as usage;
+    with no key configured the clearly labelled offline provider answers.
+    """
+    principal.require_scope(Scope.llm_use)
+    keys = await _active_keys(session, principal.workspace_id)
+    candidates = [_candidate(key, request.model, box, client) for key in keys] or [
+        Candidate(OfflineProvider(), OfflineProvider.model, OFFLINE_LABEL)
+    ]
+    usage = UsageRepository(session, principal.workspace_id)
+    by_id = {key.id: key for key in keys}
+    month_start = _month_start(utcnow())
+
+    async def over_budget(candidate: Candidate) -> str | None:
+        key = by_id.get(candidate.key_id) if candidate.key_id else None
+        return await _budget_problem(usage, key, month_start) if key else None
+
+    try:
+        completion = await complete_with_fallback(candidates, request, skip_reason=over_budget)
+    except NoProviderAvailable as failure:
+        await _record_failed_attempts(usage, by_id, failure.attempts)
+        raise
+    await _record_failed_attempts(usage, by_id, completion.attempts[:-1])
+    cost = await _record_success(usage, completion, by_id)
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=catalog.LLM_COMPLETED,
+        properties={
+            "provider": completion.candidate.label,
+            "model": completion.result.model,
+            "tokens": completion.result.total_tokens,
+            "fallbacks": len(completion.attempts) - 1,
+        },
+    )
+    return completion, cost
+
+
+async def usage_since(
+    session: AsyncSession, principal: Principal, since: datetime
+) -> list[tuple[str, str, int, int, int]]:
+    principal.require_scope(Scope.llm_use)
+    return await UsageRepository(session, principal.workspace_id).summary_since(since)
+
+
+class _AllProviderKeys(Repository[ProviderKey]):
+    """Every workspace's keys: only for the instance-wide re-encryption maintenance task."""
+
+    model = ProviderKey
+
+
+async def rotate_encryption(session: AsyncSession, box: SecretBox) -> int:
+    """Re-encrypt every stored provider key under the current (first) encryption key."""
+    repository = _AllProviderKeys(session)
+    keys = await repository.all(repository.scoped())
+    for key in keys:
+        key.encrypted_key = box.rotate(key.encrypted_key)
+    await session.flush()
+    return len(keys)
+
+
+def _month_start(now: datetime) -> datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _active_keys(session: AsyncSession, workspace_id: uuid.UUID) -> Sequence[ProviderKey]:
+    repository = ProviderKeyRepository(session, workspace_id)
+    return await repository.all(repository.by_priority(active_only=True))
+
+
+def _candidate(
+    key: ProviderKey, model: str, box: SecretBox, client: httpx.AsyncClient | None
+) -> Candidate:
+    provider = build_provider(
+        ProviderKind(key.provider),
+        api_key=box.decrypt(key.encrypted_key),
+        base_url=key.base_url,
+        client=client,
+    )
+    return Candidate(provider, model or key.default_model, f"{key.provider}:{key.label}", key.id)
+
+
+async def _budget_problem(usage: UsageRepository, key: ProviderKey, since: datetime) -> str | None:
+    if key.monthly_token_limit is None and key.monthly_cost_limit_micros is None:
+        return None
+    tokens, cost = await usage.month_totals(key.id, since)
+    if key.monthly_token_limit is not None and tokens >= key.monthly_token_limit:
+        return "monthly_token_limit"
+    if key.monthly_cost_limit_micros is not None and cost >= key.monthly_cost_limit_micros:
+        return "monthly_cost_limit"
+    return None
+
+
+async def _record_failed_attempts(
+    usage: UsageRepository, keys: dict[uuid.UUID, ProviderKey], attempts: Sequence[Attempt]
+) -> None:
+    rows = [
+        LlmUsage(
+            key_id=a.key_id,
+            provider=keys[a.key_id].provider,
+            model=keys[a.key_id].default_model,
+            outcome=a.outcome,
+        )
+        for a in attempts
+        if a.key_id in keys and a.outcome != "ok"
+    ]
+    if rows:
+        await usage.add_many(rows)
+
+
+async def _record_success(
+    usage: UsageRepository, completion: Completion, keys: dict[uuid.UUID, ProviderKey]
+) -> int:
+    result, candidate = completion.result, completion.candidate
+    cost = price_for(result.model).cost_micros(result.prompt_tokens, result.completion_tokens)
+    provider = keys[candidate.key_id].provider if candidate.key_id in keys else OFFLINE_LABEL
+    await usage.add(
+        LlmUsage(
+            key_id=candidate.key_id,
+            provider=provider,
+            model=result.model,
+            outcome="ok",
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost_micros=cost,
+            latency_ms=round(result.latency_ms),
+        )
+    )
+    return cost
+
+
+async def _record(
+    session: AsyncSession, principal: Principal, name: str, key: ProviderKey, **extra: object
+) -> None:
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=name,
+        properties={"key_id": str(key.id), "provider": key.provider, **extra},
+    )
+
+
+def _require_key_manager(principal: Principal) -> None:
+    principal.require_scope(Scope.llm_keys_write)
+    principal.require_role(Role.admin)
+
+
+def as_request(
+    messages: Sequence[tuple[str, str]],
+    *,
+    system: str,
+    model: str | None,
+    temperature: float,
+    max_tokens: int,
+) -> ChatRequest:
+    return ChatRequest(
+        model=model or "",
+        messages=[ChatMessage(role, content) for role, content in messages],
+        system=system,
+        temperature=temperature,
+        max_tokens=max_tokens,
+    )

@@ -1,0 +1,1 @@
+"""Metric history: the alert signals sampled every few seconds into the `metrics` table."""

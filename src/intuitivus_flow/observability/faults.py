@@ -1,0 +1,139 @@
+"""Fault injection for tests and chaos drills: added latency and random 500s on chosen paths.
+
+Active only with `FLOW_FAULT_INJECTION=true`, and refused in production: the app will not
+start with both. `PUT /api/ops/faults` sets the plan, `DELETE` clears it. Health, readiness,
+metrics and the ops endpoints themselves are never affected, so the drill can always be
+observed and stopped. The plan lives in the process: with `serve --workers N` each worker has
+its own, so drills run with one worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, Field, field_validator
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from intuitivus_flow.config import ConfigurationError, Settings
+from intuitivus_flow.observability.access import OpsAccess
+
+EXEMPT_PREFIXES = ("/health", "/ready", "/metrics", "/api/ops")
+MAX_LATENCY_MS = 60_000
+logger = logging.getLogger(__name__)
+
+
+def refuse_in_production(settings: Settings) -> None:
+    if settings.fault_injection and settings.is_production:
+        raise ConfigurationError(
+            "FLOW_FAULT_INJECTION=true is refused when FLOW_ENV=production "
+            "(fault injection is for tests and drills only); unset it"
+        )
+
+
+class FaultPlan(BaseModel):
+    """What to break: every request under `path_prefix` waits `latency_ms`, then fails with a
+    500 with probability `error_rate`."""
+
+    latency_ms: Annotated[int, Field(ge=0, le=MAX_LATENCY_MS)] = 0
+    error_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    path_prefix: Annotated[str, Field(min_length=1, max_length=200)] = "/"
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+@dataclass(slots=True)
+class FaultState:
+    plan: FaultPlan | None = None
+    # Drills need unpredictable-looking failures, not secure randomness.
+    rng: random.Random = field(default_factory=random.Random)
+
+    def applies_to(self, path: str) -> FaultPlan | None:
+        plan = self.plan
+        if plan is None or _exempt(path) or not path.startswith(plan.path_prefix):
+            return None
+        return plan
+
+    def should_fail(self, plan: FaultPlan) -> bool:
+        return plan.error_rate > 0 and self.rng.random() < plan.error_rate
+
+
+def _exempt(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in EXEMPT_PREFIXES)
+
+
+_INJECTED_BODY = json.dumps(
+    {
+        "type": "/problems/injected-fault",
+        "title": "Injected fault",
+        "status": 500,
+        "detail": "Fault injection is active for this path.",
+    }
+).encode()
+
+
+class FaultInjectionMiddleware:
+    def __init__(self, app: ASGIApp, *, state: FaultState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        plan = self.state.applies_to(scope["path"]) if scope["type"] == "http" else None
+        if plan is None:
+            await self.app(scope, receive, send)
+            return
+        if plan.latency_ms:
+            await asyncio.sleep(plan.latency_ms / 1000)
+        if self.state.should_fail(plan):
+            await _send_injected_error(send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _send_injected_error(send: Send) -> None:
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(_INJECTED_BODY)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": _INJECTED_BODY})
+
+
+router = APIRouter(prefix="/api/ops/faults", tags=["operations"], dependencies=[OpsAccess])
+
+
+def _state(request: Request) -> FaultState:
+    state: FaultState = request.app.state.observability.faults
+    return state
+
+
+@router.get("", response_model=FaultPlan | None, summary="Current fault plan")
+async def get_faults(request: Request) -> FaultPlan | None:
+    """The plan in force in this process, or null."""
+    return _state(request).plan
+
+
+@router.put("", response_model=FaultPlan, summary="Inject faults")
+async def put_faults(plan: FaultPlan, request: Request) -> FaultPlan:
+    """Replace the plan: latency and/or a 500 rate on every path under `path_prefix`.
+    Owner only, or the metrics token."""
+    _state(request).plan = plan
+    logger.warning("fault injection set: %s", plan.model_dump())
+    return plan
+
+
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Stop injecting faults")
+async def delete_faults(request: Request) -> None:
+    """Clear the plan; requests behave normally again."""
+    _state(request).plan = None
+    logger.warning("fault injection cleared")

@@ -1,0 +1,267 @@
+"""Provider keys and completions through the API, on both engines, against a local vendor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from intuitivus_flow.llm.models import ProviderKey
+from tests.helpers import Account, assert_problem, invite_and_join, register
+from tests.llm.vendor_server import API_KEY, RunningVendor, serve_vendor
+
+
+@pytest.fixture
+def vendor() -> Iterator[RunningVendor]:
+    yield from serve_vendor()
+
+
+async def add_key(
+    client: httpx.AsyncClient, owner: Account, vendor: RunningVendor, **fields: Any
+) -> dict[str, Any]:
+    body = {
+        "provider": "openai",
+        "label": "main",
+        "api_key": API_KEY,
+        "base_url": vendor.url,
+        "default_model": "gpt-4o-mini",
+        **fields,
+    }
+    response = await client.post("/api/llm/keys", json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def ask(client: httpx.AsyncClient, account: Account, text: str = "hi") -> httpx.Response:
+    return await client.post(
+        "/api/llm/complete",
+        headers=account.headers,
+        json={"messages": [{"role": "user", "content": text}]},
+    )
+
+
+class TestKeys:
+    async def test_key_is_encrypted_and_never_returned(
+        self, client: httpx.AsyncClient, app: Any, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        created = await add_key(client, owner, vendor)
+        assert created["key_hint"] == "…" + API_KEY[-4:]
+        listing = await client.get("/api/llm/keys", headers=owner.headers)
+        assert API_KEY not in listing.text
+        async with app.state.context.sessions() as session:
+            stored = await session.scalar(select(ProviderKey.encrypted_key))
+        assert stored is not None
+        assert API_KEY not in stored
+        assert app.state.context.secrets.decrypt(stored) == API_KEY
+
+    async def test_members_cannot_manage_keys(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        member = await invite_and_join(client, owner)
+        response = await client.post(
+            "/api/llm/keys",
+            headers=member.headers,
+            json={"provider": "openai", "label": "x", "api_key": "k", "default_model": "m"},
+        )
+        assert_problem(response, 403)
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"provider": "openai_compatible", "label": "l", "default_model": "m"}, "body"),
+            ({"provider": "anthropic", "label": "l", "default_model": "m"}, "body"),
+            ({"provider": "offline", "label": "l", "default_model": "m"}, "body"),
+            ({"provider": "skynet", "label": "l", "default_model": "m"}, "body.provider"),
+        ],
+    )
+    async def test_invalid_keys_are_422(
+        self, client: httpx.AsyncClient, body: dict[str, Any], field: str
+    ) -> None:
+        owner = await register(client)
+        response = await client.post("/api/llm/keys", json=body, headers=owner.headers)
+        assert assert_problem(response, 422)["errors"][0]["field"] == field
+
+    async def test_update_and_remove(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        created = await add_key(client, owner, vendor)
+        changed = await client.patch(
+            f"/api/llm/keys/{created['id']}",
+            headers=owner.headers,
+            json={"priority": 5, "api_key": "sk-new-secret-9999"},
+        )
+        assert changed.json()["priority"] == 5
+        assert changed.json()["key_hint"] == "…9999"
+        removed = await client.delete(f"/api/llm/keys/{created['id']}", headers=owner.headers)
+        assert removed.status_code == 204
+        assert (await client.get("/api/llm/keys", headers=owner.headers)).json() == []
+
+    async def test_other_workspaces_keys_are_invisible(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        alpha, beta = await register(client), await register(client)
+        created = await add_key(client, alpha, vendor)
+        assert (await client.get("/api/llm/keys", headers=beta.headers)).json() == []
+        assert_problem(
+            await client.delete(f"/api/llm/keys/{created['id']}", headers=beta.headers), 404
+        )
+
+
+class TestCompletions:
+    async def test_offline_provider_answers_with_no_key(self, client: httpx.AsyncClient) -> None:
+        owner = await register(client)
+        response = await ask(client, owner, "hello there")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["provider"] == "offline"
+        assert body["text"].startswith("[offline provider")
+
+    async def test_fallback_records_usage_and_cost(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        await add_key(client, owner, vendor, label="primary", priority=1)
+        await add_key(
+            client,
+            owner,
+            vendor,
+            provider="anthropic",
+            label="backup",
+            priority=2,
+            default_model="claude-3-5-haiku-latest",
+        )
+        vendor.state.modes["openai"] = "error500"
+        response = await ask(client, owner)
+        body = response.json()
+        assert body["provider"] == "anthropic:backup"
+        assert [a["outcome"] for a in body["attempts"]] == ["unavailable", "ok"]
+        # claude-3-5-haiku: $0.80 / $4.00 per million -> 13*0.8 + 5*4 = 30.4 micro-USD
+        assert body["cost_micros"] == 30
+        usage = (await client.get("/api/llm/usage", headers=owner.headers)).json()["rows"]
+        outcomes = {(row["provider"], row["outcome"]): row for row in usage}
+        assert outcomes[("openai", "unavailable")]["calls"] == 1
+        assert outcomes[("anthropic", "ok")]["tokens"] == 18
+
+    async def test_monthly_token_limit_is_enforced(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        await add_key(client, owner, vendor, monthly_token_limit=20)
+        first = await ask(client, owner)
+        assert first.json()["provider"] == "openai:main"  # 18 tokens used
+        second = await ask(client, owner)
+        assert second.json()["provider"] == "openai:main"  # 18 < 20: still allowed
+        third = await ask(client, owner)
+        body = assert_problem(third, 503, "llm-unavailable")
+        assert body["attempts"] == [
+            {"provider": "openai:main", "outcome": "skipped:monthly_token_limit"}
+        ]
+
+    async def test_all_failing_is_503_and_attempts_are_kept(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        await add_key(client, owner, vendor)
+        vendor.state.modes["openai"] = "quota429"
+        assert_problem(await ask(client, owner), 503, "llm-unavailable")
+        usage = (await client.get("/api/llm/usage", headers=owner.headers)).json()["rows"]
+        assert usage == [
+            {"provider": "openai", "outcome": "quota", "calls": 1, "tokens": 0, "cost_micros": 0}
+        ]
+
+    async def test_paused_key_is_not_used(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        created = await add_key(client, owner, vendor)
+        await client.patch(
+            f"/api/llm/keys/{created['id']}", json={"active": False}, headers=owner.headers
+        )
+        assert (await ask(client, owner)).json()["provider"] == "offline"
+        assert vendor.state.requests == []
+
+
+async def test_rotation_re_encrypts_every_key(
+    client: httpx.AsyncClient, app: Any, vendor: RunningVendor
+) -> None:
+    from intuitivus_flow.kit.crypto import SecretBox, generate_key
+    from intuitivus_flow.llm import service
+
+    owner = await register(client)
+    await add_key(client, owner, vendor)
+    old_box: SecretBox = app.state.context.secrets
+    new_key = generate_key()
+    async with app.state.context.sessions() as session:
+        old_token = await session.scalar(select(ProviderKey.encrypted_key))
+        rotating = SecretBox([new_key, *old_box_keys(app)])
+        assert await service.rotate_encryption(session, rotating) == 1
+        await session.commit()
+        new_token = await session.scalar(select(ProviderKey.encrypted_key))
+    assert old_token != new_token
+    assert SecretBox([new_key]).decrypt(new_token) == API_KEY
+    assert old_box.decrypt(old_token) == API_KEY
+
+
+def old_box_keys(app: Any) -> list[str]:
+    from intuitivus_flow.kit.crypto import derive_key
+
+    return [derive_key(app.state.context.settings.resolved_secret_key())]
+
+
+def test_rotate_keys_cli_reencrypts_in_one_transaction(tmp_path: Any) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from intuitivus_flow.config import Settings
+    from intuitivus_flow.kit.crypto import SecretBox, generate_key
+    from intuitivus_flow.kit.db import create_engine
+    from intuitivus_flow.kit.migrations import upgrade
+
+    old, new = generate_key(), generate_key()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'rot.db'}"
+
+    async def prepare() -> None:
+        engine = create_engine(Settings(data_dir=tmp_path, database_url=url))
+        await upgrade(engine)
+        async with engine.begin() as connection:
+            workspace = "11111111111111111111111111111111"
+            await connection.exec_driver_sql(
+                f"INSERT INTO workspaces (id, name, created_at) VALUES ('{workspace}', 'W', "
+                "'2026-01-01 00:00:00')"
+            )
+            token = SecretBox([old]).encrypt("sk-rotate-me")
+            await connection.exec_driver_sql(
+                "INSERT INTO llm_provider_keys (id, workspace_id, provider, label, "
+                "default_model, encrypted_key, key_hint, priority, active, created_at) VALUES "
+                f"('22222222222222222222222222222222', '{workspace}', 'openai', 'k', 'm', "
+                f"'{token}', 'x', 1, 1, '2026-01-01 00:00:00')"
+            )
+        await engine.dispose()
+
+    asyncio.run(prepare())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOW_")}
+    env.update({"FLOW_DATA_DIR": str(tmp_path), "FLOW_DATABASE_URL": url})
+    cmd = [sys.executable, "-m", "intuitivus_flow", "llm", "rotate-keys"]
+    missing_old = subprocess.run(
+        cmd, env={**env, "FLOW_ENCRYPTION_KEYS": new}, capture_output=True, text=True, check=False
+    )
+    assert missing_old.returncode == 2
+    assert missing_old.stderr.startswith("error: cannot rotate")
+    done = subprocess.run(
+        cmd,
+        env={**env, "FLOW_ENCRYPTION_KEYS": f"{new},{old}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "re-encrypted 1 provider key" in done.stdout
