@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from intuitivus_flow import __version__
+from intuitivus_flow.agents.endpoints import router as agents_router
 from intuitivus_flow.alerts.endpoints import router as alerts_router
 from intuitivus_flow.alerts.runtime import start_operations
 from intuitivus_flow.apikeys.endpoints import router as api_keys_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         api_keys_router,
         events_router,
         llm_router,
+        agents_router,
         metrics_history_router,
         alerts_router,
     ):

@@ -60,7 +60,9 @@ class Harness:
                 options=self.options,
             )
 
-    async def step(self, values: dict[str, float], *, seconds: float = 15, instance: str = "web-1") -> engine.EvaluationReport:
+    async def step(
+        self, values: dict[str, float], *, seconds: float = 15, instance: str = "web-1"
+    ) -> engine.EvaluationReport:
         """Advance the clock, write one sample, evaluate: one tick of a running instance."""
         self.clock.advance(seconds=seconds)
         await self.feed(values, instance)

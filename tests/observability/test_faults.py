@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from intuitivus_flow.app import create_app
-from intuitivus_flow.config import ConfigurationError
+from intuitivus_flow.config import ConfigurationError, Settings
 from tests.helpers import assert_problem, invite_and_join, register
 from tests.observability.conftest import sample
 
@@ -45,13 +45,17 @@ async def test_latency_applies_under_the_prefix_only(client: httpx.AsyncClient) 
     status, slow = await timed_get(client, "/api/workspace", headers=owner.headers)
     assert status == 200
     assert slow >= 0.3
+    _, other = await timed_get(client, "/api/auth/me", headers=owner.headers)
+    assert other < 0.3
+    # Everything is under "/", yet probes, scrapes and the ops API stay fast.
+    await client.put(FAULTS, json={"latency_ms": 300}, headers=owner.headers)
     token = {"Authorization": f"Bearer {TOKEN}"}
     for exempt, headers in (("/health", {}), ("/ready", {}), ("/metrics", token), (FAULTS, token)):
         status, fast = await timed_get(client, exempt, headers=headers)
         assert status == 200
         assert fast < 0.3, exempt
-    _, other = await timed_get(client, "/api/auth/me", headers=owner.headers)
-    assert other < 0.3
+    _, slow_page = await timed_get(client, "/signin")
+    assert slow_page >= 0.3
 
 
 async def test_injected_errors_are_500s_measured_like_real_ones(
@@ -107,8 +111,10 @@ async def test_absent_unless_enabled(client: httpx.AsyncClient) -> None:
     assert (await client.put(FAULTS, json={}, headers=owner.headers)).status_code == 404
 
 
-def test_refused_in_production(make_settings: Any, tmp_path: Path) -> None:
-    settings = make_settings(env="production", secret_key="x" * 48, fault_injection=True)
+def test_refused_in_production(tmp_path: Path) -> None:
+    settings = Settings(
+        env="production", data_dir=tmp_path, secret_key="x" * 48, fault_injection=True
+    )
     with pytest.raises(ConfigurationError, match="FLOW_FAULT_INJECTION"):
         create_app(settings)
     env = {key: value for key, value in os.environ.items() if not key.startswith("FLOW_")}

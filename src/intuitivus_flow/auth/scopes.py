@@ -17,6 +17,8 @@ class Scope(StrEnum):
     events_write = "events:write"
     llm_use = "llm:use"
     llm_keys_write = "llm_keys:write"
+    agents_read = "agents:read"
+    agents_write = "agents:write"
 
 
 _MEMBER_SCOPES = frozenset(
@@ -26,6 +28,8 @@ _MEMBER_SCOPES = frozenset(
         Scope.events_read,
         Scope.events_write,
         Scope.llm_use,
+        Scope.agents_read,
+        Scope.agents_write,
     }
 )
 _ADMIN_SCOPES = frozenset(Scope)

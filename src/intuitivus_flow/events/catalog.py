@@ -27,6 +27,11 @@ LLM_KEY_ADDED = "llm_key.added"
 LLM_KEY_UPDATED = "llm_key.updated"
 LLM_KEY_REMOVED = "llm_key.removed"
 LLM_COMPLETED = "llm.completed"
+AGENT_CREATED = "agent.created"
+AGENT_UPDATED = "agent.updated"
+AGENT_DELETED = "agent.deleted"
+AGENT_CLONED = "agent.cloned"
+AGENT_STATUS_CHANGED = "agent.status_changed"
 
 SERVER_EVENTS = frozenset(
     {
@@ -48,6 +53,11 @@ SERVER_EVENTS = frozenset(
         LLM_KEY_UPDATED,
         LLM_KEY_REMOVED,
         LLM_COMPLETED,
+        AGENT_CREATED,
+        AGENT_UPDATED,
+        AGENT_DELETED,
+        AGENT_CLONED,
+        AGENT_STATUS_CHANGED,
     }
 )
 

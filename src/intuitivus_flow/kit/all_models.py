@@ -1,5 +1,6 @@
 """Imports every domain's models so that `Base.metadata` is complete (Alembic, tests)."""
 
+from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.alerts.models import (
     Alert,
     AlertTransition,
@@ -18,6 +19,7 @@ from intuitivus_flow.users.models import Invitation, User
 from intuitivus_flow.workspaces.models import Workspace
 
 __all__ = [
+    "Agent",
     "Alert",
     "AlertTransition",
     "ApiKey",

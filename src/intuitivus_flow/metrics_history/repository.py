@@ -55,7 +55,7 @@ class MetricRepository:
         seconds_sqlite = cast(func.strftime("%s", MetricSample.time), Integer) - int(
             start.timestamp()
         )
-        return seconds_sqlite / step_seconds
+        return seconds_sqlite // step_seconds
 
     async def buckets(
         self,
@@ -83,7 +83,7 @@ class MetricRepository:
         rows = await self.session.execute(statement)
         return [
             Bucket(int(bucket), float(average), float(maximum), int(count))
-            for bucket, average, maximum, count in rows.tuples()
+            for bucket, average, maximum, count in rows.all()
         ]
 
     async def latest_per_instance(
@@ -107,7 +107,7 @@ class MetricRepository:
             .where(MetricSample.name == name)
         )
         rows = await self.session.execute(statement.order_by(MetricSample.instance))
-        return [Latest(instance, time, float(value)) for instance, time, value in rows.tuples()]
+        return [Latest(instance, time, float(value)) for instance, time, value in rows.all()]
 
     async def sums(
         self, names: Sequence[str], *, since: datetime, until: datetime
@@ -123,7 +123,7 @@ class MetricRepository:
             .group_by(MetricSample.name)
         )
         rows = await self.session.execute(statement)
-        found = {name: float(total or 0.0) for name, total in rows.tuples()}
+        found = {name: float(total or 0.0) for name, total in rows.all()}
         return {name: found.get(name, 0.0) for name in names}
 
     async def delete_before(self, cutoff: datetime) -> int:

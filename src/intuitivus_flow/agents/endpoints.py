@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from intuitivus_flow.agents import schemas
+from intuitivus_flow.agents import service as agents
+from intuitivus_flow.agents.models import AgentStatus
+from intuitivus_flow.kit.http.deps import CurrentPrincipal, DbSession, Paging
+
+router = APIRouter(prefix="/api/agents", tags=["agents"])
+
+
+@router.post(
+    "",
+    response_model=schemas.AgentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an agent",
+)
+async def create_agent(
+    body: schemas.AgentCreate, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """A new agent, active at once."""
+    return await agents.create(session, principal, data=body)
+
+
+@router.get("", response_model=schemas.AgentPage, summary="List agents")
+async def list_agents(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    paging: Paging,
+    status_filter: Annotated[AgentStatus | None, Query(alias="status")] = None,
+) -> object:
+    """The workspace's agents, oldest first, optionally by status."""
+    return await agents.list_agents(
+        session, principal, status=status_filter, limit=paging.limit, offset=paging.offset
+    )
+
+
+@router.get("/{agent_id}", response_model=schemas.AgentRead, summary="One agent")
+async def get_agent(agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> object:
+    """An agent of this workspace; other workspaces' ids answer 404."""
+    return await agents.get(session, principal, agent_id)
+
+
+@router.patch("/{agent_id}", response_model=schemas.AgentRead, summary="Change an agent")
+async def update_agent(
+    agent_id: uuid.UUID,
+    body: schemas.AgentUpdate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """Change any of name, role, prompt, provider, model, temperature, token limit."""
+    return await agents.update(session, principal, agent_id, changes=body)
+
+
+@router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an agent")
+async def delete_agent(
+    agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> None:
+    """Delete for good (archive it instead to keep it out of the way)."""
+    await agents.delete(session, principal, agent_id)
+
+
+@router.post(
+    "/{agent_id}/clone",
+    response_model=schemas.AgentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Clone an agent",
+)
+async def clone_agent(
+    agent_id: uuid.UUID,
+    body: schemas.AgentClone,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """A paused copy with the same configuration."""
+    return await agents.clone(session, principal, agent_id, name=body.name)
+
+
+@router.put("/{agent_id}/status", response_model=schemas.AgentRead, summary="Change status")
+async def change_status(
+    agent_id: uuid.UUID,
+    body: schemas.AgentStatusChange,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """active ⇄ paused, either → archived, archived → paused."""
+    return await agents.change_status(session, principal, agent_id, status=body.status)

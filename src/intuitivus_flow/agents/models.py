@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
+
+
+class AgentStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+    archived = "archived"
+
+
+class Agent(IdMixin, TimestampMixin, Base):
+    """An AI agent: a persona (role + system prompt) bound to a provider and model."""
+
+    __tablename__ = "agents"
+    __table_args__ = (Index("ix_agents_workspace_id_status", "workspace_id", "status"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(200), default="")
+    system_prompt: Mapped[str] = mapped_column(Text, default="")
+    # None: any of the workspace's providers, in their priority order.
+    provider: Mapped[str | None] = mapped_column(String(32), default=None)
+    model: Mapped[str | None] = mapped_column(String(120), default=None)
+    temperature: Mapped[float] = mapped_column(Float, default=0.7)
+    max_tokens: Mapped[int] = mapped_column(Integer, default=1024)
+    status: Mapped[str] = mapped_column(String(16), default=AgentStatus.active.value)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from intuitivus_flow.agents.models import AgentStatus
+from intuitivus_flow.llm.providers import ProviderKind
+
+
+class AgentFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(default="", max_length=200, examples=["Sales assistant"])
+    system_prompt: str = Field(default="", max_length=32_000)
+    provider: ProviderKind | None = Field(
+        default=None, description="Restrict to this provider; default: any, by key priority."
+    )
+    model: str | None = Field(default=None, max_length=120)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=1024, ge=1, le=32_000)
+
+
+class AgentCreate(AgentFields):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class AgentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    role: str | None = Field(default=None, max_length=200)
+    system_prompt: str | None = Field(default=None, max_length=32_000)
+    provider: ProviderKind | None = None
+    model: str | None = Field(default=None, max_length=120)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=32_000)
+
+
+class AgentStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: AgentStatus
+
+
+class AgentClone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=120, description="Default: '<name> (copy)'."
+    )
+
+
+class AgentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    role: str
+    system_prompt: str
+    provider: ProviderKind | None
+    model: str | None
+    temperature: float
+    max_tokens: int
+    status: AgentStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class AgentPage(BaseModel):
+    items: list[AgentRead]
+    total: int
+    limit: int
+    offset: int
