@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from intuitivus_flow.alerts.rules import BurnRateTier, Severity, SloKind, default_rules
+from intuitivus_flow.alerts.rules import BurnRateTier, Severity, SloKind, SloRule, default_rules
 from intuitivus_flow.alerts.slo import (
     WindowCounts,
     allowed_bad_requests,
@@ -25,7 +25,7 @@ PAGE_FAST = BurnRateTier(
 )
 
 
-def availability():  # type: ignore[no-untyped-def]
+def availability() -> SloRule:
     return next(rule for rule in default_rules().slos if rule.kind is SloKind.availability)
 
 
@@ -138,7 +138,9 @@ class TestTier:
         assert not decision.firing
 
 
-def counts_for(ratio_by_window: dict[str, float], per_hour: float = 10_000) -> dict:  # type: ignore[type-arg]
+def counts_for(
+    ratio_by_window: dict[str, float], per_hour: float = 10_000
+) -> dict[timedelta, WindowCounts]:
     windows = {"5m": 5 / 60, "30m": 0.5, "1h": 1, "6h": 6, "3d": 72}
     result = {}
     for name, hours in windows.items():

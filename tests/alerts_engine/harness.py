@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from intuitivus_flow.alerts import engine
+from intuitivus_flow.alerts import engine, notifications
 from intuitivus_flow.alerts.engine import EngineOptions
 from intuitivus_flow.alerts.models import Alert, AlertTransition, NotificationDelivery
 from intuitivus_flow.alerts.notifications import Notifier
@@ -93,3 +93,14 @@ class Harness:
                 select(NotificationDelivery).order_by(NotificationDelivery.created_at)
             )
             return list(rows.scalars())
+
+
+async def dispatch_due(context: AppContext, notifier: Notifier, now: datetime) -> int:
+    """What the dispatcher loop does each tick: every due delivery, one attempt each."""
+    async with unit_of_work(context.sessions) as session:
+        due = await notifications.due_ids(session, now=now)
+    sent = 0
+    for delivery_id in due:
+        async with unit_of_work(context.sessions) as session:
+            sent += await notifications.deliver(session, delivery_id, notifier, now=now)
+    return sent

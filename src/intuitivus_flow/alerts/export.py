@@ -48,6 +48,11 @@ TESTS_FILE = "tests/alerting_rules_test.yml"
 _TEST_TARGET = {"job": JOB, "instance": "app:8000"}
 _TEST_ROUTE = {"method": "GET", "route": "/api/probe"}
 _TEST_REQUESTS_PER_MINUTE = 10_000
+_SLO_STEPS = 180  # minutes of input per SLO test: the traffic-guard case reads at 2h
+
+
+# Builds promtool input series that make a signal read `value` for `steps` minutes.
+Inputs = Callable[[float, "ExportOptions", int], list[dict[str, str]]]
 
 
 class ExportError(ValueError):
@@ -76,7 +81,7 @@ class PromSignal:
     # window, so it ramps up until then).
     settles_after: timedelta
     grid: Callable[[], list[float]]  # signal values a promtool test can produce exactly
-    inputs: Callable[[float, ExportOptions], list[dict[str, str]]]
+    inputs: Inputs
     # A gauge copied as is reproduces a test value exactly; computed ratios may be off by an ulp.
     exact: bool = False
 
@@ -125,19 +130,19 @@ def _gauge(name: str, labels: dict[str, str], value: float, steps: int) -> dict[
     return {"series": f"{name}{_labels(labels)}", "values": f"{_num(value)}+0x{steps}"}
 
 
-def _histogram_inputs(q: float) -> Callable[[float, ExportOptions], list[dict[str, str]]]:
+def _histogram_inputs(q: float) -> Inputs:
     """All requests in the one bucket whose interpolated q-quantile is the wanted value."""
 
-    def inputs(value_ms: float, _: ExportOptions) -> list[dict[str, str]]:
+    def inputs(value_ms: float, _: ExportOptions, steps: int) -> list[dict[str, str]]:
         upper = next(b for b in HTTP_BUCKETS if _quantile_in_bucket(b, q) * 1000 == value_ms)
         labels = {**_TEST_TARGET, **_TEST_ROUTE, "status_class": "2xx"}
         n = _TEST_REQUESTS_PER_MINUTE
         rows = [
-            _series(f"{HTTP}_bucket", {**labels, "le": _num(b)}, n if b >= upper else 0, _STEPS)
+            _series(f"{HTTP}_bucket", {**labels, "le": _num(b)}, n if b >= upper else 0, steps)
             for b in HTTP_BUCKETS
         ]
-        rows.append(_series(f"{HTTP}_bucket", {**labels, "le": "+Inf"}, n, _STEPS))
-        rows.append(_series(f"{HTTP}_count", labels, n, _STEPS))
+        rows.append(_series(f"{HTTP}_bucket", {**labels, "le": "+Inf"}, n, steps))
+        rows.append(_series(f"{HTTP}_count", labels, n, steps))
         return rows
 
     return inputs
@@ -154,44 +159,39 @@ def _histogram_grid(q: float) -> Callable[[], list[float]]:
     return lambda: [_quantile_in_bucket(b, q) * 1000 for b in HTTP_BUCKETS]
 
 
-def _error_rate_inputs(ratio: float, _: ExportOptions) -> list[dict[str, str]]:
+def _error_rate_inputs(ratio: float, _: ExportOptions, steps: int) -> list[dict[str, str]]:
     n = _TEST_REQUESTS_PER_MINUTE
     errors = round(ratio * n)
     base = {**_TEST_TARGET, **_TEST_ROUTE}
     return [
-        _series(f"{HTTP}_count", {**base, "status_class": "5xx"}, errors, _STEPS),
-        _series(f"{HTTP}_count", {**base, "status_class": "2xx"}, n - errors, _STEPS),
+        _series(f"{HTTP}_count", {**base, "status_class": "5xx"}, errors, steps),
+        _series(f"{HTTP}_count", {**base, "status_class": "2xx"}, n - errors, steps),
     ]
 
 
-def _rps_inputs(rps: float, _: ExportOptions) -> list[dict[str, str]]:
+def _rps_inputs(rps: float, _: ExportOptions, steps: int) -> list[dict[str, str]]:
     labels = {**_TEST_TARGET, **_TEST_ROUTE, "status_class": "2xx"}
-    return [_series(f"{HTTP}_count", labels, rps * 60, _STEPS)]
+    return [_series(f"{HTTP}_count", labels, rps * 60, steps)]
 
 
-def _gauge_inputs(
-    name: str, scale: float, extra: dict[str, str] | None = None
-) -> Callable[[float, ExportOptions], list[dict[str, str]]]:
-    def inputs(value: float, _: ExportOptions) -> list[dict[str, str]]:
-        return [_gauge(name, {**_TEST_TARGET, **(extra or {})}, value * scale, _STEPS)]
+def _gauge_inputs(name: str, scale: float, extra: dict[str, str] | None = None) -> Inputs:
+    def inputs(value: float, _: ExportOptions, steps: int) -> list[dict[str, str]]:
+        return [_gauge(name, {**_TEST_TARGET, **(extra or {})}, value * scale, steps)]
 
     return inputs
 
 
-def _pool_inputs(percent: float, options: ExportOptions) -> list[dict[str, str]]:
+def _pool_inputs(percent: float, options: ExportOptions, steps: int) -> list[dict[str, str]]:
     size = 10.0
     checked_out = percent / 100 * size * options.db_pool_capacity_factor
     return [
-        _gauge("flow_db_pool_size", _TEST_TARGET, size, _STEPS),
-        _gauge("flow_db_pool_checked_out", _TEST_TARGET, checked_out, _STEPS),
+        _gauge("flow_db_pool_size", _TEST_TARGET, size, steps),
+        _gauge("flow_db_pool_checked_out", _TEST_TARGET, checked_out, steps),
     ]
 
 
 def _steps(count: int, size: float) -> Callable[[], list[float]]:
     return lambda: [i * size for i in range(count + 1)]
-
-
-_STEPS = 120  # minutes of synthetic input per test: longer than any default `for`
 
 
 def _dependency(component: str) -> PromSignal:
@@ -470,10 +470,6 @@ def _nearest(
     return min(candidates, key=lambda v: abs(v - target)) if candidates else None
 
 
-def _minutes(value: timedelta) -> str:
-    return format_duration(value)
-
-
 def threshold_tests(rule: ThresholdRule, options: ExportOptions) -> list[dict[str, Any]]:
     """Just beyond the threshold it fires after `for` (pending before); just inside, never."""
     signal = prom_signals(options)[rule.signal]
@@ -494,6 +490,7 @@ def threshold_tests(rule: ThresholdRule, options: ExportOptions) -> list[dict[st
     fire_at = signal.settles_after + rule.for_ + 2 * step
     # A ramping rate may cross a `<` threshold on its way up; keep_firing_for must run out too.
     quiet_at = fire_at + rule.for_ + rule.keep_firing_for
+    steps = int(quiet_at / step) + 10  # the inputs outlast every check
     expected = {
         "exp_labels": {**_expected_target(rule.signal), **threshold_labels(rule)},
         "exp_annotations": threshold_alert(rule, options)["annotations"],
@@ -504,15 +501,15 @@ def threshold_tests(rule: ThresholdRule, options: ExportOptions) -> list[dict[st
     checks.append(_check(rule.name, fire_at, [expected]))
     return [
         {
-            "name": f"{rule.name} fires after {_minutes(rule.for_)} at {_num(breach)}",
+            "name": f"{rule.name} fires after {format_duration(rule.for_)} at {_num(breach)}",
             "interval": "1m",
-            "input_series": signal.inputs(breach, options),
+            "input_series": signal.inputs(breach, options, steps),
             "alert_rule_test": checks,
         },
         {
             "name": f"{rule.name} stays quiet at {_num(calm)}",
             "interval": "1m",
-            "input_series": signal.inputs(calm, options),
+            "input_series": signal.inputs(calm, options, steps),
             "alert_rule_test": [_check(rule.name, quiet_at, [])],
         },
     ]
@@ -561,9 +558,6 @@ def _bucket_count(upper: float, fast: float, total: float) -> float:
     if upper < 0.5:
         return 0
     return fast if upper < 1 else total
-
-
-_SLO_STEPS = 180
 
 
 def _slo_expected(rule: SloRule, tiers: list[BurnRateTier], options: ExportOptions) -> list[Any]:

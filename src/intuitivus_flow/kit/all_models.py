@@ -12,6 +12,7 @@ from intuitivus_flow.alerts.models import (
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.auth.models import AuthSession, RefreshToken
 from intuitivus_flow.events.models import Event
+from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.kit.models import Base
 from intuitivus_flow.llm.models import LlmUsage, ProviderKey
 from intuitivus_flow.metrics_history.models import MetricSample
@@ -27,6 +28,7 @@ __all__ = [
     "Base",
     "Event",
     "Invitation",
+    "Job",
     "Lease",
     "LlmUsage",
     "MetricSample",

@@ -26,6 +26,8 @@ from intuitivus_flow.observability.metrics import MULTIPROC_ENV
 
 MULTIPROC_DIRNAME = "prometheus-multiproc"
 WORKER_CLASS = "uvicorn_worker.UvicornWorker"
+# Settings newer gunicorn releases know; older ones would refuse them.
+OPTIONAL_SETTINGS = frozenset({"control_socket_disable"})
 
 
 def prepare_multiprocess_dir(data_dir: Path) -> Path:
@@ -78,6 +80,8 @@ class FlowGunicorn(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         for key, value in self.options.items():
+            if key in OPTIONAL_SETTINGS and key not in self.cfg.settings:
+                continue
             self.cfg.set(key, value)
 
     def load(self) -> Any:
@@ -96,6 +100,9 @@ def gunicorn_options(settings: Settings, *, host: str, port: int, workers: int) 
         "logger_class": _RoutedLogger,
         "graceful_timeout": 20,
         "preload_app": False,
+        # The control socket (gunicornc) lives in ~/.gunicorn, shared by every instance of the
+        # user; we do not use it, and two instances would fight over it.
+        "control_socket_disable": True,
     }
     if settings.trust_forwarded_for:
         options["forwarded_allow_ips"] = "*"

@@ -1,0 +1,158 @@
+"""The queue's SQL. Claiming is one atomic UPDATE, so two workers never take the same job:
+PostgreSQL picks the row with FOR UPDATE SKIP LOCKED; SQLite serialises writers anyway."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from intuitivus_flow.jobs.models import Job, JobStatus
+from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    queue: str
+    depth: int  # ready to run now
+    lag_seconds: float  # how long the oldest ready job has waited
+    running: int
+
+
+class JobQueueRepository(Repository[Job]):
+    """Instance-wide queue operations used by workers (jobs of every workspace)."""
+
+    model = Job
+
+    async def enqueue(self, job: Job) -> Job:
+        if job.dedupe_key is None:
+            return await self.add(job)
+        try:
+            async with self.session.begin_nested():
+                return await self.add(job)
+        except IntegrityError:
+            existing = await self.first(select(Job).where(Job.dedupe_key == job.dedupe_key))
+            if existing is None:  # pragma: no cover - the conflicting row vanished meanwhile
+                raise
+            return existing
+
+    async def claim(
+        self, *, queues: list[str], worker: str, now: datetime, lease: timedelta
+    ) -> uuid.UUID | None:
+        claimable = or_(
+            and_(Job.status == JobStatus.queued.value, Job.run_at <= now),
+            # A running job whose lease ran out belongs to a worker that died: run it again.
+            and_(Job.status == JobStatus.running.value, Job.locked_until < now),
+        )
+        candidate = (
+            select(Job.id)
+            .where(Job.queue.in_(queues), claimable)
+            .order_by(Job.run_at, Job.created_at)
+            .limit(1)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            candidate = candidate.with_for_update(skip_locked=True)
+        statement = (
+            update(Job)
+            .where(Job.id == candidate.scalar_subquery(), claimable)
+            .values(
+                status=JobStatus.running.value,
+                locked_by=worker,
+                locked_until=now + lease,
+                attempts=Job.attempts + 1,
+                started_at=now,
+            )
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def finish(
+        self, job_id: uuid.UUID, *, worker: str, now: datetime, result: dict[str, Any] | None
+    ) -> bool:
+        """Mark done, but only if this worker still holds the job (fencing)."""
+        return await self._update_held(
+            job_id,
+            worker,
+            status=JobStatus.succeeded.value,
+            finished_at=now,
+            result=result,
+            locked_until=None,
+        )
+
+    async def retry_later(
+        self, job_id: uuid.UUID, *, worker: str, run_at: datetime, error: str
+    ) -> bool:
+        return await self._update_held(
+            job_id,
+            worker,
+            status=JobStatus.queued.value,
+            run_at=run_at,
+            last_error=error,
+            locked_by=None,
+            locked_until=None,
+        )
+
+    async def give_up(self, job_id: uuid.UUID, *, worker: str, now: datetime, error: str) -> bool:
+        return await self._update_held(
+            job_id,
+            worker,
+            status=JobStatus.failed.value,
+            finished_at=now,
+            last_error=error,
+            locked_until=None,
+        )
+
+    async def stats(self, now: datetime) -> list[QueueStats]:
+        ready = and_(Job.status == JobStatus.queued.value, Job.run_at <= now)
+        statement = (
+            select(
+                Job.queue,
+                func.count().filter(ready),
+                func.min(Job.run_at).filter(ready),
+                func.count().filter(Job.status == JobStatus.running.value),
+            )
+            .where(Job.status.in_([JobStatus.queued.value, JobStatus.running.value]))
+            .group_by(Job.queue)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [
+            QueueStats(
+                queue, int(depth), (now - oldest).total_seconds() if oldest else 0.0, int(running)
+            )
+            for queue, depth, oldest, running in rows
+        ]
+
+    async def _update_held(self, job_id: uuid.UUID, worker: str, **values: Any) -> bool:
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running.value)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+# Jobs may also be instance-wide (no workspace); the scoped filter still hides those.
+class WorkspaceJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var]
+    """A workspace's own jobs, for status pages and cancellation."""
+
+    model = Job
+    not_found_message = "Job not found"
+
+    async def cancel_if_waiting(self, job_id: uuid.UUID, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.workspace_id == self.workspace_id,
+                Job.status == JobStatus.queued.value,
+            )
+            .values(status=JobStatus.cancelled.value, finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,172 @@
+"""The worker: claims jobs, runs their handler, and records the outcome.
+
+Delivery is at least once: a worker that dies mid-job leaves its lease to expire, and another
+worker runs the job again. Handlers therefore make their effects idempotent (unique keys on
+what they write). A handler's database writes and the job's completion commit together, and
+the completion is fenced on the lease, so a worker that lost its lease cannot also commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.jobs.models import Job
+from intuitivus_flow.jobs.repository import JobQueueRepository
+from intuitivus_flow.kit.db import SessionFactory, unit_of_work
+from intuitivus_flow.kit.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Job], Awaitable[dict[str, Any] | None]]
+
+
+class JobLeaseLost(RuntimeError):
+    """Another worker took the job over; this run's writes must not commit."""
+
+
+class PermanentJobError(Exception):
+    """A failure retrying cannot fix (bad payload, deleted target): fail the job at once."""
+
+
+@dataclass
+class HandlerRegistry:
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def register(self, kind: str) -> Callable[[Handler], Handler]:
+        def decorator(handler: Handler) -> Handler:
+            if kind in self.handlers:
+                raise ValueError(f"a handler for {kind!r} is already registered")
+            self.handlers[kind] = handler
+            return handler
+
+        return decorator
+
+
+registry = HandlerRegistry()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base: timedelta = timedelta(seconds=2)
+    cap: timedelta = timedelta(minutes=10)
+
+    def delay(self, attempt: int) -> timedelta:
+        # Exponential with "full jitter": retries of many failed jobs spread out.
+        ceiling = min(self.cap.total_seconds(), self.base.total_seconds() * 2 ** (attempt - 1))
+        return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        handlers: HandlerRegistry = registry,
+        queues: Iterable[str] = ("default",),
+        concurrency: int = 2,
+        poll_interval: float = 1.0,
+        lease: timedelta = timedelta(minutes=5),
+        retry: RetryPolicy | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.handlers = handlers
+        self.queues = list(queues)
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.retry = retry or RetryPolicy()
+        self.name = name or worker_name()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Process jobs until `stop()`; each slot claims and runs one job at a time."""
+        await asyncio.gather(*(self._slot() for _ in range(self.concurrency)))
+
+    async def run_until_idle(self, max_jobs: int = 10_000) -> int:
+        """Process ready jobs until none is left (tests, drills, one-shot CLI)."""
+        done = 0
+        while done < max_jobs and await self.run_one():
+            done += 1
+        return done
+
+    async def run_one(self) -> bool:
+        job_id = await self._claim()
+        if job_id is None:
+            return False
+        await self._execute(job_id)
+        return True
+
+    async def _slot(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                worked = await self.run_one()
+            except Exception:  # a broken database must not kill the worker; try again later
+                logger.exception("job worker %s failed to poll", self.name)
+                worked = False
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval)
+
+    async def _claim(self) -> uuid.UUID | None:
+        async with unit_of_work(self.sessions) as session:
+            return await JobQueueRepository(session).claim(
+                queues=self.queues, worker=self.name, now=utcnow(), lease=self.lease
+            )
+
+    async def _execute(self, job_id: uuid.UUID) -> None:
+        try:
+            async with unit_of_work(self.sessions) as session:
+                job = await JobQueueRepository(session).get_or_raise(job_id)
+                handler = self.handlers.handlers.get(job.kind)
+                if handler is None:
+                    raise PermanentJobError(f"no handler for job kind {job.kind!r}")
+                result = await handler(session, job)
+                if not await JobQueueRepository(session).finish(
+                    job_id, worker=self.name, now=utcnow(), result=result
+                ):
+                    raise JobLeaseLost(f"job {job_id} was taken over; discarding this run")
+        except JobLeaseLost:
+            logger.warning("job %s: lease lost by %s", job_id, self.name)
+        except Exception as error:  # every failure is recorded on the job, never lost
+            await self._record_failure(job_id, error)
+
+    async def _record_failure(self, job_id: uuid.UUID, error: Exception) -> None:
+        message = f"{type(error).__name__}: {error}"[:2000]
+        async with unit_of_work(self.sessions) as session:
+            repository = JobQueueRepository(session)
+            job = await repository.get_or_raise(job_id)
+            now = utcnow()
+            if isinstance(error, PermanentJobError) or job.attempts >= job.max_attempts:
+                await repository.give_up(job_id, worker=self.name, now=now, error=message)
+                logger.error("job %s (%s) failed for good: %s", job_id, job.kind, message)
+            else:
+                run_at = now + self.retry.delay(job.attempts)
+                await repository.retry_later(job_id, worker=self.name, run_at=run_at, error=message)
+                logger.warning(
+                    "job %s (%s) attempt %d failed, retry at %s: %s",
+                    job_id,
+                    job.kind,
+                    job.attempts,
+                    run_at.isoformat(),
+                    message,
+                )
