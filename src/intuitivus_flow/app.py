@@ -17,10 +17,11 @@ from intuitivus_flow.auth.endpoints import router as auth_router
 from intuitivus_flow.config import Settings, get_settings
 from intuitivus_flow.events.endpoints import router as events_router
 from intuitivus_flow.health.endpoints import router as health_router
-from intuitivus_flow.llm.endpoints import router as llm_router
+from intuitivus_flow.jobs.embedded import embedded_worker
 from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from intuitivus_flow.kit.http.problems import install_problem_handlers
+from intuitivus_flow.llm.endpoints import router as llm_router
 from intuitivus_flow.metrics_history.endpoints import router as metrics_history_router
 from intuitivus_flow.observability.install import Telemetry, install_observability
 from intuitivus_flow.web.endpoints import install_web
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             app.state.observability.running(),
             # Sampler, alert evaluator, notifications and metric partitions (issue 5, part C).
             start_operations(context, registry=app.state.observability.metrics.registry),
+            embedded_worker(context),
         ):
             yield
         await context.close()

@@ -252,6 +252,9 @@ def _mount_domain_commands() -> None:
     from intuitivus_flow.llm.cli import app as llm_app
 
     app.add_typer(llm_app, name="llm")
+    from intuitivus_flow.jobs.cli import worker
+
+    app.command("worker")(worker)
 
 
 _mount_domain_commands()

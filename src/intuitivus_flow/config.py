@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     )
 
     # --- product domains (issue 4) ---
+    embedded_worker: bool | None = Field(
+        default=None,
+        description="Run the job worker inside the web process (default: yes, except in "
+        "production, where `intuitivus-flow worker` processes run the jobs).",
+    )
+    worker_concurrency: int = Field(default=2, ge=1, le=64, description="Jobs run at once.")
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated Fernet keys for secrets at rest (LLM provider keys); the "
@@ -179,6 +185,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'flow.db').resolve()}"
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        if self.embedded_worker is not None:
+            return self.embedded_worker
+        return not self.is_production
 
     @property
     def is_production(self) -> bool:

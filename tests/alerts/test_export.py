@@ -199,6 +199,8 @@ class TestPromtool:
                      for: 2m, severity: info}
                   - {name: NoErrors, signal: error_rate_ratio, operator: "<=", threshold: 0,
                      for: 5m, severity: info}
+                  - {name: LagForHours, signal: queue_lag_seconds, operator: ">", threshold: 600,
+                     for: 3h, severity: info}
                 slos:
                   - name: StrictAvailability
                     slo: strict

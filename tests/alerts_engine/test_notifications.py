@@ -162,4 +162,5 @@ async def test_unreachable_receiver_gives_up_after_the_last_attempt(harness: Har
     (delivery,) = await harness.deliveries()
     assert delivery.state == "failed"
     assert delivery.attempts == notifications.MAX_ATTEMPTS
-    assert delivery.last_error and "ConnectError" in delivery.last_error
+    assert delivery.last_error
+    assert "ConnectError" in delivery.last_error

@@ -35,7 +35,7 @@ def test_scores_are_causal(name: str) -> None:
     times = timeline(len(values))
     detector = get_detector(name)
     full = detector.score(times, values)
-    for cut in (400, 701, 3 * POINTS_PER_DAY - 1, 4 * POINTS_PER_DAY + 13):
+    for cut in (400, 701, 751, 3 * POINTS_PER_DAY - 1, 4 * POINTS_PER_DAY + 13):
         np.testing.assert_array_equal(detector.score(times[:cut], values[:cut]), full[:cut])
 
 
@@ -82,6 +82,26 @@ def test_alert_policy_debounces_with_a_refractory_period() -> None:
     assert np.flatnonzero(scores >= 0.5).tolist() == [1, 11]
     assert scores[6] < 0.5  # suppressed, but still reported as suspicious
     assert scores[6] > scores[4]
+
+
+def test_calibrated_policy_raises_the_bar_after_an_early_surprise() -> None:
+    policy = AlertPolicy(
+        threshold=6.0, refractory=5, calibration=20, calibration_factor=0.5, ceiling=8.0
+    )
+    calm = np.zeros(60)
+    calm[40] = 7.0
+    assert policy.fire_points(calm) == [40]  # nothing surprising early: the bar stays at 6
+    bursty = calm.copy()
+    bursty[10] = 30.0  # within the calibration period: bar -> clip(15, 6, 8) = 8 afterwards
+    bar = policy.thresholds(bursty)
+    assert bar[10] == 6.0  # causal: a point never raises its own bar
+    assert np.all(bar[11:] == 8.0)
+    assert policy.fire_points(bursty) == [10]  # 7.0 at 40 no longer clears the bar
+    late = calm.copy()
+    late[30] = 30.0  # after the calibration period: does not move the bar
+    assert np.all(policy.thresholds(late) == 6.0)
+    for cut in (5, 11, 21, 41):
+        np.testing.assert_array_equal(policy.apply(bursty[:cut]), policy.apply(bursty)[:cut])
 
 
 def test_tail_surprise_is_causal_and_needs_history() -> None:

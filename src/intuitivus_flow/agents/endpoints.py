@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from intuitivus_flow.agents import schemas
+from intuitivus_flow.agents import schemas, tasks
 from intuitivus_flow.agents import service as agents
 from intuitivus_flow.agents.models import AgentStatus
 from intuitivus_flow.kit.http.deps import CurrentPrincipal, DbSession, Paging
@@ -37,6 +37,45 @@ async def list_agents(
     return await agents.list_agents(
         session, principal, status=status_filter, limit=paging.limit, offset=paging.offset
     )
+
+
+@router.get("/stats", response_model=schemas.AgentStats, summary="Agent statistics")
+async def agent_stats(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> schemas.AgentStats:
+    """Per agent over the last `days`: tasks, success rate, tokens, cost, mean latency."""
+    since, rows = await tasks.agent_stats(session, principal, days=days)
+    return schemas.AgentStats(
+        since=since,
+        agents=[
+            schemas.AgentStatsRow(
+                agent_id=agent_id,
+                tasks=total,
+                succeeded=ok,
+                success_rate=round(ok / total, 4) if total else 0.0,
+                tokens=tokens,
+                cost_micros=cost,
+                mean_latency_ms=latency,
+            )
+            for agent_id, total, ok, tokens, cost, latency in rows
+        ],
+    )
+
+
+@router.get("/tasks/{task_id}", response_model=schemas.TaskRead, summary="One task")
+async def get_task(task_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> object:
+    """Status, result, tokens, cost and latency of a task."""
+    return await tasks.get_task(session, principal, task_id)
+
+
+@router.post("/tasks/{task_id}/cancel", response_model=schemas.TaskRead, summary="Cancel a task")
+async def cancel_task(
+    task_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """Cancel a task that has not started yet (409 once it runs)."""
+    return await tasks.cancel(session, principal, task_id)
 
 
 @router.get("/{agent_id}", response_model=schemas.AgentRead, summary="One agent")
@@ -89,3 +128,29 @@ async def change_status(
 ) -> object:
     """active ⇄ paused, either → archived, archived → paused."""
     return await agents.change_status(session, principal, agent_id, status=body.status)
+
+
+@router.post(
+    "/{agent_id}/tasks",
+    response_model=schemas.TaskRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run a prompt",
+)
+async def submit_task(
+    agent_id: uuid.UUID,
+    body: schemas.TaskCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """Queue a prompt for the agent; poll the task for the answer."""
+    return await tasks.submit(session, principal, agent_id, prompt=body.prompt)
+
+
+@router.get("/{agent_id}/tasks", response_model=schemas.TaskPage, summary="An agent's tasks")
+async def list_tasks(
+    agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> object:
+    """Newest first."""
+    return await tasks.list_tasks(
+        session, principal, agent_id, limit=paging.limit, offset=paging.offset
+    )

@@ -33,3 +33,40 @@ class Agent(IdMixin, TimestampMixin, Base):
     max_tokens: Mapped[int] = mapped_column(Integer, default=1024)
     status: Mapped[str] = mapped_column(String(16), default=AgentStatus.active.value)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TaskStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class AgentTask(IdMixin, TimestampMixin, Base):
+    """A prompt run through an agent in the background, with what it cost."""
+
+    __tablename__ = "agent_tasks"
+    __table_args__ = (
+        Index("ix_agent_tasks_workspace_id_created_at", "workspace_id", "created_at"),
+        Index("ix_agent_tasks_agent_id_created_at", "agent_id", "created_at"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    prompt: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.queued.value)
+    result_text: Mapped[str | None] = mapped_column(Text, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    provider: Mapped[str | None] = mapped_column(String(160), default=None)
+    model: Mapped[str | None] = mapped_column(String(120), default=None)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_micros: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from sqlalchemy import Select
+import uuid
+from datetime import datetime
 
-from intuitivus_flow.agents.models import Agent
+from sqlalchemy import Select, func, select
+
+from intuitivus_flow.agents.models import Agent, AgentTask, TaskStatus
 from intuitivus_flow.kit.repository import WorkspaceRepository
 
 
@@ -13,3 +16,45 @@ class AgentRepository(WorkspaceRepository[Agent]):
     def listing(self, *, status: str | None = None) -> Select[Agent]:
         statement = self.scoped().order_by(Agent.created_at, Agent.id)
         return statement.where(Agent.status == status) if status else statement
+
+
+class AgentTaskRepository(WorkspaceRepository[AgentTask]):
+    model = AgentTask
+    not_found_message = "Task not found"
+
+    def for_agent(self, agent_id: uuid.UUID) -> Select[AgentTask]:
+        return (
+            self.scoped()
+            .where(AgentTask.agent_id == agent_id)
+            .order_by(AgentTask.created_at.desc(), AgentTask.id)
+        )
+
+    async def stats(
+        self, since: datetime
+    ) -> list[tuple[uuid.UUID, int, int, int, int, float | None]]:
+        """Per agent: tasks, succeeded, tokens, cost (micro-USD), mean latency (ms)."""
+        succeeded = AgentTask.status == TaskStatus.succeeded.value
+        statement = (
+            select(
+                AgentTask.agent_id,
+                func.count(),
+                func.count().filter(succeeded),
+                func.coalesce(func.sum(AgentTask.prompt_tokens + AgentTask.completion_tokens), 0),
+                func.coalesce(func.sum(AgentTask.cost_micros), 0),
+                func.avg(AgentTask.latency_ms).filter(succeeded),
+            )
+            .where(AgentTask.workspace_id == self.workspace_id, AgentTask.created_at >= since)
+            .group_by(AgentTask.agent_id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [
+            (
+                agent_id,
+                int(total),
+                int(ok),
+                int(tokens),
+                int(cost),
+                float(latency) if latency is not None else None,
+            )
+            for agent_id, total, ok, tokens, cost, latency in rows
+        ]

@@ -73,3 +73,51 @@ class AgentPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=32_000)
+
+
+class TaskRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    agent_id: uuid.UUID
+    status: str
+    prompt: str
+    result_text: str | None
+    error: str | None
+    provider: str | None
+    model: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_micros: int
+    latency_ms: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class AgentStatsRow(BaseModel):
+    agent_id: uuid.UUID
+    tasks: int
+    succeeded: int
+    success_rate: float
+    tokens: int
+    cost_micros: int
+    mean_latency_ms: float | None
+
+
+class AgentStats(BaseModel):
+    since: datetime
+    agents: list[AgentStatsRow]

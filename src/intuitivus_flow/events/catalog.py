@@ -32,6 +32,9 @@ AGENT_UPDATED = "agent.updated"
 AGENT_DELETED = "agent.deleted"
 AGENT_CLONED = "agent.cloned"
 AGENT_STATUS_CHANGED = "agent.status_changed"
+AGENT_TASK_SUBMITTED = "agent_task.submitted"
+AGENT_TASK_CANCELLED = "agent_task.cancelled"
+AGENT_TASK_FINISHED = "agent_task.finished"
 
 SERVER_EVENTS = frozenset(
     {
@@ -58,6 +61,9 @@ SERVER_EVENTS = frozenset(
         AGENT_DELETED,
         AGENT_CLONED,
         AGENT_STATUS_CHANGED,
+        AGENT_TASK_SUBMITTED,
+        AGENT_TASK_CANCELLED,
+        AGENT_TASK_FINISHED,
     }
 )
 

@@ -106,15 +106,21 @@ async def complete(
     *,
     request: ChatRequest,
     box: SecretBox,
+    provider: ProviderKind | None = None,
     client: httpx.AsyncClient | None = None,
 ) -> tuple[Completion, int]:
     """Answer with the first provider (by priority) that is within budget and works.
 
+    `provider` restricts the choice to that vendor's keys (an agent bound to one vendor).
     Returns the completion and its cost in micro-USD. Every attempt is recorded as usage;
-    with no key configured the clearly labelled offline provider answers.
+    with no usable key the clearly labelled offline provider answers.
     """
     principal.require_scope(Scope.llm_use)
-    keys = await _active_keys(session, principal.workspace_id)
+    keys = [
+        key
+        for key in await _active_keys(session, principal.workspace_id)
+        if provider is None or key.provider == provider.value
+    ]
     candidates = [_candidate(key, request.model, box, client) for key in keys] or [
         Candidate(OfflineProvider(), OfflineProvider.model, OFFLINE_LABEL)
     ]

@@ -54,8 +54,8 @@ def _nice(value: float) -> float:
     """Round an axis maximum up to 1, 2 or 5 x a power of ten, so ticks read well."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+    power = 10.0 ** math.floor(math.log10(value))
+    return float(next(step * power for step in (1, 2, 5, 10) if step * power >= value))
 
 
 def _format(value: float) -> str:

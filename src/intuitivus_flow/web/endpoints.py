@@ -15,6 +15,7 @@ from intuitivus_flow.web.auth import (
     signin_url,
 )
 from intuitivus_flow.web.csrf import CsrfRejected
+from intuitivus_flow.web.operations_pages import router as operations_router
 from intuitivus_flow.web.templating import STATIC_DIR, redirect, render
 from intuitivus_flow.web.workspace_pages import router as workspace_router
 
@@ -48,5 +49,6 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(account_router)
     app.include_router(workspace_router)
+    app.include_router(operations_router)
     app.add_exception_handler(SignInRequired, _redirect_to_signin)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)

@@ -15,6 +15,11 @@ class NavItem:
     href: str
     # The first path segment this item owns; "" is the overview at "/".
     section: str
+    # Shown only to owners and admins (the operations pages).
+    admin_only: bool = False
+
+    def visible_to(self, viewer: object) -> bool:
+        return not self.admin_only or bool(getattr(viewer, "is_admin", False))
 
     def is_current(self, path: str) -> bool:
         first_segment = path.strip("/").split("/", 1)[0]
@@ -24,4 +29,8 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem(label="Overview", href="/", section=""),
     NavItem(label="Settings", href="/settings", section="settings"),
+    NavItem(
+        label="Service health", href="/service-health", section="service-health", admin_only=True
+    ),
+    NavItem(label="Alerts", href="/alerts", section="alerts", admin_only=True),
 )

@@ -19,22 +19,47 @@ class AlertPolicy:
     One incident (a level shift, a burst of spikes) keeps the surprise high for a while; the
     refractory period turns it into a single alert instead of a flood, which is what alert
     precision rewards and what an operator wants.
+
+    Optional per-series calibration (``calibration > 0``): the bar at point t is
+    ``clip(calibration_factor * m_t, threshold, ceiling)`` where ``m_t`` is the largest surprise
+    seen before t within the first ``calibration`` points of the series (frozen afterwards).
+    A series that already surprised its own young model strongly while the model was warming
+    up (heavy, bursty tails) gets a higher bar; every other series keeps ``threshold``. Causal:
+    the bar at t uses surprises before t only.
     """
 
     threshold: float
     refractory: int
+    calibration: int = 0
+    calibration_factor: float = 0.5
+    ceiling: float = 8.0
+
+    def thresholds(self, surprise: FloatArray) -> FloatArray:
+        """The bar each point must reach (constant unless calibration is on)."""
+        n = len(surprise)
+        bar = np.full(n, self.threshold)
+        if self.calibration <= 0 or n == 0:
+            return bar
+        surprise = np.where(np.isfinite(surprise), surprise, 0.0)
+        # Largest surprise strictly before t, counting only the first `calibration` points.
+        early = np.where(np.arange(n) < self.calibration, surprise, 0.0)
+        seen_before = np.concatenate([[0.0], np.maximum.accumulate(early)[:-1]])
+        ceiling = max(self.ceiling, self.threshold)
+        return np.clip(self.calibration_factor * seen_before, self.threshold, ceiling)
 
     def apply(self, surprise: FloatArray) -> FloatArray:
         surprise = np.where(np.isfinite(surprise), surprise, 0.0)
-        graded = np.minimum(surprise / self.threshold, 1.0) * QUIET_CEILING
+        bar = self.thresholds(surprise)
+        graded = np.minimum(surprise / bar, 1.0) * QUIET_CEILING
         fired = self.fire_points(surprise)
         # Above the floor only where an alert fires; how far above says how strong it is.
-        strength = np.minimum((surprise - self.threshold) / self.threshold, 1.0)
+        strength = np.minimum((surprise - bar) / bar, 1.0)
         graded[fired] = ALERT_FLOOR + 0.5 * np.clip(strength[fired], 0.0, 1.0)
         return graded
 
     def fire_points(self, surprise: FloatArray) -> list[int]:
-        candidates = np.flatnonzero(surprise >= self.threshold)
+        surprise = np.where(np.isfinite(surprise), surprise, 0.0)
+        candidates = np.flatnonzero(surprise >= self.thresholds(surprise))
         fired: list[int] = []
         for index in candidates.tolist():
             if not fired or index - fired[-1] > self.refractory:

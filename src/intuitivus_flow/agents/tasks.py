@@ -1,0 +1,187 @@
+"""Running agent tasks: enqueue on the job system, then the worker calls the LLM."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.agents.models import Agent, AgentStatus, AgentTask, TaskStatus
+from intuitivus_flow.agents.repository import AgentRepository, AgentTaskRepository
+from intuitivus_flow.auth.principal import Principal
+from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.events import catalog
+from intuitivus_flow.events import service as events
+from intuitivus_flow.jobs import service as jobs
+from intuitivus_flow.jobs.models import Job
+from intuitivus_flow.jobs.repository import WorkspaceJobRepository
+from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.kit.crypto import SecretBox
+from intuitivus_flow.kit.errors import Conflict, InvalidInput
+from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.repository import Page
+from intuitivus_flow.llm import service as llm
+from intuitivus_flow.llm.fallback import NoProviderAvailable
+from intuitivus_flow.llm.providers import ChatMessage, ChatRequest, ProviderKind
+from intuitivus_flow.users.models import Role
+
+RUN_TASK = "agent_task.run"
+
+
+async def submit(
+    session: AsyncSession, principal: Principal, agent_id: uuid.UUID, *, prompt: str
+) -> AgentTask:
+    """Queue a prompt for an active agent; the answer arrives in the background."""
+    principal.require_scope(Scope.agents_write)
+    agent = await AgentRepository(session, principal.workspace_id).get_or_raise(agent_id)
+    if agent.status != AgentStatus.active.value:
+        raise InvalidInput(f"The agent is {agent.status}; activate it to run tasks")
+    task = await AgentTaskRepository(session, principal.workspace_id).add(
+        AgentTask(agent_id=agent.id, prompt=prompt, created_by_id=principal.user_id)
+    )
+    job = await jobs.enqueue(
+        session,
+        kind=RUN_TASK,
+        payload={"task_id": str(task.id)},
+        workspace_id=principal.workspace_id,
+        dedupe_key=f"agent-task:{task.id}",
+        max_attempts=3,
+    )
+    task.job_id = job.id
+    await _record(
+        session, principal.workspace_id, principal.user_id, catalog.AGENT_TASK_SUBMITTED, task
+    )
+    return task
+
+
+async def get_task(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> AgentTask:
+    principal.require_scope(Scope.agents_read)
+    return await AgentTaskRepository(session, principal.workspace_id).get_or_raise(task_id)
+
+
+async def list_tasks(
+    session: AsyncSession, principal: Principal, agent_id: uuid.UUID, *, limit: int, offset: int
+) -> Page[AgentTask]:
+    principal.require_scope(Scope.agents_read)
+    await AgentRepository(session, principal.workspace_id).get_or_raise(agent_id)
+    repository = AgentTaskRepository(session, principal.workspace_id)
+    return await repository.paginate(repository.for_agent(agent_id), limit=limit, offset=offset)
+
+
+async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> AgentTask:
+    """Cancel a task that has not started; a running or finished one answers 409."""
+    principal.require_scope(Scope.agents_write)
+    task = await AgentTaskRepository(session, principal.workspace_id).get_or_raise(task_id)
+    if task.status == TaskStatus.cancelled.value:
+        return task
+    now = utcnow()
+    jobs_repo = WorkspaceJobRepository(session, principal.workspace_id)
+    if task.status != TaskStatus.queued.value or (
+        task.job_id and not await jobs_repo.cancel_if_waiting(task.job_id, now)
+    ):
+        raise Conflict(f"The task is {task.status} and can no longer be cancelled")
+    task.status, task.finished_at = TaskStatus.cancelled.value, now
+    await _record(
+        session, principal.workspace_id, principal.user_id, catalog.AGENT_TASK_CANCELLED, task
+    )
+    return task
+
+
+async def agent_stats(
+    session: AsyncSession, principal: Principal, *, days: int
+) -> tuple[datetime, list[tuple[uuid.UUID, int, int, int, int, float | None]]]:
+    principal.require_scope(Scope.agents_read)
+    since = utcnow() - timedelta(days=days)
+    return since, await AgentTaskRepository(session, principal.workspace_id).stats(since)
+
+
+def install_handler(box: SecretBox) -> None:
+    """Register the worker-side handler (once per process) with the instance's secret box."""
+    if RUN_TASK in registry.handlers:
+        return
+
+    @registry.register(RUN_TASK)
+    async def run_task(session: AsyncSession, job: Job) -> dict[str, str]:
+        return await execute(session, job, box=box)
+
+
+async def execute(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[str, str]:
+    """Worker side. Idempotent: a task that already finished is left as it is."""
+    if job.workspace_id is None:
+        raise PermanentJobError("agent task job without a workspace")
+    tasks = AgentTaskRepository(session, job.workspace_id)
+    task = await tasks.get(uuid.UUID(str(job.payload["task_id"])))
+    if task is None:
+        raise PermanentJobError("the task no longer exists")
+    if task.status in {
+        TaskStatus.succeeded.value,
+        TaskStatus.cancelled.value,
+        TaskStatus.failed.value,
+    }:
+        return {"status": task.status}
+    agent = await AgentRepository(session, job.workspace_id).get(task.agent_id)
+    if agent is None or agent.status != AgentStatus.active.value:
+        _finish_failed(task, "the agent was paused, archived or deleted before the task ran")
+        return {"status": task.status}
+    task.status, task.started_at = TaskStatus.running.value, utcnow()
+    try:
+        completion, cost = await llm.complete(
+            session,
+            _worker_principal(job.workspace_id),
+            request=_request(agent, task.prompt),
+            box=box,
+            provider=ProviderKind(agent.provider) if agent.provider else None,
+        )
+    except NoProviderAvailable as failure:
+        _finish_failed(task, failure.detail)
+    else:
+        result = completion.result
+        task.status, task.finished_at = TaskStatus.succeeded.value, utcnow()
+        task.result_text, task.provider, task.model = (
+            result.text,
+            completion.candidate.label,
+            result.model,
+        )
+        task.prompt_tokens, task.completion_tokens = result.prompt_tokens, result.completion_tokens
+        task.cost_micros, task.latency_ms = cost, round(result.latency_ms)
+    await _record(
+        session, job.workspace_id, None, catalog.AGENT_TASK_FINISHED, task, status=task.status
+    )
+    return {"status": task.status}
+
+
+def _request(agent: Agent, prompt: str) -> ChatRequest:
+    return ChatRequest(
+        model=agent.model or "",
+        messages=[ChatMessage("user", prompt)],
+        system="\n\n".join(part for part in (agent.role, agent.system_prompt) if part),
+        temperature=agent.temperature,
+        max_tokens=agent.max_tokens,
+    )
+
+
+def _worker_principal(workspace_id: uuid.UUID) -> Principal:
+    # The job acts for the workspace that queued it, with only what running a task needs.
+    return Principal(workspace_id=workspace_id, role=Role.member, scopes=frozenset({Scope.llm_use}))
+
+
+def _finish_failed(task: AgentTask, error: str) -> None:
+    task.status, task.error, task.finished_at = TaskStatus.failed.value, error[:2000], utcnow()
+
+
+async def _record(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    name: str,
+    task: AgentTask,
+    **extra: object,
+) -> None:
+    await events.record(
+        session,
+        workspace_id=workspace_id,
+        user_id=user_id,
+        name=name,
+        properties={"task_id": str(task.id), "agent_id": str(task.agent_id), **extra},
+    )

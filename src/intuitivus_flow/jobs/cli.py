@@ -1,0 +1,45 @@
+"""`intuitivus-flow worker`: a job worker process (production runs these beside the web)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+import intuitivus_flow.kit.all_models  # noqa: F401 - foreign keys need every table mapped
+from intuitivus_flow.config import ConfigurationError, get_settings
+from intuitivus_flow.jobs.embedded import install_handlers
+from intuitivus_flow.jobs.worker import Worker
+from intuitivus_flow.kit.context import AppContext
+
+
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to take jobs from.")] = (
+        "default"
+    ),
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 4,
+) -> None:
+    """Take jobs from the queue until stopped (SIGTERM/SIGINT finish the running jobs first)."""
+    try:
+        context = AppContext.build(get_settings())
+    except ConfigurationError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> None:
+        install_handlers(context)
+        job_worker = Worker(
+            context.sessions, queues=[q.strip() for q in queues.split(",")], concurrency=concurrency
+        )
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, job_worker.stop)
+        typer.echo(f"worker {job_worker.name} taking jobs from {queues}")
+        try:
+            await job_worker.run()
+        finally:
+            await context.close()
+
+    asyncio.run(run())
