@@ -72,7 +72,11 @@ async def _downgrade(settings: Settings, revision: str) -> None:
 
 @db_app.command("upgrade")
 @readable_errors
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+def db_upgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision (default: all heads).")
+    ] = "heads",
+) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     run(_upgrade(get_settings(), revision))
     typer.echo(f"database upgraded to {revision}")
@@ -180,7 +184,7 @@ def serve(
         raise fail("--reload works with one worker only")
     # Done once, here, before any worker exists: N workers must not race to migrate or seed.
     if migrate if migrate is not None else not settings.is_production:
-        run(_upgrade(settings, "head"))
+        run(_upgrade(settings, "heads"))
     if settings.seed_demo:
         _announce_demo(settings, host, port)
     if workers > 1:

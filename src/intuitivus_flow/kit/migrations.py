@@ -23,12 +23,18 @@ def alembic_config(settings: Settings | None = None) -> Config:
     return config
 
 
+# Domains developed side by side may each add a migration branch; Alembic applies every head
+# ("heads") and a merge revision joins them later. Revisions are reported as "a,b" (sorted).
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def _run_on_connection(connection: Connection, action: str, revision: str) -> None:
@@ -37,7 +43,7 @@ def _run_on_connection(connection: Connection, action: str, revision: str) -> No
     getattr(command, action)(config, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     async with engine.begin() as connection:
         await connection.run_sync(_run_on_connection, "upgrade", revision)
 
