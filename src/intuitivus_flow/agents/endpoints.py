@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from intuitivus_flow.agents import schemas, tasks
+from intuitivus_flow.agents import crews, schemas, tasks
 from intuitivus_flow.agents import service as agents
 from intuitivus_flow.agents.models import AgentStatus
 from intuitivus_flow.kit.http.deps import CurrentPrincipal, DbSession, Paging
@@ -62,6 +62,39 @@ async def agent_stats(
             for agent_id, total, ok, tokens, cost, latency in rows
         ],
     )
+
+
+@router.post(
+    "/crews",
+    response_model=schemas.CrewRunRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Start a multi-agent run",
+)
+async def start_crew(
+    body: schemas.CrewStart, session: DbSession, principal: CurrentPrincipal
+) -> schemas.CrewRunRead:
+    """Agents work in order on each other's output (sequential), or hand the work to each
+    other with `@delegate <name>: <instructions>` lines (delegation). Poll the run."""
+    run = await crews.start(
+        session,
+        principal,
+        agent_ids=body.agent_ids,
+        mode=body.mode,
+        input=body.input,
+        max_steps=body.max_steps,
+    )
+    return schemas.CrewRunRead.model_validate(run)
+
+
+@router.get("/crews/{run_id}", response_model=schemas.CrewRunRead, summary="A multi-agent run")
+async def get_crew(
+    run_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> schemas.CrewRunRead:
+    """The run with every step: who worked on what, what it produced, and what it cost."""
+    run, steps = await crews.get_run(session, principal, run_id)
+    read = schemas.CrewRunRead.model_validate(run)
+    read.steps = [schemas.CrewStepRead.model_validate(step) for step in steps]
+    return read
 
 
 @router.get("/tasks/{task_id}", response_model=schemas.TaskRead, summary="One task")

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
@@ -70,3 +71,49 @@ class AgentTask(IdMixin, TimestampMixin, Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CrewMode(StrEnum):
+    sequential = "sequential"  # each agent works on the previous one's output, in order
+    delegation = "delegation"  # the current agent may hand the work to another crew member
+
+
+class CrewRun(IdMixin, TimestampMixin, Base):
+    """Several agents working on one input; every hand-over is a recorded `CrewStep`."""
+
+    __tablename__ = "crew_runs"
+    __table_args__ = (Index("ix_crew_runs_workspace_id_created_at", "workspace_id", "created_at"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    mode: Mapped[str] = mapped_column(String(16))
+    agent_ids: Mapped[dict[str, Any]] = mapped_column()  # {"order": [uuid, ...]}
+    input: Mapped[str] = mapped_column(Text)
+    max_steps: Mapped[int] = mapped_column(Integer, default=8)
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.queued.value)
+    output: Mapped[str | None] = mapped_column(Text, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CrewStep(IdMixin, TimestampMixin, Base):
+    __tablename__ = "crew_steps"
+    __table_args__ = (UniqueConstraint("run_id", "position", name="uq_crew_steps_run_id_position"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("crew_runs.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    input: Mapped[str] = mapped_column(Text)
+    output: Mapped[str | None] = mapped_column(Text, default=None)
+    handed_to_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    provider: Mapped[str | None] = mapped_column(String(160), default=None)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_micros: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 
-from intuitivus_flow.agents.models import Agent, AgentTask, TaskStatus
+from intuitivus_flow.agents.models import Agent, AgentTask, CrewRun, CrewStep, TaskStatus
 from intuitivus_flow.kit.repository import WorkspaceRepository
 
 
@@ -58,3 +58,18 @@ class AgentTaskRepository(WorkspaceRepository[AgentTask]):
             )
             for agent_id, total, ok, tokens, cost, latency in rows
         ]
+
+
+class CrewRunRepository(WorkspaceRepository[CrewRun]):
+    model = CrewRun
+    not_found_message = "Crew run not found"
+
+
+class CrewStepRepository(WorkspaceRepository[CrewStep]):
+    model = CrewStep
+
+    def of_run(self, run_id: uuid.UUID) -> Select[CrewStep]:
+        return self.scoped().where(CrewStep.run_id == run_id).order_by(CrewStep.position)
+
+    async def at(self, run_id: uuid.UUID, position: int) -> CrewStep | None:
+        return await self.first(self.of_run(run_id).where(CrewStep.position == position))

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from intuitivus_flow.agents.models import AgentStatus
+from intuitivus_flow.agents.models import AgentStatus, CrewMode
 from intuitivus_flow.llm.providers import ProviderKind
 
 
@@ -121,3 +121,46 @@ class AgentStatsRow(BaseModel):
 class AgentStats(BaseModel):
     since: datetime
     agents: list[AgentStatsRow]
+
+
+class CrewStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_ids: list[uuid.UUID] = Field(
+        min_length=1,
+        max_length=20,
+        description="In order (sequential), or the coordinator first (delegation).",
+    )
+    mode: CrewMode = CrewMode.sequential
+    input: str = Field(min_length=1, max_length=32_000)
+    max_steps: int = Field(default=8, ge=1, le=50)
+
+
+class CrewStepRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    agent_id: uuid.UUID | None
+    input: str
+    output: str | None
+    handed_to_id: uuid.UUID | None
+    provider: str | None
+    tokens: int
+    cost_micros: int
+    latency_ms: int | None
+    created_at: datetime
+
+
+class CrewRunRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    mode: CrewMode
+    status: str
+    input: str
+    output: str | None
+    error: str | None
+    max_steps: int
+    created_at: datetime
+    finished_at: datetime | None
+    steps: list[CrewStepRead] = Field(default_factory=list)

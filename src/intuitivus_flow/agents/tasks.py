@@ -128,8 +128,8 @@ async def execute(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[st
     try:
         completion, cost = await llm.complete(
             session,
-            _worker_principal(job.workspace_id),
-            request=_request(agent, task.prompt),
+            worker_principal(job.workspace_id),
+            request=agent_request(agent, task.prompt),
             box=box,
             provider=ProviderKind(agent.provider) if agent.provider else None,
         )
@@ -151,7 +151,7 @@ async def execute(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[st
     return {"status": task.status}
 
 
-def _request(agent: Agent, prompt: str) -> ChatRequest:
+def agent_request(agent: Agent, prompt: str) -> ChatRequest:
     return ChatRequest(
         model=agent.model or "",
         messages=[ChatMessage("user", prompt)],
@@ -161,7 +161,7 @@ def _request(agent: Agent, prompt: str) -> ChatRequest:
     )
 
 
-def _worker_principal(workspace_id: uuid.UUID) -> Principal:
+def worker_principal(workspace_id: uuid.UUID) -> Principal:
     # The job acts for the workspace that queued it, with only what running a task needs.
     return Principal(workspace_id=workspace_id, role=Role.member, scopes=frozenset({Scope.llm_use}))
 

@@ -35,6 +35,8 @@ AGENT_STATUS_CHANGED = "agent.status_changed"
 AGENT_TASK_SUBMITTED = "agent_task.submitted"
 AGENT_TASK_CANCELLED = "agent_task.cancelled"
 AGENT_TASK_FINISHED = "agent_task.finished"
+CREW_RUN_STARTED = "crew_run.started"
+CREW_RUN_FINISHED = "crew_run.finished"
 
 SERVER_EVENTS = frozenset(
     {
@@ -64,6 +66,8 @@ SERVER_EVENTS = frozenset(
         AGENT_TASK_SUBMITTED,
         AGENT_TASK_CANCELLED,
         AGENT_TASK_FINISHED,
+        CREW_RUN_STARTED,
+        CREW_RUN_FINISHED,
     }
 )
 

@@ -15,9 +15,10 @@ logger = logging.getLogger(__name__)
 
 def install_handlers(context: AppContext) -> None:
     """Every domain's job handlers, registered once per process."""
-    from intuitivus_flow.agents import tasks
+    from intuitivus_flow.agents import crews, tasks
 
     tasks.install_handler(context.secrets)
+    crews.install_handler(context.secrets)
 
 
 @contextlib.asynccontextmanager
