@@ -144,10 +144,62 @@ class Settings(BaseSettings):
         "production, where `intuitivus-flow worker` processes run the jobs).",
     )
     worker_concurrency: int = Field(default=2, ge=1, le=64, description="Jobs run at once.")
+    worker_lease_seconds: float = Field(
+        default=300,
+        ge=1,
+        le=24 * 3600,
+        description="How long a worker holds a job before another may take it over (a worker "
+        "that died is noticed after this long).",
+    )
+    campaign_sender: str | None = Field(
+        default=None,
+        description="Import path 'module:factory' of the campaigns' message sender (a callable "
+        "taking the settings); default: the built-in conversations channels.",
+    )
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated Fernet keys for secrets at rest (LLM provider keys); the "
         "first encrypts, all decrypt (rotation). Default: derived from the secret key.",
+    )
+    # --- conversations (issue 4, section 2) ---
+    whatsapp_graph_url: str = Field(
+        default="https://graph.facebook.com",
+        description="Base URL of the WhatsApp Cloud (Graph) API; tests point it at a fake.",
+    )
+    whatsapp_graph_version: str = Field(
+        default="v21.0", pattern=r"^v\d+\.\d+$", description="Graph API version in URLs."
+    )
+    webchat_messages_per_minute: int = Field(
+        default=20, ge=1, le=10_000, description="Web-chat messages one visitor may send a minute."
+    )
+
+    # --- billing (issue 4, section 4) ---
+    signup_requires_licence: bool = Field(
+        default=False,
+        description="Sign-up needs an unused licence key bought on a payment platform.",
+    )
+    stripe_api_key: SecretStr | None = Field(
+        default=None,
+        description="Stripe secret key for payments (unset: the manual gateway records "
+        "payments as pending for an operator).",
+    )
+    stripe_api_base: str = Field(
+        default="https://api.stripe.com", description="Stripe API base URL."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="Stripe webhook signing secret (`whsec_...`)."
+    )
+    stripe_webhook_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="Oldest Stripe-Signature timestamp accepted, in seconds (replay window).",
+    )
+    hotmart_hottok: SecretStr | None = Field(
+        default=None, description="Hotmart webhook token (the X-HOTMART-HOTTOK value)."
+    )
+    kiwify_secret: SecretStr | None = Field(
+        default=None, description="Kiwify webhook token (HMAC-SHA1 key of `signature`)."
     )
 
     @field_validator("alert_webhook_urls", "alert_email_to", "encryption_keys", mode="before")

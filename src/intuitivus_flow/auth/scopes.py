@@ -19,6 +19,10 @@ class Scope(StrEnum):
     llm_keys_write = "llm_keys:write"
     agents_read = "agents:read"
     agents_write = "agents:write"
+    contacts_read = "contacts:read"
+    contacts_write = "contacts:write"
+    conversations_read = "conversations:read"
+    conversations_write = "conversations:write"
 
 
 _MEMBER_SCOPES = frozenset(
@@ -30,6 +34,10 @@ _MEMBER_SCOPES = frozenset(
         Scope.llm_use,
         Scope.agents_read,
         Scope.agents_write,
+        Scope.contacts_read,
+        Scope.contacts_write,
+        Scope.conversations_read,
+        Scope.conversations_write,
     }
 )
 _ADMIN_SCOPES = frozenset(Scope)

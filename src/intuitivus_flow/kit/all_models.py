@@ -11,6 +11,13 @@ from intuitivus_flow.alerts.models import (
 )
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.auth.models import AuthSession, RefreshToken
+from intuitivus_flow.contacts.models import Contact, ContactTag
+from intuitivus_flow.conversations.models import (
+    Conversation,
+    ConversationSettings,
+    Message,
+    WhatsAppNumber,
+)
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.kit.models import Base
@@ -26,11 +33,16 @@ __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "Contact",
+    "ContactTag",
+    "Conversation",
+    "ConversationSettings",
     "Event",
     "Invitation",
     "Job",
     "Lease",
     "LlmUsage",
+    "Message",
     "MetricSample",
     "NotificationAttempt",
     "NotificationDelivery",
@@ -38,5 +50,6 @@ __all__ = [
     "RefreshToken",
     "Silence",
     "User",
+    "WhatsAppNumber",
     "Workspace",
 ]

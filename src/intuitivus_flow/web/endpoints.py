@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.web.account_pages import router as account_router
+from intuitivus_flow.web.agent_pages import router as agent_router
 from intuitivus_flow.web.auth import (
     SESSION_COOKIE,
     SignInRequired,
@@ -49,6 +50,7 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(account_router)
     app.include_router(workspace_router)
+    app.include_router(agent_router)
     app.include_router(operations_router)
     app.add_exception_handler(SignInRequired, _redirect_to_signin)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)

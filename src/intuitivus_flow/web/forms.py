@@ -96,13 +96,17 @@ def state_from_error(error: FlowError, values: dict[str, str]) -> FormState:
     return state
 
 
-async def discard_failed_work(session: AsyncSession, error: FlowError) -> None:
+async def discard_failed_work(session: AsyncSession, error: FlowError, *reload: object) -> None:
     """The page is re-rendered instead of raising, so undo what the failed action wrote.
 
     (Raising would let the unit of work do this; catching means we must.) Errors that are
     business decisions themselves (`keeps_work`) are committed, as the unit of work would.
+    A rollback expires every loaded row; `reload` the ones the page will still read (the
+    viewer's user and workspace in the layout).
     """
     if error.keeps_work:
         await session.commit()
     else:
         await session.rollback()
+    for row in reload:
+        await session.refresh(row)

@@ -28,6 +28,7 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem(label="Overview", href="/", section=""),
+    NavItem(label="Agents", href="/agents", section="agents"),
     NavItem(label="Settings", href="/settings", section="settings"),
     NavItem(
         label="Service health", href="/service-health", section="service-health", admin_only=True

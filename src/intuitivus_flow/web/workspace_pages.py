@@ -158,10 +158,7 @@ async def _after_failure(
     values: dict[str, str] | None = None,
 ) -> Response:
     """Undo the failed action and show the page again with the error and its status."""
-    await discard_failed_work(session, error)
-    # A rollback expires loaded rows; reload the ones the layout reads.
-    await session.refresh(viewer.user)
-    await session.refresh(viewer.workspace)
+    await discard_failed_work(session, error, viewer.user, viewer.workspace)
     if form is None:
         view = SettingsView.failed(alert=error.detail, status_code=error.status_code)
     else:

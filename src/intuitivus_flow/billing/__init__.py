@@ -1,0 +1,1 @@
+"""Billing: plans and their limits, subscriptions, invoices, payments, licences, webhooks."""

@@ -1,0 +1,141 @@
+"""Collecting money: a `PaymentGateway` protocol, Stripe's real HTTP API, and a manual gateway.
+
+The manual gateway is the embedded default when no Stripe key is configured: it records the
+payment as `pending` for an operator to collect outside the product, and says so.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from intuitivus_flow.billing.exceptions import PaymentGatewayUnavailable
+from intuitivus_flow.billing.models import PaymentStatus
+
+STRIPE_API_BASE = "https://api.stripe.com"
+STRIPE_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    amount_minor: int
+    currency: str
+    description: str
+    # Passed on to the gateway so a retry of ours can never charge twice there either.
+    idempotency_key: str
+    payment_method: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeResult:
+    status: PaymentStatus
+    reference: str | None
+    failure_message: str | None = None
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    async def charge(self, request: ChargeRequest) -> ChargeResult: ...
+
+
+class ManualGateway:
+    """No provider: the payment waits as `pending` until an operator collects it."""
+
+    name = "manual"
+
+    async def charge(self, request: ChargeRequest) -> ChargeResult:
+        return ChargeResult(PaymentStatus.pending, f"manual_{uuid.uuid4().hex[:16]}")
+
+
+# PaymentIntent statuses -> ours. `processing` and `requires_capture` are money on its way.
+_STRIPE_STATUSES = {
+    "succeeded": PaymentStatus.succeeded,
+    "processing": PaymentStatus.pending,
+    "requires_capture": PaymentStatus.pending,
+    "requires_action": PaymentStatus.requires_action,
+    "requires_confirmation": PaymentStatus.requires_action,
+    "requires_payment_method": PaymentStatus.pending,
+    "canceled": PaymentStatus.failed,
+}
+
+
+class StripeGateway:
+    """PaymentIntents over Stripe's HTTP API (form-encoded requests, JSON answers)."""
+
+    name = "stripe"
+
+    def __init__(
+        self, api_key: str, *, base_url: str = STRIPE_API_BASE, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url.rstrip("/")
+        self._client = client
+
+    async def charge(self, request: ChargeRequest) -> ChargeResult:
+        try:
+            response = await self._post("/v1/payment_intents", _intent_form(request), request)
+        except httpx.HTTPError as exc:
+            raise PaymentGatewayUnavailable(f"Stripe could not be reached ({type(exc).__name__})") from None
+        return _result(response)
+
+    async def _post(
+        self, path: str, form: dict[str, str], request: ChargeRequest
+    ) -> httpx.Response:
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Idempotency-Key": request.idempotency_key,
+        }
+        if self._client is not None:
+            return await self._client.post(self._base_url + path, data=form, headers=headers)
+        async with httpx.AsyncClient(timeout=STRIPE_TIMEOUT) as client:
+            return await client.post(self._base_url + path, data=form, headers=headers)
+
+
+def _intent_form(request: ChargeRequest) -> dict[str, str]:
+    form = {
+        "amount": str(request.amount_minor),
+        "currency": request.currency.lower(),
+        "description": request.description,
+    }
+    if request.payment_method:
+        # Confirm at once with the given method; cards only, so no return_url is needed.
+        form |= {
+            "payment_method": request.payment_method,
+            "confirm": "true",
+            "payment_method_types[]": "card",
+        }
+    for key, value in request.metadata.items():
+        form[f"metadata[{key}]"] = value
+    return form
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise PaymentGatewayUnavailable(f"Stripe answered {response.status_code} without JSON")
+    return body
+
+
+def _result(response: httpx.Response) -> ChargeResult:
+    body = _json(response)
+    if response.status_code == 402:
+        # A card error: the PaymentIntent exists and failed; that is an outcome, not an outage.
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        intent = error.get("payment_intent") if isinstance(error.get("payment_intent"), dict) else {}
+        return ChargeResult(
+            PaymentStatus.failed,
+            str(intent.get("id")) if intent.get("id") else None,
+            str(error.get("message") or "The payment was declined")[:500],
+        )
+    if response.status_code >= 300:
+        raise PaymentGatewayUnavailable(f"Stripe refused the request ({response.status_code})")
+    status = _STRIPE_STATUSES.get(str(body.get("status")), PaymentStatus.pending)
+    return ChargeResult(status, str(body.get("id")) if body.get("id") else None)

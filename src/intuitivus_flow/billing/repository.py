@@ -1,0 +1,175 @@
+"""All SQL of billing. Workspace data goes through `WorkspaceRepository`; licences and webhook
+events belong to the seller (no workspace) and are looked up by their own keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.agents.repository import AgentRepository
+from intuitivus_flow.billing.models import (
+    IdempotencyRecord,
+    Invoice,
+    Licence,
+    MessageUsage,
+    Payment,
+    Subscription,
+    WebhookEvent,
+)
+from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
+from intuitivus_flow.users.models import User
+from intuitivus_flow.users.repository import InvitationRepository, MemberRepository
+
+
+def _insert(session: AsyncSession, model: type[Any]) -> Any:
+    """INSERT with ON CONFLICT support for the engine in use (both dialects have it)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def count(session: AsyncSession, statement: Select[Any]) -> int:
+    total = await session.scalar(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    )
+    return int(total or 0)
+
+
+class SubscriptionRepository(WorkspaceRepository[Subscription]):
+    model = Subscription
+    not_found_message = "This workspace has no subscription"
+
+    async def current(self) -> Subscription | None:
+        return await self.first(self.scoped())
+
+
+class InvoiceRepository(WorkspaceRepository[Invoice]):
+    model = Invoice
+    not_found_message = "Invoice not found"
+
+    def listing(self) -> Select[Invoice]:
+        return self.scoped().order_by(Invoice.created_at.desc(), Invoice.id)
+
+
+class PaymentRepository(WorkspaceRepository[Payment]):
+    model = Payment
+    not_found_message = "Payment not found"
+
+    def listing(self) -> Select[Payment]:
+        return self.scoped().order_by(Payment.created_at.desc(), Payment.id)
+
+
+class IdempotencyRepository(WorkspaceRepository[IdempotencyRecord]):
+    model = IdempotencyRecord
+
+    async def claim(self, operation: str, key: str, fingerprint: str) -> bool:
+        """Insert the key; False when it exists. On PostgreSQL a concurrent insert of the same
+        key waits here until the first transaction ends, so the loser then sees its answer."""
+        statement = (
+            _insert(self.session, IdempotencyRecord)
+            .values(
+                id=uuid.uuid4(),
+                workspace_id=self.workspace_id,
+                operation=operation,
+                key=key,
+                fingerprint=fingerprint,
+            )
+            .on_conflict_do_nothing(index_elements=["workspace_id", "operation", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+        return (await self.session.execute(statement)).scalar() is not None
+
+    async def find(self, operation: str, key: str) -> IdempotencyRecord | None:
+        return await self.first(
+            self.scoped()
+            .where(IdempotencyRecord.operation == operation, IdempotencyRecord.key == key)
+            .execution_options(populate_existing=True)
+        )
+
+
+class MessageUsageRepository(WorkspaceRepository[MessageUsage]):
+    model = MessageUsage
+
+    async def used(self, period: str) -> int:
+        value = await self.session.scalar(
+            select(MessageUsage.messages).where(
+                MessageUsage.workspace_id == self.workspace_id, MessageUsage.period == period
+            )
+        )
+        return int(value or 0)
+
+    async def add_messages(self, period: str, count: int) -> None:
+        """Atomic upsert: concurrent senders never lose an increment."""
+        insert = _insert(self.session, MessageUsage).values(
+            id=uuid.uuid4(), workspace_id=self.workspace_id, period=period, messages=count
+        )
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["workspace_id", "period"],
+                set_={"messages": MessageUsage.messages + count},
+            )
+        )
+
+
+async def count_agents(session: AsyncSession, workspace_id: uuid.UUID) -> int:
+    return await count(session, AgentRepository(session, workspace_id).scoped())
+
+
+async def count_members(session: AsyncSession, workspace_id: uuid.UUID) -> int:
+    members = MemberRepository(session, workspace_id).scoped().where(User.active.is_(True))
+    return await count(session, members)
+
+
+async def count_pending_invitations(
+    session: AsyncSession, workspace_id: uuid.UUID, now: datetime
+) -> int:
+    return await count(session, InvitationRepository(session, workspace_id).pending(now))
+
+
+class LicenceRepository(Repository[Licence]):
+    """Licences by key digest or platform order; "my licences" by the redeeming workspace."""
+
+    model = Licence
+    not_found_message = "Licence not found"
+
+    async def by_key_hash(self, key_hash: str) -> Licence | None:
+        return await self.first(self.scoped().where(Licence.key_hash == key_hash))
+
+    async def by_ref(self, platform: str, external_ref: str) -> Licence | None:
+        return await self.first(
+            self.scoped().where(
+                Licence.platform == platform, Licence.external_ref == external_ref
+            )
+        )
+
+    def redeemed_by(self, workspace_id: uuid.UUID) -> Select[Licence]:
+        return (
+            self.scoped()
+            .where(Licence.redeemed_workspace_id == workspace_id)
+            .order_by(Licence.redeemed_at.desc(), Licence.id)
+        )
+
+
+class WebhookEventRepository(Repository[WebhookEvent]):
+    model = WebhookEvent
+
+    async def claim(self, platform: str, event_id: str, event_type: str) -> uuid.UUID | None:
+        """Record the event; None when it was already recorded (a redelivery)."""
+        statement = (
+            _insert(self.session, WebhookEvent)
+            .values(
+                id=uuid.uuid4(),
+                platform=platform,
+                event_id=event_id,
+                event_type=event_type,
+                outcome="received",
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+            .returning(WebhookEvent.id)
+        )
+        inserted: uuid.UUID | None = (await self.session.execute(statement)).scalar()
+        return inserted

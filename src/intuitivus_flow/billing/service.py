@@ -1,0 +1,332 @@
+"""Plans, limits and usage; subscriptions and their transitions; invoices.
+
+Other domains call three hooks, one line each where the limited thing is created:
+`check_can_add_agent`, `check_can_invite_member` / `check_can_add_member`, and for messages
+`check_message_quota` before sending plus `record_message_sent` after (docs/ARCHITECTURE.md).
+Checks read counts without locking, so two creations racing at the very limit can both pass;
+plan limits are commercial, not safety, limits, and being one over is acceptable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.auth.principal import Principal
+from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.billing import repository as counts
+from intuitivus_flow.billing.exceptions import PlanLimitReached
+from intuitivus_flow.billing.models import (
+    Invoice,
+    InvoiceStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from intuitivus_flow.billing.plans import DEFAULT_PLAN, PLANS, Limit, Plan, PlanId, get_plan
+from intuitivus_flow.billing.repository import (
+    InvoiceRepository,
+    MessageUsageRepository,
+    SubscriptionRepository,
+)
+from intuitivus_flow.events import catalog
+from intuitivus_flow.events import service as events
+from intuitivus_flow.kit.errors import InvalidInput
+from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.repository import Page
+from intuitivus_flow.users.models import Role
+
+BILLING_PERIOD = timedelta(days=30)
+
+# A canceled subscription ends; choosing a plan again starts a new period (→ trialing/active).
+ALLOWED_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
+    SubscriptionStatus.trialing: frozenset(
+        {SubscriptionStatus.active, SubscriptionStatus.past_due, SubscriptionStatus.canceled}
+    ),
+    SubscriptionStatus.active: frozenset(
+        {SubscriptionStatus.past_due, SubscriptionStatus.canceled}
+    ),
+    SubscriptionStatus.past_due: frozenset(
+        {SubscriptionStatus.active, SubscriptionStatus.canceled}
+    ),
+    SubscriptionStatus.canceled: frozenset(
+        {SubscriptionStatus.trialing, SubscriptionStatus.active}
+    ),
+}
+LIVE_STATUSES = frozenset(
+    {SubscriptionStatus.trialing, SubscriptionStatus.active, SubscriptionStatus.past_due}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUsage:
+    limit: Limit
+    used: int
+    allowed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    plan: Plan
+    subscription: Subscription | None
+    period: str
+    limits: list[LimitUsage]
+
+
+def require_billing_reader(principal: Principal) -> None:
+    principal.require_scope(Scope.billing_read)
+
+
+def require_billing_manager(principal: Principal) -> None:
+    principal.require_scope(Scope.billing_write)
+    principal.require_role(Role.admin)
+
+
+def month_period(moment: datetime | None = None) -> str:
+    return (moment or utcnow()).strftime("%Y-%m")
+
+
+# --- plans and limits ---------------------------------------------------------------------
+
+
+async def current_plan(session: AsyncSession, workspace_id: uuid.UUID) -> Plan:
+    subscription = await SubscriptionRepository(session, workspace_id).current()
+    if subscription is None or SubscriptionStatus(subscription.status) not in LIVE_STATUSES:
+        return PLANS[DEFAULT_PLAN]
+    return get_plan(subscription.plan)
+
+
+async def _enforce(
+    session: AsyncSession, workspace_id: uuid.UUID, limit: Limit, used: int, adding: int
+) -> None:
+    plan = await current_plan(session, workspace_id)
+    allowed = plan.limit(limit)
+    if used + adding > allowed:
+        raise PlanLimitReached(plan, limit, allowed=allowed, used=used)
+
+
+async def check_can_add_agent(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Before an agent is created or cloned: 402 `/problems/plan-limit` when full."""
+    used = await counts.count_agents(session, workspace_id)
+    await _enforce(session, workspace_id, Limit.agents, used, 1)
+
+
+async def check_can_invite_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Before an invitation: active members plus pending invitations must stay in the plan."""
+    used = await counts.count_members(session, workspace_id)
+    pending = await counts.count_pending_invitations(session, workspace_id, utcnow())
+    await _enforce(session, workspace_id, Limit.members, used + pending, 1)
+
+
+async def check_can_add_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Before an invitation is accepted (the plan may have shrunk since it was sent)."""
+    used = await counts.count_members(session, workspace_id)
+    await _enforce(session, workspace_id, Limit.members, used, 1)
+
+
+async def check_message_quota(
+    session: AsyncSession, workspace_id: uuid.UUID, *, count: int = 1
+) -> None:
+    """Before sending `count` messages this month: 402 `/problems/plan-limit` when over."""
+    used = await MessageUsageRepository(session, workspace_id).used(month_period())
+    await _enforce(session, workspace_id, Limit.monthly_messages, used, count)
+
+
+async def record_message_sent(
+    session: AsyncSession, workspace_id: uuid.UUID, *, count: int = 1
+) -> None:
+    """After sending: adds to this month's counter (atomic, in the caller's transaction)."""
+    if count < 1:
+        raise ValueError("count must be positive")
+    await MessageUsageRepository(session, workspace_id).add_messages(month_period(), count)
+
+
+async def usage(session: AsyncSession, principal: Principal) -> Usage:
+    require_billing_reader(principal)
+    workspace_id = principal.workspace_id
+    plan = await current_plan(session, workspace_id)
+    period = month_period()
+    used = {
+        Limit.agents: await counts.count_agents(session, workspace_id),
+        Limit.members: await counts.count_members(session, workspace_id),
+        Limit.monthly_messages: await MessageUsageRepository(session, workspace_id).used(period),
+    }
+    return Usage(
+        plan=plan,
+        subscription=await SubscriptionRepository(session, workspace_id).current(),
+        period=period,
+        limits=[LimitUsage(limit, used[limit], plan.limit(limit)) for limit in Limit],
+    )
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+async def get_subscription(session: AsyncSession, principal: Principal) -> Subscription:
+    require_billing_reader(principal)
+    return await SubscriptionRepository(session, principal.workspace_id).get_or_raise_current()
+
+
+async def choose_plan(session: AsyncSession, principal: Principal, *, plan_id: PlanId) -> Subscription:
+    """Move the workspace to a plan. A paid plan starts with its trial the first time, and an
+    open invoice for the first period; the free plan cancels any paid subscription."""
+    require_billing_manager(principal)
+    repository = SubscriptionRepository(session, principal.workspace_id)
+    subscription = await repository.current()
+    if plan_id is DEFAULT_PLAN:
+        if subscription is None:
+            return await _start(session, principal, PLANS[DEFAULT_PLAN], trial=False)
+        await transition(session, subscription, SubscriptionStatus.canceled, principal=principal)
+        return subscription
+    plan = PLANS[plan_id]
+    if subscription is None:
+        subscription = await _start(session, principal, plan, trial=True)
+    elif subscription.plan == plan_id.value and SubscriptionStatus(subscription.status) in LIVE_STATUSES:
+        return subscription
+    else:
+        if subscription.status == SubscriptionStatus.canceled.value:
+            await transition(session, subscription, SubscriptionStatus.active, principal=principal)
+        subscription.plan = plan.id.value
+        await _record(session, principal, catalog.SUBSCRIPTION_PLAN_CHANGED, subscription)
+    await issue_invoice(session, subscription, plan)
+    return subscription
+
+
+async def _start(session: AsyncSession, principal: Principal, plan: Plan, *, trial: bool) -> Subscription:
+    now = utcnow()
+    trialing = trial and plan.trial_days > 0
+    status = SubscriptionStatus.trialing if trialing else SubscriptionStatus.active
+    subscription = await SubscriptionRepository(session, principal.workspace_id).add(
+        Subscription(
+            plan=plan.id.value,
+            status=status.value,
+            trial_ends_at=now + timedelta(days=plan.trial_days) if trialing else None,
+            current_period_start=now,
+            current_period_end=now + BILLING_PERIOD,
+        )
+    )
+    await _record(session, principal, catalog.SUBSCRIPTION_STARTED, subscription)
+    return subscription
+
+
+async def cancel(session: AsyncSession, principal: Principal) -> Subscription:
+    require_billing_manager(principal)
+    subscription = await SubscriptionRepository(session, principal.workspace_id).get_or_raise_current()
+    await transition(session, subscription, SubscriptionStatus.canceled, principal=principal)
+    return subscription
+
+
+async def transition(
+    session: AsyncSession,
+    subscription: Subscription,
+    to: SubscriptionStatus,
+    *,
+    principal: Principal | None = None,
+    reason: str | None = None,
+) -> None:
+    """Move a subscription along ALLOWED_TRANSITIONS (the same status is a no-op)."""
+    current = SubscriptionStatus(subscription.status)
+    if to is current:
+        return
+    if to not in ALLOWED_TRANSITIONS[current]:
+        raise InvalidInput(
+            f"A {current.value} subscription cannot become {to.value}", field="status"
+        )
+    now = utcnow()
+    subscription.status = to.value
+    if to is SubscriptionStatus.canceled:
+        subscription.canceled_at = now
+    elif current is SubscriptionStatus.canceled:
+        subscription.canceled_at = None
+        subscription.current_period_start, subscription.current_period_end = now, now + BILLING_PERIOD
+    await events.record(
+        session,
+        workspace_id=subscription.workspace_id,
+        user_id=principal.user_id if principal else None,
+        name=catalog.SUBSCRIPTION_STATUS_CHANGED,
+        properties={
+            "subscription_id": str(subscription.id),
+            "from": current.value,
+            "to": to.value,
+            **({"reason": reason} if reason else {}),
+        },
+    )
+
+
+async def activate_with_plan(
+    session: AsyncSession, workspace_id: uuid.UUID, plan_id: str, *, licence_id: uuid.UUID
+) -> Subscription:
+    """A redeemed licence pays for the plan: the subscription becomes active on it."""
+    repository = SubscriptionRepository(session, workspace_id)
+    subscription = await repository.current()
+    if subscription is None:
+        now = utcnow()
+        return await repository.add(
+            Subscription(
+                plan=plan_id,
+                status=SubscriptionStatus.active.value,
+                current_period_start=now,
+                licence_id=licence_id,
+            )
+        )
+    subscription.plan, subscription.licence_id = plan_id, licence_id
+    await transition(session, subscription, SubscriptionStatus.active, reason="licence")
+    return subscription
+
+
+# --- invoices -----------------------------------------------------------------------------
+
+
+async def issue_invoice(session: AsyncSession, subscription: Subscription, plan: Plan) -> Invoice:
+    start = subscription.current_period_start
+    return await InvoiceRepository(session, subscription.workspace_id).add(
+        Invoice(
+            subscription_id=subscription.id,
+            number=f"INV-{month_period(start)}-{uuid.uuid4().hex[:10].upper()}",
+            description=f"{plan.name} plan, {start:%Y-%m-%d} to {start + BILLING_PERIOD:%Y-%m-%d}",
+            amount_minor=plan.price_minor,
+            currency=plan.currency,
+            status=InvoiceStatus.open.value,
+            period_start=start,
+            period_end=start + BILLING_PERIOD,
+        )
+    )
+
+
+async def list_invoices(
+    session: AsyncSession, principal: Principal, *, limit: int, offset: int
+) -> Page[Invoice]:
+    require_billing_reader(principal)
+    repository = InvoiceRepository(session, principal.workspace_id)
+    return await repository.paginate(repository.listing(), limit=limit, offset=offset)
+
+
+async def get_invoice(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID) -> Invoice:
+    require_billing_reader(principal)
+    return await InvoiceRepository(session, principal.workspace_id).get_or_raise(invoice_id)
+
+
+async def settle_invoice(session: AsyncSession, invoice: Invoice) -> None:
+    """A payment covered the invoice: mark it paid and bring its subscription to active."""
+    invoice.status, invoice.paid_at = InvoiceStatus.paid.value, utcnow()
+    if invoice.subscription_id is None:
+        return
+    subscription = await SubscriptionRepository(session, invoice.workspace_id).get(
+        invoice.subscription_id
+    )
+    if subscription is not None:
+        await transition(session, subscription, SubscriptionStatus.active, reason="invoice_paid")
+
+
+async def _record(
+    session: AsyncSession, principal: Principal, name: str, subscription: Subscription
+) -> None:
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=name,
+        properties={"subscription_id": str(subscription.id), "plan": subscription.plan},
+    )

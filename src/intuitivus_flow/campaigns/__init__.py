@@ -1,0 +1,1 @@
+"""Campaigns: ad and messaging campaigns, their performance reports and automation steps."""

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, utcnow
+
+
+class Platform(StrEnum):
+    google_ads = "google_ads"
+    meta_ads = "meta_ads"
+    tiktok_ads = "tiktok_ads"
+    linkedin_ads = "linkedin_ads"
+    whatsapp = "whatsapp"
+    email = "email"
+
+
+class CampaignStatus(StrEnum):
+    draft = "draft"
+    scheduled = "scheduled"
+    active = "active"
+    paused = "paused"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class StepKind(StrEnum):
+    send_template = "send_template"
+    send_message = "send_message"
+    wait = "wait"
+    branch = "branch"
+
+
+class Campaign(IdMixin, TimestampMixin, Base):
+    """A campaign on one platform, with budgets in integer minor units of its currency."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_workspace_id_status", "workspace_id", "status"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(160))
+    platform: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.draft.value)
+    currency: Mapped[str] = mapped_column(String(3))
+    # BigInteger: minor units of a large budget in a weak currency overflow 32 bits quickly.
+    total_budget_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    daily_budget_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    starts_at: Mapped[datetime | None] = mapped_column(default=None)
+    ends_at: Mapped[datetime | None] = mapped_column(default=None)
+    targeting: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    creatives: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # Contacts carrying every one of these tags are the automation's audience.
+    audience_tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    automation_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CampaignReport(IdMixin, TimestampMixin, Base):
+    """One day of a campaign's figures as the ad platform reported them."""
+
+    __tablename__ = "campaign_reports"
+    __table_args__ = (
+        # A day is reported once; a newer report for the same day replaces it.
+        UniqueConstraint("campaign_id", "report_date"),
+        Index("ix_campaign_reports_workspace_id_campaign_id", "workspace_id", "campaign_id"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    report_date: Mapped[date] = mapped_column(Date)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
+    spend_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    source: Mapped[str] = mapped_column(String(40), default="api")
+
+
+class CampaignEvent(IdMixin, TimestampMixin, Base):
+    """The campaign's own timeline (status changes with their reason, automation runs)."""
+
+    __tablename__ = "campaign_events"
+    __table_args__ = (
+        Index("ix_campaign_events_campaign_id_created_at", "campaign_id", "created_at"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    to_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # None: the system acted (budget reached, the automation engine).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+
+class CampaignStep(IdMixin, TimestampMixin, Base):
+    """One step of a campaign's automation, in order of `position` (1, 2, ...)."""
+
+    __tablename__ = "campaign_steps"
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DeliveryStatus(StrEnum):
+    sent = "sent"
+    waited = "waited"
+    branched = "branched"
+
+
+class CampaignStepDelivery(IdMixin, TimestampMixin, Base):
+    """A step done for one contact. The unique pair is what makes "never twice" hold: the row
+    commits with the job's completion, and a second run for the pair cannot insert it again."""
+
+    __tablename__ = "campaign_step_deliveries"
+    __table_args__ = (
+        UniqueConstraint("step_id", "contact_id"),
+        Index("ix_campaign_step_deliveries_campaign_id", "campaign_id"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    step_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaign_steps.id", ondelete="CASCADE")
+    )
+    # No foreign key: the contacts table lives in another migration branch (contacts/), which
+    # this revision cannot depend on. A deleted contact leaves its history here; the engine
+    # treats a contact the segment no longer returns as gone.
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    # What the channel answered (message id) or what a branch decided.
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CampaignConversion(IdMixin, TimestampMixin, Base):
+    """A contact converted thanks to the campaign (reported by the shop, CRM or a person);
+    branches on "conversion" read this."""
+
+    __tablename__ = "campaign_conversions"
+    __table_args__ = (UniqueConstraint("campaign_id", "contact_id"),)
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    # No foreign key, for the same reason as in deliveries (contacts is another branch).
+    contact_id: Mapped[uuid.UUID] = mapped_column()
+    value_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,280 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from intuitivus_flow.campaigns.models import CampaignStatus, Platform, StepKind
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+MinorUnits = Annotated[int, Field(ge=0, le=10**15)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- targeting and creatives -------------------------------------------------------------------
+
+
+class Targeting(Strict):
+    """Who the ads reach; every field is optional and an empty object means "everyone"."""
+
+    countries: list[CountryCode] = Field(default_factory=list, max_length=250)
+    languages: list[LanguageCode] = Field(default_factory=list, max_length=50)
+    age_min: int | None = Field(default=None, ge=13, le=100)
+    age_max: int | None = Field(default=None, ge=13, le=100)
+    genders: list[Literal["female", "male", "other"]] = Field(default_factory=list, max_length=3)
+    interests: list[ShortText] = Field(default_factory=list, max_length=100)
+    keywords: list[ShortText] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _age_range(self) -> Targeting:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValueError("age_min must not exceed age_max")
+        return self
+
+
+class Creative(Strict):
+    name: ShortText
+    format: Literal["image", "video", "text", "carousel", "whatsapp_template", "email"]
+    headline: str | None = Field(default=None, max_length=150)
+    body: str | None = Field(default=None, max_length=5000)
+    media_url: AnyHttpUrl | None = None
+    landing_url: AnyHttpUrl | None = None
+    call_to_action: str | None = Field(default=None, max_length=40)
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+
+class CampaignFields(Strict):
+    total_budget_minor: MinorUnits | None = Field(
+        default=None, description="Lifetime budget in minor units (cents) of `currency`."
+    )
+    daily_budget_minor: MinorUnits | None = Field(default=None)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    targeting: Targeting = Field(default_factory=Targeting)
+    creatives: list[Creative] = Field(default_factory=list, max_length=50)
+    audience_tags: list[Tag] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The automation's audience: contacts carrying every one of these tags.",
+    )
+    agent_id: uuid.UUID | None = Field(default=None, description="An agent of this workspace.")
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a UTC offset")
+        return value
+
+
+class CampaignCreate(CampaignFields):
+    name: ShortText
+    platform: Platform
+    currency: Currency = "USD"
+
+
+class CampaignUpdate(Strict):
+    name: ShortText | None = None
+    platform: Platform | None = None
+    currency: Currency | None = None
+    total_budget_minor: MinorUnits | None = None
+    daily_budget_minor: MinorUnits | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    targeting: Targeting | None = None
+    creatives: list[Creative] | None = Field(default=None, max_length=50)
+    audience_tags: list[Tag] | None = Field(default=None, max_length=20)
+    agent_id: uuid.UUID | None = None
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a UTC offset")
+        return value
+
+
+class CampaignStatusChange(Strict):
+    status: CampaignStatus
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Metrics(BaseModel):
+    """Totals with the derived ratios; a ratio whose denominator is zero is null."""
+
+    impressions: int
+    clicks: int
+    conversions: int
+    spend_minor: int
+    revenue_minor: int
+    ctr: float | None = Field(description="clicks / impressions")
+    cpc_minor: float | None = Field(description="spend / clicks, in minor units")
+    cpa_minor: float | None = Field(description="spend / conversions, in minor units")
+    roas: float | None = Field(description="revenue / spend")
+
+
+class CampaignRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    platform: Platform
+    status: CampaignStatus
+    currency: str
+    total_budget_minor: int | None
+    daily_budget_minor: int | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    targeting: Targeting
+    creatives: list[Creative]
+    audience_tags: list[str]
+    agent_id: uuid.UUID | None
+    automation_started_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignSummary(CampaignRead):
+    metrics: Metrics
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class CampaignEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+    user_id: uuid.UUID | None
+    created_at: datetime
+
+
+# --- performance -------------------------------------------------------------------------------
+
+
+class ReportRow(Strict):
+    """One day of figures; money in minor units of the campaign's currency."""
+
+    date: date
+    impressions: int = Field(ge=0, le=10**15)
+    clicks: int = Field(ge=0, le=10**15)
+    conversions: int = Field(ge=0, le=10**15)
+    spend_minor: MinorUnits
+    revenue_minor: MinorUnits = 0
+
+
+class ReportUpload(Strict):
+    rows: list[ReportRow] = Field(min_length=1, max_length=5000)
+
+
+class ReportIngested(BaseModel):
+    rows: int
+    campaign: CampaignSummary
+
+
+class DailyMetrics(Metrics):
+    date: date
+
+
+class Performance(BaseModel):
+    campaign_id: uuid.UUID
+    currency: str
+    total: Metrics
+    budget_used_ratio: float | None = Field(description="spend / total budget (null: no budget)")
+    days: list[DailyMetrics]
+
+
+# --- automation --------------------------------------------------------------------------------
+
+
+class SendTemplateStep(Strict):
+    kind: Literal[StepKind.send_template]
+    template: ShortText = Field(description="Approved WhatsApp template name.")
+    language: LanguageCode = "en"
+    parameters: list[Annotated[str, StringConstraints(max_length=1000)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class SendMessageStep(Strict):
+    kind: Literal[StepKind.send_message]
+    text: str = Field(min_length=1, max_length=4096, description="Sent by the assigned agent.")
+
+
+class WaitStep(Strict):
+    kind: Literal[StepKind.wait]
+    seconds: int = Field(ge=1, le=90 * 24 * 3600)
+
+
+class BranchStep(Strict):
+    kind: Literal[StepKind.branch]
+    on: Literal["reply", "conversion"]
+    if_true: int | None = Field(
+        default=None, ge=1, description="Position to continue at when true (null: stop)."
+    )
+    if_false: int | None = Field(
+        default=None, ge=1, description="Position to continue at when false (null: stop)."
+    )
+
+
+StepSpec = Annotated[
+    SendTemplateStep | SendMessageStep | WaitStep | BranchStep, Field(discriminator="kind")
+]
+
+
+class StepsReplace(Strict):
+    steps: list[StepSpec] = Field(max_length=50)
+
+
+class StepRead(BaseModel):
+    id: uuid.UUID
+    position: int
+    kind: StepKind
+    config: dict[str, object]
+    deliveries: int
+
+
+class AutomationRun(BaseModel):
+    campaign_id: uuid.UUID
+    job_id: uuid.UUID
+
+
+class QueueStatus(BaseModel):
+    queue: str
+    depth: int
+    lag_seconds: float
+    running: int
+    failed: int
+
+
+class ReportProblem(BaseModel):
+    line: int
+    field: str
+    message: str

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from intuitivus_flow.contacts.models import OptIn
+
+MAX_TAGS = 50
+MAX_ATTRIBUTES_KEYS = 100
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_TAG = re.compile(r"^[a-z0-9][a-z0-9_:\-]{0,63}$")
+# People paste numbers with spaces, dashes, dots and brackets; those carry no meaning.
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+
+
+def normalize_phone(value: str) -> str:
+    """E.164 (`+` and 7 to 15 digits) from a pasted number; `00` is read as `+`."""
+    phone = _PHONE_PUNCTUATION.sub("", value)
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if not _E164.match(phone):
+        raise ValueError("use the international E.164 format, e.g. +5511987654321")
+    return phone
+
+
+def normalize_tags(values: list[str]) -> list[str]:
+    tags = sorted({value.strip().lower() for value in values if value.strip()})
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise ValueError(
+                f"tag {tag[:64]!r}: letters, digits, '_', ':' or '-', at most 64 characters"
+            )
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    return tags
+
+
+def _small_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > MAX_ATTRIBUTES_KEYS:
+        raise ValueError(f"at most {MAX_ATTRIBUTES_KEYS} attributes")
+    return value
+
+
+Phone = Annotated[str, Field(max_length=32, examples=["+5511987654321"]), AfterValidator(normalize_phone)]
+Tags = Annotated[list[str], Field(max_length=MAX_TAGS * 2), AfterValidator(normalize_tags)]
+Attributes = Annotated[dict[str, Any], AfterValidator(_small_attributes)]
+
+
+class ContactCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=200)
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    tags: Tags = Field(default_factory=list)
+    attributes: Attributes = Field(default_factory=dict)
+    opt_in: OptIn = OptIn.unknown
+
+
+class ContactUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    tags: Tags | None = None
+    attributes: Attributes | None = None
+    opt_in: OptIn | None = None
+
+
+class ContactRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+    tags: list[str]
+    attributes: dict[str, Any]
+    opt_in: OptIn
+    opt_in_changed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPage(BaseModel):
+    items: list[ContactRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,1 @@
+"""Conversations: contacts talking to agents over WhatsApp and web chat, with a human inbox."""

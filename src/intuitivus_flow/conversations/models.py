@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
+
+
+class Channel(StrEnum):
+    whatsapp = "whatsapp"
+    webchat = "webchat"
+
+
+class ConversationState(StrEnum):
+    open = "open"  # the agent answers
+    escalated = "escalated"  # a human took over: no auto-replies
+    closed = "closed"
+
+
+class Direction(StrEnum):
+    inbound = "in"
+    outbound = "out"
+
+
+class Author(StrEnum):
+    contact = "contact"
+    agent = "agent"
+    human = "human"
+
+
+class MessageKind(StrEnum):
+    text = "text"
+    template = "template"
+
+
+class MessageStatus(StrEnum):
+    pending = "pending"  # stored, waiting for the delivery job
+    received = "received"  # inbound
+    sent = "sent"
+    delivered = "delivered"
+    read = "read"
+    failed = "failed"
+
+
+# Status webhooks may arrive out of order; a message never moves back down this ladder.
+STATUS_RANK = {
+    MessageStatus.pending.value: 0,
+    MessageStatus.sent.value: 1,
+    MessageStatus.delivered.value: 2,
+    MessageStatus.read.value: 3,
+}
+
+
+class ConversationSettings(IdMixin, Base):
+    """Per-workspace conversation settings: the default agent and the web-chat widget key."""
+
+    __tablename__ = "conversation_settings"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), unique=True
+    )
+    default_agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    # Public by design (it sits in the web page that embeds the widget): it names the
+    # workspace, it grants nothing beyond posting visitor messages.
+    widget_key: Mapped[str] = mapped_column(String(64), unique=True)
+    widget_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WhatsAppNumber(IdMixin, TimestampMixin, Base):
+    """A WhatsApp Cloud API business number connected to a workspace.
+
+    `phone_number_id` routes inbound webhooks, so it is unique across the instance. The access
+    token and app secret are encrypted with the instance's SecretBox; the verify token is only
+    ever compared, so it is kept as a SHA-256 digest (which also lets the handshake, which
+    names no number, find the number by it).
+    """
+
+    __tablename__ = "whatsapp_numbers"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    phone_number_id: Mapped[str] = mapped_column(String(64), unique=True)
+    display_number: Mapped[str] = mapped_column(String(32), default="")
+    encrypted_access_token: Mapped[str] = mapped_column(Text)
+    token_hint: Mapped[str] = mapped_column(String(16), default="")
+    encrypted_app_secret: Mapped[str] = mapped_column(Text)
+    verify_token_digest: Mapped[str] = mapped_column(String(64), index=True)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Conversation(IdMixin, TimestampMixin, Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_workspace_id_state", "workspace_id", "state", "last_message_at"),
+        Index("ix_conversations_contact_id", "contact_id"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    whatsapp_number_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("whatsapp_numbers.id", ondelete="SET NULL"), default=None
+    )
+    visitor_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    state: Mapped[str] = mapped_column(String(16), default=ConversationState.open.value)
+    # Denormalised so the inbox lists conversations with their last message in one query.
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_message_text: Mapped[str] = mapped_column(String(200), default="")
+    escalated_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Message(IdMixin, TimestampMixin, Base):
+    __tablename__ = "conversation_messages"
+    __table_args__ = (
+        # A webhook delivered twice carries the same wamid: the second insert is refused.
+        UniqueConstraint(
+            "workspace_id", "channel_message_id", name="uq_conversation_messages_channel_id"
+        ),
+        # Campaign steps and agent replies: the same logical send never happens twice.
+        UniqueConstraint(
+            "workspace_id", "idempotency_key", name="uq_conversation_messages_idempotency_key"
+        ),
+        Index("ix_conversation_messages_conversation_id", "conversation_id", "created_at"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    direction: Mapped[str] = mapped_column(String(8))
+    author: Mapped[str] = mapped_column(String(16))
+    author_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(16), default=MessageKind.text.value)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # Template name, language and components for template messages.
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    channel_message_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    status_updated_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, and_, or_, select
+
+from intuitivus_flow.conversations.models import (
+    Conversation,
+    ConversationSettings,
+    ConversationState,
+    Direction,
+    Message,
+    WhatsAppNumber,
+)
+from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
+
+
+class ConversationRepository(WorkspaceRepository[Conversation]):
+    model = Conversation
+    not_found_message = "Conversation not found"
+
+    def inbox(self, *, state: str | None) -> Select[Conversation]:
+        """Most recent activity first."""
+        statement = self.scoped().order_by(
+            Conversation.last_message_at.desc(), Conversation.id.desc()
+        )
+        return statement.where(Conversation.state == state) if state else statement
+
+    async def current(
+        self,
+        *,
+        contact_id: uuid.UUID,
+        channel: str,
+        whatsapp_number_id: uuid.UUID | None = None,
+        visitor_id: str | None = None,
+    ) -> Conversation | None:
+        """The contact's conversation on this channel that is not closed, if any."""
+        statement = self.scoped().where(
+            Conversation.contact_id == contact_id,
+            Conversation.channel == channel,
+            Conversation.state != ConversationState.closed.value,
+        )
+        if whatsapp_number_id is not None:
+            statement = statement.where(Conversation.whatsapp_number_id == whatsapp_number_id)
+        if visitor_id is not None:
+            statement = statement.where(Conversation.visitor_id == visitor_id)
+        return await self.first(statement.order_by(Conversation.created_at.desc()))
+
+    async def latest_for_visitor(self, visitor_id: str) -> Conversation | None:
+        return await self.first(
+            self.scoped()
+            .where(Conversation.visitor_id == visitor_id)
+            .order_by(Conversation.created_at.desc())
+        )
+
+    async def latest_for_contact(self, contact_id: uuid.UUID, channel: str) -> Conversation | None:
+        return await self.first(
+            self.scoped()
+            .where(Conversation.contact_id == contact_id, Conversation.channel == channel)
+            .order_by(Conversation.last_message_at.desc())
+        )
+
+
+class MessageRepository(WorkspaceRepository[Message]):
+    model = Message
+    not_found_message = "Message not found"
+
+    def thread(self, conversation_id: uuid.UUID) -> Select[Message]:
+        """Oldest first, in a stable order."""
+        return (
+            self.scoped()
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.created_at, Message.id)
+        )
+
+    async def history(self, conversation_id: uuid.UUID, *, limit: int) -> list[Message]:
+        """The last `limit` messages, oldest first (what an agent reads before replying)."""
+        newest = await self.all(
+            self.scoped()
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(limit)
+        )
+        return list(reversed(newest))
+
+    async def after(
+        self, conversation_ids: Sequence[uuid.UUID], cursor: Message | None, *, limit: int
+    ) -> Sequence[Message]:
+        """Messages of these conversations created after `cursor` (web-chat polling)."""
+        statement = self.scoped().where(Message.conversation_id.in_(conversation_ids))
+        if cursor is not None:
+            statement = statement.where(
+                or_(
+                    Message.created_at > cursor.created_at,
+                    and_(Message.created_at == cursor.created_at, Message.id > cursor.id),
+                )
+            )
+        return await self.all(statement.order_by(Message.created_at, Message.id).limit(limit))
+
+    async def by_channel_id(self, channel_message_id: str) -> Message | None:
+        return await self.first(
+            self.scoped().where(Message.channel_message_id == channel_message_id)
+        )
+
+    async def by_idempotency_key(self, key: str) -> Message | None:
+        return await self.first(self.scoped().where(Message.idempotency_key == key))
+
+    async def newer_inbound_exists(self, message: Message) -> bool:
+        found = await self.first(
+            self.scoped().where(
+                Message.conversation_id == message.conversation_id,
+                Message.direction == Direction.inbound.value,
+                Message.created_at > message.created_at,
+            )
+        )
+        return found is not None
+
+
+class WhatsAppNumberRepository(WorkspaceRepository[WhatsAppNumber]):
+    model = WhatsAppNumber
+    not_found_message = "WhatsApp number not found"
+
+    def listing(self) -> Select[WhatsAppNumber]:
+        return self.scoped().order_by(WhatsAppNumber.created_at, WhatsAppNumber.id)
+
+    async def default(self) -> WhatsAppNumber | None:
+        """The number business-initiated sends use when no conversation names one."""
+        return await self.first(self.listing().where(WhatsAppNumber.active.is_(True)))
+
+
+class ConversationSettingsRepository(WorkspaceRepository[ConversationSettings]):
+    model = ConversationSettings
+    not_found_message = "Conversation settings not found"
+
+    async def current(self) -> ConversationSettings | None:
+        return await self.first(self.scoped())
+
+
+class WhatsAppRoutingRepository(Repository[WhatsAppNumber]):
+    """Unscoped on purpose: a webhook names a number, not a workspace; the number is what
+    routes it to one. Nothing else may use this."""
+
+    model = WhatsAppNumber
+
+    async def by_phone_number_ids(self, ids: Sequence[str]) -> Sequence[WhatsAppNumber]:
+        return await self.all(
+            select(WhatsAppNumber).where(
+                WhatsAppNumber.phone_number_id.in_(list(ids)), WhatsAppNumber.active.is_(True)
+            )
+        )
+
+    async def by_verify_digest(self, digest: str) -> WhatsAppNumber | None:
+        return await self.first(
+            select(WhatsAppNumber).where(
+                WhatsAppNumber.verify_token_digest == digest, WhatsAppNumber.active.is_(True)
+            )
+        )
+
+
+class WidgetKeyRepository(Repository[ConversationSettings]):
+    """Unscoped on purpose: the public web-chat key is what identifies the workspace."""
+
+    model = ConversationSettings
+
+    async def by_widget_key(self, key: str) -> ConversationSettings | None:
+        return await self.first(
+            select(ConversationSettings).where(ConversationSettings.widget_key == key)
+        )
