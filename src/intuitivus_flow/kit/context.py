@@ -9,8 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.config import ConfigurationError, Settings
+from intuitivus_flow.kit.cache import Cache, MemoryCache, RedisCache
 from intuitivus_flow.kit.crypto import SecretBox, derive_key
-from intuitivus_flow.kit.db import SessionFactory, create_engine, create_session_factory
+from intuitivus_flow.kit.db import (
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+    on_commit,
+)
 from intuitivus_flow.kit.ratelimit import CounterStore, MemoryCounterStore, RedisCounterStore
 
 
@@ -21,6 +27,7 @@ class AppContext:
     sessions: SessionFactory
     redis: Redis | None
     counters: CounterStore
+    cache: Cache
     auth: AuthPolicy
     secrets: SecretBox
 
@@ -33,12 +40,16 @@ class AppContext:
             else None
         )
         counters: CounterStore = RedisCounterStore(redis) if redis else MemoryCounterStore()
+        cache: Cache = RedisCache(redis) if redis else MemoryCache()
+        sessions = create_session_factory(engine)
+        on_commit(sessions, cache.bump)  # writes invalidate cached views of their workspace
         return cls(
             settings=settings,
             engine=engine,
-            sessions=create_session_factory(engine),
+            sessions=sessions,
             redis=redis,
             counters=counters,
+            cache=cache,
             auth=AuthPolicy.from_settings(settings, counters),
             secrets=secret_box_for(settings),
         )

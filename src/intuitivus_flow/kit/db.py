@@ -6,7 +6,8 @@ work succeeds and rolls back when it raises. Services and repositories never com
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import event
@@ -20,9 +21,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from intuitivus_flow.config import Settings
+from intuitivus_flow.kit.cache import TOUCHED_KEY
 from intuitivus_flow.kit.errors import FlowError
 
 SessionFactory = async_sessionmaker[AsyncSession]
+CommitHook = Callable[[set[uuid.UUID]], Awaitable[None]]
+COMMIT_HOOKS = "after_commit_hooks"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -60,6 +64,18 @@ def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+def on_commit(factory: SessionFactory, hook: CommitHook) -> None:
+    """Run `hook(touched workspace ids)` after every unit of work of this factory commits."""
+    hooks: list[CommitHook] = factory.kw.setdefault("info", {}).setdefault(COMMIT_HOOKS, [])
+    hooks.append(hook)
+
+
+async def _after_commit(session: AsyncSession) -> None:
+    touched = session.info.pop(TOUCHED_KEY, set())
+    for hook in session.info.get(COMMIT_HOOKS, []):
+        await hook(touched)
+
+
 @asynccontextmanager
 async def unit_of_work(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """A session whose work is committed on success and rolled back on any error."""
@@ -67,10 +83,15 @@ async def unit_of_work(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except FlowError as error:
-            await (session.commit() if error.keeps_work else session.rollback())
+            if error.keeps_work:
+                await session.commit()
+                await _after_commit(session)
+            else:
+                await session.rollback()
             raise
         except BaseException:
             await session.rollback()
             raise
         else:
             await session.commit()
+            await _after_commit(session)

@@ -1,0 +1,130 @@
+"""Read-through caching of per-workspace views (the dashboard), invalidated by writes.
+
+Every committed unit of work that touched a workspace's rows bumps that workspace's data
+version; cached values are keyed by the version, so a write makes the old entry unreachable at
+once, whatever domain wrote. A TTL bounds staleness from writes that bypass the ORM (bulk
+UPDATEs) and bounds memory.
+
+Redis holds versions and values when configured (shared by every worker and instance);
+otherwise both live in this process, which is right for the single-process embedded default.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+TOUCHED_KEY = "touched_workspaces"
+
+
+class Cache(Protocol):
+    async def version(self, workspace_id: uuid.UUID) -> int: ...
+
+    async def bump(self, workspace_ids: Iterable[uuid.UUID]) -> None: ...
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def set(self, key: str, value: Any, ttl_seconds: int) -> None: ...
+
+
+class MemoryCache:
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._versions: dict[uuid.UUID, int] = {}
+        self._values: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._max_entries = max_entries
+
+    async def version(self, workspace_id: uuid.UUID) -> int:
+        return self._versions.get(workspace_id, 0)
+
+    async def bump(self, workspace_ids: Iterable[uuid.UUID]) -> None:
+        for workspace_id in workspace_ids:
+            self._versions[workspace_id] = self._versions.get(workspace_id, 0) + 1
+
+    async def get(self, key: str) -> Any | None:
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            del self._values[key]
+            return None
+        self._values.move_to_end(key)
+        return entry[1]
+
+    async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
+        self._values[key] = (time.monotonic() + ttl_seconds, value)
+        self._values.move_to_end(key)
+        while len(self._values) > self._max_entries:
+            self._values.popitem(last=False)
+
+
+class RedisCache:
+    """Values are stored as JSON; callers cache plain data (dicts of numbers and strings)."""
+
+    def __init__(self, redis: Redis, prefix: str = "flow:cache:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def version(self, workspace_id: uuid.UUID) -> int:
+        return int(await self._redis.get(f"{self._prefix}v:{workspace_id}") or 0)
+
+    async def bump(self, workspace_ids: Iterable[uuid.UUID]) -> None:
+        ids = list(workspace_ids)
+        if not ids:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for workspace_id in ids:
+                pipe.incr(f"{self._prefix}v:{workspace_id}")
+            await pipe.execute()
+
+    async def get(self, key: str) -> Any | None:
+        raw = await self._redis.get(self._prefix + key)
+        return json.loads(raw) if raw is not None else None
+
+    async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
+        await self._redis.set(self._prefix + key, json.dumps(value, default=str), ex=ttl_seconds)
+
+
+async def cached(
+    cache: Cache,
+    workspace_id: uuid.UUID,
+    name: str,
+    compute: Callable[[], Awaitable[Any]],
+    *,
+    ttl_seconds: int,
+) -> tuple[Any, bool]:
+    """The cached value of `name` for the workspace's current data, or a fresh one.
+
+    Returns (value, hit).
+    """
+    key = f"{name}:{workspace_id}:{await cache.version(workspace_id)}"
+    found = await cache.get(key)
+    if found is not None:
+        return found, True
+    value = await compute()
+    await cache.set(key, value, ttl_seconds)
+    return value, False
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_touched_workspaces(session: Session, _: object) -> None:
+    # Collected at flush time (sync), bumped after commit by the unit of work (async).
+    touched: set[uuid.UUID] = session.info.setdefault(TOUCHED_KEY, set())
+    for row in (*session.new, *session.dirty, *session.deleted):
+        workspace_id = getattr(row, "workspace_id", None)
+        if getattr(row, "__tablename__", None) == "workspaces":
+            workspace_id = row.id  # the workspace row itself (a rename shows on its dashboard)
+        if isinstance(workspace_id, uuid.UUID):
+            touched.add(workspace_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_touched_workspaces(session: Session) -> None:
+    session.info.pop(TOUCHED_KEY, None)
