@@ -14,7 +14,13 @@ from intuitivus_flow.alerts.endpoints import router as alerts_router
 from intuitivus_flow.alerts.runtime import start_operations
 from intuitivus_flow.apikeys.endpoints import router as api_keys_router
 from intuitivus_flow.auth.endpoints import router as auth_router
+from intuitivus_flow.billing.endpoints import router as billing_router
+from intuitivus_flow.campaigns.endpoints import router as campaigns_router
 from intuitivus_flow.config import Settings, get_settings
+from intuitivus_flow.contacts.endpoints import router as contacts_router
+from intuitivus_flow.conversations.endpoints import channels_router, webchat_router
+from intuitivus_flow.conversations.endpoints import router as conversations_router
+from intuitivus_flow.dashboard.endpoints import router as dashboard_router
 from intuitivus_flow.events.endpoints import router as events_router
 from intuitivus_flow.health.endpoints import router as health_router
 from intuitivus_flow.jobs.embedded import embedded_worker
@@ -71,6 +77,13 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         events_router,
         llm_router,
         agents_router,
+        contacts_router,
+        conversations_router,
+        channels_router,
+        webchat_router,
+        billing_router,
+        campaigns_router,
+        dashboard_router,
         metrics_history_router,
         alerts_router,
     ):

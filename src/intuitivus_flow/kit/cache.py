@@ -99,13 +99,13 @@ async def cached(
     compute: Callable[[], Awaitable[Any]],
     *,
     ttl_seconds: int,
+    refresh: bool = False,
 ) -> tuple[Any, bool]:
-    """The cached value of `name` for the workspace's current data, or a fresh one.
-
-    Returns (value, hit).
+    """The cached value of `name` for the workspace's current data, or a fresh one
+    (always fresh with `refresh`, which still stores it). Returns (value, hit).
     """
     key = f"{name}:{workspace_id}:{await cache.version(workspace_id)}"
-    found = await cache.get(key)
+    found = None if refresh else await cache.get(key)
     if found is not None:
         return found, True
     value = await compute()

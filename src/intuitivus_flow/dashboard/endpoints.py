@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from intuitivus_flow.dashboard import schemas
+from intuitivus_flow.dashboard import service as dashboard
+from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession
+
+router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
+
+
+@router.get("", response_model=schemas.Dashboard, summary="Workspace overview")
+async def get_dashboard(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    context: Context,
+    response: Response,
+    cache_control: Annotated[str | None, Header()] = None,
+) -> object:
+    """Agents by status, tasks in the last 24 h with success rate, LLM tokens and cost this
+    month by provider, and recent activity. Cached per workspace and invalidated by any write
+    to it (`X-Cache: hit|miss`); `Cache-Control: no-cache` recomputes."""
+    refresh = "no-cache" in (cache_control or "").lower()
+    data, hit = await dashboard.overview(session, principal, cache=context.cache, refresh=refresh)
+    response.headers["X-Cache"] = "hit" if hit else "miss"
+    return data

@@ -1,0 +1,67 @@
+"""The dashboard's aggregate queries: one small query per figure, all scoped to one workspace."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.agents.models import Agent, AgentTask, TaskStatus
+from intuitivus_flow.events.models import Event
+from intuitivus_flow.llm.models import LlmUsage
+
+
+class DashboardQueries:
+    def __init__(self, session: AsyncSession, workspace_id: uuid.UUID) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    async def agents_by_status(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Agent.status, func.count())
+            .where(Agent.workspace_id == self.workspace_id)
+            .group_by(Agent.status)
+        )
+        return {str(status): int(count) for status, count in rows.all()}
+
+    async def tasks_since(self, since: datetime) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(AgentTask.status, func.count())
+            .where(AgentTask.workspace_id == self.workspace_id, AgentTask.created_at >= since)
+            .group_by(AgentTask.status)
+        )
+        return {str(status): int(count) for status, count in rows.all()}
+
+    async def llm_by_provider(self, since: datetime) -> list[tuple[str, int, int, int]]:
+        """(provider, calls, tokens, cost in micro-USD) of successful calls."""
+        rows = await self.session.execute(
+            select(
+                LlmUsage.provider,
+                func.count(),
+                func.coalesce(func.sum(LlmUsage.prompt_tokens + LlmUsage.completion_tokens), 0),
+                func.coalesce(func.sum(LlmUsage.cost_micros), 0),
+            )
+            .where(
+                LlmUsage.workspace_id == self.workspace_id,
+                LlmUsage.created_at >= since,
+                LlmUsage.outcome == "ok",
+            )
+            .group_by(LlmUsage.provider)
+            .order_by(LlmUsage.provider)
+        )
+        return [(str(p), int(c), int(t), int(cost)) for p, c, t, cost in rows.all()]
+
+    async def recent_events(self, limit: int) -> list[Event]:
+        result = await self.session.execute(
+            select(Event)
+            .where(Event.workspace_id == self.workspace_id)
+            .order_by(Event.occurred_at.desc(), Event.id)
+            .limit(limit)
+        )
+        return list(result.scalars().all())
+
+
+FINISHED_OK = TaskStatus.succeeded.value
+FINISHED_FAILED = TaskStatus.failed.value

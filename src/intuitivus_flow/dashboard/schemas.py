@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class TaskSummary(BaseModel):
+    total: int
+    succeeded: int
+    failed: int
+    in_progress: int
+    success_rate: float | None = Field(description="succeeded / finished; null when none finished")
+
+
+class ProviderUsage(BaseModel):
+    provider: str
+    calls: int
+    tokens: int
+    cost_micros: int
+
+
+class Activity(BaseModel):
+    name: str
+    source: str
+    occurred_at: datetime
+    properties: dict[str, Any]
+
+
+class Dashboard(BaseModel):
+    generated_at: datetime
+    agents_by_status: dict[str, int]
+    tasks_last_24h: TaskSummary
+    llm_this_month: list[ProviderUsage]
+    recent_activity: list[Activity]
