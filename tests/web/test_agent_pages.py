@@ -87,3 +87,20 @@ async def test_unknown_agent_is_404(browser: httpx.AsyncClient) -> None:
     assert (await browser.get("/agents/not-an-id")).status_code == 404
     missing = await browser.get("/agents/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404
+
+
+async def test_dashboard_page_shows_figures_and_charts(
+    web: Web, browser: httpx.AsyncClient
+) -> None:
+    await sign_up(browser)
+    agent_url = (await create_agent(browser)).headers["location"].split("?")[0]
+    await submit(browser, agent_url, f"{agent_url}/tasks", {"prompt": "Hi"})
+    install_handlers(web.app.state.context)
+    await Worker(web.app.state.context.sessions).run_until_idle()
+    page = await browser.get("/dashboard")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "Active agents 1" in text
+    assert "Success rate (24 h) 100 %" in text
+    assert page.text.count('<svg class="bars"') >= 3
+    assert "agent_task.finished" in text

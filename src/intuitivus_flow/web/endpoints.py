@@ -15,7 +15,9 @@ from intuitivus_flow.web.auth import (
     clear_session_cookie,
     signin_url,
 )
+from intuitivus_flow.web.billing_pages import router as billing_router
 from intuitivus_flow.web.csrf import CsrfRejected
+from intuitivus_flow.web.dashboard_pages import router as dashboard_router
 from intuitivus_flow.web.operations_pages import router as operations_router
 from intuitivus_flow.web.templating import STATIC_DIR, redirect, render
 from intuitivus_flow.web.workspace_pages import router as workspace_router
@@ -51,6 +53,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(account_router)
     app.include_router(workspace_router)
     app.include_router(agent_router)
+    app.include_router(dashboard_router)
     app.include_router(operations_router)
+    app.include_router(billing_router)
     app.add_exception_handler(SignInRequired, _redirect_to_signin)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)

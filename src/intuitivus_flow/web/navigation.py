@@ -28,10 +28,12 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem(label="Overview", href="/", section=""),
+    NavItem(label="Dashboard", href="/dashboard", section="dashboard"),
     NavItem(label="Agents", href="/agents", section="agents"),
     NavItem(label="Settings", href="/settings", section="settings"),
     NavItem(
         label="Service health", href="/service-health", section="service-health", admin_only=True
     ),
     NavItem(label="Alerts", href="/alerts", section="alerts", admin_only=True),
+    NavItem(label="Billing", href="/billing", section="billing", admin_only=True),
 )
