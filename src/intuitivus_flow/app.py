@@ -21,6 +21,8 @@ from intuitivus_flow.contacts.endpoints import router as contacts_router
 from intuitivus_flow.conversations.endpoints import channels_router, webchat_router
 from intuitivus_flow.conversations.endpoints import router as conversations_router
 from intuitivus_flow.dashboard.endpoints import router as dashboard_router
+from intuitivus_flow.dataport import IMPORT_PATHS
+from intuitivus_flow.dataport.endpoints import router as data_router
 from intuitivus_flow.events.endpoints import router as events_router
 from intuitivus_flow.health.endpoints import router as health_router
 from intuitivus_flow.jobs.embedded import embedded_worker
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         billing_router,
         campaigns_router,
         dashboard_router,
+        data_router,
         metrics_history_router,
         alerts_router,
     ):
@@ -96,7 +99,11 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        path_limits=dict.fromkeys(IMPORT_PATHS, settings.import_max_bytes),
+    )
     install_observability(app, context, telemetry)
     app.add_middleware(RequestContextMiddleware)  # outermost: every log line gets the request id
     return app

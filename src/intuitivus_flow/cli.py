@@ -246,6 +246,9 @@ def _mount_optional_commands() -> None:
         for command in predictive_app.registered_commands:
             if command not in alerts_app.registered_commands:
                 alerts_app.registered_commands.append(command)
+    from intuitivus_flow.alerts.silence_cli import silence_app
+
+    alerts_app.add_typer(silence_app, name="silence")
     app.add_typer(alerts_app, name="alerts")
 
 
@@ -259,6 +262,9 @@ def _mount_domain_commands() -> None:
     from intuitivus_flow.jobs.cli import worker
 
     app.command("worker")(worker)
+    from intuitivus_flow.dataport.cli import app as data_app
+
+    app.add_typer(data_app, name="data")
 
 
 _mount_domain_commands()

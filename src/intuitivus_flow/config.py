@@ -202,6 +202,28 @@ class Settings(BaseSettings):
         default=None, description="Kiwify webhook token (HMAC-SHA1 key of `signature`)."
     )
 
+    # --- data export and import (issue 4, section 5) ---
+    import_max_bytes: int = Field(
+        default=100 * 1_048_576,
+        ge=1024,
+        description="Largest import upload (compressed zip) in bytes; replaces "
+        "FLOW_MAX_REQUEST_BYTES on the import routes only.",
+    )
+    import_max_uncompressed_bytes: int = Field(
+        default=1024 * 1_048_576,
+        ge=1024,
+        description="Largest total size of an import's files once unpacked (zip-bomb guard).",
+    )
+    import_max_rows_per_file: int = Field(
+        default=1_000_000, ge=1, description="Most rows one entity file of an import may hold."
+    )
+    export_page_rows: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Rows an export reads per query (memory per export grows with this).",
+    )
+
     @field_validator("alert_webhook_urls", "alert_email_to", "encryption_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

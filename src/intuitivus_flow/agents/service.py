@@ -11,6 +11,7 @@ from intuitivus_flow.agents.repository import AgentRepository
 from intuitivus_flow.agents.schemas import AgentCreate, AgentUpdate
 from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.billing import service as billing
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.kit.errors import InvalidInput
@@ -26,6 +27,7 @@ ALLOWED_TRANSITIONS = {
 
 async def create(session: AsyncSession, principal: Principal, *, data: AgentCreate) -> Agent:
     principal.require_scope(Scope.agents_write)
+    await billing.check_can_add_agent(session, principal.workspace_id)
     agent = await AgentRepository(session, principal.workspace_id).add(
         Agent(**data.model_dump(mode="json"))
     )
@@ -79,6 +81,7 @@ async def clone(
     session: AsyncSession, principal: Principal, agent_id: uuid.UUID, *, name: str | None
 ) -> Agent:
     principal.require_scope(Scope.agents_write)
+    await billing.check_can_add_agent(session, principal.workspace_id)
     repository = AgentRepository(session, principal.workspace_id)
     source = await repository.get_or_raise(agent_id)
     copy = await repository.add(

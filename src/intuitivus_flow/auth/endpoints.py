@@ -37,6 +37,7 @@ async def register(
         workspace_name=body.workspace_name,
         client=client,
         policy=context.auth,
+        licence_key=body.licence_key,
     )
     return _token_pair(await auth.open_api_session(session, owner, policy=context.auth))
 

@@ -20,6 +20,8 @@ class AuthPolicy:
     failed_logins_per_account: Throttle
     failed_logins_per_client: Throttle
     signups_per_client: Throttle
+    # FLOW_SIGNUP_REQUIRES_LICENCE: sign-up consumes a licence bought on a payment platform.
+    signup_requires_licence: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, store: CounterStore) -> AuthPolicy:
@@ -45,4 +47,5 @@ class AuthPolicy:
             signups_per_client=Throttle(
                 store, "signup-client", limit=settings.register_max_per_client, window_seconds=3600
             ),
+            signup_requires_licence=settings.signup_requires_licence,
         )

@@ -17,6 +17,12 @@ class Register(BaseModel):
     password: str = PASSWORD_FIELD
     name: str = Field(default="", max_length=120)
     workspace_name: str = Field(min_length=1, max_length=120)
+    licence_key: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A licence key bought on a payment platform (required when the server "
+        "sets FLOW_SIGNUP_REQUIRES_LICENCE).",
+    )
 
 
 class Login(BaseModel):

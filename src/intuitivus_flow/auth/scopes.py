@@ -19,10 +19,17 @@ class Scope(StrEnum):
     llm_keys_write = "llm_keys:write"
     agents_read = "agents:read"
     agents_write = "agents:write"
+    billing_read = "billing:read"
+    billing_write = "billing:write"  # with the admin role: plans, payments, licences
+    campaigns_read = "campaigns:read"
+    campaigns_write = "campaigns:write"
     contacts_read = "contacts:read"
     contacts_write = "contacts:write"
     conversations_read = "conversations:read"
     conversations_write = "conversations:write"
+    # Admins and owners only (never in the member set): a whole workspace leaves or arrives.
+    data_export = "data:export"
+    data_import = "data:import"
 
 
 _MEMBER_SCOPES = frozenset(
@@ -34,6 +41,9 @@ _MEMBER_SCOPES = frozenset(
         Scope.llm_use,
         Scope.agents_read,
         Scope.agents_write,
+        Scope.billing_read,
+        Scope.campaigns_read,
+        Scope.campaigns_write,
         Scope.contacts_read,
         Scope.contacts_write,
         Scope.conversations_read,

@@ -17,6 +17,8 @@ from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.repository import AuthSessionRepository, RefreshTokenRepository
 from intuitivus_flow.auth.scopes import ROLE_SCOPES
+from intuitivus_flow.billing import licences
+from intuitivus_flow.billing import service as billing
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -62,14 +64,23 @@ async def register(
     workspace_name: str,
     client: str,
     policy: AuthPolicy,
+    licence_key: str | None = None,
 ) -> User:
-    """Create a workspace with its owner, under the per-address sign-up throttle.
+    """Create a workspace with its owner, under the per-address sign-up throttle; with
+    `FLOW_SIGNUP_REQUIRES_LICENCE`, only with a valid unused licence key (consumed here).
 
     Signing in is the caller's next step: the API opens a token session, the web a cookie one.
     """
     await policy.signups_per_client.check(client, "Too many sign-ups from this address")
     user = await create_workspace_with_owner(
         session, email=email, password=password, name=name, workspace_name=workspace_name
+    )
+    await licences.consume_for_signup(
+        session,
+        key=licence_key,
+        workspace_id=user.workspace_id,
+        user_id=user.id,
+        required=policy.signup_requires_licence,
     )
     await policy.signups_per_client.hit(client)
     return user
@@ -226,6 +237,7 @@ async def accept_invitation(session: AsyncSession, *, token: str, password: str,
         raise Conflict("This invitation was already accepted")
     if await AccountRepository(session).email_taken(invitation.email):
         raise Conflict("An account with this email already exists")
+    await billing.check_can_add_member(session, invitation.workspace_id)
     invitation.accepted_at = now
     user = await _add_member(
         session,

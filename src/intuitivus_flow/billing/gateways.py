@@ -14,6 +14,8 @@ import httpx
 
 from intuitivus_flow.billing.exceptions import PaymentGatewayUnavailable
 from intuitivus_flow.billing.models import PaymentStatus
+from intuitivus_flow.config import Settings
+from intuitivus_flow.kit.errors import InvalidInput
 
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -70,7 +72,11 @@ class StripeGateway:
     name = "stripe"
 
     def __init__(
-        self, api_key: str, *, base_url: str = STRIPE_API_BASE, client: httpx.AsyncClient | None = None
+        self,
+        api_key: str,
+        *,
+        base_url: str = STRIPE_API_BASE,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
@@ -80,7 +86,9 @@ class StripeGateway:
         try:
             response = await self._post("/v1/payment_intents", _intent_form(request), request)
         except httpx.HTTPError as exc:
-            raise PaymentGatewayUnavailable(f"Stripe could not be reached ({type(exc).__name__})") from None
+            raise PaymentGatewayUnavailable(
+                f"Stripe could not be reached ({type(exc).__name__})"
+            ) from None
         return _result(response)
 
     async def _post(
@@ -124,18 +132,35 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def _object(document: dict[str, Any], name: str) -> dict[str, Any]:
+    value = document.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _result(response: httpx.Response) -> ChargeResult:
     body = _json(response)
+    error = _object(body, "error")
     if response.status_code == 402:
         # A card error: the PaymentIntent exists and failed; that is an outcome, not an outage.
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
-        intent = error.get("payment_intent") if isinstance(error.get("payment_intent"), dict) else {}
+        intent = _object(error, "payment_intent")
         return ChargeResult(
             PaymentStatus.failed,
-            str(intent.get("id")) if intent.get("id") else None,
+            str(intent["id"]) if intent.get("id") else None,
             str(error.get("message") or "The payment was declined")[:500],
         )
+    if response.status_code in {400, 404}:
+        # Stripe refused what we asked for (unknown payment method, bad currency...).
+        raise InvalidInput(str(error.get("message") or "Stripe refused the payment")[:500])
     if response.status_code >= 300:
         raise PaymentGatewayUnavailable(f"Stripe refused the request ({response.status_code})")
     status = _STRIPE_STATUSES.get(str(body.get("status")), PaymentStatus.pending)
-    return ChargeResult(status, str(body.get("id")) if body.get("id") else None)
+    return ChargeResult(status, str(body["id"]) if body.get("id") else None)
+
+
+def gateway_for(settings: Settings) -> PaymentGateway:
+    """Stripe when a key is configured; otherwise the clearly labelled manual gateway."""
+    if settings.stripe_api_key is not None and settings.stripe_api_key.get_secret_value():
+        return StripeGateway(
+            settings.stripe_api_key.get_secret_value(), base_url=settings.stripe_api_base
+        )
+    return ManualGateway()

@@ -112,9 +112,7 @@ class IdempotencyRecord(IdMixin, TimestampMixin, Base):
     __tablename__ = "billing_idempotency_keys"
     __table_args__ = (UniqueConstraint("workspace_id", "operation", "key"),)
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE")
-    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     operation: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
@@ -171,8 +169,6 @@ class MessageUsage(IdMixin, Base):
     __tablename__ = "billing_message_usage"
     __table_args__ = (UniqueConstraint("workspace_id", "period"),)
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE")
-    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(7))  # "2026-11"
     messages: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,11 +16,13 @@ from intuitivus_flow.billing.models import (
     IdempotencyRecord,
     Invoice,
     Licence,
+    LicenceStatus,
     MessageUsage,
     Payment,
     Subscription,
     WebhookEvent,
 )
+from intuitivus_flow.kit.errors import NotFound
 from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
 from intuitivus_flow.users.models import User
 from intuitivus_flow.users.repository import InvitationRepository, MemberRepository
@@ -45,6 +47,12 @@ class SubscriptionRepository(WorkspaceRepository[Subscription]):
 
     async def current(self) -> Subscription | None:
         return await self.first(self.scoped())
+
+    async def get_or_raise_current(self) -> Subscription:
+        found = await self.current()
+        if found is None:
+            raise NotFound(self.not_found_message)
+        return found
 
 
 class InvoiceRepository(WorkspaceRepository[Invoice]):
@@ -141,10 +149,23 @@ class LicenceRepository(Repository[Licence]):
 
     async def by_ref(self, platform: str, external_ref: str) -> Licence | None:
         return await self.first(
-            self.scoped().where(
-                Licence.platform == platform, Licence.external_ref == external_ref
+            self.scoped().where(Licence.platform == platform, Licence.external_ref == external_ref)
+        )
+
+    async def claim_for(
+        self, licence_id: uuid.UUID, workspace_id: uuid.UUID, now: datetime
+    ) -> bool:
+        """Mark an available licence redeemed; False when it was not available any more."""
+        result = await self.session.execute(
+            update(Licence)
+            .where(Licence.id == licence_id, Licence.status == LicenceStatus.available.value)
+            .values(
+                status=LicenceStatus.redeemed.value,
+                redeemed_workspace_id=workspace_id,
+                redeemed_at=now,
             )
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def redeemed_by(self, workspace_id: uuid.UUID) -> Select[Licence]:
         return (

@@ -169,7 +169,9 @@ async def get_subscription(session: AsyncSession, principal: Principal) -> Subsc
     return await SubscriptionRepository(session, principal.workspace_id).get_or_raise_current()
 
 
-async def choose_plan(session: AsyncSession, principal: Principal, *, plan_id: PlanId) -> Subscription:
+async def choose_plan(
+    session: AsyncSession, principal: Principal, *, plan_id: PlanId
+) -> Subscription:
     """Move the workspace to a plan. A paid plan starts with its trial the first time, and an
     open invoice for the first period; the free plan cancels any paid subscription."""
     require_billing_manager(principal)
@@ -183,7 +185,10 @@ async def choose_plan(session: AsyncSession, principal: Principal, *, plan_id: P
     plan = PLANS[plan_id]
     if subscription is None:
         subscription = await _start(session, principal, plan, trial=True)
-    elif subscription.plan == plan_id.value and SubscriptionStatus(subscription.status) in LIVE_STATUSES:
+    elif (
+        subscription.plan == plan_id.value
+        and SubscriptionStatus(subscription.status) in LIVE_STATUSES
+    ):
         return subscription
     else:
         if subscription.status == SubscriptionStatus.canceled.value:
@@ -194,7 +199,9 @@ async def choose_plan(session: AsyncSession, principal: Principal, *, plan_id: P
     return subscription
 
 
-async def _start(session: AsyncSession, principal: Principal, plan: Plan, *, trial: bool) -> Subscription:
+async def _start(
+    session: AsyncSession, principal: Principal, plan: Plan, *, trial: bool
+) -> Subscription:
     now = utcnow()
     trialing = trial and plan.trial_days > 0
     status = SubscriptionStatus.trialing if trialing else SubscriptionStatus.active
@@ -213,7 +220,9 @@ async def _start(session: AsyncSession, principal: Principal, plan: Plan, *, tri
 
 async def cancel(session: AsyncSession, principal: Principal) -> Subscription:
     require_billing_manager(principal)
-    subscription = await SubscriptionRepository(session, principal.workspace_id).get_or_raise_current()
+    subscription = await SubscriptionRepository(
+        session, principal.workspace_id
+    ).get_or_raise_current()
     await transition(session, subscription, SubscriptionStatus.canceled, principal=principal)
     return subscription
 
@@ -240,7 +249,10 @@ async def transition(
         subscription.canceled_at = now
     elif current is SubscriptionStatus.canceled:
         subscription.canceled_at = None
-        subscription.current_period_start, subscription.current_period_end = now, now + BILLING_PERIOD
+        subscription.current_period_start, subscription.current_period_end = (
+            now,
+            now + BILLING_PERIOD,
+        )
     await events.record(
         session,
         workspace_id=subscription.workspace_id,
@@ -303,7 +315,9 @@ async def list_invoices(
     return await repository.paginate(repository.listing(), limit=limit, offset=offset)
 
 
-async def get_invoice(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID) -> Invoice:
+async def get_invoice(
+    session: AsyncSession, principal: Principal, invoice_id: uuid.UUID
+) -> Invoice:
     require_billing_reader(principal)
     return await InvoiceRepository(session, principal.workspace_id).get_or_raise(invoice_id)
 

@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pydantic import SecretStr
+
 from intuitivus_flow.billing.exceptions import InvalidSignature
 from intuitivus_flow.billing.plans import PlanId, plan_named_in
+from intuitivus_flow.config import Settings
 from intuitivus_flow.kit.errors import InvalidInput, NotFound
 
 MAX_FIELD = 200
@@ -248,9 +251,7 @@ KIWIFY_KINDS = {
 
 def _read_kiwify(document: dict[str, Any]) -> PlatformEvent:
     order = _required(_text(document.get("order_id")), "order_id")
-    event_type = _text(document.get("webhook_event_type")) or _text(
-        document.get("order_status")
-    )
+    event_type = _text(document.get("webhook_event_type")) or _text(document.get("order_status"))
     event_type = _required(event_type, "webhook_event_type")
     kind = KIWIFY_KINDS.get(event_type, EventKind.other)
     status = _text(document.get("order_status"))
@@ -277,3 +278,15 @@ _READERS: dict[Platform, Callable[[dict[str, Any]], PlatformEvent]] = {
     Platform.hotmart: _read_hotmart,
     Platform.kiwify: _read_kiwify,
 }
+
+
+def secrets_from(settings: Settings) -> WebhookSecrets:
+    def value(secret: SecretStr | None) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+    return WebhookSecrets(
+        stripe=value(settings.stripe_webhook_secret),
+        hotmart=value(settings.hotmart_hottok),
+        kiwify=value(settings.kiwify_secret),
+        stripe_tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
+    )

@@ -9,17 +9,22 @@ asks the channel for the same message again, and the channel sends it once.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, cast, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.campaigns.repository import InboundMessageRepository
 from intuitivus_flow.config import ConfigurationError, Settings
+from intuitivus_flow.contacts import service as contacts
+from intuitivus_flow.conversations import service as conversations
 from intuitivus_flow.jobs.worker import PermanentJobError
+from intuitivus_flow.kit.errors import InvalidInput, NotFound
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,22 +81,48 @@ class ChannelNotConfigured(PermanentJobError):
     """Retrying cannot help until an operator configures a channel: fail the job at once."""
 
 
-class UnconfiguredSender:
-    """The sender when no messaging channel is available: every call fails permanently, so
-    campaign jobs end as failed with a reason instead of retrying for nothing."""
+class ContactUnreachable(Exception):
+    """This contact cannot get messages (no phone, opted out, deleted): their journey ends,
+    recorded as skipped, and the rest of the audience goes on."""
 
-    message = "channel not configured"
+
+class ConversationsSender:
+    """The built-in channel: WhatsApp through the conversations domain. A send stores the
+    outbound message (unique on the idempotency key) in the caller's transaction and queues
+    its delivery to the Graph API, so it commits or rolls back with the campaign step."""
 
     async def select_segment(
         self, session: AsyncSession, workspace_id: uuid.UUID, *, tags: Sequence[str]
     ) -> Sequence[uuid.UUID]:
-        raise ChannelNotConfigured(self.message)
+        found = await contacts.select_segment(session, workspace_id, tags=tags)
+        return [contact.id for contact in found]
 
     async def send_template(self, session: AsyncSession, message: TemplateMessage) -> str:
-        raise ChannelNotConfigured(self.message)
+        texts = [{"type": "text", "text": value} for value in message.parameters]
+        components = [{"type": "body", "parameters": texts}] if texts else []
+        with _channel_errors():
+            sent = await conversations.send_whatsapp_template(
+                session,
+                message.workspace_id,
+                contact_id=message.contact_id,
+                template=message.template,
+                language=message.language,
+                components=components,
+                idempotency_key=message.idempotency_key,
+            )
+        return str(sent.id)
 
     async def send_text(self, session: AsyncSession, message: TextMessage) -> str:
-        raise ChannelNotConfigured(self.message)
+        # The conversation answers as its assigned agent; the campaign's agent is the author.
+        with _channel_errors():
+            sent = await conversations.send_text(
+                session,
+                message.workspace_id,
+                contact_id=message.contact_id,
+                text=message.text,
+                idempotency_key=message.idempotency_key,
+            )
+        return str(sent.id)
 
     async def has_replied(
         self,
@@ -101,7 +132,20 @@ class UnconfiguredSender:
         *,
         since: datetime,
     ) -> bool:
-        raise ChannelNotConfigured(self.message)
+        return await InboundMessageRepository(session, workspace_id).exists_since(contact_id, since)
+
+
+@contextlib.contextmanager
+def _channel_errors() -> Iterator[None]:
+    """The conversations service's refusals, as the engine understands them."""
+    try:
+        yield
+    except NotFound:
+        raise ContactUnreachable("the contact no longer exists") from None
+    except InvalidInput as refused:
+        if refused.extra.get("field") == "contact_id":
+            raise ContactUnreachable(refused.detail) from None
+        raise ChannelNotConfigured(refused.detail) from None
 
 
 def sender_from_settings(settings: Settings) -> CampaignSender:
@@ -113,7 +157,7 @@ def sender_from_settings(settings: Settings) -> CampaignSender:
 
 
 def default_sender() -> CampaignSender:
-    return UnconfiguredSender()
+    return ConversationsSender()
 
 
 def _load(path: str, settings: Settings) -> CampaignSender:

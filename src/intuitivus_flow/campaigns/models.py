@@ -130,6 +130,7 @@ class DeliveryStatus(StrEnum):
     sent = "sent"
     waited = "waited"
     branched = "branched"
+    skipped = "skipped"  # the contact cannot get messages; their journey ends here
 
 
 class CampaignStepDelivery(IdMixin, TimestampMixin, Base):
@@ -144,9 +145,7 @@ class CampaignStepDelivery(IdMixin, TimestampMixin, Base):
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    step_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("campaign_steps.id", ondelete="CASCADE")
-    )
+    step_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaign_steps.id", ondelete="CASCADE"))
     # No foreign key: the contacts table lives in another migration branch (contacts/), which
     # this revision cannot depend on. A deleted contact leaves its history here; the engine
     # treats a contact the segment no longer returns as gone.

@@ -3,19 +3,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as lite_insert
 
 from intuitivus_flow.campaigns.models import (
     Campaign,
+    CampaignConversion,
     CampaignEvent,
     CampaignReport,
     CampaignStep,
     CampaignStepDelivery,
 )
+from intuitivus_flow.conversations.models import Conversation, Direction, Message
 from intuitivus_flow.jobs.models import Job, JobStatus
+from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import WorkspaceRepository
 
 
@@ -28,17 +32,13 @@ class Totals:
     revenue_minor: int = 0
 
 
-def _sums() -> tuple[object, ...]:
-    return tuple(
-        func.coalesce(func.sum(column), 0)
-        for column in (
-            CampaignReport.impressions,
-            CampaignReport.clicks,
-            CampaignReport.conversions,
-            CampaignReport.spend_minor,
-            CampaignReport.revenue_minor,
-        )
-    )
+SUMS = (
+    func.coalesce(func.sum(CampaignReport.impressions), 0),
+    func.coalesce(func.sum(CampaignReport.clicks), 0),
+    func.coalesce(func.sum(CampaignReport.conversions), 0),
+    func.coalesce(func.sum(CampaignReport.spend_minor), 0),
+    func.coalesce(func.sum(CampaignReport.revenue_minor), 0),
+)
 
 
 class CampaignRepository(WorkspaceRepository[Campaign]):
@@ -80,7 +80,7 @@ class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
         if not campaign_ids:
             return {}
         statement = (
-            select(CampaignReport.campaign_id, *_sums())  # type: ignore[call-overload]
+            select(CampaignReport.campaign_id, *SUMS)
             .where(
                 CampaignReport.workspace_id == self.workspace_id,
                 CampaignReport.campaign_id.in_(campaign_ids),
@@ -88,7 +88,10 @@ class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
             .group_by(CampaignReport.campaign_id)
         )
         rows = (await self.session.execute(statement)).all()
-        return {row[0]: Totals(*(int(value) for value in row[1:])) for row in rows}
+        return {
+            campaign_id: Totals(int(a), int(b), int(c), int(d), int(e))
+            for campaign_id, a, b, c, d, e in rows
+        }
 
     async def total_for(self, campaign_id: uuid.UUID) -> Totals:
         return (await self.totals([campaign_id])).get(campaign_id, Totals())
@@ -144,18 +147,34 @@ class DeliveryRepository(WorkspaceRepository[CampaignStepDelivery]):
     model = CampaignStepDelivery
     not_found_message = "Delivery not found"
 
-    async def claim(self, delivery: CampaignStepDelivery) -> bool:
-        """Insert the (step, contact) row; False when it exists, i.e. the step was done.
+    async def claim(
+        self, *, campaign_id: uuid.UUID, step_id: uuid.UUID, contact_id: uuid.UUID
+    ) -> CampaignStepDelivery | None:
+        """Insert the (step, contact) row; None when it exists, i.e. the step was done.
 
-        On PostgreSQL a concurrent uncommitted insert of the same pair makes this wait for
-        that transaction: if it commits we get False, if its worker died we get the row.
+        One INSERT ... ON CONFLICT DO NOTHING, no savepoint (pysqlite would commit a
+        savepoint opened before the transaction's first write). On PostgreSQL a concurrent
+        uncommitted insert of the pair makes this wait for that transaction: if it commits we
+        get None, if it rolled back (its worker died) we get the row.
         """
-        try:
-            async with self.session.begin_nested():
-                await self.add(delivery)
-        except IntegrityError:
-            return False
-        return True
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else lite_insert
+        statement = (
+            insert(CampaignStepDelivery)
+            .values(
+                id=uuid.uuid4(),
+                workspace_id=self.workspace_id,
+                campaign_id=campaign_id,
+                step_id=step_id,
+                contact_id=contact_id,
+                status="pending",
+                detail={},
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["step_id", "contact_id"])
+            .returning(CampaignStepDelivery.id)
+        )
+        inserted = (await self.session.execute(statement)).scalar_one_or_none()
+        return None if inserted is None else await self.get(inserted)
 
     async def count_by_step(self, campaign_id: uuid.UUID) -> dict[uuid.UUID, int]:
         statement = (
@@ -210,3 +229,39 @@ class CampaignJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var]
             )
         )
         return int(count or 0)
+
+
+class ConversionRepository(WorkspaceRepository[CampaignConversion]):
+    model = CampaignConversion
+    not_found_message = "Conversion not found"
+
+    async def for_contact(
+        self, campaign_id: uuid.UUID, contact_id: uuid.UUID
+    ) -> CampaignConversion | None:
+        return await self.first(
+            self.scoped().where(
+                CampaignConversion.campaign_id == campaign_id,
+                CampaignConversion.contact_id == contact_id,
+            )
+        )
+
+
+class InboundMessageRepository(WorkspaceRepository[Message]):
+    """Read-only: what branches on "reply" need from the conversations tables."""
+
+    model = Message
+    not_found_message = "Message not found"
+
+    async def exists_since(self, contact_id: uuid.UUID, since: datetime) -> bool:
+        found = await self.session.scalar(
+            select(Message.id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.workspace_id == self.workspace_id,
+                Conversation.contact_id == contact_id,
+                Message.direction == Direction.inbound.value,
+                Message.created_at >= since,
+            )
+            .limit(1)
+        )
+        return found is not None

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -16,6 +16,7 @@ from pydantic import (
 
 from intuitivus_flow.campaigns.models import CampaignStatus, Platform, StepKind
 
+Day = date  # an alias: inside classes with a `date` field, the name means the field
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -188,6 +189,14 @@ class ReportRow(Strict):
     conversions: int = Field(ge=0, le=10**15)
     spend_minor: MinorUnits
     revenue_minor: MinorUnits = 0
+
+    @field_validator("date")
+    @classmethod
+    def _not_in_the_future(cls, value: Day) -> Day:
+        # One day of slack: the platform's day may already have begun where the account is.
+        if value > datetime.now(UTC).date() + timedelta(days=1):
+            raise ValueError("must not be in the future")
+        return value
 
 
 class ReportUpload(Strict):

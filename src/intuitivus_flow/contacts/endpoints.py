@@ -58,9 +58,7 @@ async def update_contact(
     return await contacts.update(session, principal, contact_id, changes=body)
 
 
-@router.delete(
-    "/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a contact"
-)
+@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a contact")
 async def delete_contact(
     contact_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> None:

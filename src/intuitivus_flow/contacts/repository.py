@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import Select, func, or_, select
@@ -31,7 +32,7 @@ class ContactRepository(WorkspaceRepository[Contact]):
         """Contacts with every tag who have not opted out (campaign audiences)."""
         return self.listing(tags=tags).where(Contact.opt_in != OptIn.opted_out.value)
 
-    def _having_all(self, tags: Sequence[str]) -> Select[tuple[object]]:
+    def _having_all(self, tags: Sequence[str]) -> Select[uuid.UUID]:
         wanted = sorted(set(tags))
         return (
             select(ContactTag.contact_id)

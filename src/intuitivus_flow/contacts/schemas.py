@@ -45,7 +45,9 @@ def _small_attributes(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Phone = Annotated[str, Field(max_length=32, examples=["+5511987654321"]), AfterValidator(normalize_phone)]
+Phone = Annotated[
+    str, Field(max_length=32, examples=["+5511987654321"]), AfterValidator(normalize_phone)
+]
 Tags = Annotated[list[str], Field(max_length=MAX_TAGS * 2), AfterValidator(normalize_tags)]
 Attributes = Annotated[dict[str, Any], AfterValidator(_small_attributes)]
 

@@ -6,8 +6,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
 
 
@@ -122,6 +123,8 @@ class Conversation(IdMixin, TimestampMixin, Base):
     escalated_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Loaded with the conversation (one join), so the inbox shows who it is with at no cost.
+    contact: Mapped[Contact] = relationship(lazy="joined", innerjoin=True)
 
 
 class Message(IdMixin, TimestampMixin, Base):

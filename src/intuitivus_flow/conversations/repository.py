@@ -150,6 +150,11 @@ class WhatsAppRoutingRepository(Repository[WhatsAppNumber]):
             )
         )
 
+    async def by_phone_number_id(self, phone_number_id: str) -> WhatsAppNumber | None:
+        return await self.first(
+            select(WhatsAppNumber).where(WhatsAppNumber.phone_number_id == phone_number_id)
+        )
+
     async def by_verify_digest(self, digest: str) -> WhatsAppNumber | None:
         return await self.first(
             select(WhatsAppNumber).where(

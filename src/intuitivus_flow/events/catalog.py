@@ -35,8 +35,39 @@ AGENT_STATUS_CHANGED = "agent.status_changed"
 AGENT_TASK_SUBMITTED = "agent_task.submitted"
 AGENT_TASK_CANCELLED = "agent_task.cancelled"
 AGENT_TASK_FINISHED = "agent_task.finished"
+CAMPAIGN_CREATED = "campaign.created"
+CAMPAIGN_UPDATED = "campaign.updated"
+CAMPAIGN_DELETED = "campaign.deleted"
+CAMPAIGN_STATUS_CHANGED = "campaign.status_changed"
+CAMPAIGN_REPORT_INGESTED = "campaign.report_ingested"
+CAMPAIGN_STEPS_REPLACED = "campaign.steps_replaced"
+CAMPAIGN_AUTOMATION_STARTED = "campaign.automation_started"
+CAMPAIGN_CONVERSION_RECORDED = "campaign.conversion_recorded"
 CREW_RUN_STARTED = "crew_run.started"
 CREW_RUN_FINISHED = "crew_run.finished"
+SUBSCRIPTION_STARTED = "subscription.started"
+SUBSCRIPTION_PLAN_CHANGED = "subscription.plan_changed"
+SUBSCRIPTION_STATUS_CHANGED = "subscription.status_changed"
+PAYMENT_CREATED = "payment.created"
+LICENCE_REDEEMED = "licence.redeemed"
+LICENCE_REVOKED = "licence.revoked"
+CONTACT_CREATED = "contact.created"
+CONTACT_UPDATED = "contact.updated"
+CONTACT_DELETED = "contact.deleted"
+CONVERSATION_STARTED = "conversation.started"
+CONVERSATION_MESSAGE_RECEIVED = "conversation.message_received"
+CONVERSATION_AGENT_REPLIED = "conversation.agent_replied"
+CONVERSATION_HUMAN_REPLIED = "conversation.human_replied"
+CONVERSATION_OUTBOUND_QUEUED = "conversation.outbound_queued"
+CONVERSATION_ESCALATED = "conversation.escalated"
+CONVERSATION_HANDED_BACK = "conversation.handed_back"
+CONVERSATION_CLOSED = "conversation.closed"
+CONVERSATION_AGENT_ASSIGNED = "conversation.agent_assigned"
+CONVERSATION_SETTINGS_UPDATED = "conversation_settings.updated"
+WHATSAPP_NUMBER_ADDED = "whatsapp_number.added"
+WHATSAPP_NUMBER_REMOVED = "whatsapp_number.removed"
+DATA_EXPORTED = "data.exported"
+DATA_IMPORTED = "data.imported"
 
 SERVER_EVENTS = frozenset(
     {
@@ -66,8 +97,39 @@ SERVER_EVENTS = frozenset(
         AGENT_TASK_SUBMITTED,
         AGENT_TASK_CANCELLED,
         AGENT_TASK_FINISHED,
+        CAMPAIGN_CREATED,
+        CAMPAIGN_UPDATED,
+        CAMPAIGN_DELETED,
+        CAMPAIGN_STATUS_CHANGED,
+        CAMPAIGN_REPORT_INGESTED,
+        CAMPAIGN_STEPS_REPLACED,
+        CAMPAIGN_AUTOMATION_STARTED,
+        CAMPAIGN_CONVERSION_RECORDED,
         CREW_RUN_STARTED,
         CREW_RUN_FINISHED,
+        SUBSCRIPTION_STARTED,
+        SUBSCRIPTION_PLAN_CHANGED,
+        SUBSCRIPTION_STATUS_CHANGED,
+        PAYMENT_CREATED,
+        LICENCE_REDEEMED,
+        LICENCE_REVOKED,
+        CONTACT_CREATED,
+        CONTACT_UPDATED,
+        CONTACT_DELETED,
+        CONVERSATION_STARTED,
+        CONVERSATION_MESSAGE_RECEIVED,
+        CONVERSATION_AGENT_REPLIED,
+        CONVERSATION_HUMAN_REPLIED,
+        CONVERSATION_OUTBOUND_QUEUED,
+        CONVERSATION_ESCALATED,
+        CONVERSATION_HANDED_BACK,
+        CONVERSATION_CLOSED,
+        CONVERSATION_AGENT_ASSIGNED,
+        CONVERSATION_SETTINGS_UPDATED,
+        WHATSAPP_NUMBER_ADDED,
+        WHATSAPP_NUMBER_REMOVED,
+        DATA_EXPORTED,
+        DATA_IMPORTED,
     }
 )
 

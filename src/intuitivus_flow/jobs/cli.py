@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
 import intuitivus_flow.kit.all_models  # noqa: F401 - foreign keys need every table mapped
 from intuitivus_flow.config import ConfigurationError, get_settings
-from intuitivus_flow.jobs.embedded import install_handlers
+from intuitivus_flow.jobs.embedded import QUEUES, install_handlers
 from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.context import AppContext
 
 
 def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated queues to take jobs from.")] = (
-        "default"
+        ",".join(QUEUES)
     ),
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 4,
 ) -> None:
@@ -31,7 +32,10 @@ def worker(
     async def run() -> None:
         install_handlers(context)
         job_worker = Worker(
-            context.sessions, queues=[q.strip() for q in queues.split(",")], concurrency=concurrency
+            context.sessions,
+            queues=[q.strip() for q in queues.split(",")],
+            concurrency=concurrency,
+            lease=timedelta(seconds=context.settings.worker_lease_seconds),
         )
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -6,19 +6,30 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.context import AppContext
 
 logger = logging.getLogger(__name__)
 
+# Every queue the product uses; one worker (embedded or `intuitivus-flow worker`) takes them all
+# unless told otherwise (`--queues campaigns` for a dedicated campaigns worker).
+QUEUES = ("default", "campaigns")
+
 
 def install_handlers(context: AppContext) -> None:
     """Every domain's job handlers, registered once per process."""
     from intuitivus_flow.agents import crews, tasks
+    from intuitivus_flow.billing import tasks as billing_tasks
+    from intuitivus_flow.campaigns import tasks as campaign_tasks
+    from intuitivus_flow.conversations import tasks as conversation_tasks
 
     tasks.install_handler(context.secrets)
+    campaign_tasks.install_handlers(context.settings)
     crews.install_handler(context.secrets)
+    conversation_tasks.install_handlers(context)
+    billing_tasks.install_handler(context.settings, context.secrets)
 
 
 @contextlib.asynccontextmanager
@@ -29,7 +40,12 @@ async def embedded_worker(context: AppContext) -> AsyncIterator[Worker | None]:
     if not context.settings.runs_embedded_worker:
         yield None
         return
-    worker = Worker(context.sessions, concurrency=context.settings.worker_concurrency)
+    worker = Worker(
+        context.sessions,
+        queues=QUEUES,
+        concurrency=context.settings.worker_concurrency,
+        lease=timedelta(seconds=context.settings.worker_lease_seconds),
+    )
     task = asyncio.create_task(worker.run(), name="embedded-job-worker")
     logger.info("embedded job worker %s started", worker.name)
     try:

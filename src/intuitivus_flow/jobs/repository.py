@@ -97,6 +97,18 @@ class JobQueueRepository(Repository[Job]):
             locked_until=None,
         )
 
+    async def defer(self, job_id: uuid.UUID, *, worker: str, run_at: datetime) -> bool:
+        """Back to the queue for later; the claim's attempt is given back (nothing failed)."""
+        return await self._update_held(
+            job_id,
+            worker,
+            status=JobStatus.queued.value,
+            run_at=run_at,
+            attempts=Job.attempts - 1,
+            locked_by=None,
+            locked_until=None,
+        )
+
     async def give_up(self, job_id: uuid.UUID, *, worker: str, now: datetime, error: str) -> bool:
         return await self._update_held(
             job_id,

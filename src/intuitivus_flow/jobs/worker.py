@@ -17,7 +17,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,15 @@ class JobLeaseLost(RuntimeError):
 
 class PermanentJobError(Exception):
     """A failure retrying cannot fix (bad payload, deleted target): fail the job at once."""
+
+
+class JobDeferred(Exception):
+    """Not now (e.g. the job's campaign is paused): run the job again at `run_at` without
+    spending an attempt. Like any failure, the handler's writes are rolled back."""
+
+    def __init__(self, run_at: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.run_at = run_at
 
 
 @dataclass
@@ -147,6 +156,12 @@ class Worker:
                     raise JobLeaseLost(f"job {job_id} was taken over; discarding this run")
         except JobLeaseLost:
             logger.warning("job %s: lease lost by %s", job_id, self.name)
+        except JobDeferred as deferred:
+            async with unit_of_work(self.sessions) as session:
+                await JobQueueRepository(session).defer(
+                    job_id, worker=self.name, run_at=deferred.run_at
+                )
+            logger.info("job %s deferred to %s: %s", job_id, deferred.run_at.isoformat(), deferred)
         except Exception as error:  # every failure is recorded on the job, never lost
             await self._record_failure(job_id, error)
 

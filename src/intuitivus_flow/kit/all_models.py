@@ -11,6 +11,23 @@ from intuitivus_flow.alerts.models import (
 )
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.auth.models import AuthSession, RefreshToken
+from intuitivus_flow.billing.models import (
+    IdempotencyRecord,
+    Invoice,
+    Licence,
+    MessageUsage,
+    Payment,
+    Subscription,
+    WebhookEvent,
+)
+from intuitivus_flow.campaigns.models import (
+    Campaign,
+    CampaignConversion,
+    CampaignEvent,
+    CampaignReport,
+    CampaignStep,
+    CampaignStepDelivery,
+)
 from intuitivus_flow.contacts.models import Contact, ContactTag
 from intuitivus_flow.conversations.models import (
     Conversation,
@@ -33,23 +50,36 @@ __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "Campaign",
+    "CampaignConversion",
+    "CampaignEvent",
+    "CampaignReport",
+    "CampaignStep",
+    "CampaignStepDelivery",
     "Contact",
     "ContactTag",
     "Conversation",
     "ConversationSettings",
     "Event",
+    "IdempotencyRecord",
     "Invitation",
+    "Invoice",
     "Job",
     "Lease",
+    "Licence",
     "LlmUsage",
     "Message",
+    "MessageUsage",
     "MetricSample",
     "NotificationAttempt",
     "NotificationDelivery",
+    "Payment",
     "ProviderKey",
     "RefreshToken",
     "Silence",
+    "Subscription",
     "User",
+    "WebhookEvent",
     "WhatsAppNumber",
     "Workspace",
 ]

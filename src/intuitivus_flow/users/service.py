@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.repository import AuthSessionRepository
 from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.billing import service as billing
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput
@@ -61,6 +62,7 @@ async def invite(
     now = utcnow()
     for stale in await repository.pending_for_email(normalize_email(email), now):
         stale.revoked_at = now  # a new invitation replaces any earlier one
+    await billing.check_can_invite_member(session, principal.workspace_id)
     token = new_secret()
     invitation = await repository.add(
         Invitation(

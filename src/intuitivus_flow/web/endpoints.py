@@ -16,6 +16,8 @@ from intuitivus_flow.web.auth import (
     signin_url,
 )
 from intuitivus_flow.web.billing_pages import router as billing_router
+from intuitivus_flow.web.campaign_pages import router as campaign_router
+from intuitivus_flow.web.conversation_pages import router as conversation_router
 from intuitivus_flow.web.csrf import CsrfRejected
 from intuitivus_flow.web.dashboard_pages import router as dashboard_router
 from intuitivus_flow.web.operations_pages import router as operations_router
@@ -53,6 +55,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(account_router)
     app.include_router(workspace_router)
     app.include_router(agent_router)
+    app.include_router(campaign_router)
+    app.include_router(conversation_router)
     app.include_router(dashboard_router)
     app.include_router(operations_router)
     app.include_router(billing_router)

@@ -1,7 +1,7 @@
 """WhatsApp Cloud API: webhook signature, webhook payloads, and the Graph API client.
 
 Wire formats (Meta's Cloud API reference, checked against public documentation and
-open-source integrations; see docs/conversations.md for the assumptions):
+open-source integrations; the assumptions are in docs/ARCHITECTURE.md, "Conversations"):
 
 - Handshake: `GET ?hub.mode=subscribe&hub.verify_token=...&hub.challenge=...`; answer the
   challenge as plain text with 200.

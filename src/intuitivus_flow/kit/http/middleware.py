@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,19 +17,27 @@ class _BodyTooLarge(Exception):
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 when a body exceeds the limit, by header or while streaming (chunked)."""
+    """Answers 413 when a body exceeds the limit, by header or while streaming (chunked).
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    `path_limits` replaces the limit on exact paths that take large uploads (data imports),
+    so one route's needs never raise the limit of every other route.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await self._reject(send, max_bytes)
             return
         received = 0
         too_large = rejected = False
@@ -38,7 +46,7 @@ class BodySizeLimitMiddleware:
             nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > max_bytes:
                 too_large = True
                 raise _BodyTooLarge
             return message
@@ -49,7 +57,7 @@ class BodySizeLimitMiddleware:
             if too_large:
                 if message["type"] == "http.response.start" and not rejected:
                     rejected = True
-                    await self._reject(send)
+                    await self._reject(send, max_bytes)
                 return
             await send(message)
 
@@ -57,15 +65,15 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, guarded_send)
         except _BodyTooLarge:
             if not rejected:
-                await self._reject(send)
+                await self._reject(send, max_bytes)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, max_bytes: int) -> None:
         body = json.dumps(
             {
                 "type": "/problems/payload-too-large",
                 "title": "Payload too large",
                 "status": 413,
-                "detail": f"Request bodies are limited to {self.max_bytes} bytes.",
+                "detail": f"Request bodies are limited to {max_bytes} bytes.",
             }
         ).encode()
         await send(

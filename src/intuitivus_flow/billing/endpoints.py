@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, status
+from fastapi.responses import JSONResponse
+
+from intuitivus_flow.billing import licences, payments, schemas
+from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.gateways import gateway_for
+from intuitivus_flow.billing.plans import PLANS
+from intuitivus_flow.billing.webhooks import parse_platform, secrets_from
+from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession, Paging
+
+router = APIRouter(prefix="/api/billing", tags=["billing"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retries with the same key create one payment and get the same answer.",
+    ),
+]
+
+
+@router.get("/plans", response_model=list[schemas.PlanRead], summary="Plans on sale")
+async def list_plans() -> list[schemas.PlanRead]:
+    """Every plan with its monthly price (minor units) and limits. Public."""
+    return [schemas.PlanRead.model_validate(plan) for plan in PLANS.values()]
+
+
+@router.get("/usage", response_model=schemas.UsageRead, summary="Plan, usage and limits")
+async def get_usage(session: DbSession, principal: CurrentPrincipal) -> schemas.UsageRead:
+    """The workspace's plan, its subscription, and each limit with how much of it is used."""
+    usage = await billing.usage(session, principal)
+    return schemas.UsageRead(
+        plan=schemas.PlanRead.model_validate(usage.plan),
+        subscription=(
+            schemas.SubscriptionRead.model_validate(usage.subscription)
+            if usage.subscription
+            else None
+        ),
+        period=usage.period,
+        limits=[
+            schemas.LimitUsageRead(limit=item.limit, used=item.used, allowed=item.allowed)
+            for item in usage.limits
+        ],
+    )
+
+
+@router.get(
+    "/subscription", response_model=schemas.SubscriptionRead, summary="Current subscription"
+)
+async def get_subscription(session: DbSession, principal: CurrentPrincipal) -> object:
+    """404 while the workspace has never subscribed (it is then on the free plan)."""
+    return await billing.get_subscription(session, principal)
+
+
+@router.put("/subscription", response_model=schemas.SubscriptionRead, summary="Choose a plan")
+async def choose_plan(
+    body: schemas.PlanChoice, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """Owners and admins. A paid plan starts its trial (first time) and opens an invoice;
+    `free` cancels the paid subscription."""
+    return await billing.choose_plan(session, principal, plan_id=body.plan)
+
+
+@router.post(
+    "/subscription/cancel",
+    response_model=schemas.SubscriptionRead,
+    summary="Cancel the subscription",
+)
+async def cancel_subscription(session: DbSession, principal: CurrentPrincipal) -> object:
+    """Owners and admins. The workspace falls back to the free plan's limits at once."""
+    return await billing.cancel(session, principal)
+
+
+@router.get("/invoices", response_model=schemas.InvoicePage, summary="List invoices")
+async def list_invoices(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+    """Newest first."""
+    return await billing.list_invoices(session, principal, limit=paging.limit, offset=paging.offset)
+
+
+@router.get("/invoices/{invoice_id}", response_model=schemas.InvoiceRead, summary="One invoice")
+async def get_invoice(
+    invoice_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """An invoice of this workspace."""
+    return await billing.get_invoice(session, principal, invoice_id)
+
+
+@router.post(
+    "/payments",
+    response_model=schemas.PaymentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Make a payment",
+)
+async def create_payment(
+    body: schemas.PaymentCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    context: Context,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Owners and admins. Pays an open invoice, or an amount, through the configured gateway
+    (Stripe, or the manual gateway that leaves it pending for an operator). Send an
+    `Idempotency-Key`: every retry with it gets the first answer (`Idempotent-Replayed: true`)
+    and no second payment; the same key with another body is a 422."""
+    outcome = await payments.create_payment(
+        session,
+        principal,
+        data=body,
+        idempotency_key=idempotency_key,
+        gateway=gateway_for(context.settings),
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+@router.get("/payments", response_model=schemas.PaymentPage, summary="Payments ledger")
+async def list_payments(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+    """Every payment of the workspace, newest first, amounts in minor units."""
+    return await payments.list_payments(
+        session, principal, limit=paging.limit, offset=paging.offset
+    )
+
+
+@router.get("/payments/{payment_id}", response_model=schemas.PaymentRead, summary="One payment")
+async def get_payment(
+    payment_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """A payment of this workspace."""
+    return await payments.get_payment(session, principal, payment_id)
+
+
+@router.get("/licences", response_model=schemas.LicencePage, summary="My licences")
+async def list_licences(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+    """Licences this workspace redeemed (keys are never shown again, only their last
+    characters)."""
+    return await licences.list_my_licences(
+        session, principal, limit=paging.limit, offset=paging.offset
+    )
+
+
+@router.post(
+    "/licences/redeem",
+    response_model=schemas.LicenceRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Redeem a licence key",
+)
+async def redeem_licence(
+    body: schemas.LicenceRedeem, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """Owners and admins. The licence's plan becomes the workspace's active plan."""
+    return await licences.redeem(session, principal, key=body.licence_key)
+
+
+@router.post(
+    "/webhooks/{platform}", response_model=schemas.WebhookAck, summary="Payment-platform webhook"
+)
+async def receive_webhook(
+    platform: str, request: Request, session: DbSession, context: Context
+) -> schemas.WebhookAck:
+    """For Stripe, Hotmart and Kiwify. Signature-verified (401 and nothing written otherwise);
+    a purchase issues a licence, a refund or chargeback revokes it; a redelivered event
+    answers 200 and changes nothing."""
+    outcome = await licences.receive_webhook(
+        session,
+        platform=parse_platform(platform),
+        body=await request.body(),
+        headers=request.headers,
+        query=request.query_params,
+        secrets_=secrets_from(context.settings),
+        box=context.secrets,
+    )
+    return schemas.WebhookAck(status=outcome.status, event_id=outcome.event_id)

@@ -1,0 +1,86 @@
+"""Background work of billing: e-mailing a licence key to its buyer, once.
+
+The key is decrypted from the licence, sent through the configured SMTP server, and then the
+encrypted copy is erased, so afterwards only its digest exists. Delivery is at least once (a
+worker dying between sending and committing sends it again), which is the right side to err
+on for a key somebody paid for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.billing.licences import DELIVER_LICENCE
+from intuitivus_flow.billing.models import Licence, LicenceStatus
+from intuitivus_flow.billing.repository import LicenceRepository
+from intuitivus_flow.config import Settings
+from intuitivus_flow.jobs.models import Job
+from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.kit.crypto import SecretBox, SecretBoxError
+from intuitivus_flow.kit.models import utcnow
+
+SEND_TIMEOUT_SECONDS = 20
+
+
+def install_handler(settings: Settings, box: SecretBox) -> None:
+    """Register the worker-side handler (once per process)."""
+    if DELIVER_LICENCE in registry.handlers:
+        return
+
+    @registry.register(DELIVER_LICENCE)
+    async def deliver_licence(session: AsyncSession, job: Job) -> dict[str, str]:
+        return await deliver(session, job, settings=settings, box=box)
+
+
+async def deliver(
+    session: AsyncSession, job: Job, *, settings: Settings, box: SecretBox
+) -> dict[str, str]:
+    licence = await LicenceRepository(session).get(uuid.UUID(str(job.payload["licence_id"])))
+    if licence is None or licence.delivery_ciphertext is None:
+        return {"status": "nothing to deliver"}
+    if licence.status == LicenceStatus.revoked.value:
+        licence.delivery_ciphertext = None
+        return {"status": "revoked"}
+    if not licence.buyer_email:
+        raise PermanentJobError("the purchase named no buyer e-mail")
+    if not settings.smtp_host:
+        raise PermanentJobError("FLOW_SMTP_HOST is not set; licence e-mails cannot be sent")
+    try:
+        key = box.decrypt(licence.delivery_ciphertext)
+    except SecretBoxError as exc:
+        raise PermanentJobError(str(exc)) from None
+    message = licence_email(licence, key, settings=settings)
+    await asyncio.to_thread(_send, message, settings)
+    licence.delivery_ciphertext, licence.delivered_at = None, utcnow()
+    return {"status": "delivered"}
+
+
+def licence_email(licence: Licence, key: str, *, settings: Settings) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = "Your Intuitivus Flow licence key"
+    message["From"] = settings.smtp_from
+    message["To"] = licence.buyer_email or ""
+    message.set_content(
+        "Thank you for your purchase.\n\n"
+        f"Your licence key ({licence.plan} plan):\n\n    {key}\n\n"
+        f"Use it when you sign up at {settings.public_url}/signup, or redeem it under "
+        "Billing in an existing workspace. Keep it safe: we do not store it and cannot show "
+        "it again.\n"
+    )
+    return message
+
+
+def _send(message: EmailMessage, settings: Settings) -> None:
+    assert settings.smtp_host is not None
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SEND_TIMEOUT_SECONDS) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_user and settings.smtp_password is not None:
+            smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+        smtp.send_message(message)

@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, status
+from fastapi.responses import PlainTextResponse
+
+from intuitivus_flow.conversations import schemas, webchat, webhooks
+from intuitivus_flow.conversations import service as conversations
+from intuitivus_flow.conversations.models import ConversationState
+from intuitivus_flow.kit.http.deps import (
+    ClientAddress,
+    Context,
+    CurrentPrincipal,
+    DbSession,
+    Paging,
+)
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+channels_router = APIRouter(prefix="/api/channels/whatsapp", tags=["channels"])
+webchat_router = APIRouter(prefix="/api/webchat", tags=["web chat"])
+
+
+# --- inbox -----------------------------------------------------------------------------------
+
+
+@router.get("", response_model=schemas.InboxPage, summary="Inbox")
+async def inbox(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    paging: Paging,
+    state: ConversationState | None = None,
+) -> object:
+    """Conversations by state with their contact and last message, latest activity first."""
+    return await conversations.list_inbox(
+        session, principal, state=state, limit=paging.limit, offset=paging.offset
+    )
+
+
+@router.get("/settings", response_model=schemas.SettingsRead, summary="Conversation settings")
+async def get_settings(session: DbSession, principal: CurrentPrincipal) -> object:
+    """The default agent and the public web-chat widget key."""
+    return await conversations.get_settings(session, principal)
+
+
+@router.patch("/settings", response_model=schemas.SettingsRead, summary="Change settings")
+async def update_settings(
+    body: schemas.SettingsUpdate, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """Admins: the default agent, and whether the web-chat widget accepts messages."""
+    return await conversations.update_settings(session, principal, changes=body)
+
+
+@router.get("/{conversation_id}", response_model=schemas.InboxItem, summary="One conversation")
+async def get_conversation(
+    conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """A conversation of this workspace; other workspaces' ids answer 404."""
+    return await conversations.get(session, principal, conversation_id)
+
+
+@router.get("/{conversation_id}/messages", response_model=schemas.MessagePage, summary="Messages")
+async def list_messages(
+    conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> object:
+    """Oldest first, with delivery status."""
+    return await conversations.list_messages(
+        session, principal, conversation_id, limit=paging.limit, offset=paging.offset
+    )
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=schemas.MessageRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Reply as a person",
+)
+async def reply(
+    conversation_id: uuid.UUID,
+    body: schemas.HumanReply,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """Sent through the conversation's channel in the background (status `pending` → `sent`)."""
+    return await conversations.reply_as_human(session, principal, conversation_id, text=body.text)
+
+
+@router.post("/{conversation_id}/escalate", response_model=schemas.InboxItem, summary="Escalate")
+async def escalate(
+    conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """A person takes over; the agent stops replying."""
+    return await conversations.escalate(session, principal, conversation_id)
+
+
+@router.post("/{conversation_id}/hand-back", response_model=schemas.InboxItem, summary="Hand back")
+async def hand_back(
+    conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """The agent answers again from the next inbound message."""
+    return await conversations.hand_back(session, principal, conversation_id)
+
+
+@router.post("/{conversation_id}/close", response_model=schemas.InboxItem, summary="Close")
+async def close(
+    conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> object:
+    """Closed; the contact's next message starts a new conversation."""
+    return await conversations.close(session, principal, conversation_id)
+
+
+@router.put("/{conversation_id}/agent", response_model=schemas.InboxItem, summary="Assign agent")
+async def assign_agent(
+    conversation_id: uuid.UUID,
+    body: schemas.AgentAssignment,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """The agent that answers this conversation (null: the workspace default)."""
+    return await conversations.assign_agent(
+        session, principal, conversation_id, agent_id=body.agent_id
+    )
+
+
+# --- WhatsApp --------------------------------------------------------------------------------
+
+
+@channels_router.get("/webhook", response_class=PlainTextResponse, summary="Webhook handshake")
+async def whatsapp_handshake(
+    session: DbSession,
+    mode: Annotated[str | None, Query(alias="hub.mode", max_length=32)] = None,
+    verify_token: Annotated[str | None, Query(alias="hub.verify_token", max_length=512)] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=512)] = None,
+) -> str:
+    """Meta's subscription check: echoes `hub.challenge` for a known verify token (else 403)."""
+    return await webhooks.verify_subscription(
+        session, mode=mode, verify_token=verify_token, challenge=challenge
+    )
+
+
+@channels_router.post("/webhook", response_model=schemas.WebhookReceipt, summary="Webhook")
+async def whatsapp_webhook(
+    request: Request,
+    session: DbSession,
+    context: Context,
+    signature: Annotated[str | None, Header(alias="X-Hub-Signature-256", max_length=200)] = None,
+) -> object:
+    """Inbound messages and delivery statuses, signed with the app secret (401 otherwise)."""
+    return await webhooks.receive_notification(
+        session, raw_body=await request.body(), signature=signature, box=context.secrets
+    )
+
+
+@channels_router.post(
+    "/numbers",
+    response_model=schemas.WhatsAppNumberRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Connect a number",
+)
+async def add_number(
+    body: schemas.WhatsAppNumberCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    context: Context,
+) -> object:
+    """Admins: a Cloud API number with its access token, verify token and app secret
+    (stored encrypted or digested, never returned)."""
+    return await conversations.add_number(session, principal, data=body, box=context.secrets)
+
+
+@channels_router.get(
+    "/numbers", response_model=list[schemas.WhatsAppNumberRead], summary="Connected numbers"
+)
+async def list_numbers(session: DbSession, principal: CurrentPrincipal) -> object:
+    """The workspace's WhatsApp numbers (secrets masked)."""
+    return await conversations.list_numbers(session, principal)
+
+
+@channels_router.delete(
+    "/numbers/{number_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a number"
+)
+async def remove_number(
+    number_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> None:
+    """Admins: stop routing this number's webhooks here."""
+    await conversations.remove_number(session, principal, number_id)
+
+
+# --- web chat --------------------------------------------------------------------------------
+
+
+@webchat_router.post(
+    "/{widget_key}/messages",
+    response_model=schemas.WebchatMessage,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Visitor message",
+)
+async def webchat_post(
+    widget_key: Annotated[str, Path(max_length=64)],
+    body: schemas.WebchatPost,
+    session: DbSession,
+    context: Context,
+    address: ClientAddress,
+) -> object:
+    """Public (widget key + visitor id); rate-limited per visitor and per address (429)."""
+    limits = webchat.WebchatLimits.build(
+        context.counters, per_minute=context.settings.webchat_messages_per_minute
+    )
+    return await webchat.post_message(
+        session,
+        widget_key=widget_key,
+        visitor=body.visitor,
+        text=body.text,
+        name=body.name,
+        address=address,
+        limits=limits,
+    )
+
+
+@webchat_router.get(
+    "/{widget_key}/messages", response_model=schemas.WebchatThread, summary="Poll replies"
+)
+async def webchat_poll(
+    widget_key: Annotated[str, Path(max_length=64)],
+    session: DbSession,
+    visitor: Annotated[str, Query(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")],
+    after: uuid.UUID | None = None,
+) -> object:
+    """The visitor's conversation: messages after the `after` message id (all without it)."""
+    return await webchat.poll(session, widget_key=widget_key, visitor=visitor, after=after)

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from intuitivus_flow.contacts.models import OptIn
+from intuitivus_flow.conversations.models import (
+    Author,
+    Channel,
+    ConversationState,
+    Direction,
+    MessageKind,
+    MessageStatus,
+)
+
+MAX_TEXT = 4096  # WhatsApp's limit for a text message body
+MAX_WEBCHAT_TEXT = 2000
+
+
+class ContactBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    opt_in: OptIn
+
+
+class ConversationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    channel: Channel
+    whatsapp_number_id: uuid.UUID | None
+    agent_id: uuid.UUID | None
+    state: ConversationState
+    last_message_at: datetime
+    last_message_text: str
+    escalated_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+
+
+class InboxItem(ConversationRead):
+    contact: ContactBrief
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class MessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    direction: Direction
+    author: Author
+    author_user_id: uuid.UUID | None
+    kind: MessageKind
+    text: str
+    payload: dict[str, Any]
+    channel_message_id: str | None
+    status: MessageStatus
+    error: str | None
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    items: list[MessageRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class HumanReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class AgentAssignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: uuid.UUID | None = Field(description="None: the workspace default agent answers.")
+
+
+class SettingsRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    default_agent_id: uuid.UUID | None
+    widget_key: str
+    widget_enabled: bool
+
+
+class SettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default_agent_id: uuid.UUID | None = None
+    widget_enabled: bool | None = None
+
+
+class WhatsAppNumberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone_number_id: str = Field(min_length=1, max_length=64, pattern=r"^\d+$")
+    display_number: str = Field(default="", max_length=32)
+    access_token: str = Field(min_length=8, max_length=4096)
+    verify_token: str = Field(min_length=8, max_length=256)
+    app_secret: str = Field(min_length=8, max_length=256)
+    agent_id: uuid.UUID | None = None
+
+
+class WhatsAppNumberRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    phone_number_id: str
+    display_number: str
+    token_hint: str
+    agent_id: uuid.UUID | None
+    active: bool
+    created_at: datetime
+
+
+class WebchatPost(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    visitor: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    text: str = Field(min_length=1, max_length=MAX_WEBCHAT_TEXT)
+    name: str = Field(default="", max_length=120)
+
+
+class WebchatMessage(BaseModel):
+    """What a visitor sees: no ids of people, no statuses of other channels."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    direction: Direction
+    author: Author
+    text: str
+    created_at: datetime
+
+
+class WebchatThread(BaseModel):
+    state: ConversationState | None
+    messages: list[WebchatMessage]
+
+
+class WebhookReceipt(BaseModel):
+    received: int
+    duplicates: int
+    statuses: int

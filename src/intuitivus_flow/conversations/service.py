@@ -1,0 +1,578 @@
+"""Conversations: the inbox and its human actions, channel settings, inbound messages, and
+the one outbound path every message (agent, human, campaign) goes through.
+
+Outbound messages are written as rows first and delivered by a job (`conversation.deliver`),
+so a send survives a crash, retries with backoff, and is never repeated once it succeeded.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.agents.models import Agent, AgentStatus
+from intuitivus_flow.agents.repository import AgentRepository
+from intuitivus_flow.auth.principal import Principal
+from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.contacts.models import Contact, OptIn
+from intuitivus_flow.contacts.repository import ContactRepository
+from intuitivus_flow.conversations.models import (
+    STATUS_RANK,
+    Author,
+    Channel,
+    Conversation,
+    ConversationSettings,
+    ConversationState,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    WhatsAppNumber,
+)
+from intuitivus_flow.conversations.repository import (
+    ConversationRepository,
+    ConversationSettingsRepository,
+    MessageRepository,
+    WhatsAppNumberRepository,
+    WhatsAppRoutingRepository,
+)
+from intuitivus_flow.conversations.schemas import SettingsUpdate, WhatsAppNumberCreate
+from intuitivus_flow.events import catalog
+from intuitivus_flow.events import service as events
+from intuitivus_flow.jobs import service as jobs
+from intuitivus_flow.kit.crypto import SecretBox, mask
+from intuitivus_flow.kit.errors import Conflict, InvalidInput
+from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.repository import Page
+from intuitivus_flow.kit.security import digest
+from intuitivus_flow.users.models import Role
+
+REPLY_JOB = "conversation.reply"
+DELIVER_JOB = "conversation.deliver"
+PREVIEW_LENGTH = 200
+
+# --- the inbox -------------------------------------------------------------------------------
+
+
+async def list_inbox(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    state: ConversationState | None,
+    limit: int,
+    offset: int,
+) -> Page[Conversation]:
+    """Conversations (with their contact and last message), most recent activity first."""
+    principal.require_scope(Scope.conversations_read)
+    repository = ConversationRepository(session, principal.workspace_id)
+    return await repository.paginate(
+        repository.inbox(state=state.value if state else None), limit=limit, offset=offset
+    )
+
+
+async def get(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    principal.require_scope(Scope.conversations_read)
+    return await ConversationRepository(session, principal.workspace_id).get_or_raise(
+        conversation_id
+    )
+
+
+async def list_messages(
+    session: AsyncSession,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    limit: int,
+    offset: int,
+) -> Page[Message]:
+    """Oldest first."""
+    conversation = await get(session, principal, conversation_id)
+    repository = MessageRepository(session, principal.workspace_id)
+    return await repository.paginate(repository.thread(conversation.id), limit=limit, offset=offset)
+
+
+async def reply_as_human(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID, *, text: str
+) -> Message:
+    """A person answers through the conversation's channel (delivered in the background)."""
+    principal.require_scope(Scope.conversations_write)
+    conversation = await _open_for_write(session, principal, conversation_id)
+    message = await queue_outbound(
+        session, conversation, author=Author.human, text=text, user_id=principal.user_id
+    )
+    await _record(session, principal, catalog.CONVERSATION_HUMAN_REPLIED, conversation)
+    return message
+
+
+async def escalate(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    """A human takes over: the agent stops answering until the conversation is handed back."""
+    principal.require_scope(Scope.conversations_write)
+    conversation = await _open_for_write(session, principal, conversation_id)
+    if conversation.state == ConversationState.open.value:
+        conversation.state, conversation.escalated_at = ConversationState.escalated.value, utcnow()
+        await _record(session, principal, catalog.CONVERSATION_ESCALATED, conversation)
+    return conversation
+
+
+async def hand_back(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    """The agent answers again (from the next inbound message on)."""
+    principal.require_scope(Scope.conversations_write)
+    conversation = await _open_for_write(session, principal, conversation_id)
+    if conversation.state == ConversationState.escalated.value:
+        conversation.state = ConversationState.open.value
+        await _record(session, principal, catalog.CONVERSATION_HANDED_BACK, conversation)
+    return conversation
+
+
+async def close(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    """Closed for good; the contact's next message starts a new conversation."""
+    principal.require_scope(Scope.conversations_write)
+    conversation = await get(session, principal, conversation_id)
+    if conversation.state != ConversationState.closed.value:
+        conversation.state, conversation.closed_at = ConversationState.closed.value, utcnow()
+        await _record(session, principal, catalog.CONVERSATION_CLOSED, conversation)
+    return conversation
+
+
+async def assign_agent(
+    session: AsyncSession,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    agent_id: uuid.UUID | None,
+) -> Conversation:
+    principal.require_scope(Scope.conversations_write)
+    conversation = await get(session, principal, conversation_id)
+    if agent_id is not None:
+        await AgentRepository(session, principal.workspace_id).get_or_raise(agent_id)
+    conversation.agent_id = agent_id
+    await _record(
+        session,
+        principal,
+        catalog.CONVERSATION_AGENT_ASSIGNED,
+        conversation,
+        agent_id=str(agent_id) if agent_id else None,
+    )
+    return conversation
+
+
+async def _open_for_write(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    conversation = await get(session, principal, conversation_id)
+    if conversation.state == ConversationState.closed.value:
+        raise Conflict("The conversation is closed")
+    return conversation
+
+
+# --- settings and WhatsApp numbers -----------------------------------------------------------
+
+
+async def get_settings(session: AsyncSession, principal: Principal) -> ConversationSettings:
+    principal.require_scope(Scope.conversations_read)
+    return await ensure_settings(session, principal.workspace_id)
+
+
+async def update_settings(
+    session: AsyncSession, principal: Principal, *, changes: SettingsUpdate
+) -> ConversationSettings:
+    _require_channel_manager(principal)
+    settings = await ensure_settings(session, principal.workspace_id)
+    fields = changes.model_dump(exclude_unset=True)
+    if fields.get("default_agent_id") is not None:
+        await AgentRepository(session, principal.workspace_id).get_or_raise(
+            fields["default_agent_id"]
+        )
+    if "default_agent_id" in fields:
+        settings.default_agent_id = fields["default_agent_id"]
+    if fields.get("widget_enabled") is not None:
+        settings.widget_enabled = fields["widget_enabled"]
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=catalog.CONVERSATION_SETTINGS_UPDATED,
+        properties={"changed": sorted(fields)},
+    )
+    return settings
+
+
+async def ensure_settings(session: AsyncSession, workspace_id: uuid.UUID) -> ConversationSettings:
+    """The workspace's settings row, created with a fresh widget key on first use."""
+    repository = ConversationSettingsRepository(session, workspace_id)
+    found = await repository.current()
+    if found is not None:
+        return found
+    return await repository.add(ConversationSettings(widget_key=secrets.token_urlsafe(24)))
+
+
+async def add_number(
+    session: AsyncSession, principal: Principal, *, data: WhatsAppNumberCreate, box: SecretBox
+) -> WhatsAppNumber:
+    _require_channel_manager(principal)
+    # Numbers are unique across the instance: a webhook must route to exactly one workspace.
+    if await WhatsAppRoutingRepository(session).by_phone_number_id(data.phone_number_id):
+        raise Conflict("This WhatsApp number is already connected", field="phone_number_id")
+    if data.agent_id is not None:
+        await AgentRepository(session, principal.workspace_id).get_or_raise(data.agent_id)
+    number = await WhatsAppNumberRepository(session, principal.workspace_id).add(
+        WhatsAppNumber(
+            phone_number_id=data.phone_number_id,
+            display_number=data.display_number.strip(),
+            encrypted_access_token=box.encrypt(data.access_token),
+            token_hint=mask(data.access_token),
+            encrypted_app_secret=box.encrypt(data.app_secret),
+            verify_token_digest=digest(data.verify_token),
+            agent_id=data.agent_id,
+        )
+    )
+    await _record_number(session, principal, catalog.WHATSAPP_NUMBER_ADDED, number)
+    return number
+
+
+async def list_numbers(session: AsyncSession, principal: Principal) -> list[WhatsAppNumber]:
+    principal.require_scope(Scope.conversations_read)
+    repository = WhatsAppNumberRepository(session, principal.workspace_id)
+    return list(await repository.all(repository.listing()))
+
+
+async def remove_number(session: AsyncSession, principal: Principal, number_id: uuid.UUID) -> None:
+    _require_channel_manager(principal)
+    repository = WhatsAppNumberRepository(session, principal.workspace_id)
+    number = await repository.get_or_raise(number_id)
+    await _record_number(session, principal, catalog.WHATSAPP_NUMBER_REMOVED, number)
+    await repository.delete(number)
+
+
+def _require_channel_manager(principal: Principal) -> None:
+    # Channel credentials and routing decide who answers customers: admins and owners only.
+    principal.require_scope(Scope.conversations_write)
+    principal.require_role(Role.admin)
+
+
+# --- inbound ---------------------------------------------------------------------------------
+
+
+async def continue_or_start(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    contact: Contact,
+    channel: Channel,
+    number: WhatsAppNumber | None = None,
+    visitor_id: str | None = None,
+) -> Conversation:
+    """The contact's live conversation on this channel, or a new open one."""
+    repository = ConversationRepository(session, workspace_id)
+    current = await repository.current(
+        contact_id=contact.id,
+        channel=channel.value,
+        whatsapp_number_id=number.id if number else None,
+        visitor_id=visitor_id,
+    )
+    if current is not None:
+        return current
+    conversation = await repository.add(
+        Conversation(
+            contact=contact,
+            channel=channel.value,
+            whatsapp_number_id=number.id if number else None,
+            visitor_id=visitor_id,
+            agent_id=number.agent_id if number else None,
+        )
+    )
+    await events.record(
+        session,
+        workspace_id=workspace_id,
+        user_id=None,
+        name=catalog.CONVERSATION_STARTED,
+        properties={"conversation_id": str(conversation.id), "channel": channel.value},
+    )
+    return conversation
+
+
+async def receive(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    text: str,
+    channel_message_id: str | None = None,
+) -> Message:
+    """Store an inbound message and, while the agent is in charge, queue its reply.
+
+    Channels check for a redelivered message first (by its channel id). A concurrent
+    duplicate loses on the (workspace, channel message id) unique constraint instead: its
+    request fails with 409, Meta retries, and the retry finds the message and does nothing.
+    """
+    repository = MessageRepository(session, conversation.workspace_id)
+    message = await repository.add(
+        Message(
+            conversation_id=conversation.id,
+            direction=Direction.inbound.value,
+            author=Author.contact.value,
+            text=text,
+            channel_message_id=channel_message_id,
+            status=MessageStatus.received.value,
+        )
+    )
+    _touch(conversation, message)
+    await events.record(
+        session,
+        workspace_id=conversation.workspace_id,
+        user_id=None,
+        name=catalog.CONVERSATION_MESSAGE_RECEIVED,
+        properties={"conversation_id": str(conversation.id), "channel": conversation.channel},
+    )
+    if conversation.state == ConversationState.open.value:
+        await jobs.enqueue(
+            session,
+            kind=REPLY_JOB,
+            payload={"message_id": str(message.id)},
+            workspace_id=conversation.workspace_id,
+            dedupe_key=f"conversation-reply:{message.id}",
+            max_attempts=3,
+        )
+    return message
+
+
+async def apply_status(
+    session: AsyncSession, workspace_id: uuid.UUID, *, wamid: str, status: str, error: str | None
+) -> bool:
+    """A delivery receipt from the channel. Receipts may arrive out of order, so a status
+    never moves a message backwards (read stays read); `failed` always applies."""
+    message = await MessageRepository(session, workspace_id).by_channel_id(wamid)
+    if message is None or message.status == MessageStatus.failed.value:
+        return False
+    if status == MessageStatus.failed.value:
+        message.status, message.error = status, (error or "failed")[:2000]
+    elif STATUS_RANK.get(status, -1) > STATUS_RANK.get(message.status, 99):
+        message.status = status
+    else:
+        return False
+    message.status_updated_at = utcnow()
+    return True
+
+
+async def responding_agent(session: AsyncSession, conversation: Conversation) -> Agent | None:
+    """Who answers: the conversation's agent, else the workspace default, else the oldest
+    active agent; paused or archived agents are passed over."""
+    agents = AgentRepository(session, conversation.workspace_id)
+    settings = await ConversationSettingsRepository(session, conversation.workspace_id).current()
+    for agent_id in (conversation.agent_id, settings.default_agent_id if settings else None):
+        agent = await agents.get(agent_id) if agent_id else None
+        if agent is not None and agent.status == AgentStatus.active.value:
+            return agent
+    return await agents.first(agents.listing(status=AgentStatus.active.value))
+
+
+# --- outbound --------------------------------------------------------------------------------
+
+
+async def queue_outbound(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    author: Author,
+    text: str,
+    kind: MessageKind = MessageKind.text,
+    payload: dict[str, Any] | None = None,
+    user_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """The one way out: store the message and have it delivered through its channel.
+
+    Web chat needs no delivery (the visitor polls), so its messages are sent at once;
+    WhatsApp messages wait for the `conversation.deliver` job.
+    """
+    await _check_message_quota(session, conversation.workspace_id, channel=conversation.channel)
+    whatsapp = conversation.channel == Channel.whatsapp.value
+    message = await MessageRepository(session, conversation.workspace_id).add(
+        Message(
+            conversation_id=conversation.id,
+            direction=Direction.outbound.value,
+            author=author.value,
+            author_user_id=user_id,
+            kind=kind.value,
+            text=text,
+            payload=payload or {},
+            idempotency_key=idempotency_key,
+            status=(MessageStatus.pending if whatsapp else MessageStatus.sent).value,
+        )
+    )
+    _touch(conversation, message)
+    if whatsapp:
+        await jobs.enqueue(
+            session,
+            kind=DELIVER_JOB,
+            payload={"message_id": str(message.id)},
+            workspace_id=conversation.workspace_id,
+            dedupe_key=f"conversation-deliver:{message.id}",
+            max_attempts=5,
+        )
+    return message
+
+
+async def _check_message_quota(
+    session: AsyncSession, workspace_id: uuid.UUID, *, channel: str
+) -> None:
+    """Billing hook: the single place every outbound message passes before it is stored.
+
+    It does nothing today. The billing domain fills it in with the plan's monthly-message
+    limit and raises its "limit reached" error (a FlowError, so the API answers 4xx and a
+    job fails with the reason recorded). Inbound messages are never blocked here.
+    """
+    del session, workspace_id, channel
+
+
+async def send_whatsapp_template(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    contact_id: uuid.UUID,
+    template: str,
+    language: str,
+    components: list[dict[str, Any]],
+    idempotency_key: str,
+) -> Message:
+    """For campaign automation (worker side): send an approved WhatsApp template.
+
+    Idempotent on `idempotency_key` (e.g. `campaign:<step id>:<contact id>`): calling it again
+    returns the first message and sends nothing, so a contact never gets a step twice.
+    Refuses (InvalidInput, 422) contacts without phone or who opted out, and workspaces with
+    no WhatsApp number. The message is delivered by a job after the caller's commit.
+    """
+    existing = await MessageRepository(session, workspace_id).by_idempotency_key(idempotency_key)
+    if existing is not None:
+        return existing
+    conversation = await _whatsapp_conversation(session, workspace_id, contact_id)
+    message = await queue_outbound(
+        session,
+        conversation,
+        author=Author.agent,
+        text=f"[template {template}]",
+        kind=MessageKind.template,
+        payload={"name": template, "language": language, "components": components},
+        idempotency_key=idempotency_key,
+    )
+    await _record_outbound(session, conversation, message)
+    return message
+
+
+async def send_text(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    contact_id: uuid.UUID,
+    text: str,
+    idempotency_key: str,
+) -> Message:
+    """For campaign automation: a WhatsApp text message, idempotent like the template send.
+
+    WhatsApp only delivers free text within 24 hours of the contact's last message (outside
+    it, use a template); a refused send ends as a `failed` message with Meta's reason.
+    """
+    existing = await MessageRepository(session, workspace_id).by_idempotency_key(idempotency_key)
+    if existing is not None:
+        return existing
+    conversation = await _whatsapp_conversation(session, workspace_id, contact_id)
+    message = await queue_outbound(
+        session,
+        conversation,
+        author=Author.agent,
+        text=text[:4096],
+        idempotency_key=idempotency_key,
+    )
+    await _record_outbound(session, conversation, message)
+    return message
+
+
+async def _whatsapp_conversation(
+    session: AsyncSession, workspace_id: uuid.UUID, contact_id: uuid.UUID
+) -> Conversation:
+    contact = await ContactRepository(session, workspace_id).get_or_raise(contact_id)
+    if not contact.phone:
+        raise InvalidInput("The contact has no phone number", field="contact_id")
+    if contact.opt_in == OptIn.opted_out.value:
+        raise InvalidInput("The contact opted out of messages", field="contact_id")
+    number = await _sending_number(session, workspace_id, contact)
+    return await continue_or_start(
+        session, workspace_id, contact=contact, channel=Channel.whatsapp, number=number
+    )
+
+
+async def _sending_number(
+    session: AsyncSession, workspace_id: uuid.UUID, contact: Contact
+) -> WhatsAppNumber:
+    """The number the contact last talked to, else the workspace's first active number."""
+    numbers = WhatsAppNumberRepository(session, workspace_id)
+    last = await ConversationRepository(session, workspace_id).latest_for_contact(
+        contact.id, Channel.whatsapp.value
+    )
+    if last is not None and last.whatsapp_number_id is not None:
+        number = await numbers.get(last.whatsapp_number_id)
+        if number is not None and number.active:
+            return number
+    default = await numbers.default()
+    if default is None:
+        raise InvalidInput("No WhatsApp number is connected to this workspace")
+    return default
+
+
+def _touch(conversation: Conversation, message: Message) -> None:
+    conversation.last_message_at = message.created_at
+    conversation.last_message_text = message.text[:PREVIEW_LENGTH]
+
+
+async def _record_outbound(
+    session: AsyncSession, conversation: Conversation, message: Message
+) -> None:
+    await events.record(
+        session,
+        workspace_id=conversation.workspace_id,
+        user_id=None,
+        name=catalog.CONVERSATION_OUTBOUND_QUEUED,
+        properties={
+            "conversation_id": str(conversation.id),
+            "message_id": str(message.id),
+            "kind": message.kind,
+        },
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    principal: Principal,
+    name: str,
+    conversation: Conversation,
+    **extra: object,
+) -> None:
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=name,
+        properties={"conversation_id": str(conversation.id), **extra},
+    )
+
+
+async def _record_number(
+    session: AsyncSession, principal: Principal, name: str, number: WhatsAppNumber
+) -> None:
+    await events.record(
+        session,
+        workspace_id=principal.workspace_id,
+        user_id=principal.user_id,
+        name=name,
+        properties={"number_id": str(number.id), "phone_number_id": number.phone_number_id},
+    )

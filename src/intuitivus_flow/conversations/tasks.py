@@ -1,0 +1,231 @@
+"""Worker side of conversations: the agent's reply (`conversation.reply`) and the delivery of
+outbound messages through their channel (`conversation.deliver`).
+
+Both are at-least-once jobs made idempotent: a reply is keyed on the inbound message it
+answers (`reply:<message id>`), and a delivery does nothing once its message left `pending`.
+The one window left is a worker dying after the Graph API accepted a message and before the
+job committed: the retry sends it again (the Cloud API takes no idempotency key).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.agents.models import Agent
+from intuitivus_flow.auth.principal import Principal
+from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.conversations import service
+from intuitivus_flow.conversations.channels.whatsapp import WhatsAppClient, WhatsAppError
+from intuitivus_flow.conversations.models import (
+    Author,
+    Conversation,
+    ConversationState,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
+from intuitivus_flow.conversations.repository import (
+    ConversationRepository,
+    MessageRepository,
+    WhatsAppNumberRepository,
+)
+from intuitivus_flow.events import catalog
+from intuitivus_flow.events import service as events
+from intuitivus_flow.jobs.models import Job
+from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.kit.crypto import SecretBox
+from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.llm import service as llm
+from intuitivus_flow.llm.providers import ChatMessage, ChatRequest, ProviderKind
+from intuitivus_flow.users.models import Role
+
+HISTORY_MESSAGES = 30
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRuntime:
+    box: SecretBox
+    graph_url: str
+    graph_version: str
+    client: httpx.AsyncClient | None = None
+
+
+# Handlers are registered once per process, but tests build many apps (each with its own
+# settings, e.g. the fake Graph API's port): the handlers read the latest installed runtime.
+_runtime: dict[str, ChannelRuntime] = {}
+
+
+def install_handlers(context: AppContext, *, client: httpx.AsyncClient | None = None) -> None:
+    settings = context.settings
+    _runtime["current"] = ChannelRuntime(
+        context.secrets, settings.whatsapp_graph_url, settings.whatsapp_graph_version, client
+    )
+    if service.REPLY_JOB in registry.handlers:
+        return
+    registry.register(service.REPLY_JOB)(_reply)
+    registry.register(service.DELIVER_JOB)(_deliver)
+
+
+async def _reply(session: AsyncSession, job: Job) -> dict[str, str]:
+    return await reply(session, job, runtime=_runtime["current"])
+
+
+async def _deliver(session: AsyncSession, job: Job) -> dict[str, str]:
+    return await deliver(session, job, runtime=_runtime["current"])
+
+
+async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> dict[str, str]:
+    """The agent answers an inbound message using the conversation history."""
+    workspace_id = _workspace(job)
+    messages = MessageRepository(session, workspace_id)
+    inbound = await _message(messages, job)
+    conversation = await ConversationRepository(session, workspace_id).get_or_raise(
+        inbound.conversation_id
+    )
+    if conversation.state != ConversationState.open.value:
+        return {"skipped": conversation.state}  # a human took over (or it was closed)
+    if await messages.newer_inbound_exists(inbound):
+        return {"skipped": "superseded"}  # its job answers this one too, with the history
+    key = f"reply:{inbound.id}"
+    if await messages.by_idempotency_key(key) is not None:
+        return {"skipped": "answered"}
+    agent = await service.responding_agent(session, conversation)
+    if agent is None:
+        return {"skipped": "no active agent"}  # waits in the inbox for a person
+    history = await messages.history(conversation.id, limit=HISTORY_MESSAGES)
+    completion, cost = await llm.complete(
+        session,
+        _worker_principal(workspace_id),
+        request=_request(agent, history),
+        box=runtime.box,
+        provider=ProviderKind(agent.provider) if agent.provider else None,
+    )
+    answer = await service.queue_outbound(
+        session, conversation, author=Author.agent, text=completion.result.text, idempotency_key=key
+    )
+    await events.record(
+        session,
+        workspace_id=workspace_id,
+        user_id=None,
+        name=catalog.CONVERSATION_AGENT_REPLIED,
+        properties={
+            "conversation_id": str(conversation.id),
+            "agent_id": str(agent.id),
+            "tokens": completion.result.total_tokens,
+            "cost_micros": cost,
+        },
+    )
+    return {"message_id": str(answer.id)}
+
+
+async def deliver(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> dict[str, str]:
+    """Send a pending WhatsApp message through the Graph API and keep its wamid."""
+    workspace_id = _workspace(job)
+    message = await _message(MessageRepository(session, workspace_id), job)
+    if message.status != MessageStatus.pending.value:
+        return {"status": message.status}
+    conversation = await ConversationRepository(session, workspace_id).get_or_raise(
+        message.conversation_id
+    )
+    client = await _client(session, conversation, runtime)
+    if client is None or not conversation.contact.phone:
+        return _failed(message, "no active WhatsApp number or no contact phone")
+    try:
+        wamid = await _send(client, conversation.contact.phone, message)
+    except WhatsAppError as error:
+        if error.retryable and job.attempts < job.max_attempts:
+            raise  # the job retries with backoff; the message stays pending
+        return _failed(message, str(error))
+    message.channel_message_id, message.status = wamid, MessageStatus.sent.value
+    message.status_updated_at = utcnow()
+    return {"status": message.status, "wamid": wamid}
+
+
+async def _client(
+    session: AsyncSession, conversation: Conversation, runtime: ChannelRuntime
+) -> WhatsAppClient | None:
+    if conversation.whatsapp_number_id is None:
+        return None
+    number = await WhatsAppNumberRepository(session, conversation.workspace_id).get(
+        conversation.whatsapp_number_id
+    )
+    if number is None or not number.active:
+        return None
+    return WhatsAppClient(
+        base_url=runtime.graph_url,
+        version=runtime.graph_version,
+        phone_number_id=number.phone_number_id,
+        access_token=runtime.box.decrypt(number.encrypted_access_token),
+        client=runtime.client,
+    )
+
+
+async def _send(client: WhatsAppClient, phone: str, message: Message) -> str:
+    if message.kind == MessageKind.template.value:
+        payload = message.payload
+        return await client.send_template(
+            phone,
+            name=str(payload["name"]),
+            language=str(payload["language"]),
+            components=list(payload.get("components") or []),
+        )
+    return await client.send_text(phone, message.text)
+
+
+def _failed(message: Message, error: str) -> dict[str, str]:
+    message.status, message.error = MessageStatus.failed.value, error[:2000]
+    message.status_updated_at = utcnow()
+    return {"status": message.status}
+
+
+def _request(agent: Agent, history: Sequence[Message]) -> ChatRequest:
+    return ChatRequest(
+        model=agent.model or "",
+        messages=chat_messages(history),
+        system="\n\n".join(part for part in (agent.role, agent.system_prompt) if part),
+        temperature=agent.temperature,
+        max_tokens=agent.max_tokens,
+    )
+
+
+def chat_messages(history: Sequence[Message]) -> list[ChatMessage]:
+    """The thread as chat turns: the contact is the user, agents and people the assistant.
+
+    Consecutive turns of one side are merged and the thread starts with the user, because
+    some vendors (Anthropic) refuse anything else.
+    """
+    turns: list[ChatMessage] = []
+    for message in history:
+        role = "user" if message.direction == Direction.inbound.value else "assistant"
+        if not turns and role == "assistant":
+            continue
+        if turns and turns[-1].role == role:
+            turns[-1] = ChatMessage(role, f"{turns[-1].content}\n{message.text}")
+        else:
+            turns.append(ChatMessage(role, message.text))
+    return turns
+
+
+async def _message(repository: MessageRepository, job: Job) -> Message:
+    message = await repository.get(uuid.UUID(str(job.payload["message_id"])))
+    if message is None:
+        raise PermanentJobError("the message no longer exists")
+    return message
+
+
+def _workspace(job: Job) -> uuid.UUID:
+    if job.workspace_id is None:
+        raise PermanentJobError("conversation job without a workspace")
+    return job.workspace_id
+
+
+def _worker_principal(workspace_id: uuid.UUID) -> Principal:
+    # The job acts for the workspace, with only what answering needs.
+    return Principal(workspace_id=workspace_id, role=Role.member, scopes=frozenset({Scope.llm_use}))

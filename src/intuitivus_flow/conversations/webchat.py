@@ -1,0 +1,122 @@
+"""The public web-chat API: a page's widget posts visitor messages and polls for replies.
+
+No user token: the workspace is named by its public widget key, the visitor by an id the
+widget generates and keeps. Both are public, so posting is rate-limited per visitor and per
+client address (a visitor id is free to invent), and messages are size-limited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.contacts import service as contacts
+from intuitivus_flow.conversations import service as conversations
+from intuitivus_flow.conversations.models import (
+    Channel,
+    ConversationSettings,
+    ConversationState,
+    Message,
+)
+from intuitivus_flow.conversations.repository import (
+    ConversationRepository,
+    MessageRepository,
+    WidgetKeyRepository,
+)
+from intuitivus_flow.kit.errors import NotFound, TooManyRequests
+from intuitivus_flow.kit.ratelimit import CounterStore, Throttle
+
+POLL_LIMIT = 100
+# A shared office or mobile carrier puts many visitors behind one address.
+ADDRESS_FACTOR = 10
+
+
+@dataclass(frozen=True, slots=True)
+class WebchatLimits:
+    per_visitor: Throttle
+    per_address: Throttle
+
+    @classmethod
+    def build(cls, store: CounterStore, *, per_minute: int) -> WebchatLimits:
+        return cls(
+            per_visitor=Throttle(store, "webchat:visitor", limit=per_minute, window_seconds=60),
+            per_address=Throttle(
+                store, "webchat:address", limit=per_minute * ADDRESS_FACTOR, window_seconds=60
+            ),
+        )
+
+    async def hit(self, *, widget_key: str, visitor: str, address: str) -> None:
+        for throttle, subject in (
+            (self.per_visitor, f"{widget_key}:{visitor}"),
+            (self.per_address, address),
+        ):
+            state = await throttle.hit(subject)
+            if state.count > throttle.limit:
+                raise TooManyRequests(
+                    "Too many messages; wait a moment", retry_after=state.retry_after
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    state: ConversationState | None
+    messages: Sequence[Message]
+
+
+async def post_message(
+    session: AsyncSession,
+    *,
+    widget_key: str,
+    visitor: str,
+    text: str,
+    name: str,
+    address: str,
+    limits: WebchatLimits,
+) -> Message:
+    """Store the visitor's message in their live conversation (started on first message);
+    the agent's reply arrives through polling."""
+    settings = await _widget(session, widget_key)
+    await limits.hit(widget_key=widget_key, visitor=visitor, address=address)
+    workspace_id = settings.workspace_id
+    previous = await ConversationRepository(session, workspace_id).latest_for_visitor(visitor)
+    contact = (
+        previous.contact
+        if previous is not None
+        else await contacts.create_visitor(
+            session,
+            workspace_id,
+            name=name.strip() or f"Web visitor {visitor[:6]}",
+            visitor_id=visitor,
+        )
+    )
+    conversation = await conversations.continue_or_start(
+        session, workspace_id, contact=contact, channel=Channel.webchat, visitor_id=visitor
+    )
+    return await conversations.receive(session, conversation, text=text)
+
+
+async def poll(
+    session: AsyncSession, *, widget_key: str, visitor: str, after: uuid.UUID | None
+) -> Thread:
+    """The visitor's latest conversation: messages after the `after` message (all without)."""
+    settings = await _widget(session, widget_key)
+    workspace_id = settings.workspace_id
+    conversation = await ConversationRepository(session, workspace_id).latest_for_visitor(visitor)
+    if conversation is None:
+        return Thread(state=None, messages=[])
+    repository = MessageRepository(session, workspace_id)
+    cursor = await repository.get(after) if after else None
+    if cursor is not None and cursor.conversation_id != conversation.id:
+        cursor = None  # a cursor from elsewhere (or an older conversation): start over
+    messages = await repository.after([conversation.id], cursor, limit=POLL_LIMIT)
+    return Thread(state=ConversationState(conversation.state), messages=messages)
+
+
+async def _widget(session: AsyncSession, widget_key: str) -> ConversationSettings:
+    settings = await WidgetKeyRepository(session).by_widget_key(widget_key)
+    if settings is None or not settings.widget_enabled:
+        raise NotFound("Unknown web-chat widget")
+    return settings

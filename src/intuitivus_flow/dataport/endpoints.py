@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import StreamingResponse
+
+from intuitivus_flow.dataport import service as dataport
+from intuitivus_flow.dataport.exporter import ExportPlan
+from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult
+from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession
+
+router = APIRouter(prefix="/api/data", tags=["data"])
+
+
+def export_response(context: Context, plan: ExportPlan) -> StreamingResponse:
+    """The export as a download, streamed page by page (no Content-Length: sent as read)."""
+    body = dataport.stream_export(
+        context.sessions, plan, page_rows=context.settings.export_page_rows
+    )
+    return StreamingResponse(
+        body,
+        media_type=plan.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{plan.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get(
+    "/export",
+    summary="Export the workspace",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}, "text/csv": {}}}},
+)
+async def export_data(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    context: Context,
+    export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.jsonl,
+    entity: Annotated[str | None, Query(max_length=40)] = None,
+) -> StreamingResponse:
+    """A zip with `manifest.json` and one `<entity>.jsonl` (or `.csv`) per entity, parents
+    first; with `entity`, that entity alone as a bare `.csv` or `.jsonl`. Secrets (provider
+    keys, WhatsApp tokens, API keys, passwords) are never exported. Needs `data:export`."""
+    plan = await dataport.plan_export(
+        session, principal, export_format=export_format, entity=entity
+    )
+    return export_response(context, plan)
+
+
+@router.post("/import", response_model=ImportResult, summary="Import into the workspace")
+async def import_data(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    context: Context,
+    file: Annotated[UploadFile, File(description="A zip made by the export.")],
+    dry_run: Annotated[bool, Query(description="Validate and count only.")] = False,
+) -> ImportResult:
+    """Validates every row first: any bad row answers 422 listing each one (file, line,
+    field) and nothing is written. Otherwise adds every row to the caller's workspace under
+    new ids, with references rewritten, in one transaction. `dry_run=true` answers what would
+    be created. Large uploads: 413 (see FLOW_IMPORT_MAX_BYTES). Needs `data:import`."""
+    return await dataport.import_archive(
+        session,
+        principal,
+        upload=file.file,
+        limits=dataport.limits_from(context.settings),
+        dry_run=dry_run,
+    )

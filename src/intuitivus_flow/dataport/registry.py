@@ -1,0 +1,294 @@
+"""What a workspace export holds: one `EntitySpec` per exportable table, parents first.
+
+Each entity names the domain repository that scopes it to a workspace, the columns that leave
+the instance (never secrets: provider keys, WhatsApp tokens, password hashes, API keys and
+session tokens live in tables that are not listed here at all), the columns that point at other
+entities (rewritten to new ids on import) and the rules an imported row must follow beyond its
+column types (choices, domain types, uniqueness).
+
+Columns that point at people (`created_by_id`, `author_user_id`, `user_id`) are not exported:
+members belong to one instance and are invited, not imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import StringConstraints, TypeAdapter, ValidationError
+from sqlalchemy import Column
+
+from intuitivus_flow.agents.models import AgentStatus, TaskStatus
+from intuitivus_flow.agents.repository import AgentRepository, AgentTaskRepository
+from intuitivus_flow.campaigns.models import CampaignStatus, Platform, StepKind
+from intuitivus_flow.campaigns.repository import (
+    CampaignReportRepository,
+    CampaignRepository,
+    CampaignStepRepository,
+)
+from intuitivus_flow.campaigns.schemas import Currency, StepSpec
+from intuitivus_flow.contacts.models import OptIn
+from intuitivus_flow.contacts.repository import ContactRepository, ContactTagRepository
+from intuitivus_flow.contacts.schemas import Phone
+from intuitivus_flow.conversations.models import (
+    Author,
+    Channel,
+    ConversationState,
+    Direction,
+    MessageKind,
+    MessageStatus,
+)
+from intuitivus_flow.conversations.repository import ConversationRepository, MessageRepository
+from intuitivus_flow.events.catalog import EVENT_NAME_PATTERN
+from intuitivus_flow.events.repository import EventRepository
+from intuitivus_flow.kit.repository import WorkspaceRepository
+
+FORMAT_VERSION = 1
+
+# (field, message) pairs an entity-level rule reports for one row.
+RowProblems = list[tuple[str, str]]
+
+
+# eq=False: specs are compared (and cached on) by identity; they hold dicts.
+@dataclass(frozen=True, slots=True, eq=False)
+class EntitySpec:
+    name: str  # the file stem (`agents.jsonl`) and the key in manifests and reports
+    repository: type[WorkspaceRepository[Any]]
+    fields: tuple[str, ...]  # exported columns, in file order; `id` first
+    references: Mapping[str, str] = field(default_factory=dict)  # column -> entity name
+    order_by: tuple[str, ...] = ("created_at", "id")  # keyset order of the export
+    choices: Mapping[str, type[StrEnum]] = field(default_factory=dict)
+    # Domain types that replace the column's own type in validation (E.164 phones...).
+    types: Mapping[str, Any] = field(default_factory=dict)
+    # Column sets unique within a workspace: checked inside the file and, when no column of
+    # the set is a reference, against the rows the workspace already has.
+    unique: tuple[tuple[str, ...], ...] = ()
+    check: Callable[[Mapping[str, Any]], RowProblems] | None = None
+    # What import changes on a row (work that was in flight has no job in the new workspace).
+    on_import: Callable[[dict[str, Any]], None] | None = None
+
+    @property
+    def model(self) -> type[Any]:
+        return self.repository.model
+
+    def column(self, name: str) -> Column[Any]:
+        column: Column[Any] = self.model.__table__.columns[name]
+        return column
+
+
+def _check_step_config(row: Mapping[str, Any]) -> RowProblems:
+    # A step's config is what campaigns/ validated when the steps were set; keep it that way.
+    try:
+        TypeAdapter(StepSpec).validate_python({**(row.get("config") or {}), "kind": row["kind"]})
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        path = ".".join(str(part) for part in first["loc"][1:])
+        return [("config", f"{path}: {first['msg']}" if path else first["msg"])]
+    return []
+
+
+def _settle_task(row: dict[str, Any]) -> None:
+    # A queued or running task has no job in the new workspace: it would wait forever.
+    if row.get("status") in {TaskStatus.queued.value, TaskStatus.running.value}:
+        row["status"] = TaskStatus.cancelled.value
+        row["error"] = "imported before it finished"
+
+
+def _settle_message(row: dict[str, Any]) -> None:
+    # Same for an outbound message that was waiting for its delivery job.
+    if row.get("status") == MessageStatus.pending.value:
+        row["status"] = MessageStatus.failed.value
+        row["error"] = "imported before it was sent"
+
+
+EventName = Annotated[str, StringConstraints(pattern=EVENT_NAME_PATTERN.pattern)]
+
+ENTITIES: tuple[EntitySpec, ...] = (
+    EntitySpec(
+        name="agents",
+        repository=AgentRepository,
+        fields=(
+            "id",
+            "name",
+            "role",
+            "system_prompt",
+            "provider",
+            "model",
+            "temperature",
+            "max_tokens",
+            "status",
+            "created_at",
+            "updated_at",
+        ),
+        choices={"status": AgentStatus},
+    ),
+    EntitySpec(
+        name="agent_tasks",
+        repository=AgentTaskRepository,
+        fields=(
+            "id",
+            "agent_id",
+            "prompt",
+            "status",
+            "result_text",
+            "error",
+            "provider",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost_micros",
+            "latency_ms",
+            "started_at",
+            "finished_at",
+            "created_at",
+        ),
+        references={"agent_id": "agents"},
+        choices={"status": TaskStatus},
+        on_import=_settle_task,
+    ),
+    EntitySpec(
+        name="contacts",
+        repository=ContactRepository,
+        fields=(
+            "id",
+            "name",
+            "phone",
+            "email",
+            "attributes",
+            "opt_in",
+            "opt_in_changed_at",
+            "created_at",
+            "updated_at",
+        ),
+        choices={"opt_in": OptIn},
+        types={"phone": Phone | None},
+        unique=(("phone",),),
+    ),
+    EntitySpec(
+        name="contact_tags",
+        repository=ContactTagRepository,
+        fields=("id", "contact_id", "tag"),
+        references={"contact_id": "contacts"},
+        order_by=("id",),  # tags have no creation time
+        unique=(("contact_id", "tag"),),
+    ),
+    EntitySpec(
+        name="conversations",
+        repository=ConversationRepository,
+        fields=(
+            "id",
+            "contact_id",
+            "channel",
+            "visitor_id",
+            "agent_id",
+            "state",
+            "last_message_at",
+            "last_message_text",
+            "escalated_at",
+            "closed_at",
+            "created_at",
+            "updated_at",
+        ),
+        references={"contact_id": "contacts", "agent_id": "agents"},
+        choices={"channel": Channel, "state": ConversationState},
+    ),
+    EntitySpec(
+        name="messages",
+        repository=MessageRepository,
+        fields=(
+            "id",
+            "conversation_id",
+            "direction",
+            "author",
+            "kind",
+            "text",
+            "payload",
+            "channel_message_id",
+            "idempotency_key",
+            "status",
+            "error",
+            "status_updated_at",
+            "created_at",
+        ),
+        references={"conversation_id": "conversations"},
+        choices={
+            "direction": Direction,
+            "author": Author,
+            "kind": MessageKind,
+            "status": MessageStatus,
+        },
+        unique=(("channel_message_id",), ("idempotency_key",)),
+        on_import=_settle_message,
+    ),
+    EntitySpec(
+        name="campaigns",
+        repository=CampaignRepository,
+        fields=(
+            "id",
+            "name",
+            "platform",
+            "status",
+            "currency",
+            "total_budget_minor",
+            "daily_budget_minor",
+            "starts_at",
+            "ends_at",
+            "targeting",
+            "creatives",
+            "audience_tags",
+            "agent_id",
+            "automation_started_at",
+            "created_at",
+            "updated_at",
+        ),
+        references={"agent_id": "agents"},
+        choices={"platform": Platform, "status": CampaignStatus},
+        types={"currency": Currency},
+    ),
+    EntitySpec(
+        name="campaign_reports",
+        repository=CampaignReportRepository,
+        fields=(
+            "id",
+            "campaign_id",
+            "report_date",
+            "impressions",
+            "clicks",
+            "conversions",
+            "spend_minor",
+            "revenue_minor",
+            "source",
+            "created_at",
+        ),
+        references={"campaign_id": "campaigns"},
+        unique=(("campaign_id", "report_date"),),
+    ),
+    EntitySpec(
+        name="campaign_steps",
+        repository=CampaignStepRepository,
+        fields=("id", "campaign_id", "position", "kind", "config", "created_at"),
+        references={"campaign_id": "campaigns"},
+        choices={"kind": StepKind},
+        unique=(("campaign_id", "position"),),
+        check=_check_step_config,
+    ),
+    EntitySpec(
+        name="events",
+        repository=EventRepository,
+        fields=("id", "name", "source", "occurred_at", "received_at", "properties"),
+        order_by=("occurred_at", "id"),
+        types={"name": EventName},
+    ),
+)
+
+BY_NAME: dict[str, EntitySpec] = {spec.name: spec for spec in ENTITIES}
+# Entities some other entity points at: only their ids need remembering during an import.
+REFERENCED: frozenset[str] = frozenset(
+    target for spec in ENTITIES for target in spec.references.values()
+)
+
+
+def get(name: str) -> EntitySpec | None:
+    return BY_NAME.get(name)

@@ -1,0 +1,130 @@
+"""A local HTTP server speaking Stripe's PaymentIntents wire format, for gateway tests.
+
+It checks what Stripe checks (bearer secret key, form-encoded body, positive integer amount)
+and honours `Idempotency-Key` the way Stripe does: the same key replays the first answer.
+Test card methods behave like Stripe's: `pm_card_visa` succeeds, `pm_card_chargeDeclined`
+fails with a 402 card error, `pm_card_threeDSecure2Required` needs action. `mode` makes it
+fail like an outage (500) or answer garbage.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+API_KEY = "sk_test_fake_stripe_key"
+
+
+@dataclass
+class StripeState:
+    mode: str = "ok"  # ok | error500 | garbage
+    requests: list[dict[str, str]] = field(default_factory=list)
+    idempotency_keys: list[str] = field(default_factory=list)
+    replays: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+
+
+def _error(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message, **extra}}, status)
+
+
+def _intent(form: dict[str, str], status: str) -> dict[str, Any]:
+    return {
+        "id": f"pi_{uuid.uuid4().hex[:24]}",
+        "object": "payment_intent",
+        "amount": int(form["amount"]),
+        "currency": form["currency"],
+        "status": status,
+        "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+    }
+
+
+def _answer(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    if not form.get("amount", "").isdigit() or int(form["amount"]) < 1:
+        return 400, {"error": {"type": "invalid_request_error", "message": "Invalid amount"}}
+    method = form.get("payment_method")
+    if method is None:
+        return 200, _intent(form, "requires_payment_method")
+    if method == "pm_card_visa":
+        return 200, _intent(form, "succeeded")
+    if method == "pm_card_threeDSecure2Required":
+        return 200, _intent(form, "requires_action")
+    if method == "pm_card_chargeDeclined":
+        intent = _intent(form, "requires_payment_method")
+        return 402, {
+            "error": {
+                "type": "card_error",
+                "code": "card_declined",
+                "message": "Your card was declined.",
+                "payment_intent": intent,
+            }
+        }
+    return 400, {"error": {"type": "invalid_request_error", "message": "No such PaymentMethod"}}
+
+
+def build_app(state: StripeState) -> Starlette:
+    async def payment_intents(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return _error(401, "invalid_request_error", "Invalid API Key provided")
+        if state.mode == "error500":
+            return _error(500, "api_error", "Something went wrong on Stripe's end.")
+        if state.mode == "garbage":
+            return PlainTextResponse("<html>bad gateway</html>", 502)
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        state.requests.append(form)
+        key = request.headers.get("idempotency-key")
+        if key:
+            state.idempotency_keys.append(key)
+            if key in state.replays:
+                status, body = state.replays[key]
+                return JSONResponse(body, status, headers={"Idempotent-Replayed": "true"})
+        status, body = _answer(form)
+        if key:
+            state.replays[key] = (status, body)
+        return JSONResponse(body, status)
+
+    return Starlette(routes=[Route("/v1/payment_intents", payment_intents, methods=["POST"])])
+
+
+@dataclass
+class RunningStripe:
+    url: str
+    state: StripeState
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_stripe() -> Iterator[RunningStripe]:
+    state = StripeState()
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(state), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("fake Stripe did not start")
+        time.sleep(0.02)
+    try:
+        yield RunningStripe(f"http://127.0.0.1:{port}", state)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
