@@ -24,6 +24,7 @@ from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.fallback import NoProviderAvailable
 from intuitivus_flow.llm.providers import ChatMessage, ChatRequest, ProviderKind
+from intuitivus_flow.observability.metrics import get_metrics
 from intuitivus_flow.users.models import Role
 
 RUN_TASK = "agent_task.run"
@@ -145,6 +146,7 @@ async def execute(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[st
         )
         task.prompt_tokens, task.completion_tokens = result.prompt_tokens, result.completion_tokens
         task.cost_micros, task.latency_ms = cost, round(result.latency_ms)
+    get_metrics().agent_replies_total.labels(outcome=task.status).inc()
     await _record(
         session, job.workspace_id, None, catalog.AGENT_TASK_FINISHED, task, status=task.status
     )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.repository import JobQueueRepository, QueueStats
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.observability.tracing import inject_context
 
 
 async def enqueue(
@@ -27,7 +28,8 @@ async def enqueue(
 ) -> Job:
     """Add a job that becomes visible to workers when the caller's transaction commits.
 
-    With a `dedupe_key`, enqueuing the same work twice returns the first job.
+    With a `dedupe_key`, enqueuing the same work twice returns the first job. The current
+    trace context goes with the job, so the worker's spans join the trace that asked for it.
     """
     return await JobQueueRepository(session).enqueue(
         Job(
@@ -38,7 +40,7 @@ async def enqueue(
             run_at=run_at or utcnow(),
             dedupe_key=dedupe_key,
             max_attempts=max_attempts,
-            trace_context=trace_context or {},
+            trace_context=trace_context if trace_context is not None else inject_context(),
         )
     )
 

@@ -20,14 +20,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.repository import JobQueueRepository
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.observability.tracing import attach_context
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 Handler = Callable[[AsyncSession, Job], Awaitable[dict[str, Any] | None]]
 
@@ -93,6 +96,7 @@ class Worker:
         lease: timedelta = timedelta(minutes=5),
         retry: RetryPolicy | None = None,
         name: str | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.sessions = sessions
         self.handlers = handlers
@@ -102,6 +106,7 @@ class Worker:
         self.lease = lease
         self.retry = retry or RetryPolicy()
         self.name = name or worker_name()
+        self.tracer = tracer or _tracer
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -149,7 +154,14 @@ class Worker:
                 handler = self.handlers.handlers.get(job.kind)
                 if handler is None:
                     raise PermanentJobError(f"no handler for job kind {job.kind!r}")
-                result = await handler(session, job)
+                with (
+                    attach_context(job.trace_context),
+                    self.tracer.start_as_current_span(
+                        f"job {job.kind}",
+                        attributes={"job.id": str(job.id), "job.attempt": job.attempts},
+                    ),
+                ):
+                    result = await handler(session, job)
                 if not await JobQueueRepository(session).finish(
                     job_id, worker=self.name, now=utcnow(), result=result
                 ):

@@ -34,6 +34,7 @@ from intuitivus_flow.llm.providers import (
 )
 from intuitivus_flow.llm.repository import ProviderKeyRepository, UsageRepository
 from intuitivus_flow.llm.schemas import ProviderKeyCreate, ProviderKeyUpdate
+from intuitivus_flow.observability.metrics import get_metrics
 from intuitivus_flow.users.models import Role
 
 OFFLINE_LABEL = "offline"
@@ -139,6 +140,7 @@ async def complete(
         raise
     await _record_failed_attempts(usage, by_id, completion.attempts[:-1])
     cost = await _record_success(usage, completion, by_id)
+    _count_tokens(completion)
     await events.record(
         session,
         workspace_id=principal.workspace_id,
@@ -257,6 +259,13 @@ async def _record(
         name=name,
         properties={"key_id": str(key.id), "provider": key.provider, **extra},
     )
+
+
+def _count_tokens(completion: Completion) -> None:
+    provider = completion.candidate.label.split(":", 1)[0]
+    tokens = get_metrics().llm_tokens_total
+    tokens.labels(provider=provider, kind="prompt").inc(completion.result.prompt_tokens)
+    tokens.labels(provider=provider, kind="completion").inc(completion.result.completion_tokens)
 
 
 def _require_key_manager(principal: Principal) -> None:

@@ -21,7 +21,7 @@ import psutil
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from redis.asyncio import Redis
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import Pool
 
 from intuitivus_flow.observability.metrics import FlowMetrics
@@ -147,6 +147,25 @@ class RuntimeGauges:
             await self._check("database", self._ping_database)
             if self.redis is not None:
                 await self._check("redis", self._ping_redis)
+            await self._sample_queues()
+
+    async def _sample_queues(self) -> None:
+        """Depth and lag of every job queue (the jobs table is shared, so any worker can tell)."""
+        from intuitivus_flow.jobs.embedded import QUEUES
+        from intuitivus_flow.jobs.service import queue_stats
+
+        try:
+            async with AsyncSession(self.engine) as session:
+                stats = {item.queue: item for item in await queue_stats(session)}
+        except Exception as exc:  # a missing table or a down database must not stop the rest
+            logger.warning("job queue sampling failed: %s", type(exc).__name__)
+            return
+        for queue in sorted(set(QUEUES) | set(stats)):
+            found = stats.get(queue)
+            self.metrics.job_queue_depth.labels(queue=queue).set(found.depth if found else 0)
+            self.metrics.job_queue_lag_seconds.labels(queue=queue).set(
+                found.lag_seconds if found else 0
+            )
 
     def _sample_process(self) -> None:
         process = self._current_process()
