@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         default=False,
         description="Export traces over OTLP (also on when OTEL_EXPORTER_OTLP_ENDPOINT is set).",
     )
+    fault_plan_file: Path | None = Field(
+        default=None,
+        description="Where worker processes share the fault plan; set by `serve --workers N` "
+        "(unset: the plan stays in the process).",
+    )
     fault_injection: bool = Field(
         default=False,
         description="Enable /api/ops/faults (latency and 500s for drills); refused in production.",
@@ -115,6 +120,29 @@ class Settings(BaseSettings):
     )
     alert_rules_file: Path | None = Field(
         default=None, description="YAML alert rules; default: the packaged default rules."
+    )
+    # --- predictive alerting models (issue 6, docs/forecasting.md) ---
+    predictive_step_seconds: int = Field(
+        default=300,
+        ge=15,
+        le=3600,
+        description="Step of the series the predictive models read (samples averaged per step "
+        "across instances); the default detector was tuned on 5-minute data.",
+    )
+    predictive_history_days: float = Field(
+        default=14, gt=0, le=90, description="Days of metric history a model is trained on."
+    )
+    predictive_min_points: int = Field(
+        default=288,
+        ge=50,
+        le=100_000,
+        description="Steps of history a model needs before it predicts (cold start below it).",
+    )
+    predictive_retrain_minutes: int = Field(
+        default=360,
+        ge=1,
+        le=7 * 24 * 60,
+        description="Minutes between scheduled retrains of each model (drift retrains earlier).",
     )
     alert_webhook_urls: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,

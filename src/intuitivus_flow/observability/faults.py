@@ -3,8 +3,8 @@
 Active only with `FLOW_FAULT_INJECTION=true`, and refused in production: the app will not
 start with both. `PUT /api/ops/faults` sets the plan, `DELETE` clears it. Health, readiness,
 metrics and the ops endpoints themselves are never affected, so the drill can always be
-observed and stopped. The plan lives in the process: with `serve --workers N` each worker has
-its own, so drills run with one worker.
+observed and stopped. The plan is kept in a file of the data directory, so every worker of
+`serve --workers N` on this host follows the same plan (a `stat` per request notices changes).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import logging
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Request, status
@@ -52,11 +53,51 @@ class FaultPlan(BaseModel):
         return value
 
 
+PLAN_FILE = "fault-plan.json"
+
+
 @dataclass(slots=True)
 class FaultState:
-    plan: FaultPlan | None = None
+    # Where the plan is shared between worker processes; None keeps it in this process only.
+    path: Path | None = None
+    _plan: FaultPlan | None = None
+    _seen_mtime: float | None = None
     # Drills need unpredictable-looking failures, not secure randomness.
     rng: random.Random = field(default_factory=random.Random)
+
+    @property
+    def plan(self) -> FaultPlan | None:
+        if self.path is not None:
+            self._reload_if_changed(self.path)
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: FaultPlan | None) -> None:
+        self._plan = plan
+        if self.path is None:
+            return
+        if plan is None:
+            self.path.unlink(missing_ok=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(plan.model_dump_json())
+            temporary.replace(self.path)  # atomic: other workers never read half a plan
+        self._seen_mtime = None
+
+    def _reload_if_changed(self, path: Path) -> None:
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            self._plan, self._seen_mtime = None, None
+            return
+        if mtime != self._seen_mtime:
+            try:
+                self._plan = FaultPlan.model_validate_json(path.read_text())
+            except (OSError, ValueError):
+                logger.warning("unreadable fault plan file %s; ignoring it", path)
+                self._plan = None
+            self._seen_mtime = mtime
 
     def applies_to(self, path: str) -> FaultPlan | None:
         plan = self.plan

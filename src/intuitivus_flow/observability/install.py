@@ -94,7 +94,7 @@ def install_observability(
             redis=context.redis,
             data_dir=settings.data_dir,
         ),
-        faults=faults.FaultState(),
+        faults=faults.FaultState(path=settings.fault_plan_file),
         tracer_provider=telemetry.tracer_provider,
     )
     app.state.observability = observability

@@ -109,10 +109,19 @@ def gunicorn_options(settings: Settings, *, host: str, port: int, workers: int) 
     return options
 
 
+def share_fault_plan(data_dir: Path) -> None:
+    """Point every worker at one fault-plan file (fresh for this server), so a drill's
+    `PUT /api/ops/faults` reaches all of them, whichever worker took the request."""
+    plan_file = (data_dir / f"fault-plan-{os.getpid()}.json").resolve()
+    plan_file.unlink(missing_ok=True)
+    os.environ["FLOW_FAULT_PLAN_FILE"] = str(plan_file)
+
+
 def run_workers(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve with `workers` processes; returns when gunicorn stops."""
     from intuitivus_flow.observability.logging import configure_logging
 
     prepare_multiprocess_dir(settings.data_dir)
+    share_fault_plan(settings.data_dir)
     configure_logging(settings)
     FlowGunicorn(gunicorn_options(settings, host=host, port=port, workers=workers)).run()
