@@ -24,6 +24,7 @@ from intuitivus_flow.dashboard.endpoints import router as dashboard_router
 from intuitivus_flow.dataport import IMPORT_PATHS
 from intuitivus_flow.dataport.endpoints import router as data_router
 from intuitivus_flow.events.endpoints import router as events_router
+from intuitivus_flow.forecasting.endpoints import router as forecasting_router
 from intuitivus_flow.health.endpoints import router as health_router
 from intuitivus_flow.jobs.embedded import embedded_worker
 from intuitivus_flow.kit.context import AppContext
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         data_router,
         metrics_history_router,
         alerts_router,
+        forecasting_router,
     ):
         app.include_router(router)
     install_web(app)

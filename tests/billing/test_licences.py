@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from intuitivus_flow.billing import tasks
-from intuitivus_flow.billing.licences import new_licence_key, normalise_key
+from intuitivus_flow.billing.licences import DELIVER_LICENCE, new_licence_key, normalise_key
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.users.models import User
@@ -168,7 +168,7 @@ class TestDelivery:
 
     async def _job(self, app: Any, licence_id: uuid.UUID) -> Job:
         async with app.state.context.sessions() as session:
-            job = await session.scalar(select(Job).where(Job.kind == tasks.DELIVER_LICENCE))
+            job: Job | None = await session.scalar(select(Job).where(Job.kind == DELIVER_LICENCE))
             assert job is not None
             assert job.payload == {"licence_id": str(licence_id)}
             return job

@@ -36,7 +36,7 @@ async def test_transition_table(
     async def record(session: object, **kwargs: object) -> None:
         recorded.append(kwargs)
 
-    monkeypatch.setattr(billing.events, "record", record)
+    monkeypatch.setattr("intuitivus_flow.events.service.record", record)
     subscription = Subscription(plan="pro", status=start.value)
     if start is end or (start, end) in ALLOWED:
         await billing.transition(_Session(), subscription, end, reason="test")  # type: ignore[arg-type]

@@ -96,7 +96,8 @@ async def test_journey_over_contacts_and_whatsapp(client: httpx.AsyncClient, app
         skipped = await session.scalar(
             select(CampaignStepDelivery).where(CampaignStepDelivery.status == "skipped")
         )
-        assert skipped is not None and str(skipped.contact_id) == phoneless
+        assert skipped is not None
+        assert str(skipped.contact_id) == phoneless
         assert skipped.detail == {"reason": "The contact has no phone number"}
         deliver_jobs = await session.scalar(
             select(func.count()).select_from(Job).where(Job.kind == "conversation.deliver")
@@ -122,7 +123,8 @@ async def test_journey_over_contacts_and_whatsapp(client: httpx.AsyncClient, app
     assert len(texts) == 1
     async with sessions_of(app)() as session:
         text_conversation = await session.get(Conversation, texts[0].conversation_id)
-    assert text_conversation is not None and str(text_conversation.contact_id) == replier
+    assert text_conversation is not None
+    assert str(text_conversation.contact_id) == replier
     assert replier in reachable
     await run(client, owner, cid)  # enrolling again sends nothing new
     await drain(app, pool)

@@ -139,7 +139,8 @@ class TestFileIngest:
         assert (metrics["spend_minor"], metrics["revenue_minor"]) == (3550, 10000)
         assert metrics["cpa_minor"] == 710.0
         days = (await performance(client, owner, campaign["id"]))["days"]
-        assert days[1]["ctr"] is None and days[2]["cpc_minor"] is None
+        assert days[1]["ctr"] is None
+        assert days[2]["cpc_minor"] is None
 
     async def test_json_file_in_a_zero_decimal_currency(self, client: httpx.AsyncClient) -> None:
         owner = await register(client)

@@ -3,6 +3,7 @@ step, then a new worker: every contact gets every step exactly once (SQLite and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -23,8 +24,12 @@ from intuitivus_flow.config import Settings
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.kit import migrations
-from intuitivus_flow.kit.db import SessionFactory, create_engine, create_session_factory
-from intuitivus_flow.kit.db import unit_of_work
+from intuitivus_flow.kit.db import (
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+    unit_of_work,
+)
 from intuitivus_flow.workspaces.models import Workspace
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, _admin, _create_postgres_database
 
@@ -165,7 +170,7 @@ async def test_a_worker_killed_mid_step_is_taken_over_without_duplicates(
         deadline = time.monotonic() + 30
         while not await all_done():
             assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+            await asyncio.sleep(0.2)
     finally:
         survivor.terminate()
         survivor.wait(timeout=20)

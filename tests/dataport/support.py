@@ -19,7 +19,7 @@ from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.campaigns.models import Campaign, CampaignReport, CampaignStep
 from intuitivus_flow.contacts.models import Contact, ContactTag
 from intuitivus_flow.conversations.models import Conversation, Message, WhatsAppNumber
-from intuitivus_flow.dataport.registry import BY_NAME, ENTITIES
+from intuitivus_flow.dataport.registry import ENTITIES, REFERENCED
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.llm.models import ProviderKey
@@ -270,22 +270,27 @@ def jsonl(*rows: dict[str, Any]) -> str:
     return "".join(json.dumps(row) + "\n" for row in rows)
 
 
-def normal_form(files: dict[str, bytes]) -> dict[str, list[dict[str, Any]]]:
-    """The export as "same" is defined in docs/dataport.md: every id (and every reference)
-    replaced by the position of the row it names in its file; the export's own `data.*`
-    events left out (a round trip creates new ones)."""
+def normal_form(
+    files: dict[str, bytes], *, ignore_ids: frozenset[str] = frozenset()
+) -> dict[str, list[str]]:
+    """The export as "same" is defined in docs/dataport.md: per entity, the multiset of rows
+    once ids are dropped and each reference is replaced by the position (in export order)
+    of the row it names; the round trip's own `data.*` events and the rows the target had
+    before (`ignore_ids`) are left out."""
     positions: dict[str, dict[str, int]] = {}
     content: dict[str, list[dict[str, Any]]] = {}
     for spec in ENTITIES:
-        rows = jsonl_rows(files, spec.name)
+        rows = [row for row in jsonl_rows(files, spec.name) if row["id"] not in ignore_ids]
         if spec.name == "events":
             rows = [row for row in rows if not row["name"].startswith("data.")]
         positions[spec.name] = {row["id"]: index for index, row in enumerate(rows)}
         content[spec.name] = rows
+    normal: dict[str, list[str]] = {}
     for spec in ENTITIES:
         for row in content[spec.name]:
-            row["id"] = positions[spec.name][row["id"]]
-            for name, target in BY_NAME[spec.name].references.items():
+            row["id"] = positions[spec.name][row["id"]] if spec.name in REFERENCED else None
+            for name, target in spec.references.items():
                 if row[name] is not None:
                     row[name] = positions[target][row[name]]
-    return content
+        normal[spec.name] = sorted(json.dumps(row, sort_keys=True) for row in content[spec.name])
+    return normal

@@ -6,6 +6,8 @@ One evaluation (`evaluate`) does, at one instant `now`:
    older than the staleness window count as "no data", which is not a breach); each SLO rule
    sums its counts over every window and runs the multiwindow burn-rate decision (alerts/slo.py),
    one alert per tier severity (page / ticket), with the remaining error budget attached;
+   predictive rules (anomaly, forecast breach) are observed by the `PredictiveObserver` the
+   caller passes (forecasting/evaluator.py), which yields the same kind of observations;
 2. advance each alert (one row per rule + label set, its fingerprint) through
    inactive -> pending -> firing -> resolved: pending once the condition holds, firing once it
    has held for the rule's `for`, resolved once it has been false for `keep_firing_for` (so an
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,9 +39,17 @@ from intuitivus_flow.alerts import notifications
 from intuitivus_flow.alerts.models import Alert, AlertState, AlertTransition, Silence
 from intuitivus_flow.alerts.notifications import Notifier
 from intuitivus_flow.alerts.repository import AlertRepository, SilenceRepository
-from intuitivus_flow.alerts.rules import Inhibition, RuleSet, SloRule, resolve_runbook_url
+from intuitivus_flow.alerts.rules import (
+    Inhibition,
+    PredictiveRule,
+    RuleSet,
+    SloRule,
+    resolve_runbook_url,
+)
 from intuitivus_flow.alerts.slo import WindowCounts, evaluate_slo, remaining_error_budget
 from intuitivus_flow.metrics_history.repository import MetricRepository
+
+logger = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -88,6 +99,22 @@ def fingerprint(name: str, labels: Mapping[str, str]) -> str:
     """Stable identity of an alert: its name and label set, order-independent."""
     canonical = json.dumps({"alertname": name, **labels}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class PredictiveObserver(Protocol):
+    """Observes the predictive rules (implemented by forecasting.evaluator.PredictiveEvaluator).
+
+    A rule whose model cannot predict (cold start, failed) must simply yield no observation.
+    """
+
+    async def observe(
+        self,
+        session: AsyncSession,
+        rules: list[PredictiveRule],
+        *,
+        now: datetime,
+        options: EngineOptions,
+    ) -> list[Observation]: ...
 
 
 @dataclass(slots=True)
@@ -174,13 +201,36 @@ async def observe_slo(
 
 
 async def observe(
-    session: AsyncSession, rules: RuleSet, *, now: datetime, options: EngineOptions
+    session: AsyncSession,
+    rules: RuleSet,
+    *,
+    now: datetime,
+    options: EngineOptions,
+    predictive: PredictiveObserver | None = None,
 ) -> list[Observation]:
     metrics = MetricRepository(session)
     found = await observe_thresholds(metrics, rules, now=now, options=options)
     for rule in rules.slos:
         found.extend(await observe_slo(metrics, rule, now=now, options=options))
+    if predictive is not None and rules.predictive:
+        found.extend(await observe_predictive(session, predictive, rules, now, options))
     return found
+
+
+async def observe_predictive(
+    session: AsyncSession,
+    predictive: PredictiveObserver,
+    rules: RuleSet,
+    now: datetime,
+    options: EngineOptions,
+) -> list[Observation]:
+    # The observer already degrades model by model; this guard is the last line, so that a bug
+    # in it costs the predictive alerts of one tick and never the threshold and SLO alerts.
+    try:
+        return await predictive.observe(session, list(rules.predictive), now=now, options=options)
+    except Exception:
+        logger.exception("predictive rules not evaluated this tick; the other rules were")
+        return []
 
 
 # --- 2. advance -------------------------------------------------------------------------------
@@ -235,6 +285,7 @@ def new_alert(observation: Observation, now: datetime) -> Alert:
 def timings(rules: RuleSet) -> dict[str, Timing]:
     found = {rule.name: Timing(rule.for_, rule.keep_firing_for) for rule in rules.thresholds}
     found.update({rule.name: Timing() for rule in rules.slos})
+    found.update({rule.name: Timing(rule.for_, rule.keep_firing_for) for rule in rules.predictive})
     return found
 
 
@@ -326,8 +377,9 @@ async def evaluate(
     now: datetime,
     notifier: Notifier,
     options: EngineOptions,
+    predictive: PredictiveObserver | None = None,
 ) -> EvaluationReport:
-    observations = await observe(session, rules, now=now, options=options)
+    observations = await observe(session, rules, now=now, options=options, predictive=predictive)
     by_fingerprint = {observation.fingerprint: observation for observation in observations}
     repository = AlertRepository(session)
     alerts = {alert.fingerprint: alert for alert in await repository.relevant(by_fingerprint)}

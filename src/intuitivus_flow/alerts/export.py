@@ -661,6 +661,23 @@ def export_prometheus(rules: RuleSet, out: Path, *, options: ExportOptions) -> l
     for name, document in documents.items():
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dump(document), encoding="utf-8")
+        header = skipped_predictive(rules) if name == ALERTING_FILE else ""
+        path.write_text(header + dump(document), encoding="utf-8")
         written.append(path)
     return written
+
+
+def skipped_predictive(rules: RuleSet) -> str:
+    """YAML comments naming the predictive rules left out of the export, and why."""
+    if not rules.predictive:
+        return ""
+    lines = [
+        "# Not exported: predictive rules need the models intuitivus-flow trains on its metric",
+        "# history (anomaly detection, forecast breach); Prometheus has no equivalent. They keep",
+        "# running in the built-in alert engine:",
+    ]
+    lines += [
+        f"#   - {rule.name} (kind: {rule.kind.value}, signal: {rule.signal})"
+        for rule in rules.predictive
+    ]
+    return "\n".join(lines) + "\n"

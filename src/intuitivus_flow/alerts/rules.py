@@ -1,4 +1,4 @@
-"""The typed alert-rule model: threshold rules, SLO rules and inhibitions, loaded from YAML.
+"""The typed alert-rule model: threshold, SLO and predictive rules and inhibitions, from YAML.
 
 One rule file drives both the built-in engine (which evaluates the metric-history signals) and
 the export to Prometheus/Alertmanager, so every name here is checked against the operations
@@ -81,6 +81,11 @@ class Severity(StrEnum):
 class SloKind(StrEnum):
     availability = "availability"
     latency = "latency"
+
+
+class PredictiveKind(StrEnum):
+    anomaly = "anomaly"  # the newest point departs from what the series' past says is normal
+    forecast_breach = "forecast_breach"  # the trend crosses `threshold` within `horizon`
 
 
 class RulesError(ValueError):
@@ -283,6 +288,69 @@ class SloRule(_Alert):
         return sorted(found)
 
 
+class PredictiveRule(_Alert):
+    """A rule evaluated by a model trained on the signal's history (``forecasting/``).
+
+    ``kind: anomaly`` fires when the model flags the newest complete step of the signal;
+    ``kind: forecast_breach`` fires when the signal's trend is predicted to cross
+    ``operator threshold`` within ``horizon``. Prometheus cannot evaluate either, so the export
+    skips these rules (and says so in the exported file).
+    """
+
+    kind: PredictiveKind
+    signal: str
+    detector: str = "default"
+    operator: Literal[">", "<"] | None = None
+    threshold: float | None = None
+    horizon: Duration | None = None
+    for_: Duration = Field(default=timedelta(0), alias="for")
+    keep_firing_for: Duration = timedelta(0)
+
+    @field_validator("signal")
+    @classmethod
+    def _known_signal(cls, value: str) -> str:
+        if value not in THRESHOLD_SIGNALS:
+            raise ValueError(
+                f"unknown signal {value!r}; valid signals: {', '.join(THRESHOLD_SIGNALS)}"
+            )
+        return value
+
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, value: str) -> str:
+        # Imported here: the registry loads the detector modules, which only this rule needs.
+        from intuitivus_flow.predictive.detectors import available
+
+        if value not in available():
+            raise ValueError(f"unknown detector {value!r}; choose one of: {', '.join(available())}")
+        return value
+
+    @property
+    def direction(self) -> Literal["above", "below"]:
+        """Which way the forecast must cross the threshold (``>`` above, ``<`` below)."""
+        return "below" if self.operator == "<" else "above"
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.kind is PredictiveKind.forecast_breach:
+            missing = [
+                name
+                for name, value in (
+                    ("operator", self.operator),
+                    ("threshold", self.threshold),
+                    ("horizon", self.horizon),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"a forecast_breach rule needs {', '.join(missing)}")
+            if self.horizon is not None and self.horizon <= timedelta(0):
+                raise ValueError("horizon must be longer than 0s")
+        elif self.threshold is not None or self.horizon is not None:
+            raise ValueError("threshold and horizon apply to forecast_breach rules only")
+        return self
+
+
 def _highest(severities: Iterable[Severity]) -> Severity:
     order = [Severity.info, Severity.warning, Severity.critical]
     return max(severities, key=order.index)
@@ -305,11 +373,17 @@ class Inhibition(_Model):
 class RuleSet(_Model):
     thresholds: list[ThresholdRule] = Field(default_factory=list)
     slos: list[SloRule] = Field(default_factory=list)
+    predictive: list[PredictiveRule] = Field(default_factory=list)
     inhibitions: list[Inhibition] = Field(default_factory=list)
 
     @property
     def alert_names(self) -> list[str]:
+        """The alerts Prometheus can evaluate too (threshold and SLO rules, what export writes)."""
         return [rule.name for rule in self.thresholds] + [rule.name for rule in self.slos]
+
+    @property
+    def predictive_names(self) -> list[str]:
+        return [rule.name for rule in self.predictive]
 
     def threshold(self, name: str) -> ThresholdRule:
         return next(rule for rule in self.thresholds if rule.name == name)
@@ -349,7 +423,9 @@ def parse_rules(text: str, *, source: str) -> RuleSet:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise RulesError(source, ["the file must be a mapping with thresholds/slos/inhibitions"])
+        raise RulesError(
+            source, ["the file must be a mapping with thresholds/slos/predictive/inhibitions"]
+        )
     try:
         rules = RuleSet.model_validate(data)
     except ValidationError as exc:
@@ -403,9 +479,11 @@ def _message(error: Any) -> str:
 def _cross_check(rules: RuleSet) -> list[str]:
     """Rules that are valid alone but not together: duplicate names, dangling inhibitions."""
     problems = []
-    sections = [("thresholds", rule.name) for rule in rules.thresholds] + [
-        ("slos", rule.name) for rule in rules.slos
-    ]
+    sections = (
+        [("thresholds", rule.name) for rule in rules.thresholds]
+        + [("slos", rule.name) for rule in rules.slos]
+        + [("predictive", rule.name) for rule in rules.predictive]
+    )
     seen: dict[str, str] = {}
     counters: dict[str, int] = {}
     for section, name in sections:

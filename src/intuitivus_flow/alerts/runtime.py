@@ -8,6 +8,8 @@ and stops when the lifespan ends:
   lease `metrics:sampler:<instance>`; the others keep their reading current to take over;
 - evaluator (every FLOW_ALERT_EVALUATION_SECONDS): only the holder of `alerts:evaluator`;
 - dispatcher (every 2 s, evaluator holder only): sends due notifications and retries;
+- trainer (every minute, evaluator holder only): fits the predictive models that are new, due
+  on schedule, drifted or failed (forecasting/service.py);
 - maintenance (hourly): metric partitions ahead and retention.
 """
 
@@ -32,6 +34,9 @@ from intuitivus_flow.alerts.engine import Clock, EngineOptions, SystemClock
 from intuitivus_flow.alerts.notifications import Notifier
 from intuitivus_flow.alerts.rules import RulesError, RuleSet, load_rules
 from intuitivus_flow.config import Settings
+from intuitivus_flow.forecasting import service as forecasting
+from intuitivus_flow.forecasting.evaluator import PredictiveEvaluator
+from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.metrics_history import service as history
@@ -46,6 +51,7 @@ from intuitivus_flow.observability.metrics import collect_registry
 logger = logging.getLogger(__name__)
 
 DISPATCH_SECONDS = 2.0
+TRAIN_SECONDS = 60.0
 MAINTENANCE_SECONDS = 3600.0
 MIN_LEASE = timedelta(seconds=30)
 
@@ -100,6 +106,7 @@ class Operations:
     notifier: Notifier | None = None
     leading: bool = False
     sampler: Sampler = field(init=False)
+    predictive: PredictiveEvaluator = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.context.settings
@@ -108,6 +115,7 @@ class Operations:
         )
         if self.notifier is None:
             self.notifier = Notifier.from_settings(settings)
+        self.predictive = PredictiveEvaluator(ForecastOptions.from_settings(settings))
 
     @property
     def settings(self) -> Settings:
@@ -155,7 +163,23 @@ class Operations:
                 now=now,
                 notifier=self.notifier,
                 options=engine_options(self.settings),
+                predictive=self.predictive,
             )
+
+    async def train_once(self) -> list[forecasting.TrainingJob]:
+        """Fit the predictive models that need it (evaluator holder only); returns the jobs."""
+        if not self.leading:
+            return []
+        now = self.clock.now()
+        options = self.predictive.options
+        async with unit_of_work(self.context.sessions) as session:
+            jobs = await forecasting.plan_training(
+                session, configured_rules(self.settings), now=now, options=options
+            )
+        for job in jobs:
+            async with unit_of_work(self.context.sessions) as session:
+                await forecasting.train(session, job, now=now, options=options)
+        return jobs
 
     async def dispatch_once(self) -> int:
         """Send every due notification once; returns how many got through."""
@@ -212,6 +236,7 @@ def _jobs(operations: Operations) -> list[tuple[float, Callable[[], Awaitable[ob
             return jobs
         jobs.append((settings.alert_evaluation_seconds, operations.evaluate_once, "evaluator"))
         jobs.append((DISPATCH_SECONDS, operations.dispatch_once, "dispatcher"))
+        jobs.append((TRAIN_SECONDS, operations.train_once, "trainer"))
     return jobs
 
 

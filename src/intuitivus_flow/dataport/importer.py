@@ -58,18 +58,19 @@ class Validation:
         file = self.archive.file_name(spec)
         pending: dict[str, list[PendingReference]] = defaultdict(list)
         keys: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {u: {} for u in spec.unique}
-        count = 0
+        found = valid = 0
         for row in self.archive.rows(spec):
-            count += 1
-            self._row(spec, file, row, pending, keys)
-            if self.progress and count % WRITE_BATCH == 0:
-                self.progress("validate", spec.name, count)
-        self.counts[spec.name] = count
+            found += 1
+            valid += self._row(spec, file, row, pending, keys)
+            if self.progress and found % WRITE_BATCH == 0:
+                self.progress("validate", spec.name, found)
+        # Rows that would be created; equal to `found` whenever the import can go ahead.
+        self.counts[spec.name] = valid
         if self.progress:
-            self.progress("validate", spec.name, count)
+            self.progress("validate", spec.name, found)
         declared = self.archive.declared_count(spec)
-        if declared is not None and declared != count:
-            self.problems.add(file, None, None, f"the manifest says {declared} rows, found {count}")
+        if declared is not None and declared != found:
+            self.problems.add(file, None, None, f"the manifest says {declared} rows, found {found}")
         await self._resolve_references(file, pending)
         await self._check_workspace_unique(spec, file, keys)
 
@@ -80,12 +81,15 @@ class Validation:
         row: ParsedRow,
         pending: dict[str, list[PendingReference]],
         keys: dict[tuple[str, ...], dict[tuple[Any, ...], int]],
-    ) -> None:
+    ) -> bool:
+        """Check one row against the file so far; True when the row itself is valid (its
+        references to the workspace are checked once the whole file is read)."""
         for name, message in row.problems:
             self.problems.add(file, row.line, name, message)
         if row.problems:
-            return
+            return False
         values = row.values
+        problems_before = self.problems.total
         row_id = values.get("id")
         if row_id is not None and spec.name in REFERENCED:
             ids = self.file_ids[spec.name]
@@ -105,6 +109,7 @@ class Validation:
                 self.problems.add(file, row.line, columns[-1], f"same {label} as line {seen[key]}")
             else:
                 seen[key] = row.line
+        return self.problems.total == problems_before
 
     async def _resolve_references(
         self, file: str, pending: dict[str, list[PendingReference]]

@@ -36,6 +36,7 @@ from intuitivus_flow.conversations.models import (
     WhatsAppNumber,
 )
 from intuitivus_flow.events.models import Event
+from intuitivus_flow.forecasting.models import ForecastModel
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.kit.models import Base
 from intuitivus_flow.llm.models import LlmUsage, ProviderKey
@@ -61,6 +62,7 @@ __all__ = [
     "Conversation",
     "ConversationSettings",
     "Event",
+    "ForecastModel",
     "IdempotencyRecord",
     "Invitation",
     "Invoice",

@@ -20,6 +20,8 @@ from intuitivus_flow.web.campaign_pages import router as campaign_router
 from intuitivus_flow.web.conversation_pages import router as conversation_router
 from intuitivus_flow.web.csrf import CsrfRejected
 from intuitivus_flow.web.dashboard_pages import router as dashboard_router
+from intuitivus_flow.web.data_pages import router as data_router
+from intuitivus_flow.web.forecast_pages import router as forecast_router
 from intuitivus_flow.web.operations_pages import router as operations_router
 from intuitivus_flow.web.templating import STATIC_DIR, redirect, render
 from intuitivus_flow.web.workspace_pages import router as workspace_router
@@ -59,6 +61,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(conversation_router)
     app.include_router(dashboard_router)
     app.include_router(operations_router)
+    app.include_router(forecast_router)
     app.include_router(billing_router)
+    app.include_router(data_router)
     app.add_exception_handler(SignInRequired, _redirect_to_signin)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)

@@ -38,5 +38,7 @@ NAV: tuple[NavItem, ...] = (
         label="Service health", href="/service-health", section="service-health", admin_only=True
     ),
     NavItem(label="Alerts", href="/alerts", section="alerts", admin_only=True),
+    NavItem(label="Forecasts", href="/forecasts", section="forecasts", admin_only=True),
     NavItem(label="Billing", href="/billing", section="billing", admin_only=True),
+    NavItem(label="Data", href="/data", section="data", admin_only=True),
 )

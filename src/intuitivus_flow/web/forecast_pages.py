@@ -1,0 +1,95 @@
+"""The Forecasts page (owners and admins): one chart per signal a predictive rule watches.
+
+Each chart shows the signal's history, the trend forecast with its 80 % band, the anomalies
+its model flagged and the threshold line; a table lists every model's state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from intuitivus_flow.alerts.rules import RulesError, RuleSet, parse_duration
+from intuitivus_flow.alerts.runtime import configured_rules
+from intuitivus_flow.forecasting import charts, service, views
+from intuitivus_flow.forecasting.options import ForecastOptions
+from intuitivus_flow.kit.errors import FlowError
+from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.metrics_history.access import require_operator_role
+from intuitivus_flow.web.auth import CurrentViewer, Viewer
+from intuitivus_flow.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+RANGES = ("6h", "24h", "7d")
+DEFAULT_RANGE = "24h"
+DEFAULT_HORIZON = "6h"
+
+
+def _refusal(request: Request, viewer: Viewer) -> Response | None:
+    """A 403 page for members, as on the other operations pages."""
+    try:
+        require_operator_role(viewer.principal)
+    except FlowError:
+        message = "Forecasts are available to workspace owners and admins."
+        context = {"viewer": viewer, "title": "Not allowed", "message": message}
+        return render(request, "error.html", context, status_code=403)
+    return None
+
+
+def _signals(rules: RuleSet) -> list[tuple[str, str]]:
+    """(signal, horizon) per watched signal: a forecast rule's horizon, else the default."""
+    found: dict[str, str] = {}
+    for rule in rules.predictive:
+        horizon = DEFAULT_HORIZON
+        if rule.horizon is not None:
+            horizon = f"{int(rule.horizon.total_seconds())}s"
+        if rule.horizon is not None or rule.signal not in found:
+            found[rule.signal] = horizon
+    return list(found.items())
+
+
+@router.get("/forecasts")
+async def forecasts_page(
+    request: Request,
+    session: DbSession,
+    viewer: CurrentViewer,
+    context: Context,
+    range: str = DEFAULT_RANGE,
+) -> Response:
+    if refusal := _refusal(request, viewer):
+        return refusal
+    chosen = range if range in RANGES else DEFAULT_RANGE
+    options = ForecastOptions.from_settings(context.settings)
+    try:
+        rules = configured_rules(context.settings)
+    except RulesError:  # an unusable rule file; the evaluator logs why
+        rules = RuleSet()
+    now = datetime.now(UTC)
+    panels: list[dict[str, Any]] = []
+    for signal, horizon in _signals(rules):
+        forecast = await views.forecast(
+            session,
+            signal,
+            horizon=parse_duration(horizon),
+            span=min(parse_duration(chosen), options.history),
+            now=now,
+            rules=rules,
+            options=options,
+        )
+        title = f"{signal} forecast"
+        panels.append(
+            {"forecast": forecast, "svg": charts.render(forecast, title=title), "title": title}
+        )
+    models = [views.model_state(m, options) for m in await service.list_models(session)]
+    page = {
+        "viewer": viewer,
+        "panels": panels,
+        "models": models,
+        "ranges": RANGES,
+        "chosen": chosen,
+    }
+    return render(request, "forecasts.html", page)
