@@ -201,3 +201,22 @@ class TestStatsAndIsolation:
             assert_problem(response, 404)
         stats = (await client.get("/api/agents/stats", headers=alpha.headers)).json()
         assert stats["agents"] == []
+
+
+async def test_business_counters_count_replies_and_tokens(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    replies_before = value("flow_agent_replies_total", {"outcome": "succeeded"})
+    tokens_before = value("flow_llm_tokens_total", {"provider": "offline", "kind": "completion"})
+    owner = await register(client)
+    agent = await create(client, owner, provider=None)
+    await submit(client, owner, agent["id"])
+    await run_jobs(app)
+    assert value("flow_agent_replies_total", {"outcome": "succeeded"}) == replies_before + 1
+    tokens_after = value("flow_llm_tokens_total", {"provider": "offline", "kind": "completion"})
+    assert tokens_after > tokens_before

@@ -67,6 +67,80 @@ async def test_requires_authentication(client: httpx.AsyncClient) -> None:
 async def test_no_cache_header_recomputes(client: httpx.AsyncClient) -> None:
     owner = await register(client)
     await dashboard(client, owner.headers)
-    forced = await client.get("/api/dashboard",
-                              headers={**owner.headers, "Cache-Control": "no-cache"})
+    forced = await client.get(
+        "/api/dashboard", headers={**owner.headers, "Cache-Control": "no-cache"}
+    )
     assert forced.headers["x-cache"] == "miss"
+
+
+async def test_conversations_campaigns_and_revenue(client: httpx.AsyncClient, app: Any) -> None:
+    import uuid
+    from datetime import date
+
+    from intuitivus_flow.billing.models import Payment
+    from intuitivus_flow.campaigns.models import Campaign, CampaignReport
+    from intuitivus_flow.contacts.models import Contact
+    from intuitivus_flow.conversations.models import Conversation
+    from tests.helpers import me
+
+    owner = await register(client)
+    workspace_id = uuid.UUID((await me(client, owner.headers))["workspace"]["id"])
+    await dashboard(client, owner.headers)  # cached before the writes below
+    async with app.state.context.sessions() as session:
+        contact = Contact(workspace_id=workspace_id, name="Ana", phone="+5511987654321")
+        session.add(contact)
+        await session.flush()
+        for state in ("open", "open", "escalated", "closed"):
+            session.add(
+                Conversation(
+                    workspace_id=workspace_id, contact_id=contact.id, channel="webchat", state=state
+                )
+            )
+        campaign = Campaign(
+            workspace_id=workspace_id, name="Black Friday", platform="meta_ads", currency="BRL"
+        )
+        session.add(campaign)
+        await session.flush()
+        for day, spend, revenue in ((1, 10_000, 35_000), (2, 5_000, 10_000)):
+            session.add(
+                CampaignReport(
+                    workspace_id=workspace_id,
+                    campaign_id=campaign.id,
+                    report_date=date(2026, 11, day),
+                    spend_minor=spend,
+                    revenue_minor=revenue,
+                )
+            )
+        session.add(
+            Payment(
+                workspace_id=workspace_id,
+                amount_minor=2_900,
+                currency="USD",
+                status="succeeded",
+                gateway="stripe",
+            )
+        )
+        session.add(
+            Payment(
+                workspace_id=workspace_id,
+                amount_minor=9_900,
+                currency="USD",
+                status="failed",
+                gateway="stripe",
+            )
+        )
+        await session.commit()  # not a unit of work: the version bump below stands in for it
+    await app.state.context.cache.bump([workspace_id])
+    body = (await dashboard(client, owner.headers)).json()
+    assert body["conversations_by_state"] == {"open": 2, "escalated": 1, "closed": 1}
+    assert body["campaigns_by_platform"] == [
+        {
+            "platform": "meta_ads",
+            "currency": "BRL",
+            "campaigns": 1,
+            "spend_minor": 15_000,
+            "revenue_minor": 45_000,
+            "roas": 3.0,
+        }
+    ]
+    assert body["revenue_this_month"] == [{"currency": "USD", "payments": 1, "amount_minor": 2_900}]

@@ -34,6 +34,7 @@ from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.kit.security import digest
+from intuitivus_flow.observability.metrics import get_metrics
 
 KEY_PREFIX = "IFL"
 DELIVER_LICENCE = "billing.deliver_licence"
@@ -79,8 +80,11 @@ async def receive_webhook(
     event = webhooks.read_event(platform, body)
     repository = WebhookEventRepository(session)
     row_id = await repository.claim(platform.value, event.event_id, event.event_type)
+    deliveries = get_metrics().webhook_deliveries_total
     if row_id is None:
+        deliveries.labels(source=platform.value, outcome="duplicate").inc()
         return WebhookOutcome("duplicate", event.event_id, "duplicate")
+    deliveries.labels(source=platform.value, outcome="processed").inc()
     result, licence = await _apply(session, event, box)
     row = await repository.get_or_raise(row_id)
     row.outcome, row.licence_id = result, licence.id if licence else None

@@ -40,6 +40,7 @@ from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.repository import Page
+from intuitivus_flow.observability.metrics import get_metrics
 
 CREATE_OPERATION = "payments.create"
 
@@ -135,6 +136,7 @@ async def _collect(
     )
     payment.status, payment.gateway_reference = result.status.value, result.reference
     payment.failure_message = result.failure_message
+    get_metrics().payments_total.labels(provider=gateway.name, outcome=payment.status).inc()
     await session.flush()
     if invoice is not None:
         await _follow_invoice(session, invoice, result.status)

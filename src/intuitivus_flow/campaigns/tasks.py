@@ -47,6 +47,7 @@ from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import HandlerRegistry, JobDeferred, PermanentJobError, registry
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.observability.metrics import get_metrics
 
 # How often a job of a paused (or not yet active) campaign looks again.
 RECHECK_HELD = timedelta(minutes=1)
@@ -151,11 +152,15 @@ class Engine:
         try:
             message_id = await self._send(session, campaign, step, delivery.contact_id)
         except ContactUnreachable as unreachable:
+            get_metrics().campaign_sends_total.labels(
+                channel=campaign.platform, outcome="skipped"
+            ).inc()
             delivery.status, delivery.detail = (
                 DeliveryStatus.skipped.value,
                 {"reason": str(unreachable)},
             )
             return None, now
+        get_metrics().campaign_sends_total.labels(channel=campaign.platform, outcome="sent").inc()
         delivery.status, delivery.detail = DeliveryStatus.sent.value, {"message_id": message_id}
         return step.position + 1, now
 

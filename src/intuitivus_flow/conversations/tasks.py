@@ -44,6 +44,7 @@ from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.providers import ChatMessage, ChatRequest, ProviderKind
+from intuitivus_flow.observability.metrics import get_metrics
 from intuitivus_flow.users.models import Role
 
 HISTORY_MESSAGES = 30
@@ -110,6 +111,7 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
     answer = await service.queue_outbound(
         session, conversation, author=Author.agent, text=completion.result.text, idempotency_key=key
     )
+    get_metrics().agent_replies_total.labels(outcome="succeeded").inc()
     await events.record(
         session,
         workspace_id=workspace_id,

@@ -24,6 +24,7 @@ from intuitivus_flow.conversations.repository import MessageRepository, WhatsApp
 from intuitivus_flow.kit.crypto import SecretBox, SecretBoxError
 from intuitivus_flow.kit.errors import Forbidden, InvalidInput, Unauthorized
 from intuitivus_flow.kit.security import digest
+from intuitivus_flow.observability.metrics import get_metrics
 
 # Meta sends a number; anything else is refused, so the echo can never carry markup.
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
@@ -74,6 +75,13 @@ async def receive_notification(
             error=status.error,
         ):
             counts["statuses"] += 1
+    deliveries = get_metrics().webhook_deliveries_total
+    deliveries.labels(
+        source="whatsapp",
+        outcome="duplicate"
+        if counts["duplicates"] and not (counts["received"] or counts["statuses"])
+        else "processed",
+    ).inc()
     return WebhookOutcome(counts["received"], counts["duplicates"], counts["statuses"])
 
 

@@ -20,7 +20,8 @@ async def get_dashboard(
     cache_control: Annotated[str | None, Header()] = None,
 ) -> object:
     """Agents by status, tasks in the last 24 h with success rate, LLM tokens and cost this
-    month by provider, and recent activity. Cached per workspace and invalidated by any write
+    month by provider, open and escalated conversations, campaigns by platform with spend and
+    ROAS, revenue this month, and recent activity. Cached per workspace and invalidated by any write
     to it (`X-Cache: hit|miss`); `Cache-Control: no-cache` recomputes."""
     refresh = "no-cache" in (cache_control or "").lower()
     data, hit = await dashboard.overview(session, principal, cache=context.cache, refresh=refresh)

@@ -9,6 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent, AgentTask, TaskStatus
+from intuitivus_flow.billing.models import Payment, PaymentStatus
+from intuitivus_flow.campaigns.models import Campaign, CampaignReport
+from intuitivus_flow.conversations.models import Conversation
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.llm.models import LlmUsage
 
@@ -52,6 +55,55 @@ class DashboardQueries:
             .order_by(LlmUsage.provider)
         )
         return [(str(p), int(c), int(t), int(cost)) for p, c, t, cost in rows.all()]
+
+    async def conversations_by_state(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Conversation.state, func.count())
+            .where(Conversation.workspace_id == self.workspace_id)
+            .group_by(Conversation.state)
+        )
+        return {str(state): int(count) for state, count in rows.all()}
+
+    async def campaigns_by_platform(self) -> list[tuple[str, str, int, int, int]]:
+        """(platform, currency, campaigns, spend, revenue) with money in minor units."""
+        totals = (
+            select(
+                CampaignReport.campaign_id.label("campaign_id"),
+                func.sum(CampaignReport.spend_minor).label("spend"),
+                func.sum(CampaignReport.revenue_minor).label("revenue"),
+            )
+            .where(CampaignReport.workspace_id == self.workspace_id)
+            .group_by(CampaignReport.campaign_id)
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(
+                Campaign.platform,
+                Campaign.currency,
+                func.count(),
+                func.coalesce(func.sum(totals.c.spend), 0),
+                func.coalesce(func.sum(totals.c.revenue), 0),
+            )
+            .outerjoin(totals, totals.c.campaign_id == Campaign.id)
+            .where(Campaign.workspace_id == self.workspace_id)
+            .group_by(Campaign.platform, Campaign.currency)
+            .order_by(Campaign.platform, Campaign.currency)
+        )
+        return [(str(p), str(c), int(n), int(s), int(r)) for p, c, n, s, r in rows.all()]
+
+    async def revenue_since(self, since: datetime) -> list[tuple[str, int, int]]:
+        """(currency, payments, amount in minor units) of succeeded payments."""
+        rows = await self.session.execute(
+            select(Payment.currency, func.count(), func.coalesce(func.sum(Payment.amount_minor), 0))
+            .where(
+                Payment.workspace_id == self.workspace_id,
+                Payment.status == PaymentStatus.succeeded.value,
+                Payment.created_at >= since,
+            )
+            .group_by(Payment.currency)
+            .order_by(Payment.currency)
+        )
+        return [(str(c), int(n), int(a)) for c, n, a in rows.all()]
 
     async def recent_events(self, limit: int) -> list[Event]:
         result = await self.session.execute(

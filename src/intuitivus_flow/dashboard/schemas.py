@@ -28,9 +28,29 @@ class Activity(BaseModel):
     properties: dict[str, Any]
 
 
+class PlatformSummary(BaseModel):
+    platform: str
+    currency: str
+    campaigns: int
+    spend_minor: int
+    revenue_minor: int
+    roas: float | None = Field(description="revenue / spend; null when nothing was spent")
+
+
+class Revenue(BaseModel):
+    currency: str
+    payments: int
+    amount_minor: int
+
+
 class Dashboard(BaseModel):
     generated_at: datetime
     agents_by_status: dict[str, int]
     tasks_last_24h: TaskSummary
     llm_this_month: list[ProviderUsage]
+    conversations_by_state: dict[str, int] = Field(
+        description="open (the agent answers), escalated (a human took over), closed"
+    )
+    campaigns_by_platform: list[PlatformSummary]
+    revenue_this_month: list[Revenue] = Field(description="Succeeded payments, per currency.")
     recent_activity: list[Activity]

@@ -48,6 +48,23 @@ async def compute(queries: DashboardQueries) -> dict[str, Any]:
             {"provider": provider, "calls": calls, "tokens": tokens, "cost_micros": cost}
             for provider, calls, tokens, cost in await queries.llm_by_provider(_month_start(now))
         ],
+        "conversations_by_state": await queries.conversations_by_state(),
+        "campaigns_by_platform": [
+            {
+                "platform": platform,
+                "currency": currency,
+                "campaigns": count,
+                "spend_minor": spend,
+                "revenue_minor": revenue,
+                # Return on ad spend; undefined (null) until something was spent.
+                "roas": round(revenue / spend, 4) if spend else None,
+            }
+            for platform, currency, count, spend, revenue in await queries.campaigns_by_platform()
+        ],
+        "revenue_this_month": [
+            {"currency": currency, "payments": count, "amount_minor": amount}
+            for currency, count, amount in await queries.revenue_since(_month_start(now))
+        ],
         "recent_activity": [
             {
                 "name": e.name,

@@ -54,6 +54,25 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
             [Bar(row["provider"], row["tokens"], f"{row['tokens']:,}") for row in usage],
         ),
     }
+    charts["conversations"] = render_bars(
+        "Conversations by state",
+        [
+            Bar(state.capitalize(), count, str(count))
+            for state, count in sorted(data["conversations_by_state"].items())
+        ],
+    )
+    charts["spend"] = render_bars(
+        "Campaign spend by platform",
+        [
+            Bar(
+                f"{row['platform']} ({row['currency']})",
+                row["spend_minor"],
+                f"{row['spend_minor'] / 100:,.2f} · ROAS "
+                + (f"{row['roas']:.2f}" if row["roas"] is not None else "—"),
+            )
+            for row in data["campaigns_by_platform"]
+        ],
+    )
     tasks = data["tasks_last_24h"]
     charts["tasks"] = render_bars(
         "Tasks in the last 24 hours",
