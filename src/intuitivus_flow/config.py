@@ -6,6 +6,7 @@ Secrets are `SecretStr`, so they never show up in reprs, logs or error messages.
 from __future__ import annotations
 
 import secrets
+import uuid
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -165,6 +166,13 @@ class Settings(BaseSettings):
         default=True, description="Upgrade the SMTP connection with STARTTLS before sending."
     )
 
+    operator_workspaces: Annotated[list[uuid.UUID], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated workspace ids whose owners/admins operate this instance "
+        "(service health, alerts, forecasts). Empty: any owner/admin outside production, "
+        "nobody but the metrics token in production.",
+    )
+
     # --- product domains (issue 4) ---
     embedded_worker: bool | None = Field(
         default=None,
@@ -252,7 +260,13 @@ class Settings(BaseSettings):
         description="Rows an export reads per query (memory per export grows with this).",
     )
 
-    @field_validator("alert_webhook_urls", "alert_email_to", "encryption_keys", mode="before")
+    @field_validator(
+        "alert_webhook_urls",
+        "alert_email_to",
+        "encryption_keys",
+        "operator_workspaces",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         # FLOW_ALERT_WEBHOOK_URLS=https://a,https://b reads better than a JSON list in a .env.

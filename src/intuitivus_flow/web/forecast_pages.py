@@ -32,7 +32,7 @@ DEFAULT_HORIZON = "6h"
 def _refusal(request: Request, viewer: Viewer) -> Response | None:
     """A 403 page for members, as on the other operations pages."""
     try:
-        require_operator_role(viewer.principal)
+        require_operator_role(viewer.principal, request.app.state.context.settings)
     except FlowError:
         message = "Forecasts are available to workspace owners and admins."
         context = {"viewer": viewer, "title": "Not allowed", "message": message}

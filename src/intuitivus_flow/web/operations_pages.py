@@ -80,7 +80,7 @@ CHARTS = (
 def _refusal(request: Request, viewer: Viewer) -> Response | None:
     """A 403 page for members: operations data is for owners and admins."""
     try:
-        require_operator_role(viewer.principal)
+        require_operator_role(viewer.principal, request.app.state.context.settings)
     except FlowError:
         message = "Service health and alerts are available to workspace owners and admins."
         context = {"viewer": viewer, "title": "Not allowed", "message": message}
