@@ -123,5 +123,7 @@ def run_workers(settings: Settings, *, host: str, port: int, workers: int) -> No
 
     prepare_multiprocess_dir(settings.data_dir)
     share_fault_plan(settings.data_dir)
+    # Workers are forked with the master's cached settings; they must see the shared file too.
+    get_settings.cache_clear()
     configure_logging(settings)
     FlowGunicorn(gunicorn_options(settings, host=host, port=port, workers=workers)).run()
