@@ -29,7 +29,10 @@ from intuitivus_flow.kit.all_models import Base
 PG_HOST = os.environ.get("FLOW_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("FLOW_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("FLOW_TEST_PG_USER", "postgres")
-REDIS_URL = os.environ.get("FLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# pytest-xdist workers (gw0, gw1, ...) each get their own Redis database, counting down from 15,
+# so one worker's FLUSHDB never wipes another's keys.
+_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("FLOW_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER}")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

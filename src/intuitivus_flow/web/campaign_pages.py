@@ -8,8 +8,6 @@ report lists every bad row with its line and field).
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -31,10 +29,11 @@ from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (
     FormInvalid,
-    FormState,
+    PageState,
     discard_failed_work,
+    form_action,
+    parse_id,
     read_fields,
-    state_from_error,
     validate,
 )
 from intuitivus_flow.web.templating import redirect, render
@@ -50,18 +49,6 @@ NOTICES = {
     "report": "The report was stored.",
     "run": "The automation is running: its jobs are on the queue.",
 }
-
-
-@dataclass(slots=True)
-class PageState:
-    forms: dict[str, FormState] = field(default_factory=dict)
-    alert: str | None = None
-    notice: str | None = None
-    report_problems: list[dict[str, Any]] = field(default_factory=list)
-    status_code: int = 200
-
-    def form(self, name: str) -> FormState:
-        return self.forms.get(name) or FormState()
 
 
 def money(minor: int | float | None, currency: str) -> str:
@@ -90,14 +77,15 @@ async def campaigns_page(request: Request, session: DbSession, viewer: CurrentVi
 @router.post("/campaigns", dependencies=csrf_checked)
 async def create_campaign(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
     values = await read_fields(request, CREATE_FIELDS)
-    try:
+
+    async def create() -> Any:
         data = validate(CampaignCreate, _create_data(values), values)
-        campaign = await campaigns.create(session, viewer.principal, data=data)
+        return await campaigns.create(session, viewer.principal, data=data)
+
+    try:
+        campaign = await form_action(session, viewer, values, create)
     except FormInvalid as invalid:
-        return await _render_list(request, session, viewer, _failed("create", invalid.state))
-    except FlowError as error:
-        await discard_failed_work(session, error, viewer.user, viewer.workspace)
-        state = _failed("create", state_from_error(error, values))
+        state = PageState.failed("create", invalid.state)
         return await _render_list(request, session, viewer, state)
     return redirect(f"/campaigns/{campaign.id}?done=created")
 
@@ -156,13 +144,17 @@ async def change_status(
     request: Request, campaign_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
     values = await read_fields(request, ("status",))
-    try:
+
+    async def change() -> None:
         status = _parse_status(values["status"])
         await campaigns.change_status(
-            session, viewer.principal, _parse_id(campaign_id), status=status
+            session, viewer.principal, parse_id(campaign_id, "Campaign"), status=status
         )
-    except FlowError as error:
-        return await _action_failed(request, session, viewer, campaign_id, error)
+
+    try:
+        await form_action(session, viewer, values, change)
+    except FormInvalid as invalid:
+        return await _action_failed(request, session, viewer, campaign_id, invalid)
     return redirect(f"/campaigns/{campaign_id}?done=status")
 
 
@@ -175,17 +167,21 @@ async def upload_report(
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise ReportRejected([])
         source = FileReports(await upload.read(), upload.filename)
-        await campaigns.ingest(session, viewer.principal, _parse_id(campaign_id), source=source)
-    except ReportRejected as rejected:
-        await discard_failed_work(session, rejected, viewer.user, viewer.workspace)
+        campaign = parse_id(campaign_id, "Campaign")
+        await campaigns.ingest(session, viewer.principal, campaign, source=source)
+    except FlowError as error:
+        await discard_failed_work(session, error, viewer.user, viewer.workspace)
+        if not isinstance(error, ReportRejected):
+            state = PageState(alert=error.detail, status_code=error.status_code)
+            return await _render_campaign(request, session, viewer, campaign_id, state)
         state = PageState(
-            alert=rejected.detail if rejected.problems else "Choose a CSV or JSON file.",
-            report_problems=[problem.as_dict() for problem in rejected.problems],
+            alert=error.detail if error.problems else "Choose a CSV or JSON file.",
             status_code=422,
         )
-        return await _render_campaign(request, session, viewer, campaign_id, state)
-    except FlowError as error:
-        return await _action_failed(request, session, viewer, campaign_id, error)
+        problems = [problem.as_dict() for problem in error.problems]
+        return await _render_campaign(
+            request, session, viewer, campaign_id, state, report_problems=problems
+        )
     return redirect(f"/campaigns/{campaign_id}?done=report")
 
 
@@ -194,23 +190,33 @@ async def run_automation(
     request: Request, campaign_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
     try:
-        await automation.run(session, viewer.principal, _parse_id(campaign_id))
-    except FlowError as error:
-        return await _action_failed(request, session, viewer, campaign_id, error)
+        campaign = parse_id(campaign_id, "Campaign")
+        await form_action(
+            session, viewer, {}, lambda: automation.run(session, viewer.principal, campaign)
+        )
+    except FormInvalid as invalid:
+        return await _action_failed(request, session, viewer, campaign_id, invalid)
     return redirect(f"/campaigns/{campaign_id}?done=run")
 
 
 async def _render_campaign(
-    request: Request, session: AsyncSession, viewer: Viewer, campaign_id: str, state: PageState
+    request: Request,
+    session: AsyncSession,
+    viewer: Viewer,
+    campaign_id: str,
+    state: PageState,
+    *,
+    report_problems: list[dict[str, Any]] | None = None,
 ) -> Response:
     principal = viewer.principal
-    summary = await campaigns.get_summary(session, principal, _parse_id(campaign_id))
+    summary = await campaigns.get_summary(session, principal, parse_id(campaign_id, "Campaign"))
     performance = await campaigns.performance(session, principal, summary.id)
     steps = await automation.list_steps(session, principal, summary.id)
     timeline = await campaigns.timeline(session, principal, summary.id, limit=20, offset=0)
     context = {
         "viewer": viewer,
         "view": state,
+        "report_problems": report_problems or [],
         "campaign": summary,
         "performance": performance,
         "chart": _chart(performance),
@@ -250,23 +256,10 @@ def _chart(performance: Performance) -> Any:
 
 
 async def _action_failed(
-    request: Request, session: AsyncSession, viewer: Viewer, campaign_id: str, error: FlowError
+    request: Request, session: AsyncSession, viewer: Viewer, campaign_id: str, failed: FormInvalid
 ) -> Response:
-    await discard_failed_work(session, error, viewer.user, viewer.workspace)
-    state = PageState(alert=error.detail, status_code=error.status_code)
+    state = PageState.alerting(failed.state)
     return await _render_campaign(request, session, viewer, campaign_id, state)
-
-
-def _failed(form: str, state: FormState) -> PageState:
-    alert = state.message or "Please correct the highlighted fields."
-    return PageState(forms={form: state}, alert=alert, status_code=state.status_code)
-
-
-def _parse_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound("Campaign not found") from None
 
 
 def _parse_status(raw: str) -> CampaignStatus:

@@ -5,16 +5,22 @@ The JSON API and the pages validate with the same pydantic schemas, so a rule li
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.kit.errors import FlowError, TooManyRequests
+from intuitivus_flow.kit.errors import FlowError, NotFound, TooManyRequests
+
+if TYPE_CHECKING:
+    from intuitivus_flow.web.auth import Viewer
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
 
 # Longest value echoed back into a re-rendered form; the schemas cap real fields far lower.
 MAX_ECHO_LENGTH = 320
@@ -110,3 +116,62 @@ async def discard_failed_work(session: AsyncSession, error: FlowError, *reload: 
         await session.rollback()
     for row in reload:
         await session.refresh(row)
+
+
+async def form_action(
+    session: AsyncSession,
+    viewer: Viewer,
+    values: dict[str, str],
+    action: Callable[[], Awaitable[ResultT]],
+    *,
+    secret: tuple[str, ...] = ("password",),
+) -> ResultT:
+    """Run a page's action; every failure becomes `FormInvalid`, with its writes undone.
+
+    The one sequence every form handler needs: validation errors pass through, a domain error
+    is shown next to its field (or as the form's message) after `discard_failed_work`. The
+    handler then has a single `except FormInvalid` that re-renders its page.
+    """
+    try:
+        return await action()
+    except FormInvalid as invalid:
+        for name in secret:
+            invalid.state.values.pop(name, None)
+        raise
+    except FlowError as error:
+        await discard_failed_work(session, error, viewer.user, viewer.workspace)
+        state = state_from_error(error, echo(values, secret=secret))
+        raise FormInvalid(state) from error
+
+
+@dataclass(slots=True)
+class PageState:
+    """A page with several forms: which one failed, and the banner above them."""
+
+    forms: dict[str, FormState] = field(default_factory=dict)
+    alert: str | None = None
+    notice: str | None = None
+    status_code: int = 200
+
+    def form(self, name: str) -> FormState:
+        return self.forms.get(name) or FormState()
+
+    @classmethod
+    def failed(cls, form: str, state: FormState) -> PageState:
+        alert = state.message or "Please correct the highlighted fields."
+        return cls(forms={form: state}, alert=alert, status_code=state.status_code)
+
+    @classmethod
+    def alerting(cls, state: FormState) -> PageState:
+        """A failed button (no fields of its own): the message goes in the banner."""
+        first_error = next(iter(state.errors.values()), None)
+        alert = state.message or first_error or "That did not work."
+        return cls(alert=alert, status_code=state.status_code)
+
+
+def parse_id(raw: str, what: str) -> uuid.UUID:
+    """An id from the URL; a malformed one is simply a page that does not exist."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(f"{what} not found") from None
