@@ -205,6 +205,31 @@ async def test_enqueue_is_part_of_the_callers_transaction(sessions: SessionFacto
     assert await statuses(sessions) == {}
 
 
+async def test_a_deduplicated_enqueue_rolls_back_with_the_callers_transaction(
+    sessions: SessionFactory,
+) -> None:
+    # The enqueue is the transaction's first statement: on SQLite a savepoint there would have
+    # committed on its own and left a job for work that never happened.
+    async def first_write_then_fail() -> None:
+        async with unit_of_work(sessions) as session:
+            await jobs.enqueue(session, kind="count", payload={"n": 1}, dedupe_key="step:9")
+            raise RuntimeError("the business write failed")
+
+    with pytest.raises(RuntimeError):
+        await first_write_then_fail()
+    assert await statuses(sessions) == {}
+
+
+async def test_concurrent_deduplicated_enqueues_make_one_job(sessions: SessionFactory) -> None:
+    async def enqueue_once() -> Job:
+        async with unit_of_work(sessions) as session:
+            return await jobs.enqueue(session, kind="count", payload={"n": 1}, dedupe_key="k")
+
+    made = await asyncio.gather(*(enqueue_once() for _ in range(8)))
+    assert len({job.id for job in made}) == 1
+    assert await statuses(sessions) == {"queued": 1}
+
+
 async def test_depth_and_lag(sessions: SessionFactory) -> None:
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(

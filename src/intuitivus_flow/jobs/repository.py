@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, inspect, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
@@ -31,14 +31,18 @@ class JobQueueRepository(Repository[Job]):
     async def enqueue(self, job: Job) -> Job:
         if job.dedupe_key is None:
             return await self.add(job)
-        try:
-            async with self.session.begin_nested():
-                return await self.add(job)
-        except IntegrityError:
-            existing = await self.first(select(Job).where(Job.dedupe_key == job.dedupe_key))
-            if existing is None:  # pragma: no cover - the conflicting row vanished meanwhile
-                raise
-            return existing
+        # INSERT ... ON CONFLICT DO NOTHING rather than a savepoint: on SQLite a savepoint opened
+        # as a transaction's first statement commits on its own, outside the caller's unit of
+        # work. On PostgreSQL a concurrent insert of the same key makes this wait for its commit.
+        await self.session.execute(
+            _insert_for(self.session.get_bind().dialect.name, Job)
+            .values(_column_values(job))
+            .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+        )
+        stored = await self.first(select(Job).where(Job.dedupe_key == job.dedupe_key))
+        if stored is None:  # pragma: no cover - the conflicting job was deleted meanwhile
+            raise LookupError(f"job with dedupe key {job.dedupe_key!r} vanished")
+        return stored
 
     async def claim(
         self, *, queues: list[str], worker: str, now: datetime, lease: timedelta
@@ -168,3 +172,18 @@ class WorkspaceJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0))
+
+
+def _insert_for(dialect: str, model: type[Job]) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (both engines support it)."""
+    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
+
+
+def _column_values(job: Job) -> dict[str, Any]:
+    """The job's set attributes by column; unset ones take the columns' defaults."""
+    values = {}
+    for attribute in inspect(Job).column_attrs:
+        value = getattr(job, attribute.key)
+        if value is not None:
+            values[attribute.columns[0].name] = value
+    return values

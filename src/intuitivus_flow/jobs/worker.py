@@ -97,6 +97,7 @@ class Worker:
         retry: RetryPolicy | None = None,
         name: str | None = None,
         tracer: trace.Tracer | None = None,
+        schedule_every: float = 60.0,
     ) -> None:
         self.sessions = sessions
         self.handlers = handlers
@@ -107,6 +108,7 @@ class Worker:
         self.retry = retry or RetryPolicy()
         self.name = name or worker_name()
         self.tracer = tracer or _tracer
+        self.schedule_every = schedule_every
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -114,7 +116,25 @@ class Worker:
 
     async def run(self) -> None:
         """Process jobs until `stop()`; each slot claims and runs one job at a time."""
-        await asyncio.gather(*(self._slot() for _ in range(self.concurrency)))
+        slots = (self._slot() for _ in range(self.concurrency))
+        await asyncio.gather(self._keep_periodic_jobs_scheduled(), *slots)
+
+    async def schedule_periodic(self) -> int:
+        """Create the current slot's job of every periodic job this worker's queues serve."""
+        from intuitivus_flow.jobs import periodic  # periodic registers handlers from here
+
+        async with unit_of_work(self.sessions) as session:
+            jobs = await periodic.schedule_due(session, queues=self.queues, handlers=self.handlers)
+        return len(jobs)
+
+    async def _keep_periodic_jobs_scheduled(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.schedule_periodic()
+            except Exception:  # same as polling: a database hiccup must not stop the worker
+                logger.exception("job worker %s failed to schedule periodic jobs", self.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.schedule_every)
 
     async def run_until_idle(self, max_jobs: int = 10_000) -> int:
         """Process ready jobs until none is left (tests, drills, one-shot CLI)."""
