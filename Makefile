@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Tests run in parallel (pytest-xdist), one process per core; each test file stays on one worker
+# so its module fixtures (servers, browsers) start once. `make test PYTEST_WORKERS=0` runs serially.
+PYTEST_WORKERS ?= auto
 # Auth and tenancy code must stay at >= 95 % branch coverage.
 AUTH_TENANCY := */intuitivus_flow/auth/*,*/intuitivus_flow/apikeys/*,*/intuitivus_flow/users/*,*/intuitivus_flow/workspaces/*,*/intuitivus_flow/kit/repository.py,*/intuitivus_flow/kit/security.py
 
@@ -37,7 +40,7 @@ run: $(VENV)/.installed ## Serve on http://127.0.0.1:8000 (SQLite in ./var, migr
 
 .PHONY: test
 test: $(VENV)/.installed-dev ## Run the test suite (SQLite + PostgreSQL + Redis) with coverage
-	$(BIN)/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='$(AUTH_TENANCY)' --fail-under=95 --skip-covered
 
 .PHONY: lint
