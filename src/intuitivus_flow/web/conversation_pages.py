@@ -27,6 +27,7 @@ from intuitivus_flow.web.forms import (
     FormInvalid,
     FormState,
     discard_failed_work,
+    parse_id,
     read_fields,
     state_from_error,
     validate,
@@ -51,13 +52,6 @@ ACTIONS = {
     "hand-back": (conversations.hand_back, "handed_back"),
     "close": (conversations.close, "closed"),
 }
-
-
-def _parse_id(raw: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound(f"{what} not found") from None
 
 
 async def _recover(session: AsyncSession, viewer: Viewer, error: FlowError) -> None:
@@ -94,7 +88,7 @@ async def conversation_page(
     done: str | None = None,
 ) -> Response:
     return await _render_conversation(
-        request, session, viewer, _parse_id(conversation_id, "Conversation"), notice=done
+        request, session, viewer, parse_id(conversation_id, "Conversation"), notice=done
     )
 
 
@@ -128,7 +122,7 @@ async def _render_conversation(
 async def reply(
     request: Request, conversation_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
-    target = _parse_id(conversation_id, "Conversation")
+    target = parse_id(conversation_id, "Conversation")
     values = await read_fields(request, ("text",))
     try:
         wanted = validate(HumanReply, dict(values), values)
@@ -158,7 +152,7 @@ async def conversation_action(
 ) -> Response:
     if action not in ACTIONS:
         raise NotFound("Unknown action")
-    target = _parse_id(conversation_id, "Conversation")
+    target = parse_id(conversation_id, "Conversation")
     change, notice = ACTIONS[action]
     try:
         await change(session, viewer.principal, target)
@@ -239,5 +233,5 @@ async def create_contact(request: Request, session: DbSession, viewer: CurrentVi
 
 @router.post("/contacts/{contact_id}/delete", dependencies=csrf_checked)
 async def delete_contact(contact_id: str, session: DbSession, viewer: CurrentViewer) -> Response:
-    await contacts.delete(session, viewer.principal, _parse_id(contact_id, "Contact"))
+    await contacts.delete(session, viewer.principal, parse_id(contact_id, "Contact"))
     return redirect("/contacts?done=contact_deleted")

@@ -7,7 +7,6 @@ key) render the page directly, because the secret must never be stored to surviv
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from intuitivus_flow.apikeys import service as api_keys
 from intuitivus_flow.apikeys.schemas import ApiKeyCreate
 from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.events import service as events
-from intuitivus_flow.kit.errors import FlowError, NotFound
+from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.users import service as members
 from intuitivus_flow.users.models import Role
@@ -30,6 +29,7 @@ from intuitivus_flow.web.forms import (
     FormInvalid,
     FormState,
     discard_failed_work,
+    parse_id,
     read_fields,
     read_list,
     state_from_error,
@@ -172,13 +172,6 @@ async def _invalid_form(
     return await _render_settings(request, session, viewer, SettingsView.form_failed(form, state))
 
 
-def _parse_id(raw: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound(f"{what} not found") from None
-
-
 @router.post("/settings/workspace", dependencies=csrf_checked)
 async def rename_workspace(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
     values = await read_fields(request, ("name",))
@@ -223,7 +216,7 @@ async def revoke_invitation(
 ) -> Response:
     try:
         await members.revoke_invitation(
-            session, viewer.principal, _parse_id(invitation_id, "Invitation")
+            session, viewer.principal, parse_id(invitation_id, "Invitation")
         )
     except FlowError as error:
         return await _after_failure(request, session, viewer, error)
@@ -236,7 +229,7 @@ async def deactivate_member(
 ) -> Response:
     try:
         await members.set_active(
-            session, viewer.principal, _parse_id(member_id, "Member"), active=False
+            session, viewer.principal, parse_id(member_id, "Member"), active=False
         )
     except FlowError as error:
         return await _after_failure(request, session, viewer, error)
@@ -249,7 +242,7 @@ async def reactivate_member(
 ) -> Response:
     try:
         await members.set_active(
-            session, viewer.principal, _parse_id(member_id, "Member"), active=True
+            session, viewer.principal, parse_id(member_id, "Member"), active=True
         )
     except FlowError as error:
         return await _after_failure(request, session, viewer, error)
@@ -282,7 +275,7 @@ async def revoke_api_key(
     request: Request, key_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
     try:
-        await api_keys.revoke(session, viewer.principal, _parse_id(key_id, "API key"))
+        await api_keys.revoke(session, viewer.principal, parse_id(key_id, "API key"))
     except FlowError as error:
         return await _after_failure(request, session, viewer, error)
     return redirect("/settings?done=key_revoked")
