@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -117,14 +116,16 @@ async def test_sampler_p95_matches_client_p95_within_a_bucket(two_workers: str) 
                 "/api/metrics/response_time_p95_ms/series",
                 headers=AUTH,
                 params={
-                    "start": (started - timedelta(seconds=5)).isoformat(),
+                    "start": started.isoformat(),
                     "end": utcnow().isoformat(),
                     "step": 2,
                 },
             )
         ).json()
-    sampled = [point["max"] / 1000 for point in series["points"] if point["samples"]]
+    sampled = sorted(point["max"] / 1000 for point in series["points"] if point["samples"])
     assert sampled, series
-    server_p95 = max(sampled)
+    # The typical window, not the worst: on a busy machine one 2 s window can catch a stall
+    # the clients' whole-run p95 dilutes.
+    server_p95 = sampled[len(sampled) // 2]
     assert len(latencies) > 50
     assert bucket_of(server_p95) == bucket_of(client_p95), (server_p95, client_p95)

@@ -99,6 +99,10 @@ def gunicorn_options(settings: Settings, *, host: str, port: int, workers: int) 
         "child_exit": child_exit,
         "logger_class": _RoutedLogger,
         "graceful_timeout": 20,
+        # Idle keep-alive connections stay open longer than a load balancer's idle timeout
+        # (60 s on the common ones): with gunicorn's 2 s, a client reusing a connection just
+        # as the worker closes it gets "server disconnected" instead of an answer.
+        "keepalive": 75,
         "preload_app": False,
         # The control socket (gunicornc) lives in ~/.gunicorn, shared by every instance of the
         # user; we do not use it, and two instances would fight over it.
