@@ -147,3 +147,35 @@ async def test_runs_of_other_workspaces_are_404(client: httpx.AsyncClient) -> No
     agent = await create(client, other)
     run = await start(client, other, agent_ids=[agent["id"]], input="x")
     assert_problem(await client.get(f"/api/agents/crews/{run['id']}", headers=owner.headers), 404)
+
+
+async def test_runs_are_listed_newest_first_with_their_totals(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    owner, other = await register(client), await register(client)
+    writer = await create(client, owner, name="Writer", provider=None)
+    editor = await create(client, owner, name="Editor", provider=None)
+    first = await start(client, owner, agent_ids=[writer["id"], editor["id"]], input="one")
+    assert first["agent_ids"] == [writer["id"], editor["id"]]
+    await run_jobs(app)
+    second = await start(client, owner, agent_ids=[editor["id"]], input="two")
+    stranger = await create(client, other, provider=None)
+    await start(client, other, agent_ids=[stranger["id"]], input="theirs")
+
+    listed = await client.get("/api/agents/crews", headers=owner.headers)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert body["total"] == 2  # the other workspace's run is not there
+    assert [run["id"] for run in body["items"]] == [second["id"], first["id"]]
+    queued, done = body["items"]
+    assert (queued["status"], queued["step_count"], queued["tokens"]) == ("queued", 0, 0)
+    assert done["status"] == "succeeded"
+    assert done["agent_ids"] == [writer["id"], editor["id"]]
+    assert done["step_count"] == 2
+    steps = (await run_of(client, owner, first["id"]))["steps"]
+    assert done["tokens"] == sum(step["tokens"] for step in steps) > 0
+    assert "steps" not in done
+
+    paged = await client.get("/api/agents/crews?limit=1&offset=1", headers=owner.headers)
+    assert [run["id"] for run in paged.json()["items"]] == [first["id"]]
+    assert (paged.json()["limit"], paged.json()["offset"], paged.json()["total"]) == (1, 1, 2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from intuitivus_flow.agents.repository import (
     AgentRepository,
     CrewRunRepository,
     CrewStepRepository,
+    StepTotals,
 )
 from intuitivus_flow.agents.tasks import agent_request, worker_principal
 from intuitivus_flow.auth.principal import Principal
@@ -42,6 +43,7 @@ from intuitivus_flow.jobs.worker import PermanentJobError, registry
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.fallback import NoProviderAvailable
 from intuitivus_flow.llm.providers import ProviderKind
@@ -50,10 +52,23 @@ RUN_STEP = "crew.step"
 DELEGATION = re.compile(r"@delegate\s+(?P<name>[^:\n]{1,120}):\s*(?P<task>.+)", re.IGNORECASE)
 
 
+# The app's secret box for the step handler. The handler is registered once per process, but
+# a process can build several apps (tests, reloads): the latest one's keys must decrypt.
+_box: dict[str, SecretBox] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Handover:
     agent_id: uuid.UUID
     input: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunListing:
+    """A run with what its recorded steps add up to (the run row keeps no totals)."""
+
+    run: CrewRun
+    totals: StepTotals
 
 
 async def start(
@@ -96,13 +111,49 @@ async def get_run(
     return run, await steps_repo.all(steps_repo.of_run(run.id))
 
 
+async def list_runs(
+    session: AsyncSession, principal: Principal, *, limit: int, offset: int
+) -> Page[RunListing]:
+    """The workspace's runs, newest first, each with its step count, tokens and cost."""
+    principal.require_scope(Scope.agents_read)
+    runs = CrewRunRepository(session, principal.workspace_id)
+    page = await runs.paginate(runs.newest_first(), limit=limit, offset=offset)
+    totals = await CrewStepRepository(session, principal.workspace_id).totals(
+        [run.id for run in page.items]
+    )
+    return Page(
+        items=[RunListing(run, totals.get(run.id, StepTotals())) for run in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+def crew_order(run: CrewRun) -> list[uuid.UUID]:
+    """The crew's agents as chosen: in order (sequential), the coordinator first (delegation)."""
+    return [uuid.UUID(agent_id) for agent_id in run.agent_ids["order"]]
+
+
+async def agent_names(
+    session: AsyncSession, principal: Principal, agent_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Names of the workspace's agents among `agent_ids`; deleted ones are simply missing."""
+    principal.require_scope(Scope.agents_read)
+    wanted = sorted(set(agent_ids))
+    if not wanted:
+        return {}
+    repository = AgentRepository(session, principal.workspace_id)
+    return {agent.id: agent.name for agent in await repository.all(repository.with_ids(wanted))}
+
+
 def install_handler(box: SecretBox) -> None:
+    _box["current"] = box
     if RUN_STEP in registry.handlers:
         return
 
     @registry.register(RUN_STEP)
     async def run_step(session: AsyncSession, job: Job) -> dict[str, str]:
-        return await execute_step(session, job, box=box)
+        return await execute_step(session, job, box=_box["current"])
 
 
 async def execute_step(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[str, str]:
@@ -174,7 +225,7 @@ async def _run_agent(
 async def _next_handover(
     session: AsyncSession, run: CrewRun, step: CrewStep, agent: Agent
 ) -> Handover | None:
-    order = [uuid.UUID(a) for a in run.agent_ids["order"]]
+    order = crew_order(run)
     if step.position + 1 >= run.max_steps:
         return None
     if run.mode == CrewMode.sequential.value:
@@ -193,9 +244,8 @@ async def _delegation(
     match = DELEGATION.search(output)
     if match is None:
         return None
-    members = await AgentRepository(session, workspace_id).all(
-        AgentRepository(session, workspace_id).scoped().where(Agent.id.in_(order))
-    )
+    repository = AgentRepository(session, workspace_id)
+    members = await repository.all(repository.with_ids(order))
     wanted = match["name"].strip().casefold()
     for member in members:
         if member.name.casefold() == wanted and member.id != current.id:
@@ -225,9 +275,7 @@ async def _require_active_agents(
     session: AsyncSession, workspace_id: uuid.UUID, agent_ids: Sequence[uuid.UUID]
 ) -> None:
     repository = AgentRepository(session, workspace_id)
-    found = {
-        a.id: a for a in await repository.all(repository.scoped().where(Agent.id.in_(agent_ids)))
-    }
+    found = {a.id: a for a in await repository.all(repository.with_ids(agent_ids))}
     for index, agent_id in enumerate(agent_ids):
         agent = found.get(agent_id)
         if agent is None:

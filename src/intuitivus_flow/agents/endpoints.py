@@ -86,6 +86,30 @@ async def start_crew(
     return schemas.CrewRunRead.model_validate(run)
 
 
+@router.get("/crews", response_model=schemas.CrewRunPage, summary="List multi-agent runs")
+async def list_crews(
+    session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> schemas.CrewRunPage:
+    """The workspace's runs, newest first, with their step count, tokens and cost so far."""
+    page = await crews.list_runs(session, principal, limit=paging.limit, offset=paging.offset)
+    return schemas.CrewRunPage(
+        items=[_summary(item) for item in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+def _summary(item: crews.RunListing) -> schemas.CrewRunSummary:
+    run = schemas.CrewRunFields.model_validate(item.run)
+    return schemas.CrewRunSummary(
+        **run.model_dump(),
+        step_count=item.totals.steps,
+        tokens=item.totals.tokens,
+        cost_micros=item.totals.cost_micros,
+    )
+
+
 @router.get("/crews/{run_id}", response_model=schemas.CrewRunRead, summary="A multi-agent run")
 async def get_crew(
     run_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal

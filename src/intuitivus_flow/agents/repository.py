@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
@@ -16,6 +18,9 @@ class AgentRepository(WorkspaceRepository[Agent]):
     def listing(self, *, status: str | None = None) -> Select[Agent]:
         statement = self.scoped().order_by(Agent.created_at, Agent.id)
         return statement.where(Agent.status == status) if status else statement
+
+    def with_ids(self, agent_ids: Sequence[uuid.UUID]) -> Select[Agent]:
+        return self.scoped().where(Agent.id.in_(agent_ids))
 
 
 class AgentTaskRepository(WorkspaceRepository[AgentTask]):
@@ -64,6 +69,16 @@ class CrewRunRepository(WorkspaceRepository[CrewRun]):
     model = CrewRun
     not_found_message = "Crew run not found"
 
+    def newest_first(self) -> Select[CrewRun]:
+        return self.scoped().order_by(CrewRun.created_at.desc(), CrewRun.id.desc())
+
+
+@dataclass(frozen=True, slots=True)
+class StepTotals:
+    steps: int = 0
+    tokens: int = 0
+    cost_micros: int = 0
+
 
 class CrewStepRepository(WorkspaceRepository[CrewStep]):
     model = CrewStep
@@ -73,3 +88,23 @@ class CrewStepRepository(WorkspaceRepository[CrewStep]):
 
     async def at(self, run_id: uuid.UUID, position: int) -> CrewStep | None:
         return await self.first(self.of_run(run_id).where(CrewStep.position == position))
+
+    async def totals(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StepTotals]:
+        """Per run: recorded steps, tokens and cost (micro-USD), in one grouped query."""
+        if not run_ids:
+            return {}
+        statement = (
+            select(
+                CrewStep.run_id,
+                func.count(),
+                func.coalesce(func.sum(CrewStep.tokens), 0),
+                func.coalesce(func.sum(CrewStep.cost_micros), 0),
+            )
+            .where(CrewStep.workspace_id == self.workspace_id, CrewStep.run_id.in_(run_ids))
+            .group_by(CrewStep.run_id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {
+            run_id: StepTotals(int(steps), int(tokens), int(cost))
+            for run_id, steps, tokens, cost in rows
+        }

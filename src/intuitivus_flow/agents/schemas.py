@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from intuitivus_flow.agents.models import AgentStatus, CrewMode
 from intuitivus_flow.llm.providers import ProviderKind
@@ -151,16 +152,41 @@ class CrewStepRead(BaseModel):
     created_at: datetime
 
 
-class CrewRunRead(BaseModel):
+class CrewRunFields(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     mode: CrewMode
     status: str
+    agent_ids: list[uuid.UUID] = Field(
+        description="The crew as chosen: in order, or the coordinator first."
+    )
     input: str
     output: str | None
     error: str | None
     max_steps: int
     created_at: datetime
     finished_at: datetime | None
+
+    @field_validator("agent_ids", mode="before")
+    @classmethod
+    def _unwrap_order(cls, value: Any) -> Any:
+        # The run row stores {"order": [...]}, a JSON object so the column can grow fields.
+        return value["order"] if isinstance(value, dict) else value
+
+
+class CrewRunRead(CrewRunFields):
     steps: list[CrewStepRead] = Field(default_factory=list)
+
+
+class CrewRunSummary(CrewRunFields):
+    step_count: int = Field(description="Steps recorded so far.")
+    tokens: int
+    cost_micros: int
+
+
+class CrewRunPage(BaseModel):
+    items: list[CrewRunSummary]
+    total: int
+    limit: int
+    offset: int

@@ -28,6 +28,7 @@ from intuitivus_flow.observability.metrics import get_metrics
 from intuitivus_flow.users.models import Role
 
 RUN_TASK = "agent_task.run"
+_box: dict[str, SecretBox] = {}
 
 
 async def submit(
@@ -99,12 +100,14 @@ async def agent_stats(
 
 def install_handler(box: SecretBox) -> None:
     """Register the worker-side handler (once per process) with the instance's secret box."""
+    # The latest app's box: a process may build several apps (tests, reloads), each with keys.
+    _box["current"] = box
     if RUN_TASK in registry.handlers:
         return
 
     @registry.register(RUN_TASK)
     async def run_task(session: AsyncSession, job: Job) -> dict[str, str]:
-        return await execute(session, job, box=box)
+        return await execute(session, job, box=_box["current"])
 
 
 async def execute(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[str, str]:

@@ -7,8 +7,6 @@ form that caused it.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents import service as agents
 from intuitivus_flow.agents import tasks
-from intuitivus_flow.agents.models import AgentStatus
+from intuitivus_flow.agents.models import Agent, AgentStatus
 from intuitivus_flow.agents.schemas import AgentCreate, AgentStatusChange, TaskCreate
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import Context, DbSession
@@ -29,10 +27,10 @@ from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (
     FormInvalid,
-    FormState,
-    discard_failed_work,
+    PageState,
+    form_action,
+    parse_id,
     read_fields,
-    state_from_error,
     validate,
 )
 from intuitivus_flow.web.templating import redirect, render
@@ -63,17 +61,6 @@ NOTICES = {
 }
 
 
-@dataclass(slots=True)
-class PageState:
-    forms: dict[str, FormState] = field(default_factory=dict)
-    alert: str | None = None
-    notice: str | None = None
-    status_code: int = 200
-
-    def form(self, name: str) -> FormState:
-        return self.forms.get(name) or FormState()
-
-
 # --- the list ------------------------------------------------------------------------------
 
 
@@ -86,14 +73,15 @@ async def agents_page(request: Request, session: DbSession, viewer: CurrentViewe
 @router.post("/agents", dependencies=csrf_checked)
 async def create_agent(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
     values = await read_fields(request, AGENT_FIELDS)
-    try:
+
+    async def create() -> Agent:
         data = validate(AgentCreate, _agent_data(values), values)
-        agent = await agents.create(session, viewer.principal, data=data)
+        return await agents.create(session, viewer.principal, data=data)
+
+    try:
+        agent = await form_action(session, viewer, values, create)
     except FormInvalid as invalid:
-        return await _render_list(request, session, viewer, _failed("agent", invalid.state))
-    except FlowError as error:
-        await discard_failed_work(session, error, viewer.user, viewer.workspace)
-        state = _failed("agent", state_from_error(error, values))
+        state = PageState.failed("agent", invalid.state)
         return await _render_list(request, session, viewer, state)
     return redirect(f"/agents/{agent.id}?done=created")
 
@@ -103,16 +91,17 @@ async def add_key(
     request: Request, session: DbSession, viewer: CurrentViewer, context: Context
 ) -> Response:
     values = await read_fields(request, KEY_FIELDS)
-    try:
+
+    async def add() -> None:
         data = validate(ProviderKeyCreate, _key_data(values), values)
         await llm.add_key(session, viewer.principal, data=data, box=context.secrets)
+
+    try:
+        # The API key is a secret: never echoed back into the re-rendered form.
+        await form_action(session, viewer, values, add, secret=("api_key",))
     except FormInvalid as invalid:
-        invalid.state.values.pop("api_key", None)  # never echo a secret back
-        return await _render_list(request, session, viewer, _failed("key", invalid.state))
-    except FlowError as error:
-        await discard_failed_work(session, error, viewer.user, viewer.workspace)
-        state = state_from_error(error, {k: v for k, v in values.items() if k != "api_key"})
-        return await _render_list(request, session, viewer, _failed("key", state))
+        state = PageState.failed("key", invalid.state)
+        return await _render_list(request, session, viewer, state)
     return redirect("/agents?done=key_added")
 
 
@@ -125,8 +114,8 @@ async def change_key(
     viewer: CurrentViewer,
     context: Context,
 ) -> Response:
-    try:
-        parsed = _parse_id(key_id, "Provider key")
+    async def change() -> None:
+        parsed = parse_id(key_id, "Provider key")
         if action == "remove":
             await llm.remove_key(session, viewer.principal, parsed)
         elif action in {"pause", "resume"}:
@@ -139,9 +128,11 @@ async def change_key(
             )
         else:
             raise NotFound("Unknown action")
-    except FlowError as error:
-        await discard_failed_work(session, error, viewer.user, viewer.workspace)
-        state = PageState(alert=error.detail, status_code=error.status_code)
+
+    try:
+        await form_action(session, viewer, {}, change)
+    except FormInvalid as invalid:
+        state = PageState.alerting(invalid.state)
         return await _render_list(request, session, viewer, state)
     return redirect("/agents?done=" + ("key_removed" if action == "remove" else "key_changed"))
 
@@ -162,20 +153,18 @@ async def run_prompt(
     request: Request, agent_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
     values = await read_fields(request, ("prompt",))
-    try:
+
+    async def submit() -> None:
         data = validate(TaskCreate, dict(values), values)
         await tasks.submit(
-            session, viewer.principal, _parse_id(agent_id, "Agent"), prompt=data.prompt
+            session, viewer.principal, parse_id(agent_id, "Agent"), prompt=data.prompt
         )
+
+    try:
+        await form_action(session, viewer, values, submit)
     except FormInvalid as invalid:
-        return await _render_agent(
-            request, session, viewer, agent_id, _failed("task", invalid.state)
-        )
-    except FlowError as error:
-        await discard_failed_work(session, error, viewer.user, viewer.workspace)
-        return await _render_agent(
-            request, session, viewer, agent_id, _failed("task", state_from_error(error, values))
-        )
+        state = PageState.failed("task", invalid.state)
+        return await _render_agent(request, session, viewer, agent_id, state)
     return redirect(f"/agents/{agent_id}?done=task")
 
 
@@ -184,13 +173,17 @@ async def change_status(
     request: Request, agent_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
     values = await read_fields(request, ("status",))
-    try:
+
+    async def change() -> None:
         data = validate(AgentStatusChange, dict(values), values)
         await agents.change_status(
-            session, viewer.principal, _parse_id(agent_id, "Agent"), status=data.status
+            session, viewer.principal, parse_id(agent_id, "Agent"), status=data.status
         )
-    except (FormInvalid, FlowError) as failure:
-        return await _action_failed(request, session, viewer, agent_id, failure)
+
+    try:
+        await form_action(session, viewer, values, change)
+    except FormInvalid as invalid:
+        return await _action_failed(request, session, viewer, agent_id, invalid)
     return redirect(f"/agents/{agent_id}?done=status")
 
 
@@ -198,12 +191,13 @@ async def change_status(
 async def clone_agent(
     request: Request, agent_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
+    async def clone() -> Agent:
+        return await agents.clone(session, viewer.principal, parse_id(agent_id, "Agent"), name=None)
+
     try:
-        copy = await agents.clone(
-            session, viewer.principal, _parse_id(agent_id, "Agent"), name=None
-        )
-    except FlowError as failure:
-        return await _action_failed(request, session, viewer, agent_id, failure)
+        copy = await form_action(session, viewer, {}, clone)
+    except FormInvalid as invalid:
+        return await _action_failed(request, session, viewer, agent_id, invalid)
     return redirect(f"/agents/{copy.id}?done=cloned")
 
 
@@ -211,10 +205,13 @@ async def clone_agent(
 async def delete_agent(
     request: Request, agent_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
+    async def delete() -> None:
+        await agents.delete(session, viewer.principal, parse_id(agent_id, "Agent"))
+
     try:
-        await agents.delete(session, viewer.principal, _parse_id(agent_id, "Agent"))
-    except FlowError as failure:
-        return await _action_failed(request, session, viewer, agent_id, failure)
+        await form_action(session, viewer, {}, delete)
+    except FormInvalid as invalid:
+        return await _action_failed(request, session, viewer, agent_id, invalid)
     return redirect("/agents?done=deleted")
 
 
@@ -249,7 +246,7 @@ async def _render_agent(
     request: Request, session: AsyncSession, viewer: Viewer, agent_id: str, state: PageState
 ) -> Response:
     try:
-        parsed = _parse_id(agent_id, "Agent")
+        parsed = parse_id(agent_id, "Agent")
         agent = await agents.get(session, viewer.principal, parsed)
     except FlowError as error:
         return render(
@@ -275,27 +272,11 @@ async def _render_agent(
 
 
 async def _action_failed(
-    request: Request,
-    session: AsyncSession,
-    viewer: Viewer,
-    agent_id: str,
-    failure: Exception,
+    request: Request, session: AsyncSession, viewer: Viewer, agent_id: str, failed: FormInvalid
 ) -> Response:
-    if isinstance(failure, FormInvalid):
-        state = PageState(alert=failure.state.message or "Invalid choice.", status_code=422)
-    else:
-        assert isinstance(failure, FlowError)
-        await discard_failed_work(session, failure, viewer.user, viewer.workspace)
-        state = PageState(alert=failure.detail, status_code=failure.status_code)
+    """A failed button on the agent's page (no fields of its own): the message in the banner."""
+    state = PageState.alerting(failed.state)
     return await _render_agent(request, session, viewer, agent_id, state)
-
-
-def _failed(form: str, state: FormState) -> PageState:
-    return PageState(
-        forms={form: state},
-        alert=state.message or "Please correct the form.",
-        status_code=state.status_code,
-    )
 
 
 def _agent_data(values: dict[str, str]) -> dict[str, Any]:
@@ -305,10 +286,3 @@ def _agent_data(values: dict[str, str]) -> dict[str, Any]:
 
 def _key_data(values: dict[str, str]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value != ""}
-
-
-def _parse_id(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"{what} not found") from None

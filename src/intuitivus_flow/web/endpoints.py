@@ -17,7 +17,9 @@ from intuitivus_flow.web.auth import (
 )
 from intuitivus_flow.web.billing_pages import router as billing_router
 from intuitivus_flow.web.campaign_pages import router as campaign_router
+from intuitivus_flow.web.channel_pages import router as channel_router
 from intuitivus_flow.web.conversation_pages import router as conversation_router
+from intuitivus_flow.web.crew_pages import router as crew_router
 from intuitivus_flow.web.csrf import CsrfRejected
 from intuitivus_flow.web.dashboard_pages import router as dashboard_router
 from intuitivus_flow.web.data_pages import router as data_router
@@ -57,8 +59,10 @@ def install_web(app: FastAPI) -> None:
     app.include_router(account_router)
     app.include_router(workspace_router)
     app.include_router(agent_router)
+    app.include_router(crew_router)
     app.include_router(campaign_router)
     app.include_router(conversation_router)
+    app.include_router(channel_router)
     app.include_router(dashboard_router)
     app.include_router(operations_router)
     app.include_router(forecast_router)

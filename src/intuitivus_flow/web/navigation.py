@@ -30,9 +30,11 @@ NAV: tuple[NavItem, ...] = (
     NavItem(label="Overview", href="/", section=""),
     NavItem(label="Dashboard", href="/dashboard", section="dashboard"),
     NavItem(label="Agents", href="/agents", section="agents"),
+    NavItem(label="Crews", href="/crews", section="crews"),
     NavItem(label="Campaigns", href="/campaigns", section="campaigns"),
     NavItem(label="Inbox", href="/inbox", section="inbox"),
     NavItem(label="Contacts", href="/contacts", section="contacts"),
+    NavItem(label="Channels", href="/channels", section="channels", admin_only=True),
     NavItem(label="Settings", href="/settings", section="settings"),
     NavItem(
         label="Service health", href="/service-health", section="service-health", admin_only=True
