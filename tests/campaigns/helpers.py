@@ -35,3 +35,18 @@ async def create_agent(client: httpx.AsyncClient, account: Account) -> str:
     response = await client.post("/api/agents", json={"name": "Closer"}, headers=account.headers)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+async def report(
+    client: httpx.AsyncClient, account: Account, campaign_id: str, day: str, spend_minor: int
+) -> dict[str, Any]:
+    """Ingest one day's figures; returns the campaign as the API answers after ingesting."""
+    row = {"date": day, "impressions": 1000, "clicks": 40, "conversions": 4}
+    response = await client.post(
+        f"/api/campaigns/{campaign_id}/reports",
+        json={"rows": [{**row, "spend_minor": spend_minor}]},
+        headers=account.headers,
+    )
+    assert response.status_code == 200, response.text
+    campaign: dict[str, Any] = response.json()["campaign"]
+    return campaign

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from intuitivus_flow.campaigns import service as campaigns
 from intuitivus_flow.campaigns import tasks
 from intuitivus_flow.campaigns.automation import QUEUE, RUN_STEP
 from intuitivus_flow.campaigns.models import CampaignStepDelivery
@@ -22,7 +23,7 @@ from intuitivus_flow.jobs.worker import HandlerRegistry, RetryPolicy, Worker
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from tests.campaigns.fakes import InMemorySender
-from tests.campaigns.helpers import activate, create_agent, create_campaign, set_status
+from tests.campaigns.helpers import activate, create_agent, create_campaign, report, set_status
 from tests.helpers import Account, assert_problem, register
 
 FAST_RETRY = RetryPolicy(base=timedelta(milliseconds=1), cap=timedelta(milliseconds=5))
@@ -107,10 +108,11 @@ async def automated_campaign(
     steps: list[dict[str, Any]],
     *,
     with_agent: bool = True,
+    **fields: Any,
 ) -> str:
     agent_id = await create_agent(client, owner) if with_agent else None
     campaign = await create_campaign(
-        client, owner, starts_at=START, audience_tags=["vip"], agent_id=agent_id
+        client, owner, starts_at=START, audience_tags=["vip"], agent_id=agent_id, **fields
     )
     response = await client.put(
         f"/api/campaigns/{campaign['id']}/steps", json={"steps": steps}, headers=owner.headers
@@ -300,6 +302,42 @@ class TestHeldAndStopped:
         await fast_forward(app)
         await drain(app, pool)
         assert len(sender.delivered) == 2
+
+    async def test_a_daily_budget_pause_holds_queued_steps_until_the_next_day(
+        self, client: httpx.AsyncClient, app: Any
+    ) -> None:
+        owner = await register(client)
+        audience = contacts(2)
+        sender = InMemorySender(segment=audience)
+        second = {**TEMPLATE, "template": "second"}
+        cid = await automated_campaign(
+            client,
+            owner,
+            [TEMPLATE, {"kind": "wait", "seconds": 600}, second],
+            daily_budget_minor=1000,
+        )
+        await run(client, owner, cid)
+        pool = workers(app, sender)
+        await drain(app, pool)
+        assert len(sender.attempts) == 2  # the first step; the second waits ten minutes
+        day = datetime.now(UTC).date()
+        paused = await report(client, owner, cid, day.isoformat(), 1000)
+        assert (paused["status"], paused["pause_reason"]) == ("paused", "daily_budget")
+        await fast_forward(app)
+        await drain(app, pool)
+        assert len(sender.attempts) == 2  # nothing was sent while paused
+        held = [job for job in await campaign_jobs(app) if job.status == "queued"]
+        assert len(held) == 2
+        assert all(job.attempts == 0 and job.run_at > utcnow() for job in held)
+        assert [s["deliveries"] for s in await steps(client, owner, cid)] == [2, 2, 0]
+        async with unit_of_work(sessions_of(app)) as session:
+            next_day = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+            assert len(await campaigns.resume_after_daily_budget(session, now=next_day)) == 1
+        await fast_forward(app)
+        await drain(app, pool)
+        sent = [getattr(m, "template", None) for m in sender.sends_to(audience[0])]
+        assert sent == ["spring_offer", "second"]
+        assert len(sender.delivered) == 4
 
     async def test_a_cancelled_campaign_drops_its_jobs(
         self, client: httpx.AsyncClient, app: Any

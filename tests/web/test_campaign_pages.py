@@ -1,11 +1,28 @@
 """The Campaigns pages: create, move through statuses, upload reports (bad rows listed,
-nothing stored), the budget auto-pause and the chart, and the automation button."""
+nothing stored), the budget auto-pause and the chart, and the automation: audience and agent,
+the step editor (add, edit, move, delete; errors next to their fields, nothing written),
+conversions and deliveries, and the daily-budget pause."""
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from tests.web.browsing import csrf_from, sign_up, submit, text_of
+import httpx
+import pytest
+from sqlalchemy import select
+
+from intuitivus_flow.campaigns.models import (
+    Campaign,
+    CampaignConversion,
+    CampaignStep,
+    CampaignStepDelivery,
+)
+from intuitivus_flow.contacts.models import Contact
+from intuitivus_flow.events.models import Event
+from intuitivus_flow.kit.db import SessionFactory, unit_of_work
+from tests.web.browsing import BASE_URL, csrf_from, sign_up, submit, text_of
 
 GOOD_CSV = (
     "date,impressions,clicks,conversions,spend,revenue\n"
@@ -98,3 +115,320 @@ async def test_unknown_campaign_is_404(browser: httpx.AsyncClient) -> None:
     await sign_up(browser)
     response = await browser.get("/campaigns/not-a-uuid")
     assert response.status_code == 404
+
+
+# --- automation: the step editor, audience, conversions, the daily budget ------------------
+# These run on both engines: the browser talks to the shared `app` fixture (tests/conftest.py).
+
+TEMPLATE_STEP = {
+    "kind": "send_template",
+    "template": "spring_offer",
+    "language": "",
+    "parameters": "20%\nFriday",
+}
+
+
+@pytest.fixture
+async def shopper(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser against the run's SQLite and PostgreSQL databases."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        yield client
+
+
+def sessions_of(app: Any) -> SessionFactory:
+    factory: SessionFactory = app.state.context.sessions
+    return factory
+
+
+async def campaign_url(browser: httpx.AsyncClient, **fields: str) -> str:
+    await sign_up(browser)
+    created = await create(browser, **fields)
+    assert created.status_code == 303, created.text
+    return str(created.headers["location"].split("?")[0])
+
+
+async def stored_steps(app: Any) -> list[CampaignStep]:
+    async with sessions_of(app)() as session:
+        rows = await session.scalars(select(CampaignStep).order_by(CampaignStep.position))
+        return list(rows)
+
+
+async def specs(app: Any) -> list[dict[str, Any]]:
+    return [{"kind": step.kind, **step.config} for step in await stored_steps(app)]
+
+
+async def events_named(app: Any, name: str) -> list[Event]:
+    async with sessions_of(app)() as session:
+        rows = await session.scalars(
+            select(Event).where(Event.name == name).order_by(Event.occurred_at)
+        )
+        return list(rows)
+
+
+async def add_step(browser: httpx.AsyncClient, url: str, **fields: str) -> httpx.Response:
+    return await submit(browser, url, f"{url}/steps", {"position": "", **fields})
+
+
+async def test_step_editor_adds_edits_moves_and_deletes(
+    shopper: httpx.AsyncClient, app: Any
+) -> None:
+    url = await campaign_url(shopper)
+    added = await add_step(shopper, url, **TEMPLATE_STEP)
+    assert added.status_code == 303, added.text
+    assert added.headers["location"].endswith("?done=step-added#automation-title")
+    assert "The step was added." in text_of((await shopper.get(added.headers["location"])).text)
+    for fields in (
+        {"kind": "wait", "duration": "2", "unit": "hours"},
+        {"kind": "send_message", "text": "See you soon!"},
+        # Inserted before step 3, continuing at step 3 as numbered now: the message.
+        {"kind": "branch", "on": "reply", "if_true": "3", "if_false": "", "position": "3"},
+    ):
+        assert (await add_step(shopper, url, **fields)).status_code == 303
+    assert await specs(app) == [
+        {
+            "kind": "send_template",
+            "template": "spring_offer",
+            "language": "en",
+            "parameters": ["20%", "Friday"],
+        },
+        {"kind": "wait", "seconds": 7200},
+        {"kind": "branch", "on": "reply", "if_true": 4, "if_false": None},
+        {"kind": "send_message", "text": "See you soon!"},
+    ]
+    page = text_of((await shopper.get(url)).text)
+    assert "Send template “spring_offer” (en)" in page
+    assert "Wait 2 hours" in page
+    assert "Branch: has the contact replied? yes → step 4, no → stop" in page
+
+    wait = (await stored_steps(app))[1]
+    edited = await submit(
+        shopper,
+        url,
+        f"{url}/steps/{wait.id}",
+        {"kind": "wait", "duration": "30", "unit": "minutes"},
+    )
+    assert edited.status_code == 303
+    assert (await specs(app))[1] == {"kind": "wait", "seconds": 1800}
+
+    template = (await stored_steps(app))[0]
+    moved = await submit(shopper, url, f"{url}/steps/{template.id}/move", {"position": "2"})
+    assert moved.status_code == 303
+    assert [spec["kind"] for spec in await specs(app)] == [
+        "wait",
+        "send_template",
+        "branch",
+        "send_message",
+    ]
+    assert (await specs(app))[2]["if_true"] == 4  # still the message
+
+    before = await specs(app)
+    message, branch = (await stored_steps(app))[3], (await stored_steps(app))[2]
+    backwards = await submit(shopper, url, f"{url}/steps/{message.id}/move", {"position": "3"})
+    assert backwards.status_code == 422
+    assert "The branch at step 4 would then continue at an earlier step" in text_of(backwards.text)
+    in_use = await submit(shopper, url, f"{url}/steps/{message.id}/delete", {})
+    assert in_use.status_code == 422
+    assert "Step 3 (a branch) continues at this step" in text_of(in_use.text)
+    assert await specs(app) == before  # refused edits write nothing
+
+    assert (await submit(shopper, url, f"{url}/steps/{branch.id}/delete", {})).status_code == 303
+    message = (await stored_steps(app))[2]
+    assert (await submit(shopper, url, f"{url}/steps/{message.id}/delete", {})).status_code == 303
+    assert [spec["kind"] for spec in await specs(app)] == ["wait", "send_template"]
+    changes = [
+        event.properties["change"] for event in await events_named(app, "campaign.steps_replaced")
+    ]
+    assert changes == ["added"] * 4 + ["edited", "moved", "deleted", "deleted"]
+
+
+async def test_invalid_steps_show_field_errors_and_write_nothing(
+    shopper: httpx.AsyncClient, app: Any
+) -> None:
+    url = await campaign_url(shopper)
+    cases = [
+        ({**TEMPLATE_STEP, "template": ""}, "add-send_template-template", "at least 1 character"),
+        (
+            {"kind": "wait", "duration": "soon", "unit": "hours"},
+            "add-wait-duration",
+            "whole number",
+        ),
+        (
+            {"kind": "wait", "duration": "91", "unit": "days"},
+            "add-wait-duration",
+            "at most 90 days",
+        ),
+        ({"kind": "wait", "duration": "1", "unit": "weeks"}, "add-wait-unit", "Choose seconds"),
+        ({"kind": "send_message", "text": "  "}, "add-send_message-text", "at least 1 character"),
+        (
+            {"kind": "branch", "on": "reply", "if_true": "1", "if_false": ""},
+            "add-branch-if_true",
+            "Choose a step after this one",
+        ),
+        ({"kind": "branch", "on": "mood", "if_true": "", "if_false": ""}, "add-branch-on", "reply"),
+    ]
+    for index, (fields, field_id, message) in enumerate(cases):
+        if index == 5:  # a step to point back at
+            assert (await add_step(shopper, url, **TEMPLATE_STEP)).status_code == 303
+        refused = await add_step(shopper, url, **fields)
+        assert refused.status_code == 422, fields
+        html = refused.text
+        assert f'id="{field_id}-error"' in html, fields
+        error = html.split(f'id="{field_id}-error">')[1].split("</p>")[0]
+        assert message in error, (fields, error)
+        assert f'id="{field_id}"' in html
+        assert 'aria-invalid="true"' in html
+        assert "Please correct the highlighted fields." in text_of(html)
+    assert len(await stored_steps(app)) == 1
+    assert len(await events_named(app, "campaign.steps_replaced")) == 1
+
+    (step,) = await stored_steps(app)
+    bad_edit = await submit(
+        shopper, url, f"{url}/steps/{step.id}", {**TEMPLATE_STEP, "language": "english"}
+    )
+    assert bad_edit.status_code == 422
+    assert 'id="step-1-language-error"' in bad_edit.text
+    assert 'value="english"' in bad_edit.text  # what was typed comes back
+    assert "<details open>" in bad_edit.text
+    other_kind = await submit(
+        shopper, url, f"{url}/steps/{step.id}", {"kind": "send_message", "text": "x"}
+    )
+    assert other_kind.status_code == 422
+    assert "keeps its kind" in text_of(other_kind.text)
+    await add_step(shopper, url, kind="send_message", text="second")  # every id changes
+    stale = await submit(shopper, url, f"{url}/steps/{step.id}/delete", {})
+    assert stale.status_code == 409
+    assert "changed since this page was loaded" in text_of(stale.text)
+    unknown = await add_step(shopper, url, kind="teleport")
+    assert unknown.status_code == 404
+    assert (await submit(shopper, url, f"{url}/steps/not-an-id/delete", {})).status_code == 404
+
+
+async def test_conversions_are_recorded_from_the_page(shopper: httpx.AsyncClient, app: Any) -> None:
+    url = await campaign_url(shopper)
+    contact = await submit(
+        shopper,
+        "/contacts",
+        "/contacts",
+        {"name": "Ana", "phone": "+55 11 98765-4321", "email": "", "tags": "vip"},
+    )
+    assert contact.status_code == 303
+    unknown = await submit(shopper, url, f"{url}/conversions", {"contact": "Nobody", "value": ""})
+    assert unknown.status_code == 422
+    assert 'id="conversion-contact-error"' in unknown.text
+    assert "No contact matches" in text_of(unknown.text)
+    bad_value = await submit(
+        shopper, url, f"{url}/conversions", {"contact": "Ana", "value": "1.234"}
+    )
+    assert bad_value.status_code == 422
+    assert 'id="conversion-value-error"' in bad_value.text
+    assert await events_named(app, "campaign.conversion_recorded") == []
+
+    recorded = await submit(
+        shopper, url, f"{url}/conversions", {"contact": "+5511987654321", "value": "49.90"}
+    )
+    assert recorded.status_code == 303, recorded.text
+    again = await submit(shopper, url, f"{url}/conversions", {"contact": "ana", "value": "5"})
+    assert again.status_code == 303  # the first conversion stays
+    page = text_of((await shopper.get(url)).text)
+    assert "Recent conversions" in page
+    assert "Ana +5511987654321 49.90 USD" in page
+    assert "5.00 USD" not in page
+    (event,) = await events_named(app, "campaign.conversion_recorded")
+    async with sessions_of(app)() as session:
+        (conversion,) = (await session.scalars(select(CampaignConversion))).all()
+    assert conversion.value_minor == 4990
+    assert event.properties["contact_id"] == str(conversion.contact_id)
+
+
+async def test_deliveries_are_listed_and_fix_the_steps(
+    shopper: httpx.AsyncClient, app: Any
+) -> None:
+    url = await campaign_url(shopper)
+    await submit(
+        shopper, "/contacts", "/contacts", {"name": "Ana", "phone": "", "email": "", "tags": ""}
+    )
+    await add_step(shopper, url, **TEMPLATE_STEP)
+    (step,) = await stored_steps(app)
+    async with unit_of_work(sessions_of(app)) as session:
+        (contact,) = (await session.scalars(select(Contact))).all()
+        session.add(
+            CampaignStepDelivery(
+                workspace_id=step.workspace_id,
+                campaign_id=step.campaign_id,
+                step_id=step.id,
+                contact_id=contact.id,
+                status="sent",
+                detail={"message_id": "wamid.1"},
+            )
+        )
+    html = (await shopper.get(url)).text
+    page = text_of(html)
+    assert "Recent step deliveries" in page
+    assert "1. send template Ana sent" in page
+    assert "Contacts already went through these steps" in page
+    assert "Add a step" not in page
+    assert f"/steps/{step.id}/delete" not in html
+    refused = await add_step(shopper, url, **TEMPLATE_STEP)
+    assert refused.status_code == 409
+    assert "steps are fixed" in text_of(refused.text)
+
+
+async def test_audience_and_agent(shopper: httpx.AsyncClient, app: Any) -> None:
+    url = await campaign_url(shopper)
+    agent = await submit(
+        shopper,
+        "/agents",
+        "/agents",
+        {
+            "name": "Closer",
+            "role": "Sales assistant",
+            "system_prompt": "Be brief.",
+            "provider": "offline",
+            "model": "",
+            "temperature": "0.5",
+            "max_tokens": "300",
+        },
+    )
+    assert agent.status_code == 303, agent.text
+    agent_id = agent.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    saved = await submit(
+        shopper, url, f"{url}/audience", {"audience_tags": "vip, spring ,", "agent_id": agent_id}
+    )
+    assert saved.status_code == 303, saved.text
+    html = (await shopper.get(url)).text
+    assert 'value="vip, spring"' in html
+    assert f'<option value="{agent_id}" selected>Closer</option>' in html
+    refusals: list[tuple[dict[str, str | list[str]], str]] = [
+        ({"audience_tags": "", "agent_id": "not-an-id"}, "audience-agent_id"),
+        ({"audience_tags": "x" * 61, "agent_id": ""}, "audience-audience_tags"),
+    ]
+    for fields, field_id in refusals:
+        refused = await submit(shopper, url, f"{url}/audience", fields)
+        assert refused.status_code == 422
+        assert f'id="{field_id}-error"' in refused.text
+    async with sessions_of(app)() as session:
+        (campaign,) = (await session.scalars(select(Campaign))).all()
+    assert (campaign.audience_tags, str(campaign.agent_id)) == (["vip", "spring"], agent_id)
+
+
+async def test_daily_budget_pause_is_explained_and_can_be_kept(
+    shopper: httpx.AsyncClient,
+) -> None:
+    url = await campaign_url(shopper, total_budget="500.00", daily_budget="10.00")
+    for status in ("scheduled", "active"):
+        assert (await submit(shopper, url, f"{url}/status", {"status": status})).status_code == 303
+    today = datetime.now(UTC).date()
+    csv = f"date,impressions,clicks,conversions,spend,revenue\n{today},100,5,1,10.00,0\n"
+    assert (await upload(shopper, url, csv)).status_code == 303
+    page = text_of((await shopper.get(url)).text)
+    assert "Paused" in page
+    assert "Spent today (UTC day): 10.00 USD" in page
+    tomorrow = today + timedelta(days=1)
+    assert f"It resumes by itself after {tomorrow} 00:00 UTC" in page
+    assert f"daily_budget: spend 1000 on {today}" in page
+    kept = await submit(shopper, url, f"{url}/status", {"status": "paused"})
+    assert kept.status_code == 303
+    page = text_of((await shopper.get(url)).text)
+    assert "resumes by itself" not in page
+    assert "paused → paused (kept paused by a person)" in page

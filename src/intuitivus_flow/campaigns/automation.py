@@ -1,10 +1,12 @@
-"""Automation, request side: a campaign's ordered steps, starting a run, conversions, status.
+"""Automation, request side: a campaign's ordered steps (set whole, or edited one at a time),
+starting a run, conversions, recent activity, status.
 
 The worker side (one job per contact and step) is in `tasks.py`.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.campaigns import editing
 from intuitivus_flow.campaigns.models import (
     Campaign,
     CampaignConversion,
@@ -21,6 +24,7 @@ from intuitivus_flow.campaigns.models import (
     StepKind,
 )
 from intuitivus_flow.campaigns.repository import (
+    AudienceContactRepository,
     CampaignEventRepository,
     CampaignJobRepository,
     CampaignRepository,
@@ -28,17 +32,30 @@ from intuitivus_flow.campaigns.repository import (
     ConversionRepository,
     DeliveryRepository,
 )
-from intuitivus_flow.campaigns.schemas import QueueStatus, StepRead, StepSpec
+from intuitivus_flow.campaigns.schemas import (
+    AutomationActivity,
+    ContactRef,
+    ConversionActivity,
+    DeliveryActivity,
+    QueueStatus,
+    StepRead,
+    StepSpec,
+    StepSpecs,
+)
+from intuitivus_flow.contacts import service as contacts
+from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.kit.errors import Conflict, InvalidInput
+from intuitivus_flow.kit.errors import Conflict, InvalidInput, NotFound
 from intuitivus_flow.kit.models import utcnow
 
 QUEUE = "campaigns"
 ENROLL = "campaign.enroll"
 RUN_STEP = "campaign.step"
+# How many search results `find_contact` looks through for an exact match.
+CONTACT_MATCHES = 20
 
 
 def step_dedupe_key(step_id: uuid.UUID, contact_id: uuid.UUID) -> str:
@@ -71,11 +88,13 @@ async def replace_steps(
     campaign_id: uuid.UUID,
     *,
     steps: Sequence[StepSpec],
+    change: str | None = None,
 ) -> list[StepRead]:
     """Set the whole ordered list. Once contacts went through a step the list is fixed, since
-    their history and queued jobs point at those steps."""
+    their history and queued jobs point at those steps. `change` names a one-step edit
+    ("added", "edited", "moved", "deleted") in the recorded event."""
     principal.require_scope(Scope.campaigns_write)
-    campaign = await CampaignRepository(session, principal.workspace_id).get_or_raise(campaign_id)
+    campaign = await _locked(session, principal, campaign_id)
     if await DeliveryRepository(session, principal.workspace_id).exists_for(campaign.id):
         raise Conflict("The automation already ran for some contacts; its steps are fixed")
     _check_branch_targets(steps)
@@ -92,7 +111,14 @@ async def replace_steps(
             for position, spec in enumerate(steps, start=1)
         ]
     )
-    await _record(session, principal, catalog.CAMPAIGN_STEPS_REPLACED, campaign, steps=len(steps))
+    await _record(
+        session,
+        principal,
+        catalog.CAMPAIGN_STEPS_REPLACED,
+        campaign,
+        steps=len(steps),
+        **({"change": change} if change else {}),
+    )
     return await list_steps(session, principal, campaign.id)
 
 
@@ -108,6 +134,124 @@ def _check_branch_targets(steps: Sequence[StepSpec]) -> None:
                     f"Step {position}: {name} must name a later step (up to {len(steps)})",
                     field=f"steps.{position - 1}.{name}",
                 )
+
+
+# --- one step at a time (the web editor) ----------------------------------------------------
+# Step ids change whenever the list is stored (it is replaced whole), so an id from a page
+# that is out of date is simply not in the list any more: the edit is refused, not misapplied.
+
+
+async def add_step(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    *,
+    spec: StepSpec,
+    position: int | None = None,
+) -> list[StepRead]:
+    """Insert a step at `position` (default: at the end). Branch targets, the new step's
+    included, name steps by their positions before the insert and keep following them."""
+    current = await _current(session, principal, campaign_id)
+    at = len(current) + 1 if position is None else position
+    steps = editing.insert([spec for _, spec in current], spec, at=at)
+    return await _store(session, principal, campaign_id, steps, edited=at, change="added")
+
+
+async def update_step(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    step_id: uuid.UUID,
+    *,
+    spec: StepSpec,
+) -> list[StepRead]:
+    """Change one step's settings; its kind stays (add another step to change that)."""
+    current = await _current(session, principal, campaign_id)
+    position = _position_of(current, step_id)
+    if spec.kind is not current[position - 1][1].kind:
+        raise InvalidInput("A step keeps its kind; add a new step of the other kind instead")
+    steps = editing.replace([spec for _, spec in current], position, spec)
+    return await _store(session, principal, campaign_id, steps, edited=position, change="edited")
+
+
+async def move_step(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    step_id: uuid.UUID,
+    *,
+    position: int,
+) -> list[StepRead]:
+    current = await _current(session, principal, campaign_id)
+    steps = editing.move([s for _, s in current], _position_of(current, step_id), to=position)
+    return await _store(session, principal, campaign_id, steps, edited=None, change="moved")
+
+
+async def delete_step(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, step_id: uuid.UUID
+) -> list[StepRead]:
+    current = await _current(session, principal, campaign_id)
+    steps = editing.remove([s for _, s in current], _position_of(current, step_id))
+    return await _store(session, principal, campaign_id, steps, edited=None, change="deleted")
+
+
+async def _current(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
+) -> list[tuple[uuid.UUID, StepSpec]]:
+    principal.require_scope(Scope.campaigns_write)
+    # Locked first: a concurrent edit waits, then finds its step ids gone (a clean Conflict)
+    # instead of both storing a list built from the same old one.
+    await _locked(session, principal, campaign_id)
+    steps = await CampaignStepRepository(session, principal.workspace_id).ordered(campaign_id)
+    specs = StepSpecs.validate_python([{"kind": step.kind, **step.config} for step in steps])
+    return [(step.id, spec) for step, spec in zip(steps, specs, strict=True)]
+
+
+async def _locked(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID) -> Campaign:
+    campaign = await CampaignRepository(session, principal.workspace_id).get_for_update(campaign_id)
+    if campaign is None:
+        raise NotFound(CampaignRepository.not_found_message)
+    return campaign
+
+
+def _position_of(current: Sequence[tuple[uuid.UUID, StepSpec]], step_id: uuid.UUID) -> int:
+    for position, (existing, _) in enumerate(current, start=1):
+        if existing == step_id:
+            return position
+    raise Conflict("The steps were changed since this page was loaded; review them and retry")
+
+
+async def _store(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    steps: Sequence[StepSpec],
+    *,
+    edited: int | None,
+    change: str,
+) -> list[StepRead]:
+    try:
+        return await replace_steps(session, principal, campaign_id, steps=steps, change=change)
+    except InvalidInput as error:
+        clearer = _about_one_step(error, edited)
+        if clearer is None:
+            raise
+        raise clearer from error
+
+
+def _about_one_step(error: InvalidInput, edited: int | None) -> InvalidInput | None:
+    """A branch-target error in the terms of a one-step edit: the edited step's own field
+    ("if_true"), or which branch a move would break, not a path into the stored list."""
+    found = re.fullmatch(r"steps\.(\d+)\.(if_true|if_false)", str(error.extra.get("field", "")))
+    if found is None:
+        return None
+    position, name = int(found.group(1)) + 1, found.group(2)
+    if position == edited:
+        return InvalidInput("Choose a step after this one, or stop", field=name)
+    return InvalidInput(
+        f"The branch at step {position} would then continue at an earlier step; "
+        "change that branch first"
+    )
 
 
 async def run(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID) -> Job:
@@ -170,6 +314,97 @@ async def record_conversion(
         contact_id=str(contact_id),
     )
     return conversion
+
+
+async def find_contact(session: AsyncSession, principal: Principal, reference: str) -> Contact:
+    """The contact a person names in a form: by id, or by phone, email or name (an exact
+    match wins; otherwise the search must find exactly one)."""
+    text = reference.strip()
+    if not text:
+        raise InvalidInput("Name the contact: phone, email or name", field="contact")
+    contact_id = _as_id(text)
+    if contact_id is not None:
+        try:
+            return await contacts.get(session, principal, contact_id)
+        except NotFound:
+            raise InvalidInput("No contact has this id", field="contact") from None
+    found = (
+        await contacts.list_contacts(
+            session, principal, search=text, limit=CONTACT_MATCHES, offset=0
+        )
+    ).items
+    exact = [contact for contact in found if _names_exactly(contact, text)]
+    matches = exact or found
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise InvalidInput(f"No contact matches “{text}”", field="contact")
+    raise InvalidInput(
+        f"Several contacts match “{text}”; give the phone number or email", field="contact"
+    )
+
+
+def _as_id(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _names_exactly(contact: Contact, text: str) -> bool:
+    wanted = text.casefold()
+    return wanted in {
+        (contact.phone or "").casefold(),
+        (contact.email or "").casefold(),
+        contact.name.casefold(),
+    }
+
+
+async def activity(
+    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, *, limit: int = 20
+) -> AutomationActivity:
+    """The newest step deliveries and conversions, with the contacts they were for."""
+    principal.require_scope(Scope.campaigns_read)
+    workspace_id = principal.workspace_id
+    await CampaignRepository(session, workspace_id).get_or_raise(campaign_id)
+    deliveries = await DeliveryRepository(session, workspace_id).recent(campaign_id, limit=limit)
+    conversions = await ConversionRepository(session, workspace_id).recent(campaign_id, limit=limit)
+    steps = {
+        step.id: step
+        for step in await CampaignStepRepository(session, workspace_id).ordered(campaign_id)
+    }
+    people = await AudienceContactRepository(session, workspace_id).by_ids(
+        [row.contact_id for row in deliveries] + [row.contact_id for row in conversions]
+    )
+    return AutomationActivity(
+        deliveries=[
+            DeliveryActivity(
+                step_position=steps[row.step_id].position,
+                step_kind=StepKind(steps[row.step_id].kind),
+                contact=_contact_ref(row.contact_id, people),
+                status=row.status,
+                detail=row.detail,
+                created_at=row.created_at,
+            )
+            for row in deliveries
+            if row.step_id in steps
+        ],
+        conversions=[
+            ConversionActivity(
+                contact=_contact_ref(row.contact_id, people),
+                value_minor=row.value_minor,
+                created_at=row.created_at,
+            )
+            for row in conversions
+        ],
+    )
+
+
+def _contact_ref(contact_id: uuid.UUID, people: dict[uuid.UUID, Contact]) -> ContactRef:
+    contact = people.get(contact_id)
+    if contact is None:  # deleted since; its history stays (no foreign key, see the model)
+        return ContactRef(id=contact_id, name="")
+    return ContactRef(id=contact_id, name=contact.name, phone=contact.phone)
 
 
 async def queue_status(session: AsyncSession, principal: Principal) -> QueueStatus:

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from intuitivus_flow.campaigns import automation, schemas
 from intuitivus_flow.campaigns import service as campaigns
@@ -20,22 +20,6 @@ class EventPage(BaseModel):
     total: int
     limit: int
     offset: int
-
-
-class ConversionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    contact_id: uuid.UUID
-    value_minor: int = Field(default=0, ge=0, le=10**15)
-
-
-class ConversionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    campaign_id: uuid.UUID
-    contact_id: uuid.UUID
-    value_minor: int
 
 
 @router.post(
@@ -217,13 +201,13 @@ async def run_automation(
 
 @router.post(
     "/{campaign_id}/conversions",
-    response_model=ConversionRead,
+    response_model=schemas.ConversionRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record a conversion",
 )
 async def record_conversion(
     campaign_id: uuid.UUID,
-    body: ConversionCreate,
+    body: schemas.ConversionCreate,
     session: DbSession,
     principal: CurrentPrincipal,
 ) -> object:

@@ -38,6 +38,13 @@ class CampaignStatus(StrEnum):
     cancelled = "cancelled"
 
 
+class PauseReason(StrEnum):
+    """Why the system paused a campaign (a person's pause has no reason here)."""
+
+    budget_reached = "budget_reached"  # the total budget: stays paused until a person acts
+    daily_budget = "daily_budget"  # today's budget: resumes by itself when the UTC day ends
+
+
 class StepKind(StrEnum):
     send_template = "send_template"
     send_message = "send_message"
@@ -49,7 +56,11 @@ class Campaign(IdMixin, TimestampMixin, Base):
     """A campaign on one platform, with budgets in integer minor units of its currency."""
 
     __tablename__ = "campaigns"
-    __table_args__ = (Index("ix_campaigns_workspace_id_status", "workspace_id", "status"),)
+    __table_args__ = (
+        Index("ix_campaigns_workspace_id_status", "workspace_id", "status"),
+        # The resume job looks across workspaces for campaigns whose pause has run out.
+        Index("ix_campaigns_resume_at", "resume_at"),
+    )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(160))
@@ -69,6 +80,10 @@ class Campaign(IdMixin, TimestampMixin, Base):
         ForeignKey("agents.id", ondelete="SET NULL"), default=None
     )
     automation_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set only while the system holds the campaign paused (`PauseReason`); any status change
+    # clears both. A daily-budget pause ends at `resume_at`, the start of the next UTC day.
+    pause_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+    resume_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

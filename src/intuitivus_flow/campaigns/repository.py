@@ -14,13 +14,16 @@ from intuitivus_flow.campaigns.models import (
     CampaignConversion,
     CampaignEvent,
     CampaignReport,
+    CampaignStatus,
     CampaignStep,
     CampaignStepDelivery,
+    PauseReason,
 )
+from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.conversations.models import Conversation, Direction, Message
 from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.kit.models import utcnow
-from intuitivus_flow.kit.repository import WorkspaceRepository
+from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,11 @@ class CampaignRepository(WorkspaceRepository[Campaign]):
     model = Campaign
     not_found_message = "Campaign not found"
 
+    async def get_for_update(self, campaign_id: uuid.UUID) -> Campaign | None:
+        """The campaign, its row locked until the transaction ends (PostgreSQL; SQLite has a
+        single writer anyway): changes of its steps or of its pause happen one at a time."""
+        return await self.first(self.scoped().where(Campaign.id == campaign_id).with_for_update())
+
     def listing(self, *, status: str | None, platform: str | None) -> Select[Campaign]:
         statement = self.scoped().order_by(Campaign.created_at.desc(), Campaign.id)
         if status:
@@ -52,6 +60,30 @@ class CampaignRepository(WorkspaceRepository[Campaign]):
         if platform:
             statement = statement.where(Campaign.platform == platform)
         return statement
+
+
+class DailyBudgetPauseLookup(Repository[Campaign]):
+    """Instance-wide, because the resume job serves every workspace at once: which campaigns'
+    daily-budget pause has run out. It returns ids only; the job then loads each campaign
+    through `CampaignRepository` scoped to the campaign's own workspace."""
+
+    model = Campaign
+    not_found_message = "Campaign not found"
+
+    async def due(self, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(workspace id, campaign id) pairs, oldest pause first."""
+        statement = (
+            select(Campaign.workspace_id, Campaign.id)
+            .where(
+                Campaign.status == CampaignStatus.paused.value,
+                Campaign.pause_reason == PauseReason.daily_budget.value,
+                Campaign.resume_at <= now,
+            )
+            .order_by(Campaign.resume_at, Campaign.id)
+        )
+        return [
+            (workspace, campaign) for workspace, campaign in await self.session.execute(statement)
+        ]
 
 
 class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
@@ -95,6 +127,16 @@ class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
 
     async def total_for(self, campaign_id: uuid.UUID) -> Totals:
         return (await self.totals([campaign_id])).get(campaign_id, Totals())
+
+    async def spend_on(self, campaign_id: uuid.UUID, day: date) -> int:
+        spend = await self.session.scalar(
+            select(CampaignReport.spend_minor).where(
+                CampaignReport.workspace_id == self.workspace_id,
+                CampaignReport.campaign_id == campaign_id,
+                CampaignReport.report_date == day,
+            )
+        )
+        return int(spend or 0)
 
     async def reported_dates(self, campaign_id: uuid.UUID) -> set[date]:
         statement = select(CampaignReport.report_date).where(
@@ -198,6 +240,14 @@ class DeliveryRepository(WorkspaceRepository[CampaignStepDelivery]):
         )
         return found is not None
 
+    async def recent(self, campaign_id: uuid.UUID, *, limit: int) -> Sequence[CampaignStepDelivery]:
+        return await self.all(
+            self.scoped()
+            .where(CampaignStepDelivery.campaign_id == campaign_id)
+            .order_by(CampaignStepDelivery.created_at.desc(), CampaignStepDelivery.id)
+            .limit(limit)
+        )
+
     async def first_for_contact(
         self, campaign_id: uuid.UUID, contact_id: uuid.UUID
     ) -> CampaignStepDelivery | None:
@@ -245,6 +295,14 @@ class ConversionRepository(WorkspaceRepository[CampaignConversion]):
             )
         )
 
+    async def recent(self, campaign_id: uuid.UUID, *, limit: int) -> Sequence[CampaignConversion]:
+        return await self.all(
+            self.scoped()
+            .where(CampaignConversion.campaign_id == campaign_id)
+            .order_by(CampaignConversion.created_at.desc(), CampaignConversion.id)
+            .limit(limit)
+        )
+
 
 class InboundMessageRepository(WorkspaceRepository[Message]):
     """Read-only: what branches on "reply" need from the conversations tables."""
@@ -265,3 +323,16 @@ class InboundMessageRepository(WorkspaceRepository[Message]):
             .limit(1)
         )
         return found is not None
+
+
+class AudienceContactRepository(WorkspaceRepository[Contact]):
+    """Read-only: the contacts the campaign pages name in deliveries and conversions."""
+
+    model = Contact
+    not_found_message = "Contact not found"
+
+    async def by_ids(self, contact_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Contact]:
+        if not contact_ids:
+            return {}
+        found = await self.all(self.scoped().where(Contact.id.in_(set(contact_ids))))
+        return {contact.id: contact for contact in found}

@@ -10,11 +10,18 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
 
-from intuitivus_flow.campaigns.models import CampaignStatus, Platform, StepKind
+from intuitivus_flow.campaigns.models import (
+    CampaignStatus,
+    DeliveryStatus,
+    PauseReason,
+    Platform,
+    StepKind,
+)
 
 Day = date  # an alias: inside classes with a `date` field, the name means the field
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
@@ -23,6 +30,7 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 MinorUnits = Annotated[int, Field(ge=0, le=10**15)]
+MAX_WAIT_SECONDS = 90 * 24 * 3600
 
 
 class Strict(BaseModel):
@@ -150,6 +158,12 @@ class CampaignRead(BaseModel):
     audience_tags: list[str]
     agent_id: uuid.UUID | None
     automation_started_at: datetime | None
+    pause_reason: PauseReason | None = Field(
+        description="Set while the system holds the campaign paused at a budget."
+    )
+    resume_at: datetime | None = Field(
+        description="When a daily-budget pause ends (the start of the next UTC day)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -239,7 +253,7 @@ class SendMessageStep(Strict):
 
 class WaitStep(Strict):
     kind: Literal[StepKind.wait]
-    seconds: int = Field(ge=1, le=90 * 24 * 3600)
+    seconds: int = Field(ge=1, le=MAX_WAIT_SECONDS)
 
 
 class BranchStep(Strict):
@@ -268,6 +282,54 @@ class StepRead(BaseModel):
     kind: StepKind
     config: dict[str, object]
     deliveries: int
+
+
+StepSpecs: TypeAdapter[list[StepSpec]] = TypeAdapter(list[StepSpec])
+
+
+class ConversionCreate(Strict):
+    contact_id: uuid.UUID
+    value_minor: MinorUnits = Field(default=0, description="In minor units of the currency.")
+
+
+class ConversionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    contact_id: uuid.UUID
+    value_minor: int
+    created_at: datetime
+
+
+class ContactRef(BaseModel):
+    """Who a delivery or conversion was for; `name` is empty for a deleted contact."""
+
+    id: uuid.UUID
+    name: str
+    phone: str | None = None
+
+
+class DeliveryActivity(BaseModel):
+    step_position: int
+    step_kind: StepKind
+    contact: ContactRef
+    status: DeliveryStatus | Literal["pending"]
+    detail: dict[str, object]
+    created_at: datetime
+
+
+class ConversionActivity(BaseModel):
+    contact: ContactRef
+    value_minor: int
+    created_at: datetime
+
+
+class AutomationActivity(BaseModel):
+    """The newest step deliveries and conversions of a campaign."""
+
+    deliveries: list[DeliveryActivity]
+    conversions: list[ConversionActivity]
 
 
 class AutomationRun(BaseModel):

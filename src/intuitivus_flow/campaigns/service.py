@@ -1,9 +1,16 @@
-"""Campaigns: CRUD, validated status transitions, performance reports and budget auto-pause."""
+"""Campaigns: CRUD, validated status transitions, performance reports and budget auto-pause.
+
+Two budgets pause an active campaign by themselves when a report shows the spend reaching them:
+the total budget (it stays paused until a person raises the budget and activates it) and the
+daily budget, counted on the current UTC day (it resumes by itself once the next UTC day began,
+through `resume_after_daily_budget`, run by the hourly job in `tasks.py`).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,12 +23,14 @@ from intuitivus_flow.campaigns.models import (
     CampaignEvent,
     CampaignReport,
     CampaignStatus,
+    PauseReason,
 )
 from intuitivus_flow.campaigns.reports import AdPlatformReports
 from intuitivus_flow.campaigns.repository import (
     CampaignEventRepository,
     CampaignReportRepository,
     CampaignRepository,
+    DailyBudgetPauseLookup,
     Totals,
 )
 from intuitivus_flow.campaigns.schemas import (
@@ -35,6 +44,7 @@ from intuitivus_flow.campaigns.schemas import (
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
+from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 
 S = CampaignStatus
@@ -48,7 +58,8 @@ ALLOWED_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
     S.completed: frozenset(),
     S.cancelled: frozenset(),
 }
-BUDGET_REACHED = "budget_reached"
+BUDGET_REACHED = PauseReason.budget_reached.value
+DAILY_BUDGET = PauseReason.daily_budget.value
 
 
 # --- CRUD ----------------------------------------------------------------------------------------
@@ -197,6 +208,15 @@ async def change_status(
     campaign = await CampaignRepository(session, principal.workspace_id).get_or_raise(campaign_id)
     current = S(campaign.status)
     if status is current:
+        if status is S.paused and campaign.pause_reason is not None:
+            # Pausing what the system paused makes it a person's pause: no automatic resume.
+            await _transition(
+                session,
+                campaign,
+                S.paused,
+                reason=reason or "kept paused by a person",
+                user_id=principal.user_id,
+            )
         return campaign
     if status not in ALLOWED_TRANSITIONS[current]:
         raise InvalidInput(
@@ -222,11 +242,22 @@ async def _check_preconditions(
 ) -> None:
     if status is S.scheduled and campaign.starts_at is None:
         raise InvalidInput("Set starts_at before scheduling the campaign", field="starts_at")
-    if status is S.active and campaign.total_budget_minor is not None:
-        totals = await CampaignReportRepository(session, workspace_id).total_for(campaign.id)
+    if status is not S.active:
+        return
+    reports = CampaignReportRepository(session, workspace_id)
+    if campaign.total_budget_minor is not None:
+        totals = await reports.total_for(campaign.id)
         if totals.spend_minor >= campaign.total_budget_minor:
             raise InvalidInput(
                 "The campaign has spent its total budget; raise the budget to resume it",
+                field="status",
+            )
+    if campaign.daily_budget_minor is not None:
+        spent_today = await reports.spend_on(campaign.id, _utc_day(utcnow()))
+        if spent_today >= campaign.daily_budget_minor:
+            raise InvalidInput(
+                "The campaign has spent today's daily budget; raise the daily budget to resume "
+                "it today",
                 field="status",
             )
 
@@ -238,9 +269,14 @@ async def _transition(
     *,
     reason: str | None,
     user_id: uuid.UUID | None,
+    pause_reason: PauseReason | None = None,
+    resume_at: datetime | None = None,
 ) -> None:
     previous = campaign.status
     campaign.status = status.value
+    # Only the system's own pauses carry these; any other change (a person's included) ends them.
+    campaign.pause_reason = pause_reason.value if pause_reason else None
+    campaign.resume_at = resume_at
     await CampaignEventRepository(session, campaign.workspace_id).add(
         CampaignEvent(
             campaign_id=campaign.id,
@@ -283,10 +319,12 @@ async def ingest(
     campaign_id: uuid.UUID,
     *,
     source: AdPlatformReports,
+    now: datetime | None = None,
 ) -> tuple[int, Campaign]:
     """Validate every row first, then store them all (a day reported again is replaced).
 
-    A campaign whose spend reaches its total budget pauses itself, with the reason recorded.
+    A campaign whose spend reaches its total budget, or whose spend on the current UTC day
+    (`now`) reaches its daily budget, pauses itself, with the reason recorded.
     """
     principal.require_scope(Scope.campaigns_write)
     campaign = await CampaignRepository(session, principal.workspace_id).get_or_raise(campaign_id)
@@ -316,7 +354,10 @@ async def ingest(
         rows=len(rows),
         source=source.source,
     )
-    await pause_when_budget_reached(session, campaign, await reports.total_for(campaign.id))
+    moment = now or utcnow()
+    if not await pause_when_budget_reached(session, campaign, await reports.total_for(campaign.id)):
+        spent_today = await reports.spend_on(campaign.id, _utc_day(moment))
+        await pause_when_daily_budget_reached(session, campaign, spent_today, now=moment)
     return len(rows), campaign
 
 
@@ -330,8 +371,83 @@ async def pause_when_budget_reached(
         f"{BUDGET_REACHED}: spend {totals.spend_minor} reached the total budget {budget} "
         f"({campaign.currency} minor units)"
     )
-    await _transition(session, campaign, S.paused, reason=reason, user_id=None)
+    await _transition(
+        session,
+        campaign,
+        S.paused,
+        reason=reason,
+        user_id=None,
+        pause_reason=PauseReason.budget_reached,
+    )
     return True
+
+
+async def pause_when_daily_budget_reached(
+    session: AsyncSession, campaign: Campaign, spent_today: int, *, now: datetime
+) -> bool:
+    """Pause an active campaign whose spend on `now`'s UTC day reached its daily budget,
+    until the start of the next UTC day."""
+    budget = campaign.daily_budget_minor
+    if campaign.status != S.active.value or budget is None or spent_today < budget:
+        return False
+    day = _utc_day(now)
+    resume_at = _start_of_next_utc_day(now)
+    reason = (
+        f"{DAILY_BUDGET}: spend {spent_today} on {day.isoformat()} reached the daily budget "
+        f"{budget} ({campaign.currency} minor units); resumes after {resume_at:%Y-%m-%d %H:%M} UTC"
+    )
+    await _transition(
+        session,
+        campaign,
+        S.paused,
+        reason=reason,
+        user_id=None,
+        pause_reason=PauseReason.daily_budget,
+        resume_at=resume_at,
+    )
+    return True
+
+
+async def resume_after_daily_budget(session: AsyncSession, *, now: datetime) -> list[Campaign]:
+    """Activate again every campaign (of any workspace) paused for its daily budget whose
+    pause ran out by `now`, unless its total budget is spent or today's report already
+    shows the new day's budget spent. Returns the campaigns it resumed."""
+    resumed = []
+    for workspace_id, campaign_id in await DailyBudgetPauseLookup(session).due(now):
+        # Locked and looked at again: a person may have acted since the lookup.
+        campaign = await CampaignRepository(session, workspace_id).get_for_update(campaign_id)
+        if campaign is None or campaign.pause_reason != DAILY_BUDGET:
+            continue
+        if await _resume_within_budgets(session, campaign, now=now):
+            resumed.append(campaign)
+    return resumed
+
+
+async def _resume_within_budgets(
+    session: AsyncSession, campaign: Campaign, *, now: datetime
+) -> bool:
+    reports = CampaignReportRepository(session, campaign.workspace_id)
+    total = campaign.total_budget_minor
+    if total is not None and (await reports.total_for(campaign.id)).spend_minor >= total:
+        # A late report spent the total budget during the pause. It stays paused (and is
+        # looked at again each run), so raising the total budget lets the next run resume it.
+        return False
+    day = _utc_day(now)
+    daily = campaign.daily_budget_minor
+    if daily is not None and await reports.spend_on(campaign.id, day) >= daily:
+        campaign.resume_at = _start_of_next_utc_day(now)  # the new day is spent already
+        return False
+    reason = f"{DAILY_BUDGET}: a new UTC day ({day.isoformat()}) began"
+    await _transition(session, campaign, S.active, reason=reason, user_id=None)
+    return True
+
+
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _start_of_next_utc_day(moment: datetime) -> datetime:
+    return datetime.combine(_utc_day(moment) + timedelta(days=1), time(), tzinfo=UTC)
 
 
 async def performance(

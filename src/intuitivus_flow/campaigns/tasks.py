@@ -9,6 +9,9 @@ Exactly-once effects on an at-least-once queue:
   insert the row again and stops there; on PostgreSQL it waits for the first run's transaction
   and goes ahead only if that one rolled back.
 Waits are the next step's job with a future `run_at`; a paused campaign defers its jobs.
+
+Campaigns paused for their daily budget are activated again by `resume_daily_budget`, a
+periodic job (hourly: a pause ends within the first hour of the next UTC day).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.campaigns import service as campaigns
 from intuitivus_flow.campaigns.automation import ENROLL, QUEUE, RUN_STEP, step_dedupe_key
 from intuitivus_flow.campaigns.channels import (
     CampaignSender,
@@ -43,6 +47,7 @@ from intuitivus_flow.campaigns.repository import (
     DeliveryRepository,
 )
 from intuitivus_flow.config import Settings
+from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import HandlerRegistry, JobDeferred, PermanentJobError, registry
@@ -53,12 +58,22 @@ from intuitivus_flow.observability.metrics import get_metrics
 RECHECK_HELD = timedelta(minutes=1)
 STEP_MAX_ATTEMPTS = 6
 FINAL = {CampaignStatus.completed.value, CampaignStatus.cancelled.value}
+RESUME_DAILY_BUDGET = "campaigns.resume_daily_budget"
+RESUME_INTERVAL = timedelta(hours=1)
 
 
 def install_handlers(settings: Settings) -> None:
     """Register the handlers once per process, sending through the configured channel."""
     if RUN_STEP not in registry.handlers:
         register(registry, sender_from_settings(settings))
+    if RESUME_DAILY_BUDGET not in registry.handlers:
+        periodic.every(RESUME_DAILY_BUDGET, RESUME_INTERVAL)(resume_daily_budget)
+
+
+async def resume_daily_budget(session: AsyncSession, job: Job) -> dict[str, Any]:
+    """Activate the campaigns whose daily-budget pause ran out (every workspace's)."""
+    resumed = await campaigns.resume_after_daily_budget(session, now=utcnow())
+    return {"resumed": [str(campaign.id) for campaign in resumed]}
 
 
 def register(handlers: HandlerRegistry, sender: CampaignSender) -> None:

@@ -1,26 +1,44 @@
 """Campaigns in the web UI: the list (status, spend, ROAS) with a create form, and one
-campaign's page: performance chart (inline SVG), steps, status actions, report upload and the
-automation run button.
+campaign's page: performance chart (inline SVG), status actions, report upload, the automation
+(audience and agent, a step editor, the run button) and its recent deliveries and conversions.
 
-Actions follow post/redirect/get; failures re-render the page with the message (a rejected
-report lists every bad row with its line and field).
+Actions follow post/redirect/get; failures re-render the page with the message next to the
+field it is about (a rejected report lists every bad row with its line and field). The step
+editor works without JavaScript: each step has its own small forms (edit, move, delete), and
+one form per kind adds a step.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
+from intuitivus_flow.agents import service as agents
 from intuitivus_flow.campaigns import automation
 from intuitivus_flow.campaigns import service as campaigns
-from intuitivus_flow.campaigns.models import CampaignStatus, Platform
+from intuitivus_flow.campaigns.models import CampaignStatus, Platform, StepKind
 from intuitivus_flow.campaigns.reports import FileReports, ReportRejected, decimals, to_minor
-from intuitivus_flow.campaigns.schemas import CampaignCreate, Performance
+from intuitivus_flow.campaigns.schemas import (
+    MAX_WAIT_SECONDS,
+    BranchStep,
+    CampaignCreate,
+    CampaignSummary,
+    CampaignUpdate,
+    ConversionCreate,
+    Performance,
+    SendMessageStep,
+    SendTemplateStep,
+    StepRead,
+    StepSpec,
+    StepSpecs,
+    WaitStep,
+)
 from intuitivus_flow.campaigns.service import ALLOWED_TRANSITIONS
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import DbSession
@@ -29,8 +47,10 @@ from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (
     FormInvalid,
+    FormState,
     PageState,
     discard_failed_work,
+    echo,
     form_action,
     parse_id,
     read_fields,
@@ -42,13 +62,49 @@ router = APIRouter(include_in_schema=False)
 csrf_checked = [Depends(csrf.require_csrf)]
 
 CREATE_FIELDS = ("name", "platform", "currency", "total_budget", "daily_budget", "starts_at")
+STEP_FIELDS = (
+    "kind",
+    "position",
+    "template",
+    "language",
+    "parameters",
+    "text",
+    "duration",
+    "unit",
+    "on",
+    "if_true",
+    "if_false",
+)
 LISTING_LIMIT = 100
+AGENT_CHOICES = 100
 NOTICES = {
     "created": "The campaign was created as a draft.",
     "status": "The campaign's status was changed.",
     "report": "The report was stored.",
     "run": "The automation is running: its jobs are on the queue.",
+    "audience": "The audience and agent were saved.",
+    "step-added": "The step was added.",
+    "step-edited": "The step was saved.",
+    "step-moved": "The step was moved.",
+    "step-deleted": "The step was deleted.",
+    "conversion": "The conversion was recorded.",
 }
+STEP_SCHEMAS: dict[StepKind, type[BaseModel]] = {
+    StepKind.send_template: SendTemplateStep,
+    StepKind.send_message: SendMessageStep,
+    StepKind.wait: WaitStep,
+    StepKind.branch: BranchStep,
+}
+STEP_TITLES = {
+    StepKind.send_template: "Send a WhatsApp template",
+    StepKind.send_message: "Send a message from the agent",
+    StepKind.wait: "Wait",
+    StepKind.branch: "Branch on a reply or a conversion",
+}
+# Largest first: a wait is shown in the largest unit that divides it exactly.
+WAIT_UNITS = {"days": 86_400, "hours": 3_600, "minutes": 60, "seconds": 1}
+# Schema fields that the forms name differently (the form asks in people's terms).
+FORM_FIELD = {"seconds": "duration", "contact_id": "contact", "value_minor": "value"}
 
 
 def money(minor: int | float | None, currency: str) -> str:
@@ -199,6 +255,286 @@ async def run_automation(
     return redirect(f"/campaigns/{campaign_id}?done=run")
 
 
+@router.post("/campaigns/{campaign_id}/audience", dependencies=csrf_checked)
+async def save_audience(
+    request: Request, campaign_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    values = await read_fields(request, ("audience_tags", "agent_id"))
+
+    async def save() -> None:
+        tags = [tag.strip() for tag in values["audience_tags"].split(",")]
+        data: dict[str, object] = {
+            "audience_tags": [tag for tag in tags if tag],
+            "agent_id": values["agent_id"].strip() or None,
+        }
+        changes = validate(CampaignUpdate, data, values)
+        await campaigns.update(
+            session, viewer.principal, parse_id(campaign_id, "Campaign"), changes=changes
+        )
+
+    try:
+        await form_action(session, viewer, values, save)
+    except FormInvalid as invalid:
+        state = PageState.failed("audience", invalid.state)
+        return await _render_campaign(request, session, viewer, campaign_id, state)
+    return redirect(f"/campaigns/{campaign_id}?done=audience#automation-title")
+
+
+@router.post("/campaigns/{campaign_id}/steps", dependencies=csrf_checked)
+async def add_step(
+    request: Request, campaign_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    values = await read_fields(request, STEP_FIELDS)
+    kind = _parse_kind(values["kind"])
+
+    async def add() -> None:
+        spec = _step_spec(kind, values)
+        await automation.add_step(
+            session,
+            viewer.principal,
+            parse_id(campaign_id, "Campaign"),
+            spec=spec,
+            position=_optional_position(values),
+        )
+
+    try:
+        await form_action(session, viewer, values, add)
+    except FormInvalid as invalid:
+        state = PageState.failed(f"add-{kind.value}", invalid.state)
+        return await _render_campaign(request, session, viewer, campaign_id, state)
+    return redirect(f"/campaigns/{campaign_id}?done=step-added#automation-title")
+
+
+@router.post("/campaigns/{campaign_id}/steps/{step_id}", dependencies=csrf_checked)
+async def edit_step(
+    request: Request, campaign_id: str, step_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    values = await read_fields(request, STEP_FIELDS)
+    kind = _parse_kind(values["kind"])
+
+    async def edit() -> None:
+        spec = _step_spec(kind, values)
+        await automation.update_step(
+            session,
+            viewer.principal,
+            parse_id(campaign_id, "Campaign"),
+            parse_id(step_id, "Step"),
+            spec=spec,
+        )
+
+    try:
+        await form_action(session, viewer, values, edit)
+    except FormInvalid as invalid:
+        state = PageState.failed(f"step-{step_id}", invalid.state)
+        return await _render_campaign(request, session, viewer, campaign_id, state)
+    return redirect(f"/campaigns/{campaign_id}?done=step-edited#automation-title")
+
+
+@router.post("/campaigns/{campaign_id}/steps/{step_id}/move", dependencies=csrf_checked)
+async def move_step(
+    request: Request, campaign_id: str, step_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    values = await read_fields(request, ("position",))
+
+    async def move() -> None:
+        position = _optional_position(values)
+        if position is None:
+            raise FormInvalid(_field_error(values, "position", "Choose where to move the step"))
+        await automation.move_step(
+            session,
+            viewer.principal,
+            parse_id(campaign_id, "Campaign"),
+            parse_id(step_id, "Step"),
+            position=position,
+        )
+
+    try:
+        await form_action(session, viewer, values, move)
+    except FormInvalid as invalid:
+        return await _action_failed(request, session, viewer, campaign_id, invalid)
+    return redirect(f"/campaigns/{campaign_id}?done=step-moved#automation-title")
+
+
+@router.post("/campaigns/{campaign_id}/steps/{step_id}/delete", dependencies=csrf_checked)
+async def delete_step(
+    request: Request, campaign_id: str, step_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    async def delete() -> None:
+        await automation.delete_step(
+            session,
+            viewer.principal,
+            parse_id(campaign_id, "Campaign"),
+            parse_id(step_id, "Step"),
+        )
+
+    try:
+        await form_action(session, viewer, {}, delete)
+    except FormInvalid as invalid:
+        return await _action_failed(request, session, viewer, campaign_id, invalid)
+    return redirect(f"/campaigns/{campaign_id}?done=step-deleted#automation-title")
+
+
+@router.post("/campaigns/{campaign_id}/conversions", dependencies=csrf_checked)
+async def record_conversion(
+    request: Request, campaign_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    values = await read_fields(request, ("contact", "value"))
+
+    async def record() -> None:
+        campaign = await campaigns.get(session, viewer.principal, parse_id(campaign_id, "Campaign"))
+        value, problem = to_minor(values["value"] or "0", campaign.currency, required=False)
+        if problem:
+            raise FormInvalid(_field_error(values, "value", problem))
+        contact = await automation.find_contact(session, viewer.principal, values["contact"])
+        data = {"contact_id": str(contact.id), "value_minor": value}
+        conversion = _validate_form(ConversionCreate, data, values)
+        await automation.record_conversion(
+            session,
+            viewer.principal,
+            campaign.id,
+            contact_id=conversion.contact_id,
+            value_minor=conversion.value_minor,
+        )
+
+    try:
+        await form_action(session, viewer, values, record)
+    except FormInvalid as invalid:
+        state = PageState.failed("conversion", invalid.state)
+        return await _render_campaign(request, session, viewer, campaign_id, state)
+    return redirect(f"/campaigns/{campaign_id}?done=conversion#activity-title")
+
+
+# --- step forms ----------------------------------------------------------------------------
+
+
+def _parse_kind(raw: str) -> StepKind:
+    try:
+        return StepKind(raw)
+    except ValueError:
+        raise NotFound("Unknown kind of step") from None
+
+
+def _step_spec(kind: StepKind, values: dict[str, str]) -> StepSpec:
+    """The form of one step, validated by the same schema as the API's steps."""
+    spec: StepSpec = _validate_form(STEP_SCHEMAS[kind], _step_data(kind, values), values)
+    return spec
+
+
+def _step_data(kind: StepKind, values: dict[str, str]) -> dict[str, object]:
+    data: dict[str, object] = {"kind": kind.value}
+    if kind is StepKind.send_template:
+        data["template"] = values["template"]
+        data["language"] = values["language"].strip() or "en"
+        lines = [line.strip() for line in values["parameters"].splitlines()]
+        data["parameters"] = [line for line in lines if line]
+    elif kind is StepKind.send_message:
+        data["text"] = values["text"].strip()
+    elif kind is StepKind.wait:
+        data["seconds"] = _wait_seconds(values)
+    else:
+        data["on"] = values["on"]
+        for name in ("if_true", "if_false"):
+            raw = values[name].strip()
+            # A target that is not a number goes to the schema as text, which names the field.
+            data[name] = int(raw) if raw.isdigit() else (raw or None)
+    return data
+
+
+def _wait_seconds(values: dict[str, str]) -> int:
+    multiplier = WAIT_UNITS.get(values["unit"])
+    if multiplier is None:
+        raise FormInvalid(_field_error(values, "unit", "Choose seconds, minutes, hours or days"))
+    amount = values["duration"].strip()
+    if not amount.isdigit():
+        raise FormInvalid(_field_error(values, "duration", "Enter a whole number"))
+    return int(amount) * multiplier
+
+
+def _optional_position(values: dict[str, str]) -> int | None:
+    raw = values["position"].strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise FormInvalid(_field_error(values, "position", "Choose a position"))
+    return int(raw)
+
+
+def _validate_form(schema: type[Any], data: dict[str, object], values: dict[str, str]) -> Any:
+    """`validate`, with each error moved to the form field that holds the schema's field."""
+    try:
+        return validate(schema, data, values)
+    except FormInvalid as invalid:
+        errors = invalid.state.errors
+        invalid.state.errors = {FORM_FIELD.get(name, name): text for name, text in errors.items()}
+        if "duration" in invalid.state.errors:
+            days = MAX_WAIT_SECONDS // WAIT_UNITS["days"]
+            invalid.state.errors["duration"] = f"Wait at least 1 second and at most {days} days"
+        raise
+
+
+def _field_error(values: dict[str, str], name: str, message: str) -> FormState:
+    return FormState(values=echo(values), errors={name: message}, status_code=422)
+
+
+def _step_forms(
+    state: PageState, steps: list[StepRead], specs: list[StepSpec]
+) -> dict[str, FormState]:
+    """Each step's edit form: what was posted when saving it failed, else its settings."""
+    return {
+        str(step.id): state.forms.get(f"step-{step.id}") or FormState(values=_step_values(spec))
+        for step, spec in zip(steps, specs, strict=True)
+    }
+
+
+def _step_values(spec: StepSpec) -> dict[str, str]:
+    if isinstance(spec, SendTemplateStep):
+        return {
+            "template": spec.template,
+            "language": spec.language,
+            "parameters": "\n".join(spec.parameters),
+        }
+    if isinstance(spec, SendMessageStep):
+        return {"text": spec.text}
+    if isinstance(spec, WaitStep):
+        amount, unit = _in_largest_unit(spec.seconds)
+        return {"duration": str(amount), "unit": unit}
+    return {
+        "on": spec.on,
+        "if_true": str(spec.if_true or ""),
+        "if_false": str(spec.if_false or ""),
+    }
+
+
+def _in_largest_unit(seconds: int) -> tuple[int, str]:
+    for unit, size in WAIT_UNITS.items():
+        if seconds % size == 0:
+            return seconds // size, unit
+    return seconds, "seconds"  # unreachable: every whole number of seconds divides by 1
+
+
+def _describe(spec: StepSpec) -> str:
+    """One line about a step, for the list and the "continue at" choices."""
+    if isinstance(spec, SendTemplateStep):
+        return f"Send template “{spec.template}” ({spec.language})"
+    if isinstance(spec, SendMessageStep):
+        text = spec.text if len(spec.text) <= 60 else f"{spec.text[:59]}…"
+        return f"Send message “{text}”"
+    if isinstance(spec, WaitStep):
+        amount, unit = _in_largest_unit(spec.seconds)
+        return f"Wait {amount} {unit.removesuffix('s') if amount == 1 else unit}"
+    subject = "the contact replied" if spec.on == "reply" else "the contact converted"
+    return f"Branch: has {subject}?"
+
+
+def _audience_values(campaign: CampaignSummary) -> FormState:
+    return FormState(
+        values={
+            "audience_tags": ", ".join(campaign.audience_tags),
+            "agent_id": str(campaign.agent_id or ""),
+        }
+    )
+
+
 async def _render_campaign(
     request: Request,
     session: AsyncSession,
@@ -213,20 +549,37 @@ async def _render_campaign(
     performance = await campaigns.performance(session, principal, summary.id)
     steps = await automation.list_steps(session, principal, summary.id)
     timeline = await campaigns.timeline(session, principal, summary.id, limit=20, offset=0)
+    team = await agents.list_agents(session, principal, status=None, limit=AGENT_CHOICES, offset=0)
+    specs = StepSpecs.validate_python([{"kind": step.kind, **step.config} for step in steps])
     context = {
         "viewer": viewer,
         "view": state,
         "report_problems": report_problems or [],
         "campaign": summary,
         "performance": performance,
+        "spent_today": _spent_on(performance, datetime.now(UTC).date()),
         "chart": _chart(performance),
         "steps": steps,
+        "step_labels": {
+            step.position: _describe(spec) for step, spec in zip(steps, specs, strict=True)
+        },
+        "step_forms": _step_forms(state, steps, specs),
+        "steps_fixed": any(step.deliveries for step in steps),
+        "step_kinds": [(kind.value, title) for kind, title in STEP_TITLES.items()],
+        "wait_units": [(unit, unit) for unit in WAIT_UNITS],
+        "agents": team.items,
+        "audience_form": state.forms.get("audience") or _audience_values(summary),
+        "activity": await automation.activity(session, principal, summary.id),
         "timeline": timeline.items,
         "actions": sorted(ALLOWED_TRANSITIONS[summary.status], key=list(CampaignStatus).index),
         "money": money,
         "ratio_text": ratio_text,
     }
     return render(request, "campaign.html", context, status_code=state.status_code)
+
+
+def _spent_on(performance: Performance, day: date) -> int | None:
+    return next((item.spend_minor for item in performance.days if item.date == day), None)
 
 
 def _chart(performance: Performance) -> Any:
