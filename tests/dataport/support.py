@@ -12,13 +12,26 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import delete
 from tests.helpers import Account, me, register
 
-from intuitivus_flow.agents.models import Agent, AgentTask
+from intuitivus_flow.agents.models import Agent, AgentTask, CrewRun, CrewStep
 from intuitivus_flow.apikeys.models import ApiKey
-from intuitivus_flow.campaigns.models import Campaign, CampaignReport, CampaignStep
+from intuitivus_flow.campaigns.models import (
+    Campaign,
+    CampaignConversion,
+    CampaignEvent,
+    CampaignReport,
+    CampaignStep,
+    CampaignStepDelivery,
+)
 from intuitivus_flow.contacts.models import Contact, ContactTag
-from intuitivus_flow.conversations.models import Conversation, Message, WhatsAppNumber
+from intuitivus_flow.conversations.models import (
+    Conversation,
+    ConversationSettings,
+    Message,
+    WhatsAppNumber,
+)
 from intuitivus_flow.dataport.registry import ENTITIES, REFERENCED
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
@@ -33,6 +46,9 @@ SECRETS = (
     "apikey-digest-0123456789abcdef",
 )
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+# Ids the seed's loose references name although no row has them (deleted before the export).
+DELETED_AGENT = uuid.UUID("00000000-0000-4000-8000-00000000a9e7")
+DELETED_CONTACT = uuid.UUID("00000000-0000-4000-8000-0000000c0417")
 
 
 @dataclass
@@ -62,9 +78,16 @@ async def _add(session: Any, workspace_id: uuid.UUID, *rows: Any) -> None:
     await session.flush()
 
 
+def phone_number_id() -> str:
+    """A WhatsApp phone number id: digits, unique across the instance."""
+    return str(uuid.uuid4().int)[:16]
+
+
 async def seed(sessions: SessionFactory, workspace_id: uuid.UUID, *, label: str = "") -> None:
-    """Two agents, tasks, tagged contacts, conversations with messages, a campaign with
-    reports and steps, events, and secrets in the tables that must never be exported."""
+    """Two agents, tasks, a crew run with its steps, tagged contacts, conversation settings, a
+    WhatsApp number, conversations with messages, a campaign with reports, steps, timeline,
+    deliveries and a conversion, events, and secrets in the tables that must never be
+    exported. Loose references name a deleted agent and a deleted contact."""
     async with unit_of_work(sessions) as session:
         closer = Agent(
             name=f"Closer{label}",
@@ -88,14 +111,34 @@ async def seed(sessions: SessionFactory, workspace_id: uuid.UUID, *, label: str 
             updated_at=at(3),
         )
         bob = Contact(name='Bob, "the" builder', created_at=at(4), updated_at=at(4))
+        await _add(session, workspace_id, closer, helper, ana, bob)
         number = WhatsAppNumber(
-            phone_number_id=f"pn-{uuid.uuid4().hex[:8]}",
+            phone_number_id=phone_number_id(),
+            display_number="+55 11 4000-0000",
             encrypted_access_token=SECRETS[2],
             encrypted_app_secret=SECRETS[3],
             verify_token_digest="d" * 64,
             token_hint="oken",
+            agent_id=helper.id,
+            created_at=at(4),
         )
-        await _add(session, workspace_id, closer, helper, ana, bob, number)
+        settings = ConversationSettings(
+            default_agent_id=closer.id,
+            widget_key=f"wk-{uuid.uuid4().hex}",
+            widget_enabled=False,
+            updated_at=at(2),
+        )
+        crew = CrewRun(
+            mode="delegation",
+            agent_ids={"order": [str(closer.id), str(DELETED_AGENT), str(helper.id)]},
+            input="Plan the launch",
+            max_steps=4,
+            status="succeeded",
+            output="Launch plan",
+            finished_at=at(3),
+            created_at=at(2),
+        )
+        await _add(session, workspace_id, number, settings, crew)
         chat = Conversation(
             contact_id=ana.id,
             channel="whatsapp",
@@ -129,6 +172,14 @@ async def seed(sessions: SessionFactory, workspace_id: uuid.UUID, *, label: str 
             updated_at=at(10),
         )
         await _add(session, workspace_id, chat, web, campaign)
+        greet = CampaignStep(
+            campaign_id=campaign.id,
+            position=1,
+            kind="send_template",
+            config={"template": "hello", "language": "pt_BR", "parameters": ["Ana"]},
+            created_at=at(13),
+        )
+        await _add(session, workspace_id, greet)
         await _add(
             session,
             workspace_id,
@@ -196,13 +247,6 @@ async def seed(sessions: SessionFactory, workspace_id: uuid.UUID, *, label: str 
             ),
             CampaignStep(
                 campaign_id=campaign.id,
-                position=1,
-                kind="send_template",
-                config={"template": "hello", "language": "pt_BR", "parameters": ["Ana"]},
-                created_at=at(13),
-            ),
-            CampaignStep(
-                campaign_id=campaign.id,
                 position=2,
                 kind="wait",
                 config={"seconds": 3600},
@@ -229,6 +273,63 @@ async def seed(sessions: SessionFactory, workspace_id: uuid.UUID, *, label: str 
                 key_hint=SECRETS[0][-4:],
             ),
             ApiKey(name="ci", prefix=uuid.uuid4().hex[:12], key_hash=SECRETS[4], scopes={}),
+            CrewStep(
+                run_id=crew.id,
+                position=0,
+                agent_id=closer.id,
+                input="Plan the launch",
+                output="Draft",
+                handed_to_id=DELETED_AGENT,
+                provider="offline",
+                tokens=30,
+                cost_micros=7,
+                latency_ms=12,
+                created_at=at(2),
+            ),
+            CrewStep(
+                run_id=crew.id,
+                position=1,
+                agent_id=helper.id,
+                input="Draft",
+                output="Launch plan",
+                created_at=at(3),
+            ),
+            CampaignEvent(
+                campaign_id=campaign.id,
+                kind="status_changed",
+                from_status="draft",
+                to_status="active",
+                reason="Spring starts",
+                created_at=at(15),
+            ),
+            CampaignEvent(campaign_id=campaign.id, kind="automation_started", created_at=at(16)),
+            CampaignStepDelivery(
+                campaign_id=campaign.id,
+                step_id=greet.id,
+                contact_id=ana.id,
+                status="sent",
+                detail={"message_id": str(uuid.uuid4())},
+                created_at=at(17),
+            ),
+            CampaignStepDelivery(
+                campaign_id=campaign.id,
+                step_id=greet.id,
+                contact_id=DELETED_CONTACT,
+                status="skipped",
+                detail={"reason": "The contact has no phone number"},
+                created_at=at(18),
+            ),
+            CampaignConversion(
+                campaign_id=campaign.id, contact_id=ana.id, value_minor=1999, created_at=at(19)
+            ),
+        )
+
+
+async def forget_numbers(sessions: SessionFactory, workspace_id: uuid.UUID) -> None:
+    """Disconnect the workspace's WhatsApp numbers (as if the import ran on another instance)."""
+    async with unit_of_work(sessions) as session:
+        await session.execute(
+            delete(WhatsAppNumber).where(WhatsAppNumber.workspace_id == workspace_id)
         )
 
 
@@ -242,6 +343,13 @@ SEEDED = {
     "campaigns": 1,
     "campaign_reports": 2,
     "campaign_steps": 2,
+    "crew_runs": 1,
+    "crew_steps": 2,
+    "conversation_settings": 1,
+    "whatsapp_numbers": 1,
+    "campaign_events": 2,
+    "campaign_step_deliveries": 2,
+    "campaign_conversions": 1,
 }
 
 
@@ -275,8 +383,8 @@ def normal_form(
 ) -> dict[str, list[str]]:
     """The export as "same" is defined in docs/dataport.md: per entity, the multiset of rows
     once ids are dropped and each reference is replaced by the position (in export order)
-    of the row it names; the round trip's own `data.*` events and the rows the target had
-    before (`ignore_ids`) are left out."""
+    of the row it names (a loose reference naming no row stays as it is); the round trip's
+    own `data.*` events and the rows the target had before (`ignore_ids`) are left out."""
     positions: dict[str, dict[str, int]] = {}
     content: dict[str, list[dict[str, Any]]] = {}
     for spec in ENTITIES:
@@ -291,6 +399,11 @@ def normal_form(
             row["id"] = positions[spec.name][row["id"]] if spec.name in REFERENCED else None
             for name, target in spec.references.items():
                 if row[name] is not None:
-                    row[name] = positions[target][row[name]]
+                    row[name] = positions[target].get(row[name], f"missing {row[name]}")
+            for name, ids in spec.ids_in_json.items():
+                row[name][ids.key] = [
+                    positions[ids.target].get(value, f"missing {value}")
+                    for value in row[name][ids.key]
+                ]
         normal[spec.name] = sorted(json.dumps(row, sort_keys=True) for row in content[spec.name])
     return normal

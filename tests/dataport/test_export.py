@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from tests.dataport.support import (
     SECRETS,
     SEEDED,
@@ -20,6 +20,7 @@ from tests.dataport.support import (
 )
 from tests.helpers import assert_problem, invite_and_join
 
+from intuitivus_flow.conversations.models import WhatsAppNumber
 from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.registry import BY_NAME, ENTITIES, REFERENCED
 from intuitivus_flow.dataport.schemas import ExportFormat
@@ -224,3 +225,45 @@ def test_registry_lists_parents_first() -> None:
         assert set(spec.references.values()) <= seen, spec.name
         seen.add(spec.name)
     assert seen >= REFERENCED
+
+
+async def test_whatsapp_credentials_never_leave_in_any_form(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """A number connected through the API (real encryption): neither its tokens nor their
+    ciphertexts, digest or hint appear in any export, decompressed or not."""
+    acme = await owner(client)
+    plaintexts = {
+        "access_token": "EAAG-real-access-token-7d1f0c",
+        "app_secret": "real-app-secret-93b1a7",
+        "verify_token": "real-verify-token-51e2",
+    }
+    response = await client.post(
+        "/api/channels/whatsapp/numbers",
+        json={"phone_number_id": "1200340056007", "display_number": "+1 555 0100", **plaintexts},
+        headers=acme.headers,
+    )
+    assert response.status_code == 201, response.text
+    async with app.state.context.sessions() as session:
+        number = await session.scalar(
+            select(WhatsAppNumber).where(WhatsAppNumber.workspace_id == acme.workspace_id)
+        )
+    assert number is not None
+    stored = {
+        number.encrypted_access_token,
+        number.encrypted_app_secret,
+        number.verify_token_digest,
+    }
+    assert not set(plaintexts.values()) & stored  # the columns really hold other forms
+    for export_format in ("jsonl", "csv"):
+        exported = await client.get(
+            "/api/data/export", params={"format": export_format}, headers=acme.headers
+        )
+        files = read_zip(exported.content)
+        rows = files[f"whatsapp_numbers.{export_format}"].decode()
+        assert "1200340056007" in rows  # the number itself is there...
+        for blob in (exported.content, *files.values()):
+            for secret in (*plaintexts.values(), *stored):
+                assert secret.encode() not in blob  # ...its credentials are not
+        assert "token_hint" not in rows
+        assert "active" not in rows.splitlines()[0]  # the CSV header, or the first object

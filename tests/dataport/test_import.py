@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from tests.dataport.support import (
     SEEDED,
     csv_rows,
+    forget_numbers,
     jsonl,
     jsonl_rows,
     make_zip,
@@ -78,8 +79,13 @@ class TestRoundTrip:
         self, app: Any, client: httpx.AsyncClient, file_format: str
     ) -> None:
         acme = await owner(client, "Acme")
-        await seed(app.state.context.sessions, acme.workspace_id)
+        sessions = app.state.context.sessions
+        await seed(sessions, acme.workspace_id)
         first = await export(client, acme.headers, format=file_format)
+        original = read_zip(await export(client, acme.headers))
+        # As on another instance, where no workspace has the number connected (on this one
+        # it would be left out: a number routes to one workspace, see TestWhatsAppNumbers).
+        await forget_numbers(sessions, acme.workspace_id)
         empty = await owner(client, "Empty")
         # A new workspace is empty but for its sign-up events; those are not the import's.
         own = read_zip(await export(client, empty.headers))
@@ -90,8 +96,8 @@ class TestRoundTrip:
             **SEEDED,
             "events": imported.json()["created"]["events"],
         }
+        assert imported.json()["skipped"] == {}
         again = read_zip(await export(client, empty.headers))
-        original = read_zip(await export(client, acme.headers))
         assert normal_form(again, ignore_ids=own_ids) == normal_form(original)
 
     async def test_ids_are_new_and_references_follow_them(
@@ -349,6 +355,7 @@ class TestDryRun:
         assert response.json() == {
             "dry_run": True,
             "created": {"agents": 2, "agent_tasks": 2},
+            "skipped": {},
             "total": 4,
         }
         assert await count(app, Agent, acme.workspace_id) == 0

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from intuitivus_flow.dataport import codec
 from intuitivus_flow.dataport.exceptions import ImportRejected, ImportTooLarge
-from intuitivus_flow.dataport.registry import BY_NAME, FORMAT_VERSION, EntitySpec
+from intuitivus_flow.dataport.registry import BY_NAME, ENTITIES, FORMAT_VERSION, EntitySpec
 
 MANIFEST = "manifest.json"
 FORMATS = ("jsonl", "csv")
@@ -134,6 +134,12 @@ class Archive:
         counts = (self.manifest or {}).get("entities")
         value = counts.get(spec.name) if isinstance(counts, dict) else None
         return value if isinstance(value, int) else None
+
+    def declared_counts(self) -> dict[str, int | None]:
+        """Rows per entity file, parents first, as the manifest says (None: not said)."""
+        return {
+            spec.name: self.declared_count(spec) for spec in ENTITIES if spec.name in self.members
+        }
 
     def rows(self, spec: EntitySpec) -> Iterator[ParsedRow]:
         info, extension = self.members[spec.name]

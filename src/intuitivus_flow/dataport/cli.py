@@ -2,7 +2,8 @@
 
 The shell has the database, so it acts as an owner of the workspace it names. Large imports
 belong here rather than in the browser: no upload limit of a proxy, a progress bar per
-entity, and the same validation and all-or-nothing transaction as the API.
+entity, and the same validation and all-or-nothing transaction as the API (the web page queues
+its imports on the job system instead; see dataport/tasks.py).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class _Bars:
     def export_row(self, entity: str, rows: int) -> None:
         self.update(f"export {entity}", rows)
 
-    def import_row(self, phase: str, entity: str, rows: int) -> None:
+    async def import_row(self, phase: str, entity: str, rows: int) -> None:
         self.update(f"{phase} {entity}", rows)
 
 
@@ -179,3 +180,6 @@ def import_command(
     verb = "would create" if result.dry_run else "created"
     details = ", ".join(f"{name} {count}" for name, count in result.created.items())
     typer.echo(f"{verb} {result.total} rows ({details})")
+    if result.skipped:
+        left_out = ", ".join(f"{name} {count}" for name, count in result.skipped.items())
+        typer.echo(f"left out {left_out} (already connected to a workspace of this instance)")

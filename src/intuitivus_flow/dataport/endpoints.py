@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.exporter import ExportPlan
-from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult
+from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult, ImportRunRead
+from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession
 
 router = APIRouter(prefix="/api/data", tags=["data"])
@@ -69,3 +71,49 @@ async def import_data(
         limits=dataport.limits_from(context.settings),
         dry_run=dry_run,
     )
+
+
+@router.post(
+    "/imports",
+    response_model=ImportRunRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Queue an import",
+)
+async def queue_import(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    context: Context,
+    file: Annotated[UploadFile, File(description="A zip made by the export.")],
+) -> ImportRunRead:
+    """The same import as `POST /import`, run by a worker: answers at once with the run
+    (`queued`); follow it with `GET /imports/{id}` (validating, importing, then succeeded
+    with the rows per entity or failed with every bad row; nothing is written unless every
+    row is valid). Not a zip or over the size limits: answered at once (422, 413). Needs
+    `data:import`."""
+    return await dataport.request_import(
+        session,
+        principal,
+        upload=file.file,
+        file_name=file.filename or "",
+        limits=dataport.limits_from(context.settings),
+        store=UploadStore.for_settings(context.settings),
+    )
+
+
+@router.get("/imports", response_model=list[ImportRunRead], summary="Recent imports")
+async def list_imports(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[ImportRunRead]:
+    """The workspace's latest queued imports, newest first. Needs `data:import`."""
+    return await dataport.recent_imports(session, principal, limit=limit)
+
+
+@router.get("/imports/{run_id}", response_model=ImportRunRead, summary="An import's status")
+async def import_status(
+    run_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> ImportRunRead:
+    """Where a queued import is: its state, rows processed of the total per entity, and its
+    outcome. Another workspace's import is 404. Needs `data:import`."""
+    return await dataport.get_import(session, principal, run_id)

@@ -27,3 +27,11 @@ class ImportRejected(InvalidInput):
         super().__init__(detail, errors=errors, errors_total=total, errors_omitted=total - shown)
         self.errors = errors
         self.total = total
+
+
+class UploadGone(FlowError):
+    """A queued import's file is no longer where the web process stored it."""
+
+    status_code = 410
+    type = "import-upload-gone"
+    title = "The uploaded file is gone"

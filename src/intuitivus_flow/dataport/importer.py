@@ -4,14 +4,18 @@ Validation reports every bad row (file, line, field) and writes nothing. Writing
 row a new id and rewrites references through the old -> new map, parents first, inside the
 caller's transaction, so an import lands completely or not at all. A reference may also name
 a row the workspace already has (importing conversations for existing contacts); ids of any
-other workspace are simply unknown, like everywhere else.
+other workspace are simply unknown, like everywhere else. Loose references (no foreign key,
+see registry.py) are never refused: the row they named may have been deleted before the export.
+
+Progress is reported through an awaited callback, so a caller may write it somewhere (the
+queued import writes it on its run row through a session of its own).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.dataport.archive import Archive, ParsedRow, Problems
 from intuitivus_flow.dataport.registry import BY_NAME, ENTITIES, REFERENCED, EntitySpec
-from intuitivus_flow.dataport.repository import PortableRows
+from intuitivus_flow.dataport.repository import InstanceValues, PortableRows
 
 WRITE_BATCH = 1000
-# (phase "validate" or "write", entity, rows done so far for it).
-ImportProgress = Callable[[str, str, int], None]
+# (phase "validate" or "write", entity, rows done so far for it). Writing reports 0 for each
+# entity before its first insert.
+ImportProgress = Callable[[str, str, int], Awaitable[None]]
+# Per entity, per instance-unique column: the file's values taken elsewhere (rows skipped).
+Taken = Mapping[str, Mapping[str, set[Any]]]
 # A reference still to check against the workspace: (line, field, id).
 PendingReference = tuple[int, str, uuid.UUID]
 
@@ -41,6 +48,8 @@ class Validation:
     progress: ImportProgress | None = None
     problems: Problems = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    taken: dict[str, dict[str, set[Any]]] = field(default_factory=dict)
     # Ids each referenced entity's file declares (their rows get new ids on writing).
     file_ids: dict[str, set[uuid.UUID]] = field(default_factory=lambda: defaultdict(set))
 
@@ -57,22 +66,29 @@ class Validation:
     async def _entity(self, spec: EntitySpec) -> None:
         file = self.archive.file_name(spec)
         pending: dict[str, list[PendingReference]] = defaultdict(list)
-        keys: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {u: {} for u in spec.unique}
+        unique_sets = (*spec.unique, *((name,) for name in spec.instance_unique))
+        keys: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {u: {} for u in unique_sets}
         found = valid = 0
         for row in self.archive.rows(spec):
             found += 1
             valid += self._row(spec, file, row, pending, keys)
+            if spec.singleton and found == 2:
+                message = f"a workspace has one {spec.name} row; this file has more"
+                self.problems.add(file, row.line, None, message)
             if self.progress and found % WRITE_BATCH == 0:
-                self.progress("validate", spec.name, found)
-        # Rows that would be created; equal to `found` whenever the import can go ahead.
-        self.counts[spec.name] = valid
+                await self.progress("validate", spec.name, found)
         if self.progress:
-            self.progress("validate", spec.name, found)
+            await self.progress("validate", spec.name, found)
         declared = self.archive.declared_count(spec)
         if declared is not None and declared != found:
             self.problems.add(file, None, None, f"the manifest says {declared} rows, found {found}")
         await self._resolve_references(file, pending)
         await self._check_workspace_unique(spec, file, keys)
+        skipped = await self._find_taken(spec, keys)
+        # Rows that would be created; `found` minus the skipped whenever the import can go on.
+        self.counts[spec.name] = valid - skipped
+        if skipped:
+            self.skipped[spec.name] = skipped
 
     def _row(
         self,
@@ -98,7 +114,7 @@ class Validation:
             ids.add(row_id)
         for name, target in spec.references.items():
             value = values.get(name)
-            if value is not None and value not in self.file_ids[target]:
+            if value is not None and value not in self.file_ids[target] and name not in spec.loose:
                 pending[target].append((row.line, name, value))
         for columns, seen in keys.items():
             key = tuple(values.get(name) for name in columns)
@@ -127,7 +143,8 @@ class Validation:
     ) -> None:
         # Only sets without references: a referenced parent is new, so it cannot collide.
         rows = PortableRows(self.session, spec, self.workspace_id)
-        for columns, seen in keys.items():
+        for columns in spec.unique:
+            seen = keys[columns]
             if len(columns) != 1 or not seen:
                 continue
             (name,) = columns
@@ -136,6 +153,21 @@ class Validation:
                 if key[0] in taken:
                     message = f"the workspace already has {spec.name} with this {name}"
                     self.problems.add(file, line, name, message)
+
+    async def _find_taken(
+        self, spec: EntitySpec, keys: dict[tuple[str, ...], dict[tuple[Any, ...], int]]
+    ) -> int:
+        """Remember the file's instance-unique values some workspace already holds (this one
+        included); those rows are skipped. How many rows that is."""
+        skipped: set[int] = set()
+        for name in spec.instance_unique:
+            seen = keys[(name,)]
+            if not seen:
+                continue
+            taken = await InstanceValues(self.session, spec).taken(name, (k[0] for k in seen))
+            self.taken.setdefault(spec.name, {})[name] = taken
+            skipped.update(line for key, line in seen.items() if key[0] in taken)
+        return len(skipped)
 
     async def _check_plan_limit(self) -> None:
         adding = self.counts.get("agents", 0)
@@ -158,27 +190,37 @@ async def write(
     archive: Archive,
     workspace_id: uuid.UUID,
     *,
+    taken: Taken | None = None,
     progress: ImportProgress | None = None,
 ) -> None:
-    """Insert every row of a validated archive under new ids, parents first."""
+    """Insert every row of a validated archive under new ids, parents first; rows whose
+    instance-unique value is `taken` (as validation found) are left out."""
     new_ids: dict[str, dict[uuid.UUID, uuid.UUID]] = defaultdict(dict)
     for spec in _present(archive):
+        if progress:
+            await progress("write", spec.name, 0)
         rows = PortableRows(session, spec, workspace_id)
+        skip = (taken or {}).get(spec.name, {})
         batch: list[dict[str, Any]] = []
         written = 0
         for row in archive.rows(spec):
             if row.problems:  # validated in this same transaction: only a changed file gets here
                 raise RuntimeError(f"{archive.file_name(spec)} changed after validation")
+            if any(row.values.get(name) in values for name, values in skip.items()):
+                continue
             batch.append(_rewrite(spec, row.values, new_ids))
-            if len(batch) == WRITE_BATCH:
+            if spec.singleton:
+                await rows.put_singleton(batch.pop())
+                written += 1
+            elif len(batch) == WRITE_BATCH:
                 await rows.insert(batch)
                 written += len(batch)
                 batch = []
                 if progress:
-                    progress("write", spec.name, written)
+                    await progress("write", spec.name, written)
         await rows.insert(batch)
         if progress:
-            progress("write", spec.name, written + len(batch))
+            await progress("write", spec.name, written + len(batch))
 
 
 def _rewrite(
@@ -192,8 +234,19 @@ def _rewrite(
     for name, target in spec.references.items():
         value = row.get(name)
         if value is not None:
-            # Not in the file: validation found it among the workspace's own rows; keep it.
+            # Not in the file: validation found it among the workspace's own rows (or it is a
+            # loose reference to a row deleted before the export); keep it.
             row[name] = new_ids[target].get(value, value)
+    for name, ids in spec.ids_in_json.items():
+        if isinstance(row.get(name), dict):
+            row[name] = _rewrite_json_ids(row[name], ids.key, new_ids[ids.target])
     if spec.on_import:
         spec.on_import(row)
     return row
+
+
+def _rewrite_json_ids(
+    document: dict[str, Any], key: str, new_ids: dict[uuid.UUID, uuid.UUID]
+) -> dict[str, Any]:
+    old = [uuid.UUID(str(value)) for value in document.get(key) or []]
+    return {**document, key: [str(new_ids.get(value, value)) for value in old]}

@@ -3,19 +3,25 @@
 Every statement starts from the domain repository's `scoped()`, so the workspace filter is
 the same one the domain's API uses; inserts are stamped with the repository's workspace.
 Reads select plain columns (no ORM objects, no eager loads), so a page costs its rows only.
+The two unscoped statements are named for what they are: `InstanceValues` (values unique
+across the instance) and `ImportJobLease` (the import job's own lease).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, func, insert, tuple_
+from sqlalchemy import ColumnElement, RowMapping, Select, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.dataport.models import ImportRun
 from intuitivus_flow.dataport.registry import EntitySpec
+from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.kit.cache import TOUCHED_KEY
+from intuitivus_flow.kit.repository import WorkspaceRepository
 
 # IN lists stay well under SQLite's and asyncpg's parameter limits.
 LOOKUP_CHUNK = 500
@@ -85,6 +91,86 @@ class PortableRows:
         workspace_id = self.repository.workspace_id
         values = [{**row, "workspace_id": workspace_id} for row in rows]
         await self.session.execute(insert(self.spec.model), values)
-        # Bulk inserts skip the ORM flush that normally marks the workspace as changed (the
+        self._touch()
+
+    async def put_singleton(self, row: Mapping[str, Any]) -> None:
+        """The workspace's one row of a singleton entity: the exported columns of an existing
+        row are replaced (the others, such as a widget key, stay); otherwise it is inserted."""
+        model = self.spec.model
+        existing = await self.session.scalar(
+            self.repository.scoped().with_only_columns(model.id).limit(1)
+        )
+        if existing is None:
+            await self.insert([row])
+            return
+        changes = {name: row[name] for name in self.spec.fields if name != "id" and name in row}
+        await self.session.execute(
+            update(model)
+            .where(model.id == existing, model.workspace_id == self.repository.workspace_id)
+            .values(**changes)
+            .execution_options(synchronize_session=False)
+        )
+        self._touch()
+
+    def _touch(self) -> None:
+        # Bulk statements skip the ORM flush that normally marks the workspace as changed (the
         # dashboard cache is keyed on it); mark it here.
-        self.session.info.setdefault(TOUCHED_KEY, set()).add(workspace_id)
+        self.session.info.setdefault(TOUCHED_KEY, set()).add(self.repository.workspace_id)
+
+
+class InstanceValues:
+    """Unscoped on purpose: which values of an instance-unique column (a WhatsApp number's
+    `phone_number_id`, which routes webhooks to one workspace) any workspace already holds.
+    It answers values only, which connecting a number already reveals (409)."""
+
+    def __init__(self, session: AsyncSession, spec: EntitySpec) -> None:
+        self.session = session
+        self.spec = spec
+
+    async def taken(self, name: str, values: Iterable[Any]) -> set[Any]:
+        column = self.spec.column(name)
+        wanted = list(values)
+        found: set[Any] = set()
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            statement = select(column).where(column.in_(wanted[start : start + LOOKUP_CHUNK]))
+            found.update((await self.session.scalars(statement)).all())
+        return found
+
+
+class ImportRunRepository(WorkspaceRepository[ImportRun]):
+    model = ImportRun
+    not_found_message = "Import not found"
+
+    def newest_first(self) -> Select[ImportRun]:
+        return self.scoped().order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
+
+    async def report(self, run_id: uuid.UUID, **values: Any) -> None:
+        """Set columns of one run with a statement (no loaded object to go stale)."""
+        await self.session.execute(
+            update(ImportRun)
+            .where(ImportRun.id == run_id, ImportRun.workspace_id == self.workspace_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class ImportJobLease:
+    """Unscoped on purpose (jobs are the queue's): keep the lease of the job running an import
+    while it makes progress, so a long import is not taken for a dead worker's and started
+    again beside itself. Fenced like the queue's own updates: only the holder extends it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def extend(self, job_id: uuid.UUID, *, worker: str, until: datetime) -> None:
+        await self.session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.locked_by == worker,
+                Job.status == JobStatus.running.value,
+                Job.locked_until < until,
+            )
+            .values(locked_until=until)
+            .execution_options(synchronize_session=False)
+        )

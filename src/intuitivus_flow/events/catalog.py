@@ -49,6 +49,10 @@ SUBSCRIPTION_STARTED = "subscription.started"
 SUBSCRIPTION_PLAN_CHANGED = "subscription.plan_changed"
 SUBSCRIPTION_STATUS_CHANGED = "subscription.status_changed"
 PAYMENT_CREATED = "payment.created"
+PAYMENT_CONFIRMED = "payment.confirmed"
+PAYMENT_MARKED_FAILED = "payment.marked_failed"
+OPERATOR_PAYMENT_SETTLED = "operator.payment_settled"
+SUBSCRIPTION_RENEWED = "subscription.renewed"
 LICENCE_REDEEMED = "licence.redeemed"
 LICENCE_REVOKED = "licence.revoked"
 CONTACT_CREATED = "contact.created"
@@ -68,6 +72,8 @@ WHATSAPP_NUMBER_ADDED = "whatsapp_number.added"
 WHATSAPP_NUMBER_REMOVED = "whatsapp_number.removed"
 DATA_EXPORTED = "data.exported"
 DATA_IMPORTED = "data.imported"
+DATA_IMPORT_REQUESTED = "data.import_requested"
+DATA_IMPORT_FINISHED = "data.import_finished"
 
 SERVER_EVENTS = frozenset(
     {
@@ -111,6 +117,10 @@ SERVER_EVENTS = frozenset(
         SUBSCRIPTION_PLAN_CHANGED,
         SUBSCRIPTION_STATUS_CHANGED,
         PAYMENT_CREATED,
+        PAYMENT_CONFIRMED,
+        PAYMENT_MARKED_FAILED,
+        OPERATOR_PAYMENT_SETTLED,
+        SUBSCRIPTION_RENEWED,
         LICENCE_REDEEMED,
         LICENCE_REVOKED,
         CONTACT_CREATED,
@@ -130,6 +140,8 @@ SERVER_EVENTS = frozenset(
         WHATSAPP_NUMBER_REMOVED,
         DATA_EXPORTED,
         DATA_IMPORTED,
+        DATA_IMPORT_REQUESTED,
+        DATA_IMPORT_FINISHED,
     }
 )
 

@@ -24,12 +24,14 @@ def install_handlers(context: AppContext) -> None:
     from intuitivus_flow.billing import tasks as billing_tasks
     from intuitivus_flow.campaigns import tasks as campaign_tasks
     from intuitivus_flow.conversations import tasks as conversation_tasks
+    from intuitivus_flow.dataport import tasks as dataport_tasks
 
     tasks.install_handler(context.secrets)
     campaign_tasks.install_handlers(context.settings)
     crews.install_handler(context.secrets)
     conversation_tasks.install_handlers(context)
     billing_tasks.install_handler(context.settings, context.secrets)
+    dataport_tasks.install_handler(context)
 
 
 @contextlib.asynccontextmanager

@@ -35,6 +35,7 @@ from intuitivus_flow.conversations.models import (
     Message,
     WhatsAppNumber,
 )
+from intuitivus_flow.dataport.models import ImportRun
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.forecasting.models import ForecastModel
 from intuitivus_flow.jobs.models import Job
@@ -64,6 +65,7 @@ __all__ = [
     "Event",
     "ForecastModel",
     "IdempotencyRecord",
+    "ImportRun",
     "Invitation",
     "Invoice",
     "Job",
