@@ -265,6 +265,9 @@ def _mount_domain_commands() -> None:
     from intuitivus_flow.dataport.cli import app as data_app
 
     app.add_typer(data_app, name="data")
+    from intuitivus_flow.billing.cli import app as billing_app
+
+    app.add_typer(billing_app, name="billing")
 
 
 _mount_domain_commands()

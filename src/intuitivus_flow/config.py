@@ -237,6 +237,13 @@ class Settings(BaseSettings):
     kiwify_secret: SecretStr | None = Field(
         default=None, description="Kiwify webhook token (HMAC-SHA1 key of `signature`)."
     )
+    billing_grace_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="Days an invoice may stay unpaid after its due date (the subscription is "
+        "past_due meanwhile) before the hourly billing sweep cancels the subscription.",
+    )
 
     # --- data export and import (issue 4, section 5) ---
     import_max_bytes: int = Field(

@@ -9,7 +9,13 @@ from typing import Any
 
 import httpx
 
+from intuitivus_flow.billing.licences import new_licence_key
+from intuitivus_flow.billing.models import Licence
+from intuitivus_flow.billing.repository import LicenceRepository
 from intuitivus_flow.billing.webhooks import kiwify_signature, stripe_signature
+from intuitivus_flow.kit.db import unit_of_work
+from intuitivus_flow.kit.security import digest
+from tests.helpers import Account, me, register
 
 STRIPE_SECRET = "whsec_test_secret_value"
 HOTTOK = "hotmart-test-hottok"
@@ -99,3 +105,77 @@ async def send_kiwify(
         params=params,
         headers={"content-type": "application/json"},
     )
+
+
+# --- subscriptions, manual payments and operators -----------------------------------------
+
+
+async def workspace_of(client: httpx.AsyncClient, account: Account) -> uuid.UUID:
+    return uuid.UUID((await me(client, account.headers))["workspace"]["id"])
+
+
+async def make_operator(client: httpx.AsyncClient, app: Any) -> Account:
+    """An owner of a workspace listed in FLOW_OPERATOR_WORKSPACES."""
+    account = await register(client, workspace="Operators Inc")
+    app.state.context.settings.operator_workspaces.append(await workspace_of(client, account))
+    return account
+
+
+async def subscribe(
+    client: httpx.AsyncClient, account: Account, plan: str = "pro"
+) -> dict[str, Any]:
+    """Choose a plan; the subscription's newest open invoice."""
+    chosen = await client.put(
+        "/api/billing/subscription", json={"plan": plan}, headers=account.headers
+    )
+    assert chosen.status_code == 200, chosen.text
+    invoices = (await client.get("/api/billing/invoices", headers=account.headers)).json()
+    invoice: dict[str, Any] = next(i for i in invoices["items"] if i["status"] == "open")
+    return invoice
+
+
+async def pay_manually(
+    client: httpx.AsyncClient, account: Account, body: dict[str, Any]
+) -> dict[str, Any]:
+    """A payment through the manual gateway: pending until an operator acts."""
+    created = await client.post("/api/billing/payments", json=body, headers=account.headers)
+    assert created.status_code == 201, created.text
+    payment: dict[str, Any] = created.json()
+    assert (payment["status"], payment["gateway"]) == ("pending", "manual")
+    return payment
+
+
+async def pending_invoice_payment(
+    client: httpx.AsyncClient, account: Account, plan: str = "pro"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    invoice = await subscribe(client, account, plan)
+    return invoice, await pay_manually(client, account, {"invoice_id": invoice["id"]})
+
+
+async def subscription_of(client: httpx.AsyncClient, account: Account) -> dict[str, Any]:
+    found = await client.get("/api/billing/subscription", headers=account.headers)
+    assert found.status_code == 200, found.text
+    body: dict[str, Any] = found.json()
+    return body
+
+
+async def event_names(client: httpx.AsyncClient, account: Account) -> list[str]:
+    listed = await client.get("/api/events?limit=100", headers=account.headers)
+    return [event["name"] for event in listed.json()["items"]]
+
+
+async def make_licence(app: Any, *, plan: str = "pro", status: str = "available") -> str:
+    """A licence as a purchase webhook would issue it; the key as its e-mail would carry it."""
+    key = new_licence_key()
+    async with unit_of_work(app.state.context.sessions) as session:
+        await LicenceRepository(session).add(
+            Licence(
+                key_hash=digest(key),
+                key_hint=key[-4:],
+                platform="hotmart",
+                external_ref=f"HP-{uuid.uuid4().hex[:12]}",
+                plan=plan,
+                status=status,
+            )
+        )
+    return key

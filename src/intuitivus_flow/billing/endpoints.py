@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse
 
-from intuitivus_flow.billing import licences, payments, schemas
+from intuitivus_flow.billing import licences, manual_payments, payments, schemas
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.gateways import gateway_for
+from intuitivus_flow.billing.manual_payments import Decision, DeskPayment, PaymentOperator
 from intuitivus_flow.billing.plans import PLANS
 from intuitivus_flow.billing.webhooks import parse_platform, secrets_from
 from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession, Paging
@@ -177,3 +178,76 @@ async def receive_webhook(
         box=context.secrets,
     )
     return schemas.WebhookAck(status=outcome.status, event_id=outcome.event_id)
+
+
+# --- the operators' desk: the one cross-tenant part of billing (billing/manual_payments.py) ---
+
+
+async def _payment_operator(principal: CurrentPrincipal, context: Context) -> PaymentOperator:
+    return manual_payments.operator_for(principal, context.settings)
+
+
+Operator = Annotated[PaymentOperator, Depends(_payment_operator)]
+
+
+def _desk_read(item: DeskPayment) -> schemas.DeskPaymentRead:
+    return schemas.DeskPaymentRead(
+        **schemas.PaymentRead.model_validate(item.payment).model_dump(),
+        workspace_id=item.payment.workspace_id,
+        workspace_name=item.workspace_name,
+    )
+
+
+def _decision_read(decision: Decision) -> schemas.PaymentDecisionRead:
+    desk = _desk_read(DeskPayment(decision.payment, decision.workspace_name))
+    return schemas.PaymentDecisionRead(**desk.model_dump(), changed=decision.changed)
+
+
+@router.get(
+    "/operator/payments/pending",
+    response_model=schemas.DeskPaymentPage,
+    summary="Pending manual payments (operators)",
+)
+async def list_pending_manual_payments(
+    session: DbSession, operator: Operator, paging: Paging
+) -> schemas.DeskPaymentPage:
+    """Operators of the instance only (owners/admins of `FLOW_OPERATOR_WORKSPACES`): the
+    manual gateway's pending payments of **every** workspace, oldest first."""
+    page = await manual_payments.list_pending(
+        session, operator, limit=paging.limit, offset=paging.offset
+    )
+    return schemas.DeskPaymentPage(
+        items=[_desk_read(item) for item in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/operator/payments/{payment_id}/confirm",
+    response_model=schemas.PaymentDecisionRead,
+    summary="Confirm a manual payment (operators)",
+)
+async def confirm_manual_payment(
+    payment_id: uuid.UUID, session: DbSession, operator: Operator
+) -> schemas.PaymentDecisionRead:
+    """The money arrived: the payment succeeds, its open invoice is paid and the subscription
+    becomes active, as after a successful Stripe charge. Any workspace's payment. Confirming
+    again answers `changed: false`; a failed payment cannot be confirmed (409)."""
+    return _decision_read(await manual_payments.confirm(session, operator, payment_id))
+
+
+@router.post(
+    "/operator/payments/{payment_id}/fail",
+    response_model=schemas.PaymentDecisionRead,
+    summary="Mark a manual payment failed (operators)",
+)
+async def fail_manual_payment(
+    payment_id: uuid.UUID, body: schemas.PaymentFailure, session: DbSession, operator: Operator
+) -> schemas.PaymentDecisionRead:
+    """The money will not come: the payment fails with the reason, and a live subscription
+    whose invoice it was for becomes past_due, as after a declined card. Failing again answers
+    `changed: false`; a confirmed payment cannot be failed (409)."""
+    decision = await manual_payments.mark_failed(session, operator, payment_id, reason=body.reason)
+    return _decision_read(decision)

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
@@ -61,6 +61,8 @@ class Subscription(IdMixin, TimestampMixin, Base):
 
 class Invoice(IdMixin, TimestampMixin, Base):
     __tablename__ = "billing_invoices"
+    # The sweep's question across every workspace: which open invoices are overdue?
+    __table_args__ = (Index("ix_billing_invoices_status_due_at", "status", "due_at"),)
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
@@ -76,12 +78,17 @@ class Invoice(IdMixin, TimestampMixin, Base):
     period_start: Mapped[datetime | None] = mapped_column(default=None)
     period_end: Mapped[datetime | None] = mapped_column(default=None)
     paid_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Unpaid after this, the subscription goes past_due (and is canceled after the grace
+    # period). Set on every invoice issued since 0015; older paid/void ones have none.
+    due_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Payment(IdMixin, TimestampMixin, Base):
     """One entry of the payments ledger: an attempt to collect money, and its outcome."""
 
     __tablename__ = "billing_payments"
+    # The operators' desk lists pending manual payments across every workspace.
+    __table_args__ = (Index("ix_billing_payments_gateway_status", "gateway", "status"),)
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True

@@ -139,7 +139,7 @@ async def _collect(
     get_metrics().payments_total.labels(provider=gateway.name, outcome=payment.status).inc()
     await session.flush()
     if invoice is not None:
-        await _follow_invoice(session, invoice, result.status)
+        await follow_invoice(session, invoice, result.status)
     await events.record(
         session,
         workspace_id=principal.workspace_id,
@@ -171,7 +171,9 @@ async def _invoice_for(
     return invoice
 
 
-async def _follow_invoice(session: AsyncSession, invoice: Invoice, status: PaymentStatus) -> None:
+async def follow_invoice(session: AsyncSession, invoice: Invoice, status: PaymentStatus) -> None:
+    """What a payment's outcome does to its invoice and subscription (Stripe's answer, or an
+    operator confirming or failing a manual payment)."""
     if status is PaymentStatus.succeeded:
         await billing.settle_invoice(session, invoice)
         return

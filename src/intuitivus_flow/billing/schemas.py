@@ -77,6 +77,10 @@ class InvoiceRead(BaseModel):
     status: InvoiceStatus
     period_start: datetime | None
     period_end: datetime | None
+    due_at: datetime | None = Field(
+        description="Unpaid after this, the subscription becomes past_due (and is canceled "
+        "after the grace period)."
+    )
     paid_at: datetime | None
     created_at: datetime
 
@@ -125,6 +129,36 @@ class PaymentPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class DeskPaymentRead(PaymentRead):
+    """A manual payment as the instance's operators see it: with its workspace."""
+
+    workspace_id: uuid.UUID
+    workspace_name: str
+
+
+class DeskPaymentPage(BaseModel):
+    items: list[DeskPaymentRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class PaymentDecisionRead(DeskPaymentRead):
+    changed: bool = Field(
+        description="False when the payment already had this outcome (a repeat changes nothing)."
+    )
+
+
+class PaymentFailure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why the money will not come; the workspace sees it on the payment.",
+    )
 
 
 class LicenceRedeem(BaseModel):

@@ -39,6 +39,8 @@ from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.users.models import Role
 
 BILLING_PERIOD = timedelta(days=30)
+# How long an invoice may wait for payment once issued (or once the trial it covers ends).
+PAYMENT_TERMS = timedelta(days=7)
 
 # A canceled subscription ends; choosing a plan again starts a new period (→ trialing/active).
 ALLOWED_TRANSITIONS: dict[SubscriptionStatus, frozenset[SubscriptionStatus]] = {
@@ -180,7 +182,7 @@ async def choose_plan(
     if plan_id is DEFAULT_PLAN:
         if subscription is None:
             return await _start(session, principal, PLANS[DEFAULT_PLAN], trial=False)
-        await transition(session, subscription, SubscriptionStatus.canceled, principal=principal)
+        await _cancel(session, principal, subscription)
         return subscription
     plan = PLANS[plan_id]
     if subscription is None:
@@ -193,7 +195,10 @@ async def choose_plan(
     else:
         if subscription.status == SubscriptionStatus.canceled.value:
             await transition(session, subscription, SubscriptionStatus.active, principal=principal)
-        subscription.plan = plan.id.value
+        await _void_open_invoices(session, subscription, same_period_only=True)
+        # From now on invoices pay for the plan; a licence that paid for the old one no longer
+        # does (and its later refund must not cancel a plan it did not pay for).
+        subscription.plan, subscription.licence_id = plan.id.value, None
         await _record(session, principal, catalog.SUBSCRIPTION_PLAN_CHANGED, subscription)
     await issue_invoice(session, subscription, plan)
     return subscription
@@ -223,8 +228,16 @@ async def cancel(session: AsyncSession, principal: Principal) -> Subscription:
     subscription = await SubscriptionRepository(
         session, principal.workspace_id
     ).get_or_raise_current()
-    await transition(session, subscription, SubscriptionStatus.canceled, principal=principal)
+    await _cancel(session, principal, subscription)
     return subscription
+
+
+async def _cancel(session: AsyncSession, principal: Principal, subscription: Subscription) -> None:
+    in_trial = subscription.status == SubscriptionStatus.trialing.value
+    await transition(session, subscription, SubscriptionStatus.canceled, principal=principal)
+    if in_trial:
+        # Nothing is owed for a trial; its invoice must not make a later return past_due.
+        await _void_open_invoices(session, subscription, same_period_only=False)
 
 
 async def transition(
@@ -234,6 +247,7 @@ async def transition(
     *,
     principal: Principal | None = None,
     reason: str | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Move a subscription along ALLOWED_TRANSITIONS (the same status is a no-op)."""
     current = SubscriptionStatus(subscription.status)
@@ -243,7 +257,7 @@ async def transition(
         raise InvalidInput(
             f"A {current.value} subscription cannot become {to.value}", field="status"
         )
-    now = utcnow()
+    now = now or utcnow()
     subscription.status = to.value
     if to is SubscriptionStatus.canceled:
         subscription.canceled_at = now
@@ -291,20 +305,51 @@ async def activate_with_plan(
 # --- invoices -----------------------------------------------------------------------------
 
 
-async def issue_invoice(session: AsyncSession, subscription: Subscription, plan: Plan) -> Invoice:
+async def issue_invoice(
+    session: AsyncSession,
+    subscription: Subscription,
+    plan: Plan,
+    *,
+    issued_at: datetime | None = None,
+) -> Invoice:
+    """An open invoice for the subscription's current period, due by `due_date`."""
+    issued_at = issued_at or utcnow()
     start = subscription.current_period_start
+    end = subscription.current_period_end or start + BILLING_PERIOD
     return await InvoiceRepository(session, subscription.workspace_id).add(
         Invoice(
             subscription_id=subscription.id,
             number=f"INV-{month_period(start)}-{uuid.uuid4().hex[:10].upper()}",
-            description=f"{plan.name} plan, {start:%Y-%m-%d} to {start + BILLING_PERIOD:%Y-%m-%d}",
+            description=f"{plan.name} plan, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
             amount_minor=plan.price_minor,
             currency=plan.currency,
             status=InvoiceStatus.open.value,
             period_start=start,
-            period_end=start + BILLING_PERIOD,
+            period_end=end,
+            due_at=due_date(subscription, issued_at),
         )
     )
+
+
+def due_date(subscription: Subscription, issued_at: datetime) -> datetime:
+    """Pay by the end of the trial; otherwise within the payment terms of issuing."""
+    trial_end = subscription.trial_ends_at
+    trialing = subscription.status == SubscriptionStatus.trialing.value
+    if trialing and trial_end is not None and trial_end > issued_at:
+        return trial_end
+    return issued_at + PAYMENT_TERMS
+
+
+async def _void_open_invoices(
+    session: AsyncSession, subscription: Subscription, *, same_period_only: bool
+) -> None:
+    """Void invoices nobody owes any more. With `same_period_only` (a plan change) only the
+    current period's are replaced: an earlier period's unpaid invoice stays a debt."""
+    for invoice in await InvoiceRepository(session, subscription.workspace_id).open_for(
+        subscription.id
+    ):
+        if not same_period_only or invoice.period_start == subscription.current_period_start:
+            invoice.status = InvoiceStatus.void.value
 
 
 async def list_invoices(

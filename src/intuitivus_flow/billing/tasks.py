@@ -1,4 +1,5 @@
-"""Background work of billing: e-mailing a licence key to its buyer, once.
+"""Background work of billing: e-mailing a licence key to its buyer, once; and the hourly
+subscription sweep (past_due, grace-period cancellation, renewal invoices: `billing/sweep.py`).
 
 The key is decrypted from the licence, sent through the configured SMTP server, and then the
 encrypted copy is erased, so afterwards only its digest exists. Delivery is at least once (a
@@ -12,30 +13,43 @@ import asyncio
 import smtplib
 import ssl
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.billing.licences import DELIVER_LICENCE
 from intuitivus_flow.billing.models import Licence, LicenceStatus
 from intuitivus_flow.billing.repository import LicenceRepository
+from intuitivus_flow.billing.sweep import sweep_subscriptions
 from intuitivus_flow.config import Settings
+from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
 from intuitivus_flow.kit.crypto import SecretBox, SecretBoxError
 from intuitivus_flow.kit.models import utcnow
 
 SEND_TIMEOUT_SECONDS = 20
+SWEEP_SUBSCRIPTIONS = "billing.sweep_subscriptions"
+SWEEP_INTERVAL = timedelta(hours=1)
 
 
 def install_handler(settings: Settings, box: SecretBox) -> None:
-    """Register the worker-side handler (once per process)."""
-    if DELIVER_LICENCE in registry.handlers:
-        return
+    """Register the worker-side handlers (each once per process)."""
+    if DELIVER_LICENCE not in registry.handlers:
 
-    @registry.register(DELIVER_LICENCE)
-    async def deliver_licence(session: AsyncSession, job: Job) -> dict[str, str]:
-        return await deliver(session, job, settings=settings, box=box)
+        @registry.register(DELIVER_LICENCE)
+        async def deliver_licence(session: AsyncSession, job: Job) -> dict[str, str]:
+            return await deliver(session, job, settings=settings, box=box)
+
+    if SWEEP_SUBSCRIPTIONS not in registry.handlers:
+        grace = timedelta(days=settings.billing_grace_days)
+
+        @periodic.every(SWEEP_SUBSCRIPTIONS, SWEEP_INTERVAL)
+        async def sweep(session: AsyncSession, job: Job) -> dict[str, Any]:
+            # "Everything due as of now", not as of the slot: a retried job catches up too.
+            return (await sweep_subscriptions(session, utcnow(), grace=grace)).as_dict()
 
 
 async def deliver(

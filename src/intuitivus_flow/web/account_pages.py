@@ -36,7 +36,7 @@ router = APIRouter(include_in_schema=False)
 csrf_checked = [Depends(csrf.require_csrf)]
 
 SIGNIN_FIELDS = ("email", "password", "next")
-SIGNUP_FIELDS = ("email", "password", "name", "workspace_name")
+SIGNUP_FIELDS = ("email", "password", "name", "workspace_name", "licence_key")
 ACCEPT_FIELDS = ("name", "password")
 
 # Any value is accepted here; `safe_next` decides whether it is a place we may send people.
@@ -103,11 +103,17 @@ async def signin(
 # --- sign-up -------------------------------------------------------------------------------
 
 
+def _signup_page(request: Request, form: FormState, context: AppContext) -> HTMLResponse:
+    # With FLOW_SIGNUP_REQUIRES_LICENCE the key is a required field; otherwise an optional one.
+    licence_required = context.auth.signup_requires_licence
+    return _form_page(request, "signup.html", form, licence_required=licence_required)
+
+
 @router.get("/signup")
-async def signup_page(request: Request, viewer: MaybeViewer) -> Response:
+async def signup_page(request: Request, viewer: MaybeViewer, context: Context) -> Response:
     if viewer is not None:
         return redirect("/")
-    return _form_page(request, "signup.html", FormState())
+    return _signup_page(request, FormState(), context)
 
 
 @router.post("/signup", dependencies=csrf_checked)
@@ -117,6 +123,8 @@ async def signup(
     values = await read_fields(request, SIGNUP_FIELDS)
     try:
         registration = validate(Register, dict(values), values)
+        # The API's path: the key is redeemed in this transaction, and a missing, unknown,
+        # used or revoked one fails the sign-up, so the rollback below leaves no account.
         owner = await auth.register(
             session,
             email=registration.email,
@@ -125,12 +133,13 @@ async def signup(
             workspace_name=registration.workspace_name,
             client=client,
             policy=context.auth,
+            licence_key=registration.licence_key,
         )
     except FormInvalid as invalid:
-        return _form_page(request, "signup.html", invalid.state)
+        return _signup_page(request, invalid.state, context)
     except FlowError as error:
         await discard_failed_work(session, error)
-        return _form_page(request, "signup.html", state_from_error(error, values))
+        return _signup_page(request, state_from_error(error, values), context)
     return await _signed_in_redirect(session, owner, request, context, "/")
 
 

@@ -1,5 +1,10 @@
 """The Billing page for owners and admins: plan, usage against limits, invoices, payments,
-and forms to change plan or redeem a licence key."""
+and forms to change plan or redeem a licence key. And the operators' desk
+(`/operator/payments`): the manual gateway's pending payments of every workspace, to confirm
+or fail, for the instance's operators only (billing/manual_payments.py).
+
+Actions follow post/redirect/get; a failure re-renders the page with its message.
+"""
 
 from __future__ import annotations
 
@@ -9,43 +14,57 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.billing import licences, payments
+from intuitivus_flow.billing import licences, manual_payments, payments
 from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.manual_payments import PaymentOperator
 from intuitivus_flow.billing.plans import PLANS, PlanId
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.users.models import Role
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
-from intuitivus_flow.web.forms import FormState, discard_failed_work, read_fields, state_from_error
+from intuitivus_flow.web.forms import (
+    FormInvalid,
+    FormState,
+    PageState,
+    echo,
+    form_action,
+    parse_id,
+    read_fields,
+)
 from intuitivus_flow.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
 csrf_checked = [Depends(csrf.require_csrf)]
 ROWS = 20
+DESK_ROWS = 100
 NOTICES = {"plan": "Your plan was changed.", "licence": "The licence was redeemed."}
+DESK_NOTICES = {
+    "confirmed": "The payment was confirmed: its invoice is paid.",
+    "failed": "The payment was marked failed.",
+    "unchanged": "That payment already had this outcome; nothing changed.",
+}
+
+
+def _not_allowed(request: Request, viewer: Viewer, message: str) -> Response:
+    context = {"viewer": viewer, "title": "Not allowed", "message": message}
+    return render(request, "error.html", context, status_code=403)
 
 
 def _refusal(request: Request, viewer: Viewer) -> Response | None:
     if viewer.principal.role.rank >= Role.admin.rank:
         return None
-    message = "Billing is available to workspace owners and admins."
-    context = {"viewer": viewer, "title": "Not allowed", "message": message}
-    return render(request, "error.html", context, status_code=403)
+    return _not_allowed(request, viewer, "Billing is available to workspace owners and admins.")
 
 
 async def _render(
-    request: Request,
-    session: AsyncSession,
-    viewer: Viewer,
-    *,
-    form: FormState | None = None,
-    notice: str | None = None,
-    status_code: int = 200,
+    request: Request, session: AsyncSession, viewer: Viewer, state: PageState
 ) -> Response:
     principal = viewer.principal
+    settings = request.app.state.context.settings
     page: dict[str, Any] = {
         "viewer": viewer,
+        "view": state,
         "usage": await billing.usage(session, principal),
         "plans": list(PLANS.values()),
         "invoices": (await billing.list_invoices(session, principal, limit=ROWS, offset=0)).items,
@@ -53,10 +72,9 @@ async def _render(
         "licences": (
             await licences.list_my_licences(session, principal, limit=ROWS, offset=0)
         ).items,
-        "form": form or FormState(),
-        "notice": notice,
+        "is_operator": manual_payments.is_operator(principal, settings),
     }
-    return render(request, "billing.html", page, status_code=status_code)
+    return render(request, "billing.html", page, status_code=state.status_code)
 
 
 @router.get("/billing")
@@ -65,7 +83,7 @@ async def billing_page(
 ) -> Response:
     if refusal := _refusal(request, viewer):
         return refusal
-    return await _render(request, session, viewer, notice=NOTICES.get(done or ""))
+    return await _render(request, session, viewer, PageState(notice=NOTICES.get(done or "")))
 
 
 @router.post("/billing/plan", dependencies=csrf_checked)
@@ -73,18 +91,24 @@ async def change_plan(request: Request, session: DbSession, viewer: CurrentViewe
     if refusal := _refusal(request, viewer):
         return refusal
     values = await read_fields(request, ("plan",))
+
+    async def change() -> None:
+        plan = _parse_plan(values)
+        await billing.choose_plan(session, viewer.principal, plan_id=plan)
+
     try:
-        await billing.choose_plan(session, viewer.principal, plan_id=PlanId(values["plan"]))
-    except ValueError:
-        state = FormState(
-            values=values, errors={"plan": "Choose one of the plans"}, status_code=422
-        )
-        return await _render(request, session, viewer, form=state, status_code=422)
-    except FlowError as error:
-        await discard_failed_work(session, error, viewer.user, viewer.workspace)
-        state = state_from_error(error, values)
-        return await _render(request, session, viewer, form=state, status_code=error.status_code)
+        await form_action(session, viewer, values, change)
+    except FormInvalid as invalid:
+        return await _render(request, session, viewer, PageState.failed("plan", invalid.state))
     return redirect("/billing?done=plan")
+
+
+def _parse_plan(values: dict[str, str]) -> PlanId:
+    try:
+        return PlanId(values["plan"])
+    except ValueError:
+        errors = {"plan": "Choose one of the plans"}
+        raise FormInvalid(FormState(values=echo(values), errors=errors, status_code=422)) from None
 
 
 @router.post("/billing/licences", dependencies=csrf_checked)
@@ -92,10 +116,90 @@ async def redeem_licence(request: Request, session: DbSession, viewer: CurrentVi
     if refusal := _refusal(request, viewer):
         return refusal
     values = await read_fields(request, ("licence_key",))
-    try:
+
+    async def redeem() -> None:
         await licences.redeem(session, viewer.principal, key=values["licence_key"][:100])
-    except FlowError as error:
-        await discard_failed_work(session, error, viewer.user, viewer.workspace)
-        state = state_from_error(error, values)
-        return await _render(request, session, viewer, form=state, status_code=error.status_code)
+
+    try:
+        await form_action(session, viewer, values, redeem)
+    except FormInvalid as invalid:
+        state = PageState.failed("licence", invalid.state)
+        return await _render(request, session, viewer, state)
     return redirect("/billing?done=licence")
+
+
+# --- the operators' desk: every workspace's pending manual payments -------------------------
+
+
+def _desk_operator(request: Request, viewer: Viewer) -> PaymentOperator | Response:
+    """The viewer as a payment operator, or the 403 page everyone else gets."""
+    try:
+        return manual_payments.operator_for(viewer.principal, request.app.state.context.settings)
+    except FlowError:
+        message = "Pending manual payments are for the operators of this instance."
+        return _not_allowed(request, viewer, message)
+
+
+async def _render_desk(
+    request: Request,
+    session: AsyncSession,
+    viewer: Viewer,
+    operator: PaymentOperator,
+    state: PageState,
+) -> Response:
+    pending = await manual_payments.list_pending(session, operator, limit=DESK_ROWS, offset=0)
+    page = {"viewer": viewer, "view": state, "pending": pending.items, "total": pending.total}
+    return render(request, "operator_payments.html", page, status_code=state.status_code)
+
+
+@router.get("/operator/payments")
+async def desk_page(
+    request: Request, session: DbSession, viewer: CurrentViewer, done: str | None = None
+) -> Response:
+    operator = _desk_operator(request, viewer)
+    if isinstance(operator, Response):
+        return operator
+    state = PageState(notice=DESK_NOTICES.get(done or ""))
+    return await _render_desk(request, session, viewer, operator, state)
+
+
+@router.post("/operator/payments/{payment_id}/confirm", dependencies=csrf_checked)
+async def confirm_payment(
+    request: Request, payment_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    operator = _desk_operator(request, viewer)
+    if isinstance(operator, Response):
+        return operator
+
+    async def confirm() -> manual_payments.Decision:
+        wanted = parse_id(payment_id, "Payment")
+        return await manual_payments.confirm(session, operator, wanted)
+
+    try:
+        decision = await form_action(session, viewer, {}, confirm)
+    except FormInvalid as invalid:
+        state = PageState.alerting(invalid.state)
+        return await _render_desk(request, session, viewer, operator, state)
+    return redirect(f"/operator/payments?done={'confirmed' if decision.changed else 'unchanged'}")
+
+
+@router.post("/operator/payments/{payment_id}/fail", dependencies=csrf_checked)
+async def fail_payment(
+    request: Request, payment_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    operator = _desk_operator(request, viewer)
+    if isinstance(operator, Response):
+        return operator
+    values = await read_fields(request, ("reason",))
+
+    async def fail() -> manual_payments.Decision:
+        wanted = parse_id(payment_id, "Payment")
+        return await manual_payments.mark_failed(session, operator, wanted, reason=values["reason"])
+
+    try:
+        decision = await form_action(session, viewer, values, fail)
+    except FormInvalid as invalid:
+        # The reason's error belongs to that payment's row; anything else to the banner.
+        state = PageState.failed(f"fail-{payment_id}", invalid.state)
+        return await _render_desk(request, session, viewer, operator, state)
+    return redirect(f"/operator/payments?done={'failed' if decision.changed else 'unchanged'}")
