@@ -21,6 +21,7 @@ from intuitivus_flow.billing.manual_payments import Decision, DeskPayment
 from intuitivus_flow.config import ConfigurationError, Settings, get_settings
 from intuitivus_flow.kit.db import create_engine, create_session_factory, unit_of_work
 from intuitivus_flow.kit.errors import FlowError
+from intuitivus_flow.kit.money import format_money
 from intuitivus_flow.kit.repository import Page
 
 app = typer.Typer(
@@ -66,16 +67,12 @@ def _payment_id(raw: str) -> uuid.UUID:
         raise _fail(f"not a payment id: {raw!r}") from None
 
 
-def _money(minor: int, currency: str) -> str:
-    return f"{minor / 100:.2f} {currency}"
-
-
 def _line(item: DeskPayment) -> str:
     payment = item.payment
     columns = [
         str(payment.id),
         f"{payment.created_at:%Y-%m-%d %H:%M}",
-        f"{_money(payment.amount_minor, payment.currency):>14}",
+        f"{format_money(payment.amount_minor, payment.currency):>14}",
         f"{payment.status:<9}",
         f"{item.workspace_name} ({payment.workspace_id})",
     ]
@@ -148,7 +145,7 @@ def fail_payment_command(
 def _report(decision: Decision, verb: str) -> None:
     payment = decision.payment
     what = (
-        f"payment {payment.id} ({_money(payment.amount_minor, payment.currency)}, "
+        f"payment {payment.id} ({format_money(payment.amount_minor, payment.currency)}, "
         f"workspace '{decision.workspace_name}')"
     )
     if decision.changed:

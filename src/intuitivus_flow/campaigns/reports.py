@@ -28,13 +28,11 @@ from pydantic import ValidationError
 
 from intuitivus_flow.campaigns.schemas import ReportRow
 from intuitivus_flow.kit.errors import InvalidInput
+from intuitivus_flow.kit.money import decimals
 
 FILE_COLUMNS = ("date", "impressions", "clicks", "conversions", "spend", "revenue")
 REQUIRED_COLUMNS = frozenset(FILE_COLUMNS) - {"revenue"}
 MAX_ROWS = 5000
-# ISO 4217 currencies without minor units; the rest of the common ones have two.
-ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "VND", "ISK", "UGX", "XOF", "XAF"})
-THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "KWD", "OMR", "JOD", "TND"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +189,6 @@ def to_minor(value: object, currency: str, *, required: bool) -> tuple[int, str 
     if minor != minor.to_integral_value():
         return 0, f"at most {places} decimal places in {currency}"
     return int(minor), None
-
-
-def decimals(currency: str) -> int:
-    if currency in ZERO_DECIMAL_CURRENCIES:
-        return 0
-    if currency in THREE_DECIMAL_CURRENCIES:
-        return 3
-    return 2
 
 
 def _duplicate_dates(lines: Sequence[tuple[int, date]]) -> list[RowProblem]:

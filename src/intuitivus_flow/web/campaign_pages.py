@@ -23,7 +23,7 @@ from intuitivus_flow.agents import service as agents
 from intuitivus_flow.campaigns import automation
 from intuitivus_flow.campaigns import service as campaigns
 from intuitivus_flow.campaigns.models import CampaignStatus, Platform, StepKind
-from intuitivus_flow.campaigns.reports import FileReports, ReportRejected, decimals, to_minor
+from intuitivus_flow.campaigns.reports import FileReports, ReportRejected, to_minor
 from intuitivus_flow.campaigns.schemas import (
     MAX_WAIT_SECONDS,
     BranchStep,
@@ -42,6 +42,7 @@ from intuitivus_flow.campaigns.schemas import (
 from intuitivus_flow.campaigns.service import ALLOWED_TRANSITIONS
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import DbSession
+from intuitivus_flow.kit.money import decimals
 from intuitivus_flow.metrics_history import charts
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
@@ -107,14 +108,6 @@ WAIT_UNITS = {"days": 86_400, "hours": 3_600, "minutes": 60, "seconds": 1}
 FORM_FIELD = {"seconds": "duration", "contact_id": "contact", "value_minor": "value"}
 
 
-def money(minor: int | float | None, currency: str) -> str:
-    """Minor units as the currency's major amount, e.g. 123456 USD -> "1,234.56 USD"."""
-    if minor is None:
-        return "—"
-    places = decimals(currency)
-    return f"{minor / 10**places:,.{places}f} {currency}"
-
-
 def ratio_text(value: float | None, *, percent: bool = False) -> str:
     if value is None:
         return "—"
@@ -178,7 +171,6 @@ async def _render_list(
         "campaigns": page.items,
         "total": page.total,
         "platforms": list(Platform),
-        "money": money,
         "ratio_text": ratio_text,
     }
     return render(request, "campaigns.html", context, status_code=state.status_code)
@@ -572,7 +564,6 @@ async def _render_campaign(
         "activity": await automation.activity(session, principal, summary.id),
         "timeline": timeline.items,
         "actions": sorted(ALLOWED_TRANSITIONS[summary.status], key=list(CampaignStatus).index),
-        "money": money,
         "ratio_text": ratio_text,
     }
     return render(request, "campaign.html", context, status_code=state.status_code)

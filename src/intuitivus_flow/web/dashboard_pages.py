@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from intuitivus_flow.dashboard import service as dashboard
 from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.money import format_money
 from intuitivus_flow.web.auth import CurrentViewer
 from intuitivus_flow.web.bar_chart import Bar, render_bars
 from intuitivus_flow.web.templating import render
@@ -67,7 +68,7 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
             Bar(
                 f"{row['platform']} ({row['currency']})",
                 row["spend_minor"],
-                f"{row['spend_minor'] / 100:,.2f} · ROAS "
+                f"{format_money(row['spend_minor'], row['currency'])} · ROAS "
                 + (f"{row['roas']:.2f}" if row["roas"] is not None else "—"),
             )
             for row in data["campaigns_by_platform"]

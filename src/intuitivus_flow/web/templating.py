@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
+from intuitivus_flow.kit.money import format_money
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.navigation import NAV
 
@@ -57,6 +58,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["time"] = format_time
     environment.filters["iso_time"] = iso_time
+    environment.globals["money"] = format_money
     return environment
 
 
