@@ -10,6 +10,7 @@ one form per kind adds a step.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -199,11 +200,16 @@ async def change_status(
             session, viewer.principal, parse_id(campaign_id, "Campaign"), status=status
         )
 
-    try:
-        await form_action(session, viewer, values, change)
-    except FormInvalid as invalid:
-        return await _action_failed(request, session, viewer, campaign_id, invalid)
-    return redirect(f"/campaigns/{campaign_id}?done=status")
+    return await _submit(
+        request,
+        session,
+        viewer,
+        campaign_id,
+        values,
+        change,
+        form=None,
+        done="status",
+    )
 
 
 @router.post("/campaigns/{campaign_id}/reports", dependencies=csrf_checked)
@@ -237,14 +243,10 @@ async def upload_report(
 async def run_automation(
     request: Request, campaign_id: str, session: DbSession, viewer: CurrentViewer
 ) -> Response:
-    try:
-        campaign = parse_id(campaign_id, "Campaign")
-        await form_action(
-            session, viewer, {}, lambda: automation.run(session, viewer.principal, campaign)
-        )
-    except FormInvalid as invalid:
-        return await _action_failed(request, session, viewer, campaign_id, invalid)
-    return redirect(f"/campaigns/{campaign_id}?done=run")
+    async def run() -> None:
+        await automation.run(session, viewer.principal, parse_id(campaign_id, "Campaign"))
+
+    return await _submit(request, session, viewer, campaign_id, {}, run, form=None, done="run")
 
 
 @router.post("/campaigns/{campaign_id}/audience", dependencies=csrf_checked)
@@ -264,12 +266,16 @@ async def save_audience(
             session, viewer.principal, parse_id(campaign_id, "Campaign"), changes=changes
         )
 
-    try:
-        await form_action(session, viewer, values, save)
-    except FormInvalid as invalid:
-        state = PageState.failed("audience", invalid.state)
-        return await _render_campaign(request, session, viewer, campaign_id, state)
-    return redirect(f"/campaigns/{campaign_id}?done=audience#automation-title")
+    return await _submit(
+        request,
+        session,
+        viewer,
+        campaign_id,
+        values,
+        save,
+        form="audience",
+        done="audience#automation-title",
+    )
 
 
 @router.post("/campaigns/{campaign_id}/steps", dependencies=csrf_checked)
@@ -289,12 +295,16 @@ async def add_step(
             position=_optional_position(values),
         )
 
-    try:
-        await form_action(session, viewer, values, add)
-    except FormInvalid as invalid:
-        state = PageState.failed(f"add-{kind.value}", invalid.state)
-        return await _render_campaign(request, session, viewer, campaign_id, state)
-    return redirect(f"/campaigns/{campaign_id}?done=step-added#automation-title")
+    return await _submit(
+        request,
+        session,
+        viewer,
+        campaign_id,
+        values,
+        add,
+        form=f"add-{kind.value}",
+        done="step-added#automation-title",
+    )
 
 
 @router.post("/campaigns/{campaign_id}/steps/{step_id}", dependencies=csrf_checked)
@@ -314,12 +324,16 @@ async def edit_step(
             spec=spec,
         )
 
-    try:
-        await form_action(session, viewer, values, edit)
-    except FormInvalid as invalid:
-        state = PageState.failed(f"step-{step_id}", invalid.state)
-        return await _render_campaign(request, session, viewer, campaign_id, state)
-    return redirect(f"/campaigns/{campaign_id}?done=step-edited#automation-title")
+    return await _submit(
+        request,
+        session,
+        viewer,
+        campaign_id,
+        values,
+        edit,
+        form=f"step-{step_id}",
+        done="step-edited#automation-title",
+    )
 
 
 @router.post("/campaigns/{campaign_id}/steps/{step_id}/move", dependencies=csrf_checked)
@@ -340,11 +354,16 @@ async def move_step(
             position=position,
         )
 
-    try:
-        await form_action(session, viewer, values, move)
-    except FormInvalid as invalid:
-        return await _action_failed(request, session, viewer, campaign_id, invalid)
-    return redirect(f"/campaigns/{campaign_id}?done=step-moved#automation-title")
+    return await _submit(
+        request,
+        session,
+        viewer,
+        campaign_id,
+        values,
+        move,
+        form=None,
+        done="step-moved#automation-title",
+    )
 
 
 @router.post("/campaigns/{campaign_id}/steps/{step_id}/delete", dependencies=csrf_checked)
@@ -359,11 +378,16 @@ async def delete_step(
             parse_id(step_id, "Step"),
         )
 
-    try:
-        await form_action(session, viewer, {}, delete)
-    except FormInvalid as invalid:
-        return await _action_failed(request, session, viewer, campaign_id, invalid)
-    return redirect(f"/campaigns/{campaign_id}?done=step-deleted#automation-title")
+    return await _submit(
+        request,
+        session,
+        viewer,
+        campaign_id,
+        {},
+        delete,
+        form=None,
+        done="step-deleted#automation-title",
+    )
 
 
 @router.post("/campaigns/{campaign_id}/conversions", dependencies=csrf_checked)
@@ -388,12 +412,16 @@ async def record_conversion(
             value_minor=conversion.value_minor,
         )
 
-    try:
-        await form_action(session, viewer, values, record)
-    except FormInvalid as invalid:
-        state = PageState.failed("conversion", invalid.state)
-        return await _render_campaign(request, session, viewer, campaign_id, state)
-    return redirect(f"/campaigns/{campaign_id}?done=conversion#activity-title")
+    return await _submit(
+        request,
+        session,
+        viewer,
+        campaign_id,
+        values,
+        record,
+        form="conversion",
+        done="conversion#activity-title",
+    )
 
 
 # --- step forms ----------------------------------------------------------------------------
@@ -599,11 +627,26 @@ def _chart(performance: Performance) -> Any:
     return charts.render(chart)
 
 
-async def _action_failed(
-    request: Request, session: AsyncSession, viewer: Viewer, campaign_id: str, failed: FormInvalid
+async def _submit(
+    request: Request,
+    session: AsyncSession,
+    viewer: Viewer,
+    campaign_id: str,
+    values: dict[str, str],
+    action: Callable[[], Awaitable[object]],
+    *,
+    form: str | None,
+    done: str,
 ) -> Response:
-    state = PageState.alerting(failed.state)
-    return await _render_campaign(request, session, viewer, campaign_id, state)
+    """Run a campaign-page form's action, then back to the page (post/redirect/get) with the
+    `done` notice; on failure, the page again with the errors at `form` (None: a button, whose
+    failure goes in the banner)."""
+    try:
+        await form_action(session, viewer, values, action)
+    except FormInvalid as invalid:
+        state = PageState.failed(form, invalid.state) if form else PageState.alerting(invalid.state)
+        return await _render_campaign(request, session, viewer, campaign_id, state)
+    return redirect(f"/campaigns/{campaign_id}?done={done}")
 
 
 def _parse_status(raw: str) -> CampaignStatus:
