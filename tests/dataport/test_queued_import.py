@@ -1,16 +1,19 @@
-"""Queued imports (`POST /api/data/imports`): stored upload, job, progress, outcome, retries
-and tenant isolation, on both engines, with the worker driven by the test."""
+"""Queued imports (`POST /api/data/imports`): the upload stored in the database, job,
+progress, outcome, retries and tenant isolation, on both engines, with the worker driven by
+the test."""
 
 from __future__ import annotations
 
+import io
 import uuid
+import zipfile
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from tests.dataport.support import (
     SEEDED,
     forget_numbers,
@@ -27,7 +30,9 @@ from tests.helpers import assert_problem, invite_and_join
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.dataport import service as dataport_service
-from intuitivus_flow.dataport.models import ImportRun
+from intuitivus_flow.dataport import uploads
+from intuitivus_flow.dataport.exceptions import UploadGone
+from intuitivus_flow.dataport.models import ImportRun, ImportUploadChunk
 from intuitivus_flow.dataport.repository import PortableRows
 from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.events.models import Event
@@ -85,8 +90,29 @@ async def make_ready(app: Any) -> None:
         )
 
 
-def stored_upload(app: Any, run_id: str) -> Path:
-    return Path(app.state.context.settings.data_dir) / "imports" / f"{run_id}.zip"
+def large_archive(tasks: int = 90) -> bytes:
+    """A valid export over 2 MiB: stored, not deflated, so its size is what it holds."""
+    agent = str(uuid.uuid4())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("agents.jsonl", jsonl({"id": agent, "name": "Writer"}))
+        archive.writestr(
+            "agent_tasks.jsonl",
+            jsonl(*({"agent_id": agent, "prompt": f"{n} " + "x" * 30_000} for n in range(tasks))),
+        )
+    return buffer.getvalue()
+
+
+async def chunk_rows(session: AsyncSession, run_id: str | None = None) -> int:
+    statement = select(func.count()).select_from(ImportUploadChunk)
+    if run_id is not None:
+        statement = statement.where(ImportUploadChunk.run_id == uuid.UUID(run_id))
+    return int(await session.scalar(statement) or 0)
+
+
+async def stored_chunks(app: Any, run_id: str) -> int:
+    async with app.state.context.sessions() as session:
+        return await chunk_rows(session, run_id)
 
 
 async def event_names(app: Any, workspace_id: uuid.UUID) -> list[str]:
@@ -109,7 +135,7 @@ class TestQueuedImport:
         run = response.json()
         assert (run["status"], run["attempts"], run["max_attempts"]) == ("queued", 0, 3)
         assert run["file_name"] == "export.zip"
-        assert stored_upload(app, run["id"]).exists()
+        assert await stored_chunks(app, run["id"]) == 1  # a small upload is one chunk
         assert (await status(client, acme.headers, run["id"]))["status"] == "queued"
         assert await count(app, Agent, acme.workspace_id) == 0  # nothing before the worker
         assert await run_worker(app) == 1
@@ -127,7 +153,7 @@ class TestQueuedImport:
         assert done["started_at"] is not None
         assert done["finished_at"] is not None
         assert await count(app, Agent, acme.workspace_id) == 2
-        assert not stored_upload(app, run["id"]).exists()  # removed once committed
+        assert await stored_chunks(app, run["id"]) == 0  # deleted with the outcome
         assert await event_names(app, acme.workspace_id) == [
             "data.import_requested",
             "data.import_finished",
@@ -176,7 +202,7 @@ class TestQueuedImport:
         # Bad rows are the import's outcome, not a crash: the job is done, never retried.
         job = await job_of(app, run["id"])
         assert (job.status, job.attempts) == ("succeeded", 1)
-        assert not stored_upload(app, run["id"]).exists()
+        assert await stored_chunks(app, run["id"]) == 0
         assert await event_names(app, acme.workspace_id) == [
             "data.import_requested",
             "data.import_finished",
@@ -195,21 +221,17 @@ class TestQueuedImport:
         self, app: Any, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         acme = await owner(client)
-        stored: list[Path] = []
-        save = UploadStore.save
+        stored: list[int] = []
 
-        async def saved(store: UploadStore, run_id: uuid.UUID, source: Any) -> None:
-            await save(store, run_id, source)
-            stored.append(store.path(run_id))
-
-        async def queue_is_down(*args: Any, **kwargs: Any) -> Job:
-            assert stored[0].exists()
+        async def queue_is_down(session: AsyncSession, **kwargs: Any) -> Job:
+            stored.append(await chunk_rows(session))  # saved in the request's transaction
             raise Conflict("the queue refused the job")
 
-        monkeypatch.setattr(UploadStore, "save", saved)
         monkeypatch.setattr(dataport_service.jobs, "enqueue", queue_is_down)
-        assert_problem(await queue(client, acme.headers, small_archive()), 409)
-        assert not stored[0].exists()  # removed when the request's transaction rolled back
+        assert_problem(await queue(client, acme.headers, large_archive()), 409)
+        assert stored[0] >= 3
+        async with app.state.context.sessions() as session:
+            assert await chunk_rows(session) == 0  # rolled back with the request
         assert await count(app, ImportRun, acme.workspace_id) == 0
 
     async def test_members_cannot_queue_or_read(self, client: httpx.AsyncClient) -> None:
@@ -219,6 +241,75 @@ class TestQueuedImport:
         assert_problem(await queue(client, member.headers, small_archive()), 403)
         response = await client.get(f"/api/data/imports/{run['id']}", headers=member.headers)
         assert_problem(response, 403)
+
+
+class TestUploadInTheDatabase:
+    async def test_a_large_upload_is_stored_in_chunks_and_imported(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        acme = await owner(client)
+        archive = large_archive()
+        assert len(archive) > 2 * uploads.CHUNK_BYTES
+        run = (await queue(client, acme.headers, archive)).json()
+        assert run["size_bytes"] == len(archive)
+        async with app.state.context.sessions() as session:
+            sizes = await session.scalars(
+                select(func.length(ImportUploadChunk.data))
+                .where(ImportUploadChunk.run_id == uuid.UUID(run["id"]))
+                .order_by(ImportUploadChunk.seq)
+            )
+            *full, last = sizes.all()
+        assert len(full) >= 2
+        assert set(full) == {uploads.CHUNK_BYTES}
+        assert sum(full) + last == len(archive)
+        await run_worker(app)
+        done = await status(client, acme.headers, run["id"])
+        assert done["status"] == "succeeded", done["message"]
+        assert done["created"] == {"agents": 1, "agent_tasks": 90}
+        assert await stored_chunks(app, run["id"]) == 0
+
+    async def test_reading_back_streams_chunk_by_chunk_into_a_spooled_file(
+        self, app: Any, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        acme = await owner(client)
+        archive = large_archive()
+        run = (await queue(client, acme.headers, archive)).json()
+        run_id = uuid.UUID(run["id"])
+        monkeypatch.setattr(uploads, "SPOOL_BYTES", uploads.CHUNK_BYTES)
+        async with app.state.context.sessions() as session:
+            store = UploadStore(session, acme.workspace_id)
+            pieces = [len(chunk) async for chunk in store.chunks(run_id)]
+            assert len(pieces) >= 3
+            assert max(pieces) == uploads.CHUNK_BYTES  # never more than one chunk at once
+            with await store.open(run_id) as upload:
+                assert upload._rolled  # spooled to disk, not held in memory
+                assert upload.read() == archive
+
+    async def test_another_workspace_cannot_read_or_remove_the_upload(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        acme = await owner(client, "Acme")
+        beta = await owner(client, "Beta")
+        run_id = uuid.UUID((await queue(client, acme.headers, small_archive())).json()["id"])
+        async with unit_of_work(app.state.context.sessions) as session:
+            foreign = UploadStore(session, beta.workspace_id)
+            with pytest.raises(UploadGone):
+                await foreign.open(run_id)
+            await foreign.remove(run_id)
+        assert await stored_chunks(app, str(run_id)) == 1
+
+    async def test_a_missing_upload_fails_the_import_as_gone(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        acme = await owner(client)
+        run = (await queue(client, acme.headers, small_archive())).json()
+        async with unit_of_work(app.state.context.sessions) as session:
+            await UploadStore(session, acme.workspace_id).remove(uuid.UUID(run["id"]))
+        await run_worker(app)
+        failed = await status(client, acme.headers, run["id"])
+        assert failed["status"] == "failed"
+        assert failed["message"] == uploads.GONE
+        assert await count(app, Agent, acme.workspace_id) == 0
 
 
 class TestProgress:
@@ -280,14 +371,14 @@ class TestInterruptions:
         assert "Attempt 1 of 3 was interrupted" in waiting["message"]
         assert "ConnectionResetError" in waiting["message"]
         assert await count(app, Agent, acme.workspace_id) == 0  # the agents were rolled back
-        assert stored_upload(app, run["id"]).exists()  # kept for the retry
+        assert await stored_chunks(app, run["id"]) == 1  # kept for the retry
         monkeypatch.setattr(PortableRows, "insert", insert)
         await make_ready(app)
         assert await run_worker(app) == 1
         done = await status(client, acme.headers, run["id"])
         assert (done["status"], done["attempts"], done["message"]) == ("succeeded", 2, None)
         assert await count(app, Agent, acme.workspace_id) == 2
-        assert not stored_upload(app, run["id"]).exists()
+        assert await stored_chunks(app, run["id"]) == 0
 
     async def test_a_dead_workers_import_runs_again_after_its_lease(
         self, app: Any, client: httpx.AsyncClient
@@ -336,7 +427,7 @@ class TestInterruptions:
         assert "stopped after 1 attempts" in failed["message"]
         assert "Nothing was imported" in failed["message"]
         assert await count(app, Agent, acme.workspace_id) == 0
-        assert not stored_upload(app, run["id"]).exists()
+        assert await stored_chunks(app, run["id"]) == 0
 
     async def test_a_job_that_gave_up_shows_the_import_failed(
         self, app: Any, client: httpx.AsyncClient

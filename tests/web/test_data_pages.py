@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import func, select
 
 from intuitivus_flow.agents.models import Agent
+from intuitivus_flow.dataport.models import ImportUploadChunk
 from intuitivus_flow.jobs.embedded import install_handlers
 from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.db import unit_of_work
@@ -36,6 +37,12 @@ async def post_import(
 async def agents(web: Web) -> int:
     async with web.app.state.context.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(Agent)) or 0)
+
+
+async def upload_chunks(web: Web) -> int:
+    async with web.app.state.context.sessions() as session:
+        count = await session.scalar(select(func.count()).select_from(ImportUploadChunk))
+        return int(count or 0)
 
 
 async def run_worker(web: Web) -> int:
@@ -89,6 +96,7 @@ async def test_an_import_is_queued_then_the_worker_runs_it(
     assert "Import Queued" in text_of(waiting.text)
     assert "Waiting for a worker." in text_of(waiting.text)
     assert await agents(web) == 0
+    assert await upload_chunks(web) == 1  # the upload waits in the database
     assert await run_worker(web) == 1
     done = await browser.get(status_page)
     page = text_of(done.text)
@@ -98,6 +106,7 @@ async def test_an_import_is_queued_then_the_worker_runs_it(
     assert "Rows processed 1 of 1" in page
     assert "agents 1 1 1 1" in page  # rows, validated, written, created
     assert await agents(web) == 1
+    assert await upload_chunks(web) == 0  # deleted with the outcome
     listing = text_of((await browser.get("/data")).text)
     assert "Recent imports" in listing
     assert "export.zip Succeeded 1 created" in listing
@@ -136,7 +145,7 @@ async def test_not_a_zip_and_no_file(web: Web, browser: httpx.AsyncClient) -> No
         assert response.status_code == 422
         assert "not a zip archive" in text_of(response.text)
     assert "Recent imports" not in text_of((await browser.get("/data")).text)
-    assert not list((web.app.state.context.settings.data_dir / "imports").glob("*.zip"))
+    assert await upload_chunks(web) == 0
     token = csrf_from((await browser.get("/data")).text)
     empty = await browser.post("/data/import", data={"csrf_token": token})
     assert empty.status_code == 422

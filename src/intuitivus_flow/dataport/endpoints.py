@@ -9,7 +9,6 @@ from fastapi.responses import StreamingResponse
 from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.exporter import ExportPlan
 from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult, ImportRunRead
-from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession
 
 router = APIRouter(prefix="/api/data", tags=["data"])
@@ -96,7 +95,6 @@ async def queue_import(
         upload=file.file,
         file_name=file.filename or "",
         limits=dataport.limits_from(context.settings),
-        store=UploadStore.for_settings(context.settings),
     )
 
 

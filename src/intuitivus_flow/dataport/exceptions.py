@@ -30,7 +30,7 @@ class ImportRejected(InvalidInput):
 
 
 class UploadGone(FlowError):
-    """A queued import's file is no longer where the web process stored it."""
+    """A queued import's upload is no longer in the database (its outcome was recorded)."""
 
     status_code = 410
     type = "import-upload-gone"

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, utcnow
@@ -57,3 +57,20 @@ class ImportRun(IdMixin, TimestampMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ImportUploadChunk(Base):
+    """One piece of a queued import's upload (up to `uploads.CHUNK_BYTES`), in `seq` order.
+
+    The upload lives in the database, not on a disk, because the web process that receives it
+    and the worker that imports it may share nothing else (dataport/uploads.py). No workspace
+    column: a chunk belongs to its run, and every query reaches it through the run's workspace.
+    """
+
+    __tablename__ = "import_upload_chunks"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("import_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

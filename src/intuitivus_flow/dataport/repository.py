@@ -4,7 +4,8 @@ Every statement starts from the domain repository's `scoped()`, so the workspace
 the same one the domain's API uses; inserts are stamped with the repository's workspace.
 Reads select plain columns (no ORM objects, no eager loads), so a page costs its rows only.
 The two unscoped statements are named for what they are: `InstanceValues` (values unique
-across the instance) and `ImportJobLease` (the import job's own lease).
+across the instance) and `ImportJobLease` (the import job's own lease). Upload chunks have no
+workspace column; `UploadChunkRepository` scopes them through their run's.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, func, insert, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.dataport.models import ImportRun
+from intuitivus_flow.dataport.models import ImportRun, ImportUploadChunk
 from intuitivus_flow.dataport.registry import EntitySpec
 from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.kit.cache import TOUCHED_KEY
@@ -150,6 +161,53 @@ class ImportRunRepository(WorkspaceRepository[ImportRun]):
             update(ImportRun)
             .where(ImportRun.id == run_id, ImportRun.workspace_id == self.workspace_id)
             .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class UploadChunkRepository:
+    """The chunks of one workspace's import uploads (dataport/uploads.py).
+
+    A chunk has no workspace column of its own, so every read and delete is scoped through the
+    run it belongs to; `add` writes to a run the caller has just added to this workspace.
+    Statements select or write one chunk's bytes at a time: a chunk is never an ORM object
+    (the session would keep it) and an upload is never one result set.
+    """
+
+    def __init__(self, session: AsyncSession, workspace_id: uuid.UUID) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    def _of_run(self, run_id: uuid.UUID) -> ColumnElement[bool]:
+        runs = select(ImportRun.id).where(
+            ImportRun.id == run_id, ImportRun.workspace_id == self.workspace_id
+        )
+        return ImportUploadChunk.run_id.in_(runs)
+
+    async def add(self, run_id: uuid.UUID, seq: int, data: bytes) -> None:
+        await self.session.execute(
+            insert(ImportUploadChunk).values(run_id=run_id, seq=seq, data=data)
+        )
+
+    async def numbers(self, run_id: uuid.UUID) -> list[int]:
+        """The run's chunk numbers, in order (no data)."""
+        statement = (
+            select(ImportUploadChunk.seq)
+            .where(self._of_run(run_id))
+            .order_by(ImportUploadChunk.seq)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def data(self, run_id: uuid.UUID, seq: int) -> bytes | None:
+        statement = select(ImportUploadChunk.data).where(
+            self._of_run(run_id), ImportUploadChunk.seq == seq
+        )
+        return await self.session.scalar(statement)
+
+    async def delete(self, run_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(ImportUploadChunk)
+            .where(self._of_run(run_id))
             .execution_options(synchronize_session=False)
         )
 

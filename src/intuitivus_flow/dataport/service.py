@@ -160,11 +160,11 @@ async def request_import(
     upload: IO[bytes],
     file_name: str,
     limits: ImportLimits,
-    store: UploadStore,
 ) -> ImportRunRead:
     """Queue an import: the archive's shape and size are checked now (not a zip, too large:
-    answered at once), the upload is stored, and the job is enqueued in the caller's
-    transaction, so it exists exactly when the run does. Rows are validated by the job."""
+    answered at once); the run, its upload (dataport/uploads.py) and the job are written in
+    the caller's transaction, so all three exist exactly together. Rows are validated by the
+    job."""
     _authorise(principal, Scope.data_import)
     Archive(upload, limits)
     size = upload.seek(0, io.SEEK_END)
@@ -175,8 +175,7 @@ async def request_import(
             size_bytes=size,
         )
     )
-    await store.save(run.id, upload)
-    store.remove_after_rollback(session, run.id)
+    await UploadStore(session, principal.workspace_id).save(run.id, upload)
     job = await jobs.enqueue(
         session,
         kind=IMPORT_JOB,

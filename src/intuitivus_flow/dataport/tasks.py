@@ -11,7 +11,8 @@ What becomes of an attempt:
   runs out and the next worker starts over on an untouched workspace.
 
 The outcome is written in the import's transaction, so "succeeded" commits exactly when the
-rows do; the upload is removed once that commit happened.
+rows do; the upload's chunks are deleted in that same transaction, so they go exactly when the
+outcome commits and stay for the next attempt when an attempt rolls back.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ REFUSED_BY_DATABASE = (
 @dataclass(frozen=True, slots=True)
 class ImportRuntime:
     sessions: SessionFactory  # for progress, beside the job's own session
-    store: UploadStore
     limits: ImportLimits
     lease: timedelta
 
@@ -63,7 +63,6 @@ def install_handler(context: AppContext) -> None:
     settings = context.settings
     _runtime["current"] = ImportRuntime(
         sessions=context.sessions,
-        store=UploadStore.for_settings(settings),
         limits=dataport.limits_from(settings),
         lease=timedelta(seconds=settings.worker_lease_seconds),
     )
@@ -134,10 +133,10 @@ async def run_import(session: AsyncSession, job: Job, *, runtime: ImportRuntime)
         )
     else:
         await _record_success(session, attempt, requested_by, progress, result)
-        runtime.store.remove_after_commit(session, attempt.run_id)
+        await UploadStore(session, attempt.workspace_id).remove(attempt.run_id)
         return {"status": ImportStatus.succeeded.value, "total": result.total}
     await _record_failure(session, attempt, requested_by, progress, failure)
-    runtime.store.remove_after_commit(session, attempt.run_id)
+    await UploadStore(session, attempt.workspace_id).remove(attempt.run_id)
     return {"status": ImportStatus.failed.value, "errors_total": failure.total}
 
 
@@ -155,7 +154,7 @@ def _progress(session: AsyncSession, attempt: Attempt, runtime: ImportRuntime) -
 async def _import(
     session: AsyncSession, attempt: Attempt, runtime: ImportRuntime, progress: RunProgress
 ) -> ImportResult:
-    with runtime.store.open(attempt.run_id) as upload:
+    with await UploadStore(session, attempt.workspace_id).open(attempt.run_id) as upload:
         archive = Archive(upload, runtime.limits)
         await progress.begin(archive.declared_counts())
         return await dataport.apply_import(

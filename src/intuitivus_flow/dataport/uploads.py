@@ -1,81 +1,74 @@
-"""Uploads of queued imports: one file per import run under `<data dir>/imports`.
+"""Uploads of queued imports, kept in the application database until the import's outcome.
 
-The web process writes the file and a worker reads it, so both must see the same data dir (they
-do with the embedded worker; separate worker processes need the same volume). The file holds a
-workspace's data: it is readable by the service's user only, and removed once the import's
-outcome is committed (or at once when the request that stored it fails).
+Why the database: the web process receives the upload and a worker imports it, and in
+production they run in separate pods that share no volume, only the database both already
+need. The upload also gets the import's transactions for free: it is saved in the request's
+transaction (a request that fails leaves nothing behind, with no clean-up hook) and deleted in
+the transaction that commits the import's outcome (an attempt that rolls back keeps it for the
+retry).
+
+Why chunks: an upload may be 100 MiB (FLOW_IMPORT_MAX_BYTES). It is written and read back one
+`CHUNK_BYTES` row per statement, so neither side ever holds more than one chunk of it in
+memory. The worker copies it into a temporary file, because zipfile needs a seekable file;
+that file stays in memory up to `SPOOL_BYTES` and moves to disk beyond.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-import shutil
+import tempfile
 import uuid
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import IO
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.config import Settings
 from intuitivus_flow.dataport.exceptions import UploadGone
+from intuitivus_flow.dataport.repository import UploadChunkRepository
 
-logger = logging.getLogger(__name__)
-COPY_CHUNK = 1_048_576
+CHUNK_BYTES = 1_048_576
+SPOOL_BYTES = 8 * 1_048_576
+GONE = "The uploaded file is no longer available; upload the export again."
 
 
 class UploadStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    """One workspace's import uploads, read and written in the caller's transaction."""
 
-    @classmethod
-    def for_settings(cls, settings: Settings) -> UploadStore:
-        return cls(settings.data_dir / "imports")
-
-    def path(self, run_id: uuid.UUID) -> Path:
-        return self.root / f"{run_id}.zip"
+    def __init__(self, session: AsyncSession, workspace_id: uuid.UUID) -> None:
+        self.chunks_of = UploadChunkRepository(session, workspace_id)
 
     async def save(self, run_id: uuid.UUID, source: IO[bytes]) -> None:
-        """Copy the upload to the store (in a thread: it may be 100 MiB)."""
-        await asyncio.to_thread(self._copy, run_id, source)
+        """Copy the whole upload (from its start) into chunk rows of the run."""
+        source.seek(0)
+        seq = 0
+        while data := source.read(CHUNK_BYTES):
+            await self.chunks_of.add(run_id, seq, data)
+            seq += 1
 
-    def _copy(self, run_id: uuid.UUID, source: IO[bytes]) -> None:
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        partial = self.root / f".{run_id}.partial"
+    async def chunks(self, run_id: uuid.UUID) -> AsyncIterator[bytes]:
+        """The upload's chunks in order, one query each. `UploadGone` when there are none (the
+        outcome was recorded and committed already, or the run holds no upload)."""
+        numbers = await self.chunks_of.numbers(run_id)
+        if not numbers:
+            raise UploadGone(GONE)
+        for seq in numbers:
+            data = await self.chunks_of.data(run_id, seq)
+            if data is None:  # deleted since the numbers were read
+                raise UploadGone(GONE)
+            yield data
+
+    async def open(self, run_id: uuid.UUID) -> IO[bytes]:
+        """The upload as a seekable file, removed when closed."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (returned)
         try:
-            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "wb") as target:
-                source.seek(0)
-                shutil.copyfileobj(source, target, COPY_CHUNK)
-            # Only a complete copy takes the name the worker opens.
-            os.replace(partial, self.path(run_id))
-        finally:
-            partial.unlink(missing_ok=True)
+            async for data in self.chunks(run_id):
+                spool.write(data)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool
 
-    def open(self, run_id: uuid.UUID) -> IO[bytes]:
-        try:
-            return self.path(run_id).open("rb")
-        except FileNotFoundError:
-            raise UploadGone(
-                "The uploaded file is no longer available; upload the export again."
-            ) from None
-
-    def remove(self, run_id: uuid.UUID) -> None:
-        try:
-            self.path(run_id).unlink(missing_ok=True)
-        except OSError:  # a leftover file is only disk space; never fail the outcome for it
-            logger.warning("could not remove the upload of import %s", run_id, exc_info=True)
-
-    def remove_after_commit(self, session: AsyncSession, run_id: uuid.UUID) -> None:
-        """Remove the file once `session` commits (the import's outcome is then recorded); a
-        transaction that rolls back keeps it for the job's next attempt."""
-        self._on(session, "after_commit", run_id)
-
-    def remove_after_rollback(self, session: AsyncSession, run_id: uuid.UUID) -> None:
-        """Remove the file if `session` rolls back: no run row, no job will ever read it."""
-        self._on(session, "after_rollback", run_id)
-
-    def _on(self, session: AsyncSession, name: str, run_id: uuid.UUID) -> None:
-        event.listen(session.sync_session, name, lambda _: self.remove(run_id), once=True)
+    async def remove(self, run_id: uuid.UUID) -> None:
+        """Delete the upload in the transaction that records the import's outcome: it goes
+        exactly when that commits, and stays for the next attempt if it rolls back."""
+        await self.chunks_of.delete(run_id)

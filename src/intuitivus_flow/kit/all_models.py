@@ -35,7 +35,7 @@ from intuitivus_flow.conversations.models import (
     Message,
     WhatsAppNumber,
 )
-from intuitivus_flow.dataport.models import ImportRun
+from intuitivus_flow.dataport.models import ImportRun, ImportUploadChunk
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.forecasting.models import ForecastModel
 from intuitivus_flow.jobs.models import Job
@@ -66,6 +66,7 @@ __all__ = [
     "ForecastModel",
     "IdempotencyRecord",
     "ImportRun",
+    "ImportUploadChunk",
     "Invitation",
     "Invoice",
     "Job",

@@ -27,7 +27,6 @@ from intuitivus_flow.dataport.exceptions import ImportRejected
 from intuitivus_flow.dataport.models import FINISHED
 from intuitivus_flow.dataport.registry import ENTITIES
 from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult
-from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.users.models import Role
@@ -135,7 +134,6 @@ async def upload(
                 upload=upload_file,
                 file_name=file_name,
                 limits=dataport.limits_from(settings),
-                store=UploadStore.for_settings(settings),
             ),
         )
     except FormInvalid as invalid:
