@@ -457,3 +457,43 @@ class TestTenancy:
         await run_worker(app)
         assert await count(app, Agent, acme.workspace_id) == 2
         assert await count(app, Agent, beta.workspace_id) == 0
+
+
+class TestAbandonedImports:
+    async def test_an_import_whose_job_gave_up_is_failed_and_its_upload_deleted(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        from intuitivus_flow.dataport.tasks import prune_abandoned
+
+        acme = await owner(client)
+        abandoned = (await queue(client, acme.headers, small_archive())).json()["id"]
+        waiting = (await queue(client, acme.headers, small_archive())).json()["id"]
+        dead_job = (await job_of(app, abandoned)).id
+        two_hours_ago = utcnow() - timedelta(hours=2)
+        async with unit_of_work(app.state.context.sessions) as session:
+            # Its workers kept dying until the queue gave up; both runs are old.
+            await session.execute(update(Job).where(Job.id == dead_job).values(status="failed"))
+            await session.execute(update(ImportRun).values(created_at=two_hours_ago))
+
+        async with unit_of_work(app.state.context.sessions) as session:
+            assert await prune_abandoned(session, now=utcnow()) == 1
+        assert await stored_chunks(app, abandoned) == 0
+        gone = await status(client, acme.headers, abandoned)
+        assert gone["status"] == "failed"
+        assert "abandoned" in gone["message"]
+        # A run whose job is still queued is live, however old: untouched.
+        assert await stored_chunks(app, waiting) == 1
+        assert (await status(client, acme.headers, waiting))["status"] == "queued"
+
+    async def test_a_fresh_import_is_left_alone_whatever_its_job(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        from intuitivus_flow.dataport.tasks import prune_abandoned
+
+        acme = await owner(client)
+        run = (await queue(client, acme.headers, small_archive())).json()["id"]
+        async with unit_of_work(app.state.context.sessions) as session:
+            await session.execute(update(Job).values(status="cancelled"))
+        async with unit_of_work(app.state.context.sessions) as session:
+            assert await prune_abandoned(session, now=utcnow()) == 0
+        assert await stored_chunks(app, run) == 1

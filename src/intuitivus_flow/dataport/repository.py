@@ -20,6 +20,7 @@ from sqlalchemy import (
     RowMapping,
     Select,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.dataport.models import ImportRun, ImportUploadChunk
+from intuitivus_flow.dataport.models import FINISHED, ImportRun, ImportStatus, ImportUploadChunk
 from intuitivus_flow.dataport.registry import EntitySpec
 from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.kit.cache import TOUCHED_KEY
@@ -232,3 +233,34 @@ class ImportJobLease:
             .values(locked_until=until)
             .execution_options(synchronize_session=False)
         )
+
+
+class AbandonedImports:
+    """Unscoped on purpose (a sweep over every workspace): queued imports whose job will never
+    run again (given up, cancelled or gone) keep their upload only as dead weight. Their runs
+    are marked failed and their chunks deleted; a run whose job is queued or running is live."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def settle(self, *, older_than: datetime, now: datetime, message: str) -> int:
+        live_job = exists().where(
+            Job.id == ImportRun.job_id,
+            Job.status.in_([JobStatus.queued.value, JobStatus.running.value]),
+        )
+        abandoned = select(ImportRun.id).where(ImportRun.created_at < older_than, ~live_job)
+        await self.session.execute(
+            update(ImportRun)
+            .where(
+                ImportRun.id.in_(abandoned),
+                ImportRun.status.not_in([status.value for status in FINISHED]),
+            )
+            .values(status=ImportStatus.failed.value, message=message, finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        deleted = await self.session.execute(
+            delete(ImportUploadChunk)
+            .where(ImportUploadChunk.run_id.in_(abandoned))
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(deleted, "rowcount", 0) or 0)

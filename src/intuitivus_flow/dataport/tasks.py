@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -30,11 +30,12 @@ from intuitivus_flow.dataport.archive import Archive, ImportLimits
 from intuitivus_flow.dataport.exceptions import ImportRejected
 from intuitivus_flow.dataport.models import FINISHED, ImportStatus
 from intuitivus_flow.dataport.progress import Lease, RunProgress
-from intuitivus_flow.dataport.repository import ImportRunRepository
+from intuitivus_flow.dataport.repository import AbandonedImports, ImportRunRepository
 from intuitivus_flow.dataport.schemas import ImportResult
 from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
 from intuitivus_flow.kit.context import AppContext
@@ -56,6 +57,9 @@ class ImportRuntime:
 
 
 _runtime: dict[str, ImportRuntime] = {}
+PRUNE_JOB = "data.prune_abandoned_imports"
+PRUNE_EVERY = timedelta(hours=6)
+ABANDONED_AFTER = timedelta(hours=1)
 
 
 def install_handler(context: AppContext) -> None:
@@ -68,6 +72,27 @@ def install_handler(context: AppContext) -> None:
     )
     if dataport.IMPORT_JOB not in registry.handlers:
         registry.register(dataport.IMPORT_JOB)(_run)
+    if PRUNE_JOB not in registry.handlers:
+        periodic.every(PRUNE_JOB, PRUNE_EVERY)(_prune)
+
+
+async def _prune(session: AsyncSession, job: Job) -> dict[str, Any]:
+    return {"chunks_deleted": await prune_abandoned(session, now=utcnow())}
+
+
+async def prune_abandoned(session: AsyncSession, *, now: datetime) -> int:
+    """Fail the imports whose job will never run again and delete their uploads' chunks.
+
+    The import's own transaction deletes its chunks when it records an outcome; this catches
+    the rest (a job cancelled, or given up because its workers kept dying). The hour of grace
+    only keeps the sweep clear of imports that are being queued right now.
+    """
+    return await AbandonedImports(session).settle(
+        older_than=now - ABANDONED_AFTER,
+        now=now,
+        message="The import was abandoned: its job stopped before recording an outcome. "
+        "Upload the export again.",
+    )
 
 
 async def _run(session: AsyncSession, job: Job) -> dict[str, Any]:
