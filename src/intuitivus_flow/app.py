@@ -28,7 +28,11 @@ from intuitivus_flow.forecasting.endpoints import router as forecasting_router
 from intuitivus_flow.health.endpoints import router as health_router
 from intuitivus_flow.jobs.embedded import embedded_worker
 from intuitivus_flow.kit.context import AppContext
-from intuitivus_flow.kit.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from intuitivus_flow.kit.http.middleware import (
+    BodySizeLimitMiddleware,
+    RejectNulMiddleware,
+    RequestContextMiddleware,
+)
 from intuitivus_flow.kit.http.problems import install_problem_handlers
 from intuitivus_flow.llm.endpoints import router as llm_router
 from intuitivus_flow.metrics_history.endpoints import router as metrics_history_router
@@ -101,6 +105,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
         )
+    app.add_middleware(RejectNulMiddleware)  # inside the size limit: it holds bodies to check
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_bytes,

@@ -45,6 +45,46 @@ class TestBodyLimit:
         assert response.status_code in (400, 413)
 
 
+class TestNulCharacters:
+    """PostgreSQL cannot store U+0000 in text; it is refused at the edge on both engines."""
+
+    async def test_in_a_json_body_it_is_refused_and_nothing_is_written(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        owner = await register(client)
+        response = await client.post(
+            "/api/agents", json={"name": "a\u0000b", "role": "r"}, headers=owner.headers
+        )
+        assert_problem(response, 422, "invalid-input")
+        assert "NUL" in response.json()["detail"]
+        listed = await client.get("/api/agents", headers=owner.headers)
+        assert listed.json()["total"] == 0
+
+    async def test_a_literal_backslash_u0000_is_ordinary_text(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        owner = await register(client)
+        name = "see \\u0000 in the docs"  # backslash, then the letters u0000
+        response = await client.post(
+            "/api/agents", json={"name": name, "role": "r"}, headers=owner.headers
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["name"] == name
+
+    async def test_in_a_form_or_a_query_string_it_is_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        form = await client.post(
+            "/signin",
+            content=b"email=a%00b&password=x",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert_problem(form, 422, "invalid-input")
+        owner = await register(client)
+        query = await client.get("/api/contacts?q=a%00", headers=owner.headers)
+        assert_problem(query, 422, "invalid-input")
+
+
 class TestProblemDocuments:
     async def test_unknown_route(self, client: httpx.AsyncClient) -> None:
         assert_problem(await client.get("/api/nope"), 404, "not-found")

@@ -1,7 +1,8 @@
 """The Campaigns pages: create, move through statuses, upload reports (bad rows listed,
 nothing stored), the budget auto-pause and the chart, and the automation: audience and agent,
 the step editor (add, edit, move, delete; errors next to their fields, nothing written),
-conversions and deliveries, and the daily-budget pause."""
+conversions and deliveries, the daily-budget pause, and the campaign's settings (saved,
+refused field by field with nothing written) and deletion."""
 
 from __future__ import annotations
 
@@ -432,3 +433,207 @@ async def test_daily_budget_pause_is_explained_and_can_be_kept(
     page = text_of((await shopper.get(url)).text)
     assert "resumes by itself" not in page
     assert "paused → paused (kept paused by a person)" in page
+
+
+# --- settings and deletion -----------------------------------------------------------------
+
+SETTINGS = {
+    "name": "Cyber Monday",
+    "total_budget": "1234.56",
+    "daily_budget": "100",
+    "starts_at": "2026-11-27",
+    "ends_at": "2026-12-01",
+    "countries": "us, BR",
+    "languages": "en, pt_BR",
+    "age_min": "18",
+    "age_max": "65",
+    "interests": "Running\n\nYoga ",
+    "keywords": "",
+    "creatives": '[{"name": "Hero", "format": "image", "headline": "Sale", '
+    '"landing_url": "https://example.com/sale"}]',
+}
+
+
+async def stored_campaign(app: Any) -> Campaign:
+    async with sessions_of(app)() as session:
+        (campaign,) = (await session.scalars(select(Campaign))).all()
+        return campaign
+
+
+def field_error(html: str, field_id: str) -> str:
+    assert f'id="{field_id}-error"' in html, field_id
+    return html.split(f'id="{field_id}-error">')[1].split("</p>")[0]
+
+
+async def test_settings_are_saved(shopper: httpx.AsyncClient, app: Any) -> None:
+    url = await campaign_url(shopper)
+    html = (await shopper.get(url)).text
+    assert 'id="settings-total_budget" name="total_budget" type="text" value="50.00"' in html
+    saved = await submit(
+        shopper, url, f"{url}/settings", {**SETTINGS, "genders": ["female", "other"]}
+    )
+    assert saved.status_code == 303, saved.text
+    assert saved.headers["location"].endswith("?done=settings#settings-title")
+    html = (await shopper.get(saved.headers["location"])).text
+    assert "The settings were saved." in text_of(html)
+    assert "<h1>Cyber Monday" in html
+    for shown in ("1234.56", "100.00", "2026-11-27", "2026-12-01", "US, BR", "en, pt_BR", "18"):
+        assert f'value="{shown}"' in html, shown
+    assert 'value="female" checked' in html
+    assert 'value="male">' in html
+    assert "Running\nYoga</textarea>" in html
+    assert "&#34;landing_url&#34;: &#34;https://example.com/sale&#34;" in html
+    assert "1,234.56 USD total, 100.00 USD a day" in text_of(html)
+
+    campaign = await stored_campaign(app)
+    assert (campaign.total_budget_minor, campaign.daily_budget_minor) == (123456, 10000)
+    assert campaign.starts_at == datetime(2026, 11, 27, tzinfo=UTC)
+    assert campaign.ends_at == datetime(2026, 12, 1, tzinfo=UTC)
+    assert campaign.targeting == {
+        "countries": ["US", "BR"],
+        "languages": ["en", "pt_BR"],
+        "age_min": 18,
+        "age_max": 65,
+        "genders": ["female", "other"],
+        "interests": ["Running", "Yoga"],
+        "keywords": [],
+    }
+    assert campaign.creatives == [
+        {
+            "name": "Hero",
+            "format": "image",
+            "headline": "Sale",
+            "landing_url": "https://example.com/sale",
+        }
+    ]
+    (event,) = await events_named(app, "campaign.updated")
+    assert "total_budget_minor" in event.properties["changed"]
+
+    # A time of day set through the API survives saving the form with the same date;
+    # emptied fields remove the budget, the end and the targeting.
+    async with unit_of_work(sessions_of(app)) as session:
+        row = await session.get(Campaign, campaign.id)
+        assert row is not None
+        row.starts_at = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+    cleared = {
+        **dict.fromkeys(SETTINGS, ""),
+        "name": "Cyber Monday",
+        "starts_at": "2026-11-27",
+    }
+    assert (await submit(shopper, url, f"{url}/settings", cleared)).status_code == 303
+    campaign = await stored_campaign(app)
+    assert campaign.starts_at == datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+    assert (campaign.total_budget_minor, campaign.daily_budget_minor, campaign.ends_at) == (
+        None,
+        None,
+        None,
+    )
+    assert campaign.creatives == []
+    assert campaign.targeting["countries"] == []
+
+
+async def test_invalid_settings_show_field_errors_and_write_nothing(
+    shopper: httpx.AsyncClient, app: Any
+) -> None:
+    url = await campaign_url(shopper)
+    before = await stored_campaign(app)
+    cases: list[tuple[dict[str, str], str, str]] = [
+        ({"name": " "}, "settings-name", "at least 1 character"),
+        ({"total_budget": "12.345"}, "settings-total_budget", "At most 2 decimal places in USD"),
+        ({"daily_budget": "lots"}, "settings-daily_budget", "Must be a number"),
+        ({"total_budget": "-1"}, "settings-total_budget", "non-negative"),
+        ({"daily_budget": "60"}, "settings-daily_budget", "cannot exceed the total budget"),
+        ({"ends_at": "2026-11-20"}, "settings-ends_at", "must end after it starts"),
+        ({"starts_at": "2026-02-30"}, "settings-starts_at", "valid datetime"),
+        ({"countries": "USA"}, "settings-countries", "two-letter country codes"),
+        ({"languages": "English"}, "settings-languages", "e.g. en, pt_BR"),
+        ({"age_min": "40", "age_max": "30"}, "settings-age_max", "must not be below"),
+        ({"age_min": "9" * 5000}, "settings-age_min", "integer"),
+        ({"age_max": "old"}, "settings-age_max", "valid integer"),
+        ({"interests": "x" * 121}, "settings-interests", "at most 120 characters"),
+        ({"creatives": '[{"name": "Hero",'}, "settings-creatives", "Not valid JSON"),
+        ({"creatives": "[" * 100_000}, "settings-creatives", "Not valid JSON"),
+        ({"creatives": '{"name": "Hero"}'}, "settings-creatives", "JSON list of creatives"),
+        (
+            {"creatives": '[{"name": "A", "format": "text"}, {"name": "B", "format": "poster"}]'},
+            "settings-creatives",
+            "Creative 2, format: Input should be",
+        ),
+        (
+            {"creatives": '[{"name": "A", "format": "text", "media_url": "nope"}]'},
+            "settings-creatives",
+            "Creative 1, media_url",
+        ),
+    ]
+    for changes, field_id, message in cases:
+        fields = {**SETTINGS, "total_budget": "50", "daily_budget": "", **changes}
+        refused = await submit(shopper, url, f"{url}/settings", fields)
+        assert refused.status_code == 422, changes
+        html = refused.text
+        assert message in field_error(html, field_id), (changes, field_error(html, field_id))
+        assert 'aria-invalid="true"' in html
+        assert "Please correct the highlighted fields." in text_of(html)
+
+    # Every field's problem at once, and long text comes back whole to be fixed.
+    long_json = '[{"name": "Hero", "format": "text", "body": "' + "b" * 2000 + '"'
+    fields = {**SETTINGS, "total_budget": "1.001", "countries": "Brazil", "creatives": long_json}
+    refused = await submit(shopper, url, f"{url}/settings", fields)
+    assert refused.status_code == 422
+    for field_id in ("settings-total_budget", "settings-countries", "settings-creatives"):
+        field_error(refused.text, field_id)
+    assert f"{long_json}</textarea>" in refused.text.replace("&#34;", '"')
+    assert 'value="Cyber Monday"' in refused.text  # what was typed comes back
+
+    after = await stored_campaign(app)
+    assert (after.name, after.total_budget_minor, after.targeting, after.creatives) == (
+        before.name,
+        before.total_budget_minor,
+        before.targeting,
+        before.creatives,
+    )
+    assert await events_named(app, "campaign.updated") == []
+
+    assert (await submit(shopper, url, f"{url}/status", {"status": "cancelled"})).status_code == 303
+    page = text_of((await shopper.get(url)).text)
+    assert "its settings can no longer change" in page
+    final = await submit(shopper, url, f"{url}/settings", SETTINGS)
+    assert final.status_code == 409
+    assert "can no longer be changed" in text_of(final.text)
+
+
+async def test_campaign_is_deleted_from_its_page(shopper: httpx.AsyncClient, app: Any) -> None:
+    url = await campaign_url(shopper)
+    for status in ("scheduled", "active"):
+        assert (await submit(shopper, url, f"{url}/status", {"status": status})).status_code == 303
+    page = (await shopper.get(url)).text
+    assert f'action="{url}/delete"' not in page
+    assert "Pause or cancel the campaign before deleting it" in text_of(page)
+    refused = await submit(shopper, url, f"{url}/delete", {})
+    assert refused.status_code == 409
+    assert "Pause or cancel the campaign before deleting it" in text_of(refused.text)
+    assert await stored_campaign(app)
+
+    assert (await submit(shopper, url, f"{url}/status", {"status": "paused"})).status_code == 303
+    page = (await shopper.get(url)).text
+    assert f'action="{url}/delete" data-confirm="Delete Black Friday' in page
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as stranger:
+        await sign_up(stranger, email="other@example.com", workspace="Other Shop")
+        token = csrf_from((await stranger.get("/campaigns")).text)
+        assert (await stranger.get(url)).status_code == 404
+        for action, fields in ((f"{url}/delete", {}), (f"{url}/settings", SETTINGS)):
+            response = await stranger.post(action, data={"csrf_token": token, **fields})
+            assert response.status_code == 404, action
+    assert (await stored_campaign(app)).name == "Black Friday"
+
+    deleted = await submit(shopper, url, f"{url}/delete", {})
+    assert deleted.status_code == 303
+    assert deleted.headers["location"] == "/campaigns?done=deleted"
+    listing = text_of((await shopper.get(deleted.headers["location"])).text)
+    assert "The campaign was deleted." in listing
+    assert "Black Friday" not in listing
+    async with sessions_of(app)() as session:
+        assert (await session.scalars(select(Campaign))).all() == []
+    assert len(await events_named(app, "campaign.deleted")) == 1
+    assert (await shopper.get(url)).status_code == 404

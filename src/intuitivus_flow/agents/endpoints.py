@@ -54,7 +54,7 @@ async def agent_stats(
                 agent_id=agent_id,
                 tasks=total,
                 succeeded=ok,
-                success_rate=round(ok / total, 4) if total else 0.0,
+                success_rate=tasks.success_rate(total, ok),
                 tokens=tokens,
                 cost_micros=cost,
                 mean_latency_ms=latency,

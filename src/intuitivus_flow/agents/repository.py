@@ -64,6 +64,20 @@ class AgentTaskRepository(WorkspaceRepository[AgentTask]):
             for agent_id, total, ok, tokens, cost, latency in rows
         ]
 
+    async def status_counts(self, agent_id: uuid.UUID, since: datetime) -> dict[str, int]:
+        """One agent's tasks created since `since`, counted by status (absent: none)."""
+        statement = (
+            select(AgentTask.status, func.count())
+            .where(
+                AgentTask.workspace_id == self.workspace_id,
+                AgentTask.agent_id == agent_id,
+                AgentTask.created_at >= since,
+            )
+            .group_by(AgentTask.status)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {status: int(count) for status, count in rows}
+
 
 class CrewRunRepository(WorkspaceRepository[CrewRun]):
     model = CrewRun

@@ -98,6 +98,21 @@ async def agent_stats(
     return since, await AgentTaskRepository(session, principal.workspace_id).stats(since)
 
 
+async def agent_status_counts(
+    session: AsyncSession, principal: Principal, agent_id: uuid.UUID, *, since: datetime
+) -> dict[str, int]:
+    """One agent's tasks by status since `since`: pass agent_stats' own `since` so both
+    figures cover exactly the same window."""
+    principal.require_scope(Scope.agents_read)
+    return await AgentTaskRepository(session, principal.workspace_id).status_counts(agent_id, since)
+
+
+def success_rate(tasks: int, succeeded: int) -> float:
+    """Succeeded over all tasks of the period (queued and running ones count as not yet
+    succeeded), 0 when there were none."""
+    return round(succeeded / tasks, 4) if tasks else 0.0
+
+
 def install_handler(box: SecretBox) -> None:
     """Register the worker-side handler (once per process) with the instance's secret box."""
     # The latest app's box: a process may build several apps (tests, reloads), each with keys.

@@ -7,15 +7,18 @@ form that caused it.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents import service as agents
 from intuitivus_flow.agents import tasks
-from intuitivus_flow.agents.models import Agent, AgentStatus
+from intuitivus_flow.agents.models import Agent, AgentStatus, TaskStatus
 from intuitivus_flow.agents.schemas import AgentCreate, AgentStatusChange, TaskCreate
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import Context, DbSession
@@ -25,6 +28,7 @@ from intuitivus_flow.llm.providers import ProviderKind
 from intuitivus_flow.llm.schemas import ProviderKeyCreate, ProviderKeyUpdate
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
+from intuitivus_flow.web.bar_chart import Bar, render_bars
 from intuitivus_flow.web.forms import (
     FormInvalid,
     PageState,
@@ -48,6 +52,10 @@ KEY_FIELDS = (
     "priority",
     "monthly_token_limit",
 )
+# The agent page's statistics periods: query value -> (label, days for tasks.agent_stats).
+PERIODS = {"24h": ("Last 24 hours", 1), "7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30)}
+DEFAULT_PERIOD = "7d"
+LIST_STATS_DAYS = 7
 PROVIDERS = [kind for kind in ProviderKind if kind is not ProviderKind.offline]
 NOTICES = {
     "created": "The agent was created.",
@@ -226,6 +234,9 @@ async def _render_list(
     keys = await llm.list_keys(session, principal)
     month = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     usage = await llm.usage_since(session, principal, month)
+    # One grouped query for every agent of the workspace, the same one the API serves.
+    _, rows = await tasks.agent_stats(session, principal, days=LIST_STATS_DAYS)
+    stats = {row[0]: AgentFigures.of(row) for row in rows}
     return render(
         request,
         "agents.html",
@@ -235,6 +246,8 @@ async def _render_list(
             "agents": listing.items,
             "keys": keys,
             "usage": usage,
+            "stats": stats,
+            "stats_days": LIST_STATS_DAYS,
             "providers": PROVIDERS,
             "agent_providers": list(ProviderKind),
         },
@@ -257,6 +270,8 @@ async def _render_agent(
         )
     recent = await tasks.list_tasks(session, viewer.principal, parsed, limit=20, offset=0)
     transitions = sorted(agents.ALLOWED_TRANSITIONS[AgentStatus(agent.status)])
+    period = _period(request)
+    figures, by_status = await _agent_figures(session, viewer, parsed, days=PERIODS[period][1])
     return render(
         request,
         "agent.html",
@@ -266,9 +281,60 @@ async def _render_agent(
             "agent": agent,
             "tasks": recent.items,
             "transitions": transitions,
+            "periods": PERIODS,
+            "period": period,
+            "figures": figures,
+            "by_status": by_status,
+            "status_chart": _status_chart(PERIODS[period][0], by_status),
         },
         status_code=state.status_code,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFigures:
+    """One agent's row of tasks.agent_stats, named for the templates."""
+
+    tasks: int = 0
+    succeeded: int = 0
+    tokens: int = 0
+    cost_micros: int = 0
+    mean_latency_ms: float | None = None
+
+    @classmethod
+    def of(cls, row: tuple[uuid.UUID, int, int, int, int, float | None]) -> AgentFigures:
+        _, total, succeeded, tokens, cost, latency = row
+        return cls(total, succeeded, tokens, cost, latency)
+
+    @property
+    def success_rate(self) -> float:
+        return tasks.success_rate(self.tasks, self.succeeded)
+
+
+def _period(request: Request) -> str:
+    """The chosen period; anything unknown (typo, old link) shows the default instead of failing."""
+    chosen = request.query_params.get("period", DEFAULT_PERIOD)
+    return chosen if chosen in PERIODS else DEFAULT_PERIOD
+
+
+async def _agent_figures(
+    session: AsyncSession, viewer: Viewer, agent_id: uuid.UUID, *, days: int
+) -> tuple[AgentFigures, dict[str, int]]:
+    """The agent's figures from the API's statistics, and its tasks by status in that window."""
+    since, rows = await tasks.agent_stats(session, viewer.principal, days=days)
+    row = next((row for row in rows if row[0] == agent_id), None)
+    figures = AgentFigures.of(row) if row else AgentFigures()
+    by_status = await tasks.agent_status_counts(session, viewer.principal, agent_id, since=since)
+    return figures, by_status
+
+
+def _status_chart(period_label: str, by_status: dict[str, int]) -> Markup:
+    bars = [
+        Bar(status.value.capitalize(), by_status[status.value], str(by_status[status.value]))
+        for status in TaskStatus
+        if by_status.get(status.value)
+    ]
+    return render_bars(f"Tasks by status, {period_label.lower()}", bars)
 
 
 async def _action_failed(

@@ -1,6 +1,7 @@
 """Campaigns in the web UI: the list (status, spend, ROAS) with a create form, and one
-campaign's page: performance chart (inline SVG), status actions, report upload, the automation
-(audience and agent, a step editor, the run button) and its recent deliveries and conversions.
+campaign's page: performance chart (inline SVG), status actions, its settings (name, budgets,
+schedule, targeting, creatives) and deletion, report upload, the automation (audience and agent, a
+step editor, the run button) and its recent deliveries and conversions.
 
 Actions follow post/redirect/get; failures re-render the page with the message next to the
 field it is about (a rejected report lists every bad row with its line and field). The step
@@ -10,13 +11,15 @@ one form per kind adds a step.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -32,16 +35,18 @@ from intuitivus_flow.campaigns.schemas import (
     CampaignSummary,
     CampaignUpdate,
     ConversionCreate,
+    Creative,
     Performance,
     SendMessageStep,
     SendTemplateStep,
     StepRead,
     StepSpec,
     StepSpecs,
+    Targeting,
     WaitStep,
 )
 from intuitivus_flow.campaigns.service import ALLOWED_TRANSITIONS
-from intuitivus_flow.kit.errors import FlowError, NotFound
+from intuitivus_flow.kit.errors import FlowError, InvalidInput, NotFound
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.kit.money import decimals
 from intuitivus_flow.metrics_history import charts
@@ -56,6 +61,7 @@ from intuitivus_flow.web.forms import (
     form_action,
     parse_id,
     read_fields,
+    read_list,
     validate,
 )
 from intuitivus_flow.web.templating import redirect, render
@@ -77,6 +83,26 @@ STEP_FIELDS = (
     "if_true",
     "if_false",
 )
+SETTINGS_FIELDS = (
+    "name",
+    "total_budget",
+    "daily_budget",
+    "starts_at",
+    "ends_at",
+    "countries",
+    "languages",
+    "age_min",
+    "age_max",
+    "interests",
+    "keywords",
+    "creatives",
+)
+# Free-text settings that may be long: echoed back whole (up to this) when the form fails, so a
+# typo in a long creatives list does not cost the rest of it (the shared echo keeps 320).
+LONG_SETTINGS = ("interests", "keywords", "creatives")
+MAX_LONG_ECHO = 100_000
+GENDERS = ("female", "male", "other")
+CREATIVES = TypeAdapter(list[Creative])
 LISTING_LIMIT = 100
 AGENT_CHOICES = 100
 NOTICES = {
@@ -90,6 +116,8 @@ NOTICES = {
     "step-moved": "The step was moved.",
     "step-deleted": "The step was deleted.",
     "conversion": "The conversion was recorded.",
+    "settings": "The settings were saved.",
+    "deleted": "The campaign was deleted.",
 }
 STEP_SCHEMAS: dict[StepKind, type[BaseModel]] = {
     StepKind.send_template: SendTemplateStep,
@@ -106,7 +134,18 @@ STEP_TITLES = {
 # Largest first: a wait is shown in the largest unit that divides it exactly.
 WAIT_UNITS = {"days": 86_400, "hours": 3_600, "minutes": 60, "seconds": 1}
 # Schema fields that the forms name differently (the form asks in people's terms).
-FORM_FIELD = {"seconds": "duration", "contact_id": "contact", "value_minor": "value"}
+FORM_FIELD = {
+    "seconds": "duration",
+    "contact_id": "contact",
+    "value_minor": "value",
+    "total_budget_minor": "total_budget",
+    "daily_budget_minor": "daily_budget",
+}
+# Pattern errors say the regular expression; people need an example instead.
+TARGETING_FORMATS = {
+    "countries": "Use two-letter country codes separated by commas, e.g. US, BR",
+    "languages": "Use language codes separated by commas, e.g. en, pt_BR",
+}
 
 
 def ratio_text(value: float | None, *, percent: bool = False) -> str:
@@ -210,6 +249,51 @@ async def change_status(
         form=None,
         done="status",
     )
+
+
+@router.post("/campaigns/{campaign_id}/settings", dependencies=csrf_checked)
+async def save_settings(
+    request: Request, campaign_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    values = await read_fields(request, SETTINGS_FIELDS)
+    # Checkboxes: one value per ticked box, kept as one line so the form can be refilled.
+    values["genders"] = ",".join(await read_list(request, "genders"))
+
+    async def save() -> None:
+        campaign = await campaigns.get(session, viewer.principal, parse_id(campaign_id, "Campaign"))
+        changes = _settings_changes(values, campaign.currency, campaign.starts_at, campaign.ends_at)
+        try:
+            await campaigns.update(session, viewer.principal, campaign.id, changes=changes)
+        except InvalidInput as error:
+            raise _on_form_field(error) from error
+
+    return await _submit(
+        request,
+        session,
+        viewer,
+        campaign_id,
+        values,
+        save,
+        form="settings",
+        done="settings#settings-title",
+        long_fields=LONG_SETTINGS,
+    )
+
+
+@router.post("/campaigns/{campaign_id}/delete", dependencies=csrf_checked)
+async def delete_campaign(
+    request: Request, campaign_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    async def delete() -> None:
+        await campaigns.delete(session, viewer.principal, parse_id(campaign_id, "Campaign"))
+
+    try:
+        await form_action(session, viewer, {}, delete)
+    except FormInvalid as invalid:
+        # The campaign is still there (or never was: then the page itself is the 404).
+        state = PageState.alerting(invalid.state)
+        return await _render_campaign(request, session, viewer, campaign_id, state)
+    return redirect("/campaigns?done=deleted")
 
 
 @router.post("/campaigns/{campaign_id}/reports", dependencies=csrf_checked)
@@ -424,6 +508,173 @@ async def record_conversion(
     )
 
 
+# --- settings form -------------------------------------------------------------------------
+
+
+def _settings_changes(
+    values: dict[str, str],
+    currency: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+) -> CampaignUpdate:
+    """The settings form as the API's update, with every field's error found in one pass."""
+    errors: dict[str, str] = {}
+    data = _name_and_schedule(values, starts_at, ends_at)
+    readers: list[Callable[[], dict[str, object]]] = [
+        lambda: _budgets(values, currency),
+        lambda: {"targeting": _targeting(values)},
+        lambda: {"creatives": _creatives(values)},
+    ]
+    for read in readers:
+        try:
+            data.update(read())
+        except FormInvalid as invalid:  # left out: the schema then checks the rest
+            errors.update(invalid.state.errors)
+    try:
+        changes: CampaignUpdate = _validate_form(CampaignUpdate, data, values)
+    except FormInvalid as invalid:
+        errors = {**invalid.state.errors, **errors}
+    if errors:
+        raise FormInvalid(FormState(values=echo(values), errors=errors, status_code=422))
+    return changes
+
+
+def _name_and_schedule(
+    values: dict[str, str], starts_at: datetime | None, ends_at: datetime | None
+) -> dict[str, object]:
+    # Every field is sent: an emptied date removes it, as the API's null does.
+    data: dict[str, object] = {"name": values["name"]}
+    for name, current in (("starts_at", starts_at), ("ends_at", ends_at)):
+        day = values[name].strip()
+        # The form shows days; a time of day set through the API survives an unchanged date.
+        if current is None or day != _day_text(current):
+            data[name] = f"{day}T00:00:00+00:00" if day else None
+    return data
+
+
+def _budgets(values: dict[str, str], currency: str) -> dict[str, object]:
+    """Both budgets in minor units (None when emptied: no budget), or both fields' errors."""
+    data: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for form_name, schema_name in (
+        ("total_budget", "total_budget_minor"),
+        ("daily_budget", "daily_budget_minor"),
+    ):
+        minor, problem = to_minor(values[form_name], currency, required=False)
+        if problem:  # e.g. "at most 2 decimal places in USD", said in the form's terms
+            errors[form_name] = problem[:1].upper() + problem[1:]
+        data[schema_name] = minor if values[form_name].strip() else None
+    if errors:
+        raise FormInvalid(FormState(values=echo(values), errors=errors, status_code=422))
+    return data
+
+
+def _targeting(values: dict[str, str]) -> Targeting:
+    data: dict[str, object] = {
+        "countries": _split(values["countries"].upper(), ","),
+        "languages": _split(values["languages"], ","),
+        "genders": _split(values["genders"], ","),
+        "interests": _split(values["interests"], "\n"),
+        "keywords": _split(values["keywords"], "\n"),
+    }
+    for name in ("age_min", "age_max"):
+        # As text: the schema reads the number or names the field.
+        data[name] = values[name].strip() or None
+    try:
+        targeting: Targeting = validate(Targeting, data, values)
+    except FormInvalid as invalid:
+        errors = invalid.state.errors
+        # The age range check belongs to the whole model; the maximum is the field to fix.
+        if errors.pop("form", None):
+            errors["age_max"] = "The maximum age must not be below the minimum age"
+        for name, text in TARGETING_FORMATS.items():
+            if errors.get(name, "").startswith("String should match pattern"):
+                errors[name] = text
+        raise
+    return targeting
+
+
+def _creatives(values: dict[str, str]) -> list[Creative]:
+    """The creatives textarea: a JSON list, checked by the schema the API uses."""
+    raw = values["creatives"].strip()
+    if not raw:
+        return []
+    try:
+        parsed = json.loads(raw)
+    except ValueError as error:  # JSONDecodeError, with the line and column
+        raise FormInvalid(_field_error(values, "creatives", f"Not valid JSON: {error}")) from None
+    except RecursionError:  # absurdly deep nesting
+        raise FormInvalid(_field_error(values, "creatives", "Not valid JSON")) from None
+    if not isinstance(parsed, list):
+        message = 'Enter a JSON list of creatives: [{"name": …, "format": …}, …]'
+        raise FormInvalid(_field_error(values, "creatives", message))
+    try:
+        return CREATIVES.validate_python(parsed)
+    except ValidationError as error:
+        raise FormInvalid(_field_error(values, "creatives", _first_problem(error))) from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    """One schema error as people read it, e.g. "Creative 2, media_url: Input should be …"."""
+    problem = error.errors(include_input=False, include_url=False)[0]
+    location = [str(part) for part in problem["loc"]]
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if not location:  # the list itself, e.g. too many creatives
+        return message
+    where = f"Creative {int(location[0]) + 1}" if location[0].isdigit() else location[0]
+    return ", ".join([where, *location[1:]]) + f": {message}"
+
+
+def _split(raw: str, separator: str) -> list[str]:
+    return [item.strip() for item in raw.split(separator) if item.strip()]
+
+
+def _day_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _on_form_field(error: InvalidInput) -> InvalidInput:
+    """The service names schema fields; the form names budgets in major units differently."""
+    field_name = error.extra.get("field")
+    if not isinstance(field_name, str):
+        return error
+    return InvalidInput(
+        error.detail, **{**error.extra, "field": FORM_FIELD.get(field_name, field_name)}
+    )
+
+
+def _settings_values(campaign: CampaignSummary) -> FormState:
+    targeting = campaign.targeting
+    creatives = [
+        creative.model_dump(mode="json", exclude_none=True) for creative in campaign.creatives
+    ]
+    return FormState(
+        values={
+            "name": campaign.name,
+            "total_budget": _major_text(campaign.total_budget_minor, campaign.currency),
+            "daily_budget": _major_text(campaign.daily_budget_minor, campaign.currency),
+            "starts_at": _day_text(campaign.starts_at) if campaign.starts_at else "",
+            "ends_at": _day_text(campaign.ends_at) if campaign.ends_at else "",
+            "countries": ", ".join(targeting.countries),
+            "languages": ", ".join(targeting.languages),
+            "genders": ",".join(targeting.genders),
+            "age_min": str(targeting.age_min or ""),
+            "age_max": str(targeting.age_max or ""),
+            "interests": "\n".join(targeting.interests),
+            "keywords": "\n".join(targeting.keywords),
+            "creatives": json.dumps(creatives, indent=2, ensure_ascii=False) if creatives else "",
+        }
+    )
+
+
+def _major_text(minor: int | None, currency: str) -> str:
+    """Minor units as the amount people type (no thousands separators, no currency)."""
+    if minor is None:
+        return ""
+    places = decimals(currency)
+    return f"{Decimal(minor).scaleb(-places):.{places}f}"  # exact: budgets reach 10**15
+
+
 # --- step forms ----------------------------------------------------------------------------
 
 
@@ -589,6 +840,8 @@ async def _render_campaign(
         "wait_units": [(unit, unit) for unit in WAIT_UNITS],
         "agents": team.items,
         "audience_form": state.forms.get("audience") or _audience_values(summary),
+        "settings_form": state.forms.get("settings") or _settings_values(summary),
+        "genders": GENDERS,
         "activity": await automation.activity(session, principal, summary.id),
         "timeline": timeline.items,
         "actions": sorted(ALLOWED_TRANSITIONS[summary.status], key=list(CampaignStatus).index),
@@ -637,13 +890,15 @@ async def _submit(
     *,
     form: str | None,
     done: str,
+    long_fields: tuple[str, ...] = (),
 ) -> Response:
     """Run a campaign-page form's action, then back to the page (post/redirect/get) with the
     `done` notice; on failure, the page again with the errors at `form` (None: a button, whose
-    failure goes in the banner)."""
+    failure goes in the banner) and the `long_fields` refilled beyond the usual echo limit."""
     try:
         await form_action(session, viewer, values, action)
     except FormInvalid as invalid:
+        invalid.state.values.update({name: values[name][:MAX_LONG_ECHO] for name in long_fields})
         state = PageState.failed(form, invalid.state) if form else PageState.alerting(invalid.state)
         return await _render_campaign(request, session, viewer, campaign_id, state)
     return redirect(f"/campaigns/{campaign_id}?done={done}")
