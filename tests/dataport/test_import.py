@@ -159,6 +159,22 @@ class TestRoundTrip:
 
 
 class TestBadRows:
+    async def test_text_with_a_nul_character_is_a_bad_row(
+        self, app: Any, client: httpx.AsyncClient
+    ) -> None:
+        # PostgreSQL cannot store U+0000: without this check the import was a 500 there.
+        acme = await owner(client)
+        archive = make_zip(
+            {
+                "agents.jsonl": jsonl({"name": "ok"}, {"name": "a\u0000b"}),
+                "contacts.csv": 'name,attributes\nfine,\nx,"{""k"": ""v\u0000""}"\n',
+            }
+        )
+        body = assert_problem(await upload(client, acme.headers, archive), 422, "import-invalid")
+        found = {(e["file"], e["line"], e["field"]) for e in body["errors"]}
+        assert found == {("agents.jsonl", 2, "name"), ("contacts.csv", 3, "attributes")}
+        assert await count(app, Agent, acme.workspace_id) == 0
+
     async def test_every_bad_row_is_listed_and_nothing_is_written(
         self, app: Any, client: httpx.AsyncClient
     ) -> None:

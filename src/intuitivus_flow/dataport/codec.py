@@ -137,8 +137,25 @@ def validate_row(spec: EntitySpec, data: Mapping[str, Any]) -> tuple[dict[str, A
     for name, value in values.items():
         if name in spec.choices and value is not None:
             values[name] = spec.choices[name](value).value
-    problems: FieldProblems = list(spec.check(values)) if spec.check else []
+    problems: FieldProblems = [
+        (name, "contains the NUL character (U+0000), which cannot be stored")
+        for name, value in values.items()
+        if _holds_nul(value)
+    ]
+    problems.extend(spec.check(values) if spec.check else [])
     return values, problems
+
+
+def _holds_nul(value: Any) -> bool:
+    """PostgreSQL's text and JSON types refuse U+0000 (SQLite would take it): one rule for
+    both engines, reported as the row's problem instead of failing the whole import."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def decode_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
