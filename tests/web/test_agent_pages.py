@@ -222,7 +222,8 @@ async def test_statistics_period_switch(app: Any, engine_browser: httpx.AsyncCli
     assert "Paused 2 50 %" in listing  # the list's column covers 7 days
 
 
-@pytest.mark.parametrize("period", ["bogus", "", "7", "24H", "%00", "30days"])
+# (A %00 never gets here: NUL characters are refused at the edge, tests/kit/test_http_conventions.)
+@pytest.mark.parametrize("period", ["bogus", "", "7", "24H", "30days"])
 async def test_bad_period_falls_back_to_seven_days(
     web: Web, browser: httpx.AsyncClient, period: str
 ) -> None:
