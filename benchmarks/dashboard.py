@@ -38,6 +38,7 @@ class Result:
     mode: str
     latencies_ms: list[float]
     seconds: float
+    hits: int  # responses served from the cache (X-Cache: hit)
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -134,32 +135,35 @@ async def measure(
     if mode == "uncached":
         request_headers["Cache-Control"] = "no-cache"
     latencies: list[float] = []
+    hits = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(requests):
         queue.put_nowait(index)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal hits
         while not queue.empty():
             queue.get_nowait()
             started = time.perf_counter()
             response = await client.get("/api/dashboard", headers=request_headers)
             latencies.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
+            hits += response.headers.get("x-cache") == "hit"
 
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         await client.get("/api/dashboard", headers=request_headers)  # warm the path
         started = time.perf_counter()
         await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return Result(mode, latencies, elapsed)
+    return Result(mode, latencies, elapsed, hits)
 
 
 def print_table(results: list[Result], concurrency: int) -> None:
     print(f"\nGET /api/dashboard, {concurrency} concurrent clients, loopback, one server process")
     header = (
         f"{'mode':<10}{'requests':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}"
-        f"{'mean ms':>10}{'req/s':>10}"
+        f"{'mean ms':>10}{'req/s':>10}{'hits':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -168,6 +172,7 @@ def print_table(results: list[Result], concurrency: int) -> None:
             f"{r.mode:<10}{len(r.latencies_ms):>10}{r.percentile(50):>10.1f}"
             f"{r.percentile(95):>10.1f}{r.percentile(99):>10.1f}"
             f"{statistics.fmean(r.latencies_ms):>10.1f}{r.rps:>10.0f}"
+            f"{r.hits / len(r.latencies_ms):>8.0%}"
         )
     base, fast = results[0], results[1]
     print(
