@@ -25,7 +25,8 @@ from datetime import timedelta
 from typing import Any
 
 from intuitivus_flow.dataport.models import ImportStatus
-from intuitivus_flow.dataport.repository import ImportJobLease, ImportRunRepository
+from intuitivus_flow.dataport.repository import ImportRunRepository
+from intuitivus_flow.jobs.repository import JobQueueRepository
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 
@@ -134,7 +135,7 @@ class RunProgress:
                 runs = ImportRunRepository(session, self.workspace_id)
                 await runs.report(self.run_id, progress=self.snapshot(), **values)
                 if self.lease is not None:
-                    await ImportJobLease(session).extend(
+                    await JobQueueRepository(session).extend_lease(
                         self.lease.job_id,
                         worker=self.lease.worker,
                         until=utcnow() + self.lease.length,

@@ -3,9 +3,10 @@
 Every statement starts from the domain repository's `scoped()`, so the workspace filter is
 the same one the domain's API uses; inserts are stamped with the repository's workspace.
 Reads select plain columns (no ORM objects, no eager loads), so a page costs its rows only.
-The two unscoped statements are named for what they are: `InstanceValues` (values unique
-across the instance) and `ImportJobLease` (the import job's own lease). Upload chunks have no
-workspace column; `UploadChunkRepository` scopes them through their run's.
+The unscoped statements are named for what they are: `InstanceValues` (values unique across
+the instance) and `AbandonedImports` (a sweep over every workspace); the import job's lease is
+the queue's own (`JobQueueRepository.extend_lease`). Upload chunks have no workspace column;
+`UploadChunkRepository` scopes them through their run's.
 """
 
 from __future__ import annotations
@@ -209,28 +210,6 @@ class UploadChunkRepository:
         await self.session.execute(
             delete(ImportUploadChunk)
             .where(self._of_run(run_id))
-            .execution_options(synchronize_session=False)
-        )
-
-
-class ImportJobLease:
-    """Unscoped on purpose (jobs are the queue's): keep the lease of the job running an import
-    while it makes progress, so a long import is not taken for a dead worker's and started
-    again beside itself. Fenced like the queue's own updates: only the holder extends it."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def extend(self, job_id: uuid.UUID, *, worker: str, until: datetime) -> None:
-        await self.session.execute(
-            update(Job)
-            .where(
-                Job.id == job_id,
-                Job.locked_by == worker,
-                Job.status == JobStatus.running.value,
-                Job.locked_until < until,
-            )
-            .values(locked_until=until)
             .execution_options(synchronize_session=False)
         )
 

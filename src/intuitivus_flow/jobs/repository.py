@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, inspect, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from intuitivus_flow.jobs.models import Job, JobStatus
@@ -113,6 +113,13 @@ class JobQueueRepository(Repository[Job]):
             locked_until=None,
         )
 
+    async def extend_lease(self, job_id: uuid.UUID, *, worker: str, until: datetime) -> bool:
+        """Keep a long job's claim while it makes progress, so it is not taken for a dead
+        worker's and started again beside itself; only the holder extends, never shortens."""
+        return await self._update_held(
+            job_id, worker, locked_until=until, condition=Job.locked_until < until
+        )
+
     async def give_up(self, job_id: uuid.UUID, *, worker: str, now: datetime, error: str) -> bool:
         return await self._update_held(
             job_id,
@@ -143,10 +150,20 @@ class JobQueueRepository(Repository[Job]):
             for queue, depth, oldest, running in rows
         ]
 
-    async def _update_held(self, job_id: uuid.UUID, worker: str, **values: Any) -> bool:
+    async def _update_held(
+        self,
+        job_id: uuid.UUID,
+        worker: str,
+        *,
+        condition: ColumnElement[bool] | None = None,
+        **values: Any,
+    ) -> bool:
+        held = and_(
+            Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running.value
+        )
         result = await self.session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running.value)
+            .where(held if condition is None else and_(held, condition))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
