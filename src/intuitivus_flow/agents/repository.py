@@ -35,9 +35,10 @@ class AgentTaskRepository(WorkspaceRepository[AgentTask]):
         )
 
     async def stats(
-        self, since: datetime
+        self, since: datetime, *, agent_id: uuid.UUID | None = None
     ) -> list[tuple[uuid.UUID, int, int, int, int, float | None]]:
-        """Per agent: tasks, succeeded, tokens, cost (micro-USD), mean latency (ms)."""
+        """Per agent (or the one `agent_id`): tasks, succeeded, tokens, cost (micro-USD), mean
+        latency (ms)."""
         succeeded = AgentTask.status == TaskStatus.succeeded.value
         statement = (
             select(
@@ -51,6 +52,8 @@ class AgentTaskRepository(WorkspaceRepository[AgentTask]):
             .where(AgentTask.workspace_id == self.workspace_id, AgentTask.created_at >= since)
             .group_by(AgentTask.agent_id)
         )
+        if agent_id is not None:
+            statement = statement.where(AgentTask.agent_id == agent_id)
         rows = (await self.session.execute(statement)).all()
         return [
             (

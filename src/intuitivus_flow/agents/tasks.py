@@ -91,11 +91,13 @@ async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID
 
 
 async def agent_stats(
-    session: AsyncSession, principal: Principal, *, days: int
+    session: AsyncSession, principal: Principal, *, days: int, agent_id: uuid.UUID | None = None
 ) -> tuple[datetime, list[tuple[uuid.UUID, int, int, int, int, float | None]]]:
+    """Per agent of the workspace (or only `agent_id`) over the last `days`."""
     principal.require_scope(Scope.agents_read)
     since = utcnow() - timedelta(days=days)
-    return since, await AgentTaskRepository(session, principal.workspace_id).stats(since)
+    repository = AgentTaskRepository(session, principal.workspace_id)
+    return since, await repository.stats(since, agent_id=agent_id)
 
 
 async def agent_status_counts(

@@ -321,9 +321,8 @@ async def _agent_figures(
     session: AsyncSession, viewer: Viewer, agent_id: uuid.UUID, *, days: int
 ) -> tuple[AgentFigures, dict[str, int]]:
     """The agent's figures from the API's statistics, and its tasks by status in that window."""
-    since, rows = await tasks.agent_stats(session, viewer.principal, days=days)
-    row = next((row for row in rows if row[0] == agent_id), None)
-    figures = AgentFigures.of(row) if row else AgentFigures()
+    since, rows = await tasks.agent_stats(session, viewer.principal, days=days, agent_id=agent_id)
+    figures = AgentFigures.of(rows[0]) if rows else AgentFigures()
     by_status = await tasks.agent_status_counts(session, viewer.principal, agent_id, since=since)
     return figures, by_status
 
