@@ -240,14 +240,7 @@ async def change_status(
         )
 
     return await _submit(
-        request,
-        session,
-        viewer,
-        campaign_id,
-        values,
-        change,
-        form=None,
-        done="status",
+        request, session, viewer, campaign_id, values, change, form=None, done="status"
     )
 
 
