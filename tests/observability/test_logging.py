@@ -13,13 +13,17 @@ import pytest
 import structlog
 from fastapi import Request
 from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from intuitivus_flow.config import LogFormat
 from intuitivus_flow.kit.http.deps import CurrentPrincipal
+from intuitivus_flow.kit.security import digest
 from intuitivus_flow.observability.install import Telemetry
 from intuitivus_flow.observability.logging import REDACTED, configure_logging, redact_value
 from intuitivus_flow.observability.metrics import FlowMetrics
-from tests.helpers import PASSWORD, register
+from tests.conftest import Database
+from tests.helpers import PASSWORD, login, register
 
 DSN = "postgresql://u:secret@h/db"
 PROVIDER_KEY = "sk-proj-Abc123def456ghi789"
@@ -161,3 +165,51 @@ def test_console_format_is_the_local_default() -> None:
     assert Settings(env="local").resolved_log_format is LogFormat.console
     assert Settings(env="production").resolved_log_format is LogFormat.json
     assert Settings(env="production", log_format="console").resolved_log_format is LogFormat.console
+
+
+class TestDebugLevel:
+    """FLOW_LOG_LEVEL=DEBUG is for reading our own code's detail, never the drivers' parameters
+    (argon2 hashes, token digests, ciphertexts) nor the HTTP client's headers."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"log_format": "json", "log_level": "DEBUG"}
+
+    async def test_a_sign_in_logs_no_hash_digest_or_password(
+        self, client: httpx.AsyncClient, app: Any, log_lines: Any
+    ) -> None:
+        owner = await register(client)
+        signed_in = await login(client, owner.email)
+        refreshed = await client.post(
+            "/api/auth/refresh", json={"refresh_token": signed_in.refresh_token}
+        )
+        assert refreshed.status_code == 200
+        wrong = await client.post(
+            "/api/auth/login", json={"email": owner.email, "password": "not the password"}
+        )
+        assert wrong.status_code == 401
+
+        logging.getLogger("intuitivus_flow.probe").debug("our own detail")
+
+        lines = log_lines()
+        assert any(line["event"] == "our own detail" for line in lines)  # DEBUG is really on
+        text = "\n".join(json.dumps(line) for line in lines)
+        secrets = [
+            PASSWORD,
+            "not the password",
+            "$argon2",  # any password hash
+            digest(signed_in.refresh_token),
+            digest(owner.refresh_token),
+        ]
+        for secret in secrets:
+            assert secret not in text, secret
+
+
+async def test_statement_errors_do_not_carry_their_parameters(database: Database) -> None:
+    """A failing statement's message is logged with the 500 it causes: no parameters in it."""
+    secret = "$argon2id$v=19$not-for-logs"
+    with pytest.raises(DBAPIError) as failed:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("INSERT INTO no_such_table VALUES (:h)"), {"h": secret})
+    assert "no_such_table" in str(failed.value)
+    assert secret not in str(failed.value)

@@ -38,6 +38,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
+        hide_parameters=True,  # see _create_sqlite_engine
     )
 
 
@@ -45,7 +46,12 @@ def _create_sqlite_engine(settings: Settings, database: str | None) -> AsyncEngi
     if database and database != ":memory:":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        settings.resolved_database_url, connect_args={"timeout": 30}, pool_pre_ping=True
+        settings.resolved_database_url,
+        connect_args={"timeout": 30},
+        pool_pre_ping=True,
+        # Statement errors end up in logs and tracebacks; their parameters are password
+        # hashes, token digests and ciphertexts, so SQLAlchemy leaves them out of messages.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

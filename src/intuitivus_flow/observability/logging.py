@@ -68,7 +68,23 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1" + REDACTED,
     ),
 )
-QUIET_LOGGERS = {"uvicorn.access": logging.WARNING, "sqlalchemy.engine": logging.WARNING}
+# Loggers held at a floor whatever FLOW_LOG_LEVEL says (a higher FLOW_LOG_LEVEL still wins).
+# uvicorn's access lines repeat ours. The drivers' debug lines print statement parameters
+# (password hashes, token digests, ciphertexts) and the HTTP client's print request headers;
+# SQLAlchemy's engine logs parameters already at INFO. DEBUG is for our own code.
+QUIET_LOGGERS = {
+    "uvicorn.access": logging.WARNING,
+    "sqlalchemy.engine": logging.WARNING,
+    "sqlalchemy.pool": logging.INFO,
+    "sqlalchemy.orm": logging.INFO,
+    "aiosqlite": logging.INFO,
+    "asyncpg": logging.INFO,
+    "redis": logging.INFO,
+    "httpx": logging.INFO,
+    "httpcore": logging.INFO,
+    "hpack": logging.INFO,
+    "urllib3": logging.INFO,
+}
 ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
 
 
@@ -178,6 +194,7 @@ def configure_logging(settings: Settings, *, stream: IO[str] | None = None) -> N
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     _route_server_loggers()
+    _quiet_noisy_loggers(root.level)
 
 
 def _route_server_loggers() -> None:
@@ -186,8 +203,11 @@ def _route_server_loggers() -> None:
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
         server_logger.propagate = True
-    for name, level in QUIET_LOGGERS.items():
-        logging.getLogger(name).setLevel(level)
+
+
+def _quiet_noisy_loggers(root_level: int) -> None:
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, root_level))
 
 
 access_logger = structlog.stdlib.get_logger("intuitivus_flow.access")
