@@ -4,6 +4,7 @@ from sqlalchemy import Select, select
 
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
+from intuitivus_flow.users.models import User
 
 
 class ApiKeyRepository(WorkspaceRepository[ApiKey]):
@@ -19,5 +20,13 @@ class ApiKeyLookupRepository(Repository[ApiKey]):
 
     model = ApiKey
 
-    async def by_prefix(self, prefix: str) -> ApiKey | None:
-        return await self.first(select(ApiKey).where(ApiKey.prefix == prefix))
+    async def by_prefix_with_creator(self, prefix: str) -> tuple[ApiKey, User | None] | None:
+        """The key and the person it acts for (None once that user is deleted), in one query:
+        every request made with a key needs both."""
+        statement = (
+            select(ApiKey, User)
+            .outerjoin(User, User.id == ApiKey.created_by_id)
+            .where(ApiKey.prefix == prefix)
+        )
+        row = (await self.session.execute(statement)).first()
+        return (row[0], row[1]) if row else None

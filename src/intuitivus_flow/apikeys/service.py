@@ -1,4 +1,10 @@
-"""API keys: `ifk_<prefix>_<secret>`. The prefix finds the row; the secret is only kept hashed."""
+"""API keys: `ifk_<prefix>_<secret>`. The prefix finds the row; the secret is only kept hashed.
+
+A key acts for the member who created it, never beyond them: on every request it gets that
+member's *current* role (capped at admin: owner-only actions stay with people) and the key's
+own scopes narrowed to that role's. When the member is deactivated, deleted or moved out of the
+workspace, the key stops working. Keys created with a key belong to the same member.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.apikeys.repository import ApiKeyLookupRepository, ApiKeyRepository
 from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.auth.scopes import ROLE_SCOPES, Scope
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.kit.errors import Forbidden, Unauthorized
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.kit.security import constant_time_equal, digest, new_secret
-from intuitivus_flow.users.models import Role
+from intuitivus_flow.users.models import Role, User
 
 KEY_MARKER = "ifk"
 # Writing last_used_at on every call would turn reads into writes; a minute is precise enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# The highest role a key can act with, even for an owner: owner-only actions stay with people.
+MAX_KEY_ROLE = Role.admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +66,7 @@ async def create(
             prefix=prefix,
             key_hash=digest(secret),
             scopes={"scopes": sorted(scope.value for scope in wanted)},
-            created_by_id=principal.user_id,
+            created_by_id=principal.user_id or principal.key_creator_id,
             expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
         )
     )
@@ -96,32 +104,53 @@ async def revoke(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
 
 
 async def principal_from_key(session: AsyncSession, secret: str) -> Principal:
-    api_key = await _find_key(session, secret)
+    api_key, creator = await _find_key(session, secret)
     now = utcnow()
     if api_key.revoked_at is not None:
         raise Unauthorized("API key revoked")
     if api_key.expires_at is not None and api_key.expires_at <= now:
         raise Unauthorized("API key expired")
+    creator = _require_live_creator(api_key, creator)
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
         api_key.last_used_at = now
+    role = _key_role(creator.role_enum)
     return Principal(
         workspace_id=api_key.workspace_id,
-        # Only admins create keys; the key's scopes are what narrows it, and owner-only actions
-        # stay with people.
-        role=Role.admin,
-        scopes=frozenset(Scope(value) for value in api_key.scope_list),
+        role=role,
+        scopes=_key_scopes(api_key, role),
         api_key_id=api_key.id,
+        key_creator_id=creator.id,
     )
 
 
-async def _find_key(session: AsyncSession, secret: str) -> ApiKey:
+async def _find_key(session: AsyncSession, secret: str) -> tuple[ApiKey, User | None]:
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_MARKER or len(parts[1]) != 12:
         raise Unauthorized("Malformed API key")
-    api_key = await ApiKeyLookupRepository(session).by_prefix(parts[1])
-    if api_key is None or not constant_time_equal(api_key.key_hash, digest(secret)):
+    found = await ApiKeyLookupRepository(session).by_prefix_with_creator(parts[1])
+    if found is None or not constant_time_equal(found[0].key_hash, digest(secret)):
         raise Unauthorized("Invalid API key")
-    return api_key
+    return found
+
+
+def _require_live_creator(api_key: ApiKey, creator: User | None) -> User:
+    """A key is only as alive as the member it acts for."""
+    if creator is None or not creator.active or creator.workspace_id != api_key.workspace_id:
+        raise Unauthorized("The member who created this API key is no longer active")
+    return creator
+
+
+def _key_role(creator_role: Role) -> Role:
+    return creator_role if creator_role.rank <= MAX_KEY_ROLE.rank else MAX_KEY_ROLE
+
+
+def _key_scopes(api_key: ApiKey, role: Role) -> frozenset[Scope]:
+    """The key's chosen scopes that its creator's current role still grants: a demoted
+    creator's key loses the admin scopes it was made with. Scopes dropped from the product
+    since the key was made are ignored rather than failing every request."""
+    known = {scope.value for scope in Scope}
+    chosen = frozenset(Scope(value) for value in api_key.scope_list if value in known)
+    return chosen & ROLE_SCOPES[role]
 
 
 def _require_key_manager(principal: Principal) -> None:

@@ -18,6 +18,9 @@ class Principal:
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
     session_id: uuid.UUID | None = None
+    # An API key acts for the member who created it: their current role bounds the key's, and
+    # keys the key creates belong to that member too.
+    key_creator_id: uuid.UUID | None = None
 
     @property
     def is_user(self) -> bool:
