@@ -49,8 +49,22 @@ def _intent(form: dict[str, str], status: str) -> dict[str, Any]:
     }
 
 
-def _answer(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+# Stripe's own unit rules: ISK is two-decimal in its API but charged in whole krónur, and
+# three-decimal currencies need a last digit of 0.
+_WHOLE_UNITS_ONLY = {"isk": 100}
+_LAST_DIGIT_ZERO = {"bhd", "jod", "kwd", "omr", "tnd"}
+
+
+def _invalid_amount(form: dict[str, str]) -> bool:
     if not form.get("amount", "").isdigit() or int(form["amount"]) < 1:
+        return True
+    amount, currency = int(form["amount"]), form.get("currency", "")
+    step = 10 if currency in _LAST_DIGIT_ZERO else _WHOLE_UNITS_ONLY.get(currency, 1)
+    return amount % step != 0
+
+
+def _answer(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    if _invalid_amount(form):
         return 400, {"error": {"type": "invalid_request_error", "message": "Invalid amount"}}
     method = form.get("payment_method")
     if method is None:

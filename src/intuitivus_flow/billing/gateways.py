@@ -16,9 +16,21 @@ from intuitivus_flow.billing.exceptions import PaymentGatewayUnavailable
 from intuitivus_flow.billing.models import PaymentStatus
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit.errors import InvalidInput
+from intuitivus_flow.kit.money import decimals
 
 STRIPE_API_BASE = "https://api.stripe.com"
 STRIPE_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+# Stripe's amounts are in its own minor units, which mostly but not always are ISO 4217's
+# (docs/billing.md, "Currencies"). Zero-decimal for Stripe: ISO agrees except MGA (ISO: 2).
+STRIPE_ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+     "XAF", "XOF", "XPF"}
+)  # fmt: skip
+# Three decimals as in ISO, but Stripe's partners need the last digit to be 0.
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+# Every other currency is two-decimal for Stripe, ISK included (ISO: 0, so 5 ISK is 500).
+STRIPE_DEFAULT_DECIMALS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +116,44 @@ class StripeGateway:
             return await client.post(self._base_url + path, data=form, headers=headers)
 
 
+def _stripe_decimals(currency: str) -> int:
+    if currency in STRIPE_ZERO_DECIMAL:
+        return 0
+    if currency in STRIPE_THREE_DECIMAL:
+        return 3
+    return STRIPE_DEFAULT_DECIMALS
+
+
+def stripe_amount(amount_minor: int, currency: str) -> int:
+    """Our minor units (ISO 4217) as Stripe's `amount`, the same money to the last unit.
+
+    An amount Stripe cannot express exactly (a fraction of an ariary, a last fils digit in
+    KWD) is refused before anything is sent, rather than rounded into a different charge.
+    """
+    shift = _stripe_decimals(currency) - decimals(currency)
+    scale: int = 10 ** abs(shift)
+    if shift >= 0:
+        amount = amount_minor * scale
+    elif amount_minor % scale:
+        raise _not_chargeable(currency)
+    else:
+        amount = amount_minor // scale
+    if currency in STRIPE_THREE_DECIMAL and amount % 10:
+        raise _not_chargeable(currency)
+    return amount
+
+
+def _not_chargeable(currency: str) -> InvalidInput:
+    step = "1 " + currency if currency in STRIPE_ZERO_DECIMAL else "0.01 " + currency
+    return InvalidInput(
+        f"Stripe charges {currency} only in steps of {step}: change the amount",
+        field="amount_minor",
+    )
+
+
 def _intent_form(request: ChargeRequest) -> dict[str, str]:
     form = {
-        "amount": str(request.amount_minor),
+        "amount": str(stripe_amount(request.amount_minor, request.currency)),
         "currency": request.currency.lower(),
         "description": request.description,
     }
