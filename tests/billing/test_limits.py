@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.billing.plans import PLANS, PlanId, get_plan, plan_named_in
+from intuitivus_flow.billing.repository import MessageUsageRepository
+from intuitivus_flow.kit.db import unit_of_work
 from tests.helpers import assert_problem, invite_and_join, me, register, unique_email
 
 AGENT = {"name": "Helper"}
@@ -95,23 +98,78 @@ async def test_accepting_is_refused_once_the_plan_is_full(client: httpx.AsyncCli
 
 async def test_message_quota(client: httpx.AsyncClient, app: Any) -> None:
     owner = await register(client)
-    workspace_id = (await me(client, owner.headers))["workspace"]["id"]
-    workspace = uuid.UUID(workspace_id)
+    workspace = uuid.UUID((await me(client, owner.headers))["workspace"]["id"])
     allowed = PLANS[PlanId.free].max_monthly_messages
-    async with app.state.context.sessions() as session:
+    async with unit_of_work(app.state.context.sessions) as session:
         await billing.check_message_quota(session, workspace)
-        await billing.record_message_sent(session, workspace, count=allowed - 1)
-        await billing.record_message_sent(session, workspace)
-        await session.commit()
-    async with app.state.context.sessions() as session:
+        assert await billing.use_message_quota(session, workspace, count=allowed - 1) == allowed - 1
+        assert await billing.use_message_quota(session, workspace) == allowed
+    async with unit_of_work(app.state.context.sessions) as session:
         with pytest.raises(PlanLimitReached) as refused:
             await billing.check_message_quota(session, workspace)
         assert refused.value.extra["limit"] == "monthly_messages"
+        with pytest.raises(PlanLimitReached) as over:
+            await billing.use_message_quota(session, workspace)
+        assert (over.value.extra["used"], over.value.extra["allowed"]) == (allowed, allowed)
         with pytest.raises(ValueError, match="positive"):
-            await billing.record_message_sent(session, workspace, count=0)
+            await billing.use_message_quota(session, workspace, count=0)
     usage = (await client.get("/api/billing/usage", headers=owner.headers)).json()
     messages = next(item for item in usage["limits"] if item["limit"] == "monthly_messages")
     assert messages == {"limit": "monthly_messages", "used": allowed, "allowed": allowed}
+
+
+async def test_a_batch_over_the_quota_counts_nothing(client: httpx.AsyncClient, app: Any) -> None:
+    owner = await register(client)
+    workspace = uuid.UUID((await me(client, owner.headers))["workspace"]["id"])
+    allowed = PLANS[PlanId.free].max_monthly_messages
+    async with unit_of_work(app.state.context.sessions) as session:
+        with pytest.raises(PlanLimitReached):  # more than the plan allows, even on a new month
+            await billing.use_message_quota(session, workspace, count=allowed + 1)
+        assert await billing.use_message_quota(session, workspace, count=allowed - 2) == allowed - 2
+        with pytest.raises(PlanLimitReached):  # 3 more would pass the quota: none is counted
+            await billing.use_message_quota(session, workspace, count=3)
+        assert await billing.use_message_quota(session, workspace, count=2) == allowed
+
+
+async def test_a_rolled_back_send_gives_its_message_back(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    owner = await register(client)
+    workspace = uuid.UUID((await me(client, owner.headers))["workspace"]["id"])
+
+    async def failing_send() -> None:
+        async with unit_of_work(app.state.context.sessions) as session:
+            await billing.use_message_quota(session, workspace)
+            raise RuntimeError("the send failed after counting")
+
+    with pytest.raises(RuntimeError):
+        await failing_send()
+    async with app.state.context.sessions() as session:
+        assert await MessageUsageRepository(session, workspace).used(billing.month_period()) == 0
+
+
+async def test_parallel_senders_never_pass_the_quota(client: httpx.AsyncClient, app: Any) -> None:
+    """Fifteen transactions at once, five messages left: exactly five are counted."""
+    owner = await register(client)
+    workspace = uuid.UUID((await me(client, owner.headers))["workspace"]["id"])
+    allowed = PLANS[PlanId.free].max_monthly_messages
+    async with unit_of_work(app.state.context.sessions) as session:
+        await billing.use_message_quota(session, workspace, count=allowed - 5)
+
+    async def send_one() -> bool:
+        try:
+            async with unit_of_work(app.state.context.sessions) as session:
+                await billing.use_message_quota(session, workspace)
+                await asyncio.sleep(0.01)  # hold the transaction open, as a real send does
+        except PlanLimitReached:
+            return False
+        return True
+
+    results = await asyncio.gather(*(send_one() for _ in range(15)))
+    assert results.count(True) == 5
+    async with app.state.context.sessions() as session:
+        used = await MessageUsageRepository(session, workspace).used(billing.month_period())
+    assert used == allowed
 
 
 async def test_usage_for_members_but_writes_for_admins(client: httpx.AsyncClient) -> None:

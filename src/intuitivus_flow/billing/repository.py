@@ -132,17 +132,54 @@ class MessageUsageRepository(WorkspaceRepository[MessageUsage]):
         )
         return int(value or 0)
 
-    async def add_messages(self, period: str, count: int) -> None:
-        """Atomic upsert: concurrent senders never lose an increment."""
+    async def add_within(self, period: str, count: int, *, allowed: int) -> int | None:
+        """Add `count` to the period's counter when the total stays within `allowed`: the new
+        total, or None (and nothing added) when it would not.
+
+        One upsert whose update has a condition: PostgreSQL locks the counter row and checks
+        the condition on its latest committed version, SQLite runs it under its write lock,
+        so concurrent senders are counted one after the other and never pass together.
+        """
+        if count > allowed:
+            return None
         insert = _insert(self.session, MessageUsage).values(
             id=uuid.uuid4(), workspace_id=self.workspace_id, period=period, messages=count
         )
-        await self.session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["workspace_id", "period"],
-                set_={"messages": MessageUsage.messages + count},
-            )
+        statement = insert.on_conflict_do_update(
+            index_elements=["workspace_id", "period"],
+            set_={"messages": MessageUsage.messages + count},
+            where=MessageUsage.messages + count <= allowed,
+        ).returning(MessageUsage.messages)
+        total: int | None = (await self.session.execute(statement)).scalar()
+        return total
+
+
+async def lock_workspace_limits(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Hold the workspace's limit lock until this transaction ends, so a limit check (count)
+    and the insert it allows are one step: a concurrent check in the same workspace waits
+    here and then counts what this transaction added.
+
+    PostgreSQL locks the workspace row FOR NO KEY UPDATE: it excludes other limit checks of
+    the workspace but not the KEY SHARE locks that inserts referencing the workspace take, so
+    the workspace's other writes go on. SQLite has no row locks: the transaction takes the
+    database's write lock before counting (BEGIN IMMEDIATE), which it would take at its
+    insert anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
         )
+    else:
+        await _hold_sqlite_write_lock(session)
+
+
+async def _hold_sqlite_write_lock(session: AsyncSession) -> None:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    # pysqlite opens a transaction only before its first write, so a transaction already
+    # open here has written, and holds the write lock until it ends.
+    if not getattr(raw.driver_connection, "in_transaction", False):
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def count_agents(session: AsyncSession, workspace_id: uuid.UUID) -> int:

@@ -1,10 +1,10 @@
 """Plans, limits and usage; subscriptions and their transitions; invoices.
 
-Other domains call three hooks, one line each where the limited thing is created:
-`check_can_add_agent`, `check_can_invite_member` / `check_can_add_member`, and for messages
-`check_message_quota` before sending plus `record_message_sent` after (docs/ARCHITECTURE.md).
-Checks read counts without locking, so two creations racing at the very limit can both pass;
-plan limits are commercial, not safety, limits, and being one over is acceptable.
+Other domains call one hook where the limited thing is created: `check_can_add_agent`,
+`check_can_invite_member` / `check_can_add_member`, and `use_message_quota` for each message
+sent (docs/billing.md). A check and the insert it allows are atomic: the checks hold the
+workspace's limit lock until the caller's transaction ends, and the message counter is
+raised by one conditional statement, so parallel requests at the limit never all pass.
 """
 
 from __future__ import annotations
@@ -110,13 +110,16 @@ async def _enforce(
 
 
 async def check_can_add_agent(session: AsyncSession, workspace_id: uuid.UUID) -> None:
-    """Before an agent is created or cloned: 402 `/problems/plan-limit` when full."""
+    """Before an agent is created or cloned: 402 `/problems/plan-limit` when full. Like the
+    member checks, it holds the workspace's limit lock until the caller's transaction ends."""
+    await counts.lock_workspace_limits(session, workspace_id)
     used = await counts.count_agents(session, workspace_id)
     await _enforce(session, workspace_id, Limit.agents, used, 1)
 
 
 async def check_can_invite_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
     """Before an invitation: active members plus pending invitations must stay in the plan."""
+    await counts.lock_workspace_limits(session, workspace_id)
     used = await counts.count_members(session, workspace_id)
     pending = await counts.count_pending_invitations(session, workspace_id, utcnow())
     await _enforce(session, workspace_id, Limit.members, used + pending, 1)
@@ -124,6 +127,7 @@ async def check_can_invite_member(session: AsyncSession, workspace_id: uuid.UUID
 
 async def check_can_add_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
     """Before an invitation is accepted (the plan may have shrunk since it was sent)."""
+    await counts.lock_workspace_limits(session, workspace_id)
     used = await counts.count_members(session, workspace_id)
     await _enforce(session, workspace_id, Limit.members, used, 1)
 
@@ -131,18 +135,35 @@ async def check_can_add_member(session: AsyncSession, workspace_id: uuid.UUID) -
 async def check_message_quota(
     session: AsyncSession, workspace_id: uuid.UUID, *, count: int = 1
 ) -> None:
-    """Before sending `count` messages this month: 402 `/problems/plan-limit` when over."""
+    """402 `/problems/plan-limit` when `count` more messages would exceed this month's quota.
+
+    A look, not a reservation: a caller about to do costly work for a message (an agent's
+    LLM completion) asks first; the send itself counts through `use_message_quota`.
+    """
     used = await MessageUsageRepository(session, workspace_id).used(month_period())
     await _enforce(session, workspace_id, Limit.monthly_messages, used, count)
 
 
-async def record_message_sent(
+async def use_message_quota(
     session: AsyncSession, workspace_id: uuid.UUID, *, count: int = 1
-) -> None:
-    """After sending: adds to this month's counter (atomic, in the caller's transaction)."""
+) -> int:
+    """Count `count` messages sent this month (UTC) and return the month's total, or raise
+    402 `/problems/plan-limit` and count nothing when the plan's quota would be exceeded.
+
+    One conditional statement in the caller's transaction, so parallel senders never pass the
+    quota together, and a send that rolls back gives its messages back.
+    """
     if count < 1:
         raise ValueError("count must be positive")
-    await MessageUsageRepository(session, workspace_id).add_messages(month_period(), count)
+    plan = await current_plan(session, workspace_id)
+    allowed = plan.limit(Limit.monthly_messages)
+    usage = MessageUsageRepository(session, workspace_id)
+    period = month_period()
+    total = await usage.add_within(period, count, allowed=allowed)
+    if total is None:
+        used = await usage.used(period)
+        raise PlanLimitReached(plan, Limit.monthly_messages, allowed=allowed, used=used)
+    return total
 
 
 async def usage(session: AsyncSession, principal: Principal) -> Usage:
