@@ -115,15 +115,25 @@ async def select_segment(
 async def find_or_create_by_phone(
     session: AsyncSession, workspace_id: uuid.UUID, *, phone: str, name: str
 ) -> tuple[Contact, bool]:
-    """Inbound channels: the contact with this E.164 phone, created on first contact."""
+    """Inbound channels: the contact with this E.164 phone, created on first contact.
+
+    Messages from a new sender arrive in parallel: the insert skips a phone another delivery
+    just took (no 409 for a valid delivery), and that delivery's contact is used instead.
+    """
     repository = ContactRepository(session, workspace_id)
     found = await repository.by_phone(phone)
-    if found is not None:
-        if not found.name and name:
-            found.name = name[:200]
-        return found, False
-    contact = await repository.add(Contact(name=name[:200], phone=phone, tag_rows=[]))
-    return contact, True
+    if found is None:
+        created = await repository.add_unless_taken(
+            Contact(name=name[:200], phone=phone), unique=("workspace_id", "phone")
+        )
+        if created is not None:
+            return created, True
+        found = await repository.by_phone(phone)
+        if found is None:  # pragma: no cover - the winner's contact was deleted meanwhile
+            raise Conflict("The contact changed while this message arrived; retry")
+    if not found.name and name:
+        found.name = name[:200]
+    return found, False
 
 
 async def create_visitor(

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, update
 
+from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.conversations.models import (
     Conversation,
     ConversationSettings,
@@ -46,6 +47,23 @@ class ConversationRepository(WorkspaceRepository[Conversation]):
         if visitor_id is not None:
             statement = statement.where(Conversation.visitor_id == visitor_id)
         return await self.first(statement.order_by(Conversation.created_at.desc()))
+
+    async def lock_contact(self, contact_id: uuid.UUID) -> None:
+        """Hold the contact's row until the transaction ends, so that one transaction at a
+        time looks for (and maybe starts) the contact's live conversation.
+
+        Nothing unique can say "one conversation that is not closed per contact and channel",
+        so the parent row is the lock. A no-op UPDATE, because it locks on both engines: a
+        row lock on PostgreSQL (the next statement's snapshot sees what the holder
+        committed), the database's write lock on SQLite (whose SELECT ... FOR UPDATE is
+        nothing).
+        """
+        await self.session.execute(
+            update(Contact)
+            .where(Contact.id == contact_id, Contact.workspace_id == self.workspace_id)
+            .values(updated_at=Contact.updated_at)
+            .execution_options(synchronize_session=False)
+        )
 
     async def latest_for_visitor(self, visitor_id: str) -> Conversation | None:
         return await self.first(
@@ -97,6 +115,11 @@ class MessageRepository(WorkspaceRepository[Message]):
                 )
             )
         return await self.all(statement.order_by(Message.created_at, Message.id).limit(limit))
+
+    async def add_unless_delivered(self, message: Message) -> Message | None:
+        """The message stored, or None when one with its channel id already is (a redelivery,
+        including one being stored by a concurrent request right now)."""
+        return await self.add_unless_taken(message, unique=("workspace_id", "channel_message_id"))
 
     async def by_channel_id(self, channel_message_id: str) -> Message | None:
         return await self.first(

@@ -17,6 +17,8 @@ from intuitivus_flow.agents.models import Agent, AgentStatus
 from intuitivus_flow.agents.repository import AgentRepository
 from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.contacts.models import Contact, OptIn
 from intuitivus_flow.contacts.repository import ContactRepository
 from intuitivus_flow.conversations.models import (
@@ -390,12 +392,37 @@ async def queue_outbound(
     user_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
 ) -> Message:
-    """The one way out: store the message and have it delivered through its channel.
+    """The one way out: count the message against the plan's monthly quota, store it and
+    have it delivered through its channel. Over the quota it raises `PlanLimitReached`
+    (402 `/problems/plan-limit`) before anything is written.
 
     Web chat needs no delivery (the visitor polls), so its messages are sent at once;
     WhatsApp messages wait for the `conversation.deliver` job.
     """
-    await _check_message_quota(session, conversation.workspace_id, channel=conversation.channel)
+    await use_message_quota(session, conversation.workspace_id)
+    return await _store_outbound(
+        session,
+        conversation,
+        author=author,
+        text=text,
+        kind=kind,
+        payload=payload,
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+async def _store_outbound(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    author: Author,
+    text: str,
+    kind: MessageKind = MessageKind.text,
+    payload: dict[str, Any] | None = None,
+    user_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
     whatsapp = conversation.channel == Channel.whatsapp.value
     message = await MessageRepository(session, conversation.workspace_id).add(
         Message(
@@ -423,16 +450,24 @@ async def queue_outbound(
     return message
 
 
-async def _check_message_quota(
-    session: AsyncSession, workspace_id: uuid.UUID, *, channel: str
-) -> None:
-    """Billing hook: the single place every outbound message passes before it is stored.
+async def use_message_quota(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Billing hook: every outbound message counts against the plan's monthly quota before it
+    is stored, or raises `PlanLimitReached` (402) and counts nothing. Every channel counts,
+    web chat included: an agent's reply there costs the same completion and is a message the
+    workspace sent. Inbound messages are never counted nor blocked."""
+    await billing.use_message_quota(session, workspace_id)
 
-    It does nothing today. The billing domain fills it in with the plan's monthly-message
-    limit and raises its "limit reached" error (a FlowError, so the API answers 4xx and a
-    job fails with the reason recorded). Inbound messages are never blocked here.
-    """
-    del session, workspace_id, channel
+
+async def check_message_quota(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """An early look (`PlanLimitReached` when no message is left) before costly work for a
+    message, such as the agent's completion; the send itself still counts the message."""
+    await billing.check_message_quota(session, workspace_id)
+
+
+def note_reply_refused(inbound: Message, refused: PlanLimitReached) -> None:
+    """The agent's reply to `inbound` was not sent because of the quota: say so on the
+    contact's message, where the inbox shows it (web-chat visitors never see `error`)."""
+    inbound.error = f"The agent's reply was not sent. {refused.detail}"
 
 
 async def send_whatsapp_template(
@@ -450,23 +485,18 @@ async def send_whatsapp_template(
     Idempotent on `idempotency_key` (e.g. `campaign:<step id>:<contact id>`): calling it again
     returns the first message and sends nothing, so a contact never gets a step twice.
     Refuses (InvalidInput, 422) contacts without phone or who opted out, and workspaces with
-    no WhatsApp number. The message is delivered by a job after the caller's commit.
+    no WhatsApp number; over the monthly quota, `PlanLimitReached` (402). A refused send
+    writes nothing. The message is delivered by a job after the caller's commit.
     """
-    existing = await MessageRepository(session, workspace_id).by_idempotency_key(idempotency_key)
-    if existing is not None:
-        return existing
-    conversation = await _whatsapp_conversation(session, workspace_id, contact_id)
-    message = await queue_outbound(
+    return await _send_to_contact(
         session,
-        conversation,
-        author=Author.agent,
+        workspace_id,
+        contact_id=contact_id,
+        idempotency_key=idempotency_key,
         text=f"[template {template}]",
         kind=MessageKind.template,
         payload={"name": template, "language": language, "components": components},
-        idempotency_key=idempotency_key,
     )
-    await _record_outbound(session, conversation, message)
-    return message
 
 
 async def send_text(
@@ -482,33 +512,58 @@ async def send_text(
     WhatsApp only delivers free text within 24 hours of the contact's last message (outside
     it, use a template); a refused send ends as a `failed` message with Meta's reason.
     """
+    return await _send_to_contact(
+        session,
+        workspace_id,
+        contact_id=contact_id,
+        idempotency_key=idempotency_key,
+        text=text[:4096],
+    )
+
+
+async def _send_to_contact(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    contact_id: uuid.UUID,
+    idempotency_key: str,
+    text: str,
+    kind: MessageKind = MessageKind.text,
+    payload: dict[str, Any] | None = None,
+) -> Message:
+    """A campaign's WhatsApp send, once per idempotency key. The contact and the number are
+    checked, and the message counted against the quota, before anything is written: a
+    refused send leaves no conversation behind in the inbox."""
     existing = await MessageRepository(session, workspace_id).by_idempotency_key(idempotency_key)
     if existing is not None:
         return existing
-    conversation = await _whatsapp_conversation(session, workspace_id, contact_id)
-    message = await queue_outbound(
+    contact, number = await _whatsapp_recipient(session, workspace_id, contact_id)
+    await use_message_quota(session, workspace_id)
+    conversation = await continue_or_start(
+        session, workspace_id, contact=contact, channel=Channel.whatsapp, number=number
+    )
+    message = await _store_outbound(
         session,
         conversation,
         author=Author.agent,
-        text=text[:4096],
+        text=text,
+        kind=kind,
+        payload=payload,
         idempotency_key=idempotency_key,
     )
     await _record_outbound(session, conversation, message)
     return message
 
 
-async def _whatsapp_conversation(
+async def _whatsapp_recipient(
     session: AsyncSession, workspace_id: uuid.UUID, contact_id: uuid.UUID
-) -> Conversation:
+) -> tuple[Contact, WhatsAppNumber]:
     contact = await ContactRepository(session, workspace_id).get_or_raise(contact_id)
     if not contact.phone:
         raise InvalidInput("The contact has no phone number", field="contact_id")
     if contact.opt_in == OptIn.opted_out.value:
         raise InvalidInput("The contact opted out of messages", field="contact_id")
-    number = await _sending_number(session, workspace_id, contact)
-    return await continue_or_start(
-        session, workspace_id, contact=contact, channel=Channel.whatsapp, number=number
-    )
+    return contact, await _sending_number(session, workspace_id, contact)
 
 
 async def _sending_number(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.conversations import service
 from intuitivus_flow.conversations.channels.whatsapp import WhatsAppClient, WhatsAppError
 from intuitivus_flow.conversations.models import (
@@ -100,6 +101,10 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
     agent = await service.responding_agent(session, conversation)
     if agent is None:
         return {"skipped": "no active agent"}  # waits in the inbox for a person
+    try:  # before paying for a completion that could not be sent
+        await service.check_message_quota(session, workspace_id)
+    except PlanLimitReached as refused:
+        return _not_answered(inbound, refused)
     history = await messages.history(conversation.id, limit=HISTORY_MESSAGES)
     completion, cost = await llm.complete(
         session,
@@ -108,9 +113,16 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
         box=runtime.box,
         provider=ProviderKind(agent.provider) if agent.provider else None,
     )
-    answer = await service.queue_outbound(
-        session, conversation, author=Author.agent, text=completion.result.text, idempotency_key=key
-    )
+    try:
+        answer = await service.queue_outbound(
+            session,
+            conversation,
+            author=Author.agent,
+            text=completion.result.text,
+            idempotency_key=key,
+        )
+    except PlanLimitReached as refused:  # parallel sends took the last messages meanwhile
+        return _not_answered(inbound, refused)
     get_metrics().agent_replies_total.labels(outcome="succeeded").inc()
     await events.record(
         session,
@@ -125,6 +137,14 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
         },
     )
     return {"message_id": str(answer.id)}
+
+
+def _not_answered(inbound: Message, refused: PlanLimitReached) -> dict[str, str]:
+    """The quota is used up: the job ends here (a retry could not help before next month or
+    an upgrade), and the inbox shows why the contact got no answer."""
+    service.note_reply_refused(inbound, refused)
+    get_metrics().agent_replies_total.labels(outcome="message_quota").inc()
+    return {"skipped": "message quota"}
 
 
 async def deliver(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> dict[str, str]:

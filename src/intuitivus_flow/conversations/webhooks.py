@@ -136,7 +136,9 @@ async def _store_message(
     conversation = await conversations.continue_or_start(
         session, number.workspace_id, contact=contact, channel=Channel.whatsapp, number=number
     )
-    await conversations.receive(
+    # Meta delivers in parallel and retries: a copy of this message stored meanwhile by a
+    # concurrent request makes this one a duplicate, never a 409.
+    stored = await conversations.receive_once(
         session, conversation, text=inbound.text, channel_message_id=inbound.wamid
     )
-    return True
+    return stored is not None

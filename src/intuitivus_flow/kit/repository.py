@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
@@ -89,6 +90,25 @@ class Repository(Generic[M]):
         await self.session.delete(instance)
         await self.session.flush()
 
+    async def add_unless_taken(self, instance: M, *, unique: Sequence[str]) -> M | None:
+        """Insert `instance` unless a row with the same `unique` columns exists; that row's
+        lookup is the caller's (None here).
+
+        Race-free get-or-create: `INSERT ... ON CONFLICT DO NOTHING` on the unique constraint
+        over `unique`. On PostgreSQL an insert racing a concurrent transaction's waits for it
+        and does nothing once it committed; on SQLite the single writer orders them. No
+        savepoint, which SQLite would commit on its own (docs/ARCHITECTURE.md, "SQLite and
+        savepoints"), and no IntegrityError, which would answer a valid request with 409.
+        """
+        statement = (
+            dialect_insert(self.session, self.model)
+            .values(column_values(instance))
+            .on_conflict_do_nothing(index_elements=list(unique))
+            .returning(self.model.id)
+        )
+        inserted: uuid.UUID | None = (await self.session.execute(statement)).scalar()
+        return None if inserted is None else await self.get(inserted)
+
 
 class WorkspaceRepository(Repository[W]):
     """Data access for rows that belong to one workspace: every query is filtered by it."""
@@ -105,8 +125,29 @@ class WorkspaceRepository(Repository[W]):
         instance.workspace_id = self.workspace_id  # type: ignore[assignment]
         return await super().add(instance)
 
+    async def add_unless_taken(self, instance: W, *, unique: Sequence[str]) -> W | None:
+        instance.workspace_id = self.workspace_id  # type: ignore[assignment]
+        return await super().add_unless_taken(instance, unique=unique)
+
     async def add_many(self, instances: Sequence[W]) -> None:
         for instance in instances:
             instance.workspace_id = self.workspace_id  # type: ignore[assignment]
         self.session.add_all(instances)
         await self.session.flush()
+
+
+def dialect_insert(session: AsyncSession, model: type[Any]) -> Any:
+    """The engine's own INSERT construct, which knows ON CONFLICT (both engines have it)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def column_values(instance: Any) -> dict[str, Any]:
+    """An ORM instance's set attributes by column name; unset ones take the columns' defaults
+    when inserted through Core."""
+    values = {}
+    for attribute in inspect(type(instance)).column_attrs:
+        value = getattr(instance, attribute.key)
+        if value is not None:
+            values[attribute.columns[0].name] = value
+    return values
