@@ -275,8 +275,13 @@ async def continue_or_start(
     number: WhatsAppNumber | None = None,
     visitor_id: str | None = None,
 ) -> Conversation:
-    """The contact's live conversation on this channel, or a new open one."""
+    """The contact's live conversation on this channel, or a new open one.
+
+    The contact's row is locked first: parallel messages from one contact start exactly one
+    conversation (the later ones wait, then find it).
+    """
     repository = ConversationRepository(session, workspace_id)
+    await repository.lock_contact(contact.id)
     current = await repository.current(
         contact_id=contact.id,
         channel=channel.value,
@@ -304,30 +309,47 @@ async def continue_or_start(
     return conversation
 
 
-async def receive(
-    session: AsyncSession,
-    conversation: Conversation,
-    *,
-    text: str,
-    channel_message_id: str | None = None,
-) -> Message:
-    """Store an inbound message and, while the agent is in charge, queue its reply.
-
-    Channels check for a redelivered message first (by its channel id). A concurrent
-    duplicate loses on the (workspace, channel message id) unique constraint instead: its
-    request fails with 409, Meta retries, and the retry finds the message and does nothing.
-    """
-    repository = MessageRepository(session, conversation.workspace_id)
-    message = await repository.add(
-        Message(
-            conversation_id=conversation.id,
-            direction=Direction.inbound.value,
-            author=Author.contact.value,
-            text=text,
-            channel_message_id=channel_message_id,
-            status=MessageStatus.received.value,
-        )
+async def receive(session: AsyncSession, conversation: Conversation, *, text: str) -> Message:
+    """Store an inbound message and, while the agent is in charge, queue its reply (web chat;
+    channels that identify their messages use `receive_once`)."""
+    message = await MessageRepository(session, conversation.workspace_id).add(
+        _inbound(conversation, text, channel_message_id=None)
     )
+    await _accept_inbound(session, conversation, message)
+    return message
+
+
+async def receive_once(
+    session: AsyncSession, conversation: Conversation, *, text: str, channel_message_id: str
+) -> Message | None:
+    """`receive` for a message the channel identifies; None when it is already stored.
+
+    A redelivery, even one racing the first delivery, is skipped by the (workspace, channel
+    message id) unique constraint without an error, so the channel gets its 200 and the
+    message is stored and answered once.
+    """
+    message = await MessageRepository(session, conversation.workspace_id).add_unless_delivered(
+        _inbound(conversation, text, channel_message_id=channel_message_id)
+    )
+    if message is not None:
+        await _accept_inbound(session, conversation, message)
+    return message
+
+
+def _inbound(conversation: Conversation, text: str, *, channel_message_id: str | None) -> Message:
+    return Message(
+        conversation_id=conversation.id,
+        direction=Direction.inbound.value,
+        author=Author.contact.value,
+        text=text,
+        channel_message_id=channel_message_id,
+        status=MessageStatus.received.value,
+    )
+
+
+async def _accept_inbound(
+    session: AsyncSession, conversation: Conversation, message: Message
+) -> None:
     _touch(conversation, message)
     await events.record(
         session,
@@ -345,7 +367,6 @@ async def receive(
             dedupe_key=f"conversation-reply:{message.id}",
             max_attempts=3,
         )
-    return message
 
 
 async def apply_status(
