@@ -33,6 +33,7 @@ from intuitivus_flow.kit.http.middleware import (
     RejectNulMiddleware,
     RequestContextMiddleware,
 )
+from intuitivus_flow.kit.http.openapi import install_openapi
 from intuitivus_flow.kit.http.problems import install_problem_handlers
 from intuitivus_flow.llm.endpoints import router as llm_router
 from intuitivus_flow.metrics_history.endpoints import router as metrics_history_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
     )
     app.state.context = context
     install_problem_handlers(app)
+    install_openapi(app)  # errors documented as the problems they are
     for router in (
         health_router,
         auth_router,

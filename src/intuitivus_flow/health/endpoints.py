@@ -15,7 +15,11 @@ async def liveness() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness")
+@router.get(
+    "/ready",
+    summary="Readiness",
+    responses={503: {"description": "A component failed or timed out; see `components`."}},
+)
 async def readiness(context: Context) -> JSONResponse:
     """Ready to take traffic: database reachable, migrations current, Redis reachable when
     configured. 200 when all pass, 503 otherwise, with one entry per component."""
