@@ -10,7 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from intuitivus_flow.billing.licences import DELIVER_LICENCE
 from intuitivus_flow.billing.models import Licence, WebhookEvent
+from intuitivus_flow.jobs.models import Job
 from tests.billing.conftest import licence_for, licence_key
 from tests.billing.helpers import (
     hotmart_event,
@@ -190,6 +192,56 @@ class TestDuplicates:
         complete = await send_hotmart(client, hotmart_event("PURCHASE_COMPLETE", "HP-2"))
         assert complete.json()["status"] == "processed"
         assert await _count(app, Licence) == 1
+
+
+class TestEventsOfOneOrderInParallel:
+    """Platforms send several events for one order close together (Hotmart: APPROVED then
+    COMPLETE; Stripe: the checkout session and its PaymentIntent). Ten different events for one
+    order at once: every one is answered 200 and exactly one licence is issued and mailed."""
+
+    @pytest.mark.parametrize(
+        ("send", "events"),
+        [
+            (
+                send_hotmart,
+                [
+                    hotmart_event(("PURCHASE_APPROVED", "PURCHASE_COMPLETE")[i % 2], "HP-par")
+                    for i in range(10)
+                ],
+            ),
+            (
+                send_stripe,
+                [
+                    stripe_event("checkout.session.completed", "pi_par")
+                    if i % 2
+                    else stripe_event("payment_intent.succeeded", "ignored", id="pi_par")
+                    for i in range(10)
+                ],
+            ),
+            (
+                send_kiwify,
+                [kiwify_event(f"order_paid_{i}", "K-par") for i in range(9)]
+                + [kiwify_event("order_approved", "K-par")],
+            ),
+        ],
+        ids=["hotmart", "stripe", "kiwify"],
+    )
+    async def test_one_licence_and_no_conflict(
+        self, client: httpx.AsyncClient, app: Any, send: Any, events: list[bytes]
+    ) -> None:
+        responses = await asyncio.gather(*(send(client, body) for body in events))
+        assert [r.status_code for r in responses] == [200] * len(events), [
+            r.text for r in responses if r.status_code != 200
+        ]
+        assert {response.json()["status"] for response in responses} == {"processed"}
+        assert await _count(app, Licence) == 1
+        async with app.state.context.sessions() as session:
+            outcomes = sorted((await session.scalars(select(WebhookEvent.outcome))).all())
+            deliveries = await session.scalar(
+                select(func.count()).select_from(Job).where(Job.kind == DELIVER_LICENCE)
+            )
+        assert outcomes == ["already_issued"] * (len(events) - 1) + ["issued"]
+        assert deliveries == 1
 
 
 class TestRevocation:

@@ -102,7 +102,11 @@ async def _apply(
     if event.kind is EventKind.purchase:
         if existing is not None:  # e.g. Hotmart's APPROVED then COMPLETE for one order
             return "already_issued", existing
-        return "issued", await _issue(session, event, event.order_ref, box)
+        issued = await _issue(session, event, event.order_ref, box)
+        if issued is not None:
+            return "issued", issued
+        # Another event for this order issued its licence while this one was on its way.
+        return "already_issued", await licences.by_ref(event.platform.value, event.order_ref)
     if existing is None:
         return "unknown_order", None
     if existing.status == LicenceStatus.revoked.value:
@@ -113,9 +117,11 @@ async def _apply(
 
 async def _issue(
     session: AsyncSession, event: PlatformEvent, order_ref: str, box: SecretBox
-) -> Licence:
+) -> Licence | None:
+    """The order's new licence, queued for delivery; None when a concurrent event for the
+    same order issued it first (one licence per order, and no 409 for a valid event)."""
     key = new_licence_key()
-    licence = await LicenceRepository(session).add(
+    licence = await LicenceRepository(session).add_unless_taken(
         Licence(
             key_hash=digest(key),
             key_hint=key[-4:],
@@ -124,8 +130,11 @@ async def _issue(
             buyer_email=event.buyer_email,
             plan=(event.plan or DEFAULT_LICENCE_PLAN).value,
             delivery_ciphertext=box.encrypt(key),
-        )
+        ),
+        unique=("platform", "external_ref"),
     )
+    if licence is None:
+        return None
     await jobs.enqueue(
         session,
         kind=DELIVER_LICENCE,
