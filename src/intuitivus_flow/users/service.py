@@ -14,7 +14,7 @@ from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
-from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput
+from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.kit.security import digest, new_secret
@@ -55,7 +55,7 @@ async def invite(
     lifetime: timedelta,
 ) -> IssuedInvitation:
     _require_member_manager(principal)
-    _require_can_grant(principal, role)
+    _require_can_grant(principal.role, role)
     if await AccountRepository(session).email_taken(email):
         raise Conflict("A user with this email already exists", field="email")
     repository = InvitationRepository(session, principal.workspace_id)
@@ -117,15 +117,15 @@ async def set_active(
     """Deactivate (or reactivate) a member. Deactivation means "out now": every session of
     theirs is revoked in the same transaction."""
     _require_member_manager(principal)
-    member = await MemberRepository(session, principal.workspace_id).get_or_raise(user_id)
-    if member.id == principal.user_id:
+    change = await _lock_role_change(session, principal, user_id)
+    member = change.member
+    if member.id == change.actor_id:
         raise Forbidden("You cannot deactivate yourself")
-    if member.role_enum.rank > principal.role.rank:
-        raise Forbidden("You cannot change a member with a higher role than yours")
+    _require_outranks(change.actor_role, member)
     if member.active == active:
         return member
     if not active and member.role_enum is Role.owner:
-        await _ensure_another_owner(session, principal.workspace_id)
+        await _ensure_another_owner(change.repository)
     member.active = active
     if not active:
         await AuthSessionRepository(session).revoke_for_user(
@@ -145,14 +145,15 @@ async def change_role(
     session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, role: Role
 ) -> User:
     _require_member_manager(principal)
-    _require_can_grant(principal, role)
-    member = await MemberRepository(session, principal.workspace_id).get_or_raise(user_id)
-    if member.role_enum.rank > principal.role.rank:
-        raise Forbidden("You cannot change a member with a higher role than yours")
+    _require_can_grant(principal.role, role)
+    change = await _lock_role_change(session, principal, user_id)
+    _require_can_grant(change.actor_role, role)
+    member = change.member
+    _require_outranks(change.actor_role, member)
     if member.role_enum is role:
         return member
-    if member.role_enum is Role.owner:
-        await _ensure_another_owner(session, principal.workspace_id)
+    if member.role_enum is Role.owner and member.active:
+        await _ensure_another_owner(change.repository)
     previous, member.role = member.role, role.value
     await events.record(
         session,
@@ -164,16 +165,54 @@ async def change_role(
     return member
 
 
+@dataclass(frozen=True, slots=True)
+class _RoleChange:
+    """A role or activation change holding the workspace's role lock, with the member and the
+    acting person's role as they are now (not as they were when the request authenticated)."""
+
+    repository: MemberRepository
+    member: User
+    actor_id: uuid.UUID | None
+    actor_role: Role
+
+
+async def _lock_role_change(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID
+) -> _RoleChange:
+    repository = MemberRepository(session, principal.workspace_id)
+    await repository.lock_roles()
+    # Re-read under the lock: an owner demoted by a change that committed while this request
+    # waited must not still act, or count, as an owner.
+    actor_id = principal.user_id or principal.key_creator_id
+    actor_role = principal.role
+    if actor_id is not None:
+        actor = await repository.get_fresh(actor_id)
+        if actor is None or not actor.active:
+            raise Forbidden("Your membership of this workspace has ended")
+        actor_role = min(actor_role, actor.role_enum, key=lambda role: role.rank)
+    member = await repository.get_fresh(user_id)
+    if member is None:
+        raise NotFound(repository.not_found_message)
+    return _RoleChange(repository, member, actor_id, actor_role)
+
+
 def _require_member_manager(principal: Principal) -> None:
     principal.require_scope(Scope.members_write)
     principal.require_role(Role.admin)
 
 
-def _require_can_grant(principal: Principal, role: Role) -> None:
-    if role.rank > principal.role.rank:
+def _require_can_grant(actor_role: Role, role: Role) -> None:
+    if role.rank > actor_role.rank:
         raise Forbidden(f"Only an {role.value} can grant the {role.value} role")
 
 
-async def _ensure_another_owner(session: AsyncSession, workspace_id: uuid.UUID) -> None:
-    if await MemberRepository(session, workspace_id).count_active_owners() <= 1:
+def _require_outranks(actor_role: Role, member: User) -> None:
+    if member.role_enum.rank > actor_role.rank:
+        raise Forbidden("You cannot change a member with a higher role than yours")
+
+
+async def _ensure_another_owner(repository: MemberRepository) -> None:
+    """Called with the role lock held (`_lock_role_change`), so the count cannot go stale
+    before the caller's write."""
+    if await repository.count_active_owners() <= 1:
         raise InvalidInput("A workspace must keep at least one active owner")
