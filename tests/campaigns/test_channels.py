@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from intuitivus_flow.billing.exceptions import PlanLimitReached
+from intuitivus_flow.billing.plans import PLANS, Limit, PlanId
 from intuitivus_flow.campaigns.channels import (
     ChannelNotConfigured,
     ContactUnreachable,
     ConversationsSender,
+    MessageQuotaReached,
     _channel_errors,
     sender_from_settings,
 )
@@ -55,6 +58,11 @@ def not_a_sender(_: Settings) -> object:
         (NotFound("Contact not found"), ContactUnreachable, "the contact no longer exists"),
         (InvalidInput("opted out", field="contact_id"), ContactUnreachable, "opted out"),
         (InvalidInput("No WhatsApp number"), ChannelNotConfigured, "No WhatsApp number"),
+        (
+            PlanLimitReached(PLANS[PlanId.free], Limit.monthly_messages, allowed=1, used=1),
+            MessageQuotaReached,
+            "monthly message quota: The Free plan allows 1 monthly messages",
+        ),
     ],
 )
 def test_channel_refusals_map_to_engine_outcomes(

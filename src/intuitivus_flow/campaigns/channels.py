@@ -19,6 +19,7 @@ from typing import Protocol, cast, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.campaigns.repository import InboundMessageRepository
 from intuitivus_flow.config import ConfigurationError, Settings
 from intuitivus_flow.contacts import service as contacts
@@ -81,9 +82,19 @@ class ChannelNotConfigured(PermanentJobError):
     """Retrying cannot help until an operator configures a channel: fail the job at once."""
 
 
-class ContactUnreachable(Exception):
-    """This contact cannot get messages (no phone, opted out, deleted): their journey ends,
-    recorded as skipped, and the rest of the audience goes on."""
+class SendSkipped(Exception):
+    """The step's message is not sent to this contact: their journey ends, recorded as
+    skipped with the reason (shown on the campaign page), and the rest of the audience goes
+    on. Never retried."""
+
+
+class ContactUnreachable(SendSkipped):
+    """This contact cannot get messages (no phone, opted out, deleted)."""
+
+
+class MessageQuotaReached(SendSkipped):
+    """The workspace's plan allows no more messages this month; retrying cannot help before
+    the next month or an upgrade."""
 
 
 class ConversationsSender:
@@ -140,6 +151,8 @@ def _channel_errors() -> Iterator[None]:
     """The conversations service's refusals, as the engine understands them."""
     try:
         yield
+    except PlanLimitReached as refused:
+        raise MessageQuotaReached(f"monthly message quota: {refused.detail}") from None
     except NotFound:
         raise ContactUnreachable("the contact no longer exists") from None
     except InvalidInput as refused:

@@ -27,7 +27,8 @@ from intuitivus_flow.campaigns import service as campaigns
 from intuitivus_flow.campaigns.automation import ENROLL, QUEUE, RUN_STEP, step_dedupe_key
 from intuitivus_flow.campaigns.channels import (
     CampaignSender,
-    ContactUnreachable,
+    MessageQuotaReached,
+    SendSkipped,
     TemplateMessage,
     TextMessage,
     sender_from_settings,
@@ -166,13 +167,14 @@ class Engine:
             return (int(target) if target is not None else None), now
         try:
             message_id = await self._send(session, campaign, step, delivery.contact_id)
-        except ContactUnreachable as unreachable:
+        except SendSkipped as skipped:
+            outcome = "message_quota" if isinstance(skipped, MessageQuotaReached) else "skipped"
             get_metrics().campaign_sends_total.labels(
-                channel=campaign.platform, outcome="skipped"
+                channel=campaign.platform, outcome=outcome
             ).inc()
             delivery.status, delivery.detail = (
                 DeliveryStatus.skipped.value,
-                {"reason": str(unreachable)},
+                {"reason": str(skipped)},
             )
             return None, now
         get_metrics().campaign_sends_total.labels(channel=campaign.platform, outcome="sent").inc()
