@@ -168,9 +168,9 @@ class Engine:
         try:
             message_id = await self._send(session, campaign, step, delivery.contact_id)
         except SendSkipped as skipped:
-            outcome = "message_quota" if isinstance(skipped, MessageQuotaReached) else "skipped"
+            counted_as = "message_quota" if isinstance(skipped, MessageQuotaReached) else "skipped"
             get_metrics().campaign_sends_total.labels(
-                channel=campaign.platform, outcome=outcome
+                channel=campaign.platform, outcome=counted_as
             ).inc()
             delivery.status, delivery.detail = (
                 DeliveryStatus.skipped.value,
