@@ -15,6 +15,8 @@ from typing import Annotated
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from intuitivus_flow.kit.outbound import parse_allow_entry
+
 SECRET_KEY_FILE = "secret_key"
 # Values that people paste from examples; production must never run with them.
 INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
@@ -197,6 +199,12 @@ class Settings(BaseSettings):
         description="Comma-separated Fernet keys for secrets at rest (LLM provider keys); the "
         "first encrypts, all decrypt (rotation). Default: derived from the secret key.",
     )
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host names and IP networks (CIDR) that outbound requests "
+        "to URLs chosen by workspaces (an OpenAI-compatible LLM server) may reach although "
+        "they are not public, e.g. `ollama.internal,10.0.0.0/8`. Empty: public addresses only.",
+    )
     # --- conversations (issue 4, section 2) ---
     whatsapp_graph_url: str = Field(
         default="https://graph.facebook.com",
@@ -272,6 +280,7 @@ class Settings(BaseSettings):
         "alert_email_to",
         "encryption_keys",
         "operator_workspaces",
+        "outbound_allow",
         mode="before",
     )
     @classmethod
@@ -279,6 +288,13 @@ class Settings(BaseSettings):
         # FLOW_ALERT_WEBHOOK_URLS=https://a,https://b reads better than a JSON list in a .env.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _valid_outbound_allow(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_allow_entry(entry)  # a typo must stop the start, not widen or break the rule
         return value
 
     @field_validator("database_url")

@@ -19,12 +19,18 @@ def vendor() -> Iterator[RunningVendor]:
     yield from serve_vendor()
 
 
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # The fake vendor is on loopback: reachable only because the operator setting allows it.
+    return {"outbound_allow": ["127.0.0.1"]}
+
+
 async def with_vendor_key(client: httpx.AsyncClient, owner: Account, vendor: RunningVendor) -> None:
     response = await client.post(
         "/api/llm/keys",
         headers=owner.headers,
         json={
-            "provider": "openai",
+            "provider": "openai_compatible",
             "label": "main",
             "api_key": API_KEY,
             "base_url": vendor.url,
@@ -53,8 +59,8 @@ async def test_sequential_crew_passes_output_along(
 ) -> None:
     owner = await register(client)
     await with_vendor_key(client, owner, vendor)
-    writer = await create(client, owner, name="Writer")
-    editor = await create(client, owner, name="Editor")
+    writer = await create(client, owner, name="Writer", provider="openai_compatible")
+    editor = await create(client, owner, name="Editor", provider="openai_compatible")
     run = await start(client, owner, agent_ids=[writer["id"], editor["id"]], input="draft")
     assert await run_jobs(app) == 2
     done = await run_of(client, owner, run["id"])
@@ -72,8 +78,8 @@ async def test_delegation_hands_work_to_the_named_member(
 ) -> None:
     owner = await register(client)
     await with_vendor_key(client, owner, vendor)
-    lead = await create(client, owner, name="Lead")
-    analyst = await create(client, owner, name="Analyst")
+    lead = await create(client, owner, name="Lead", provider="openai_compatible")
+    analyst = await create(client, owner, name="Analyst", provider="openai_compatible")
     run = await start(
         client,
         owner,

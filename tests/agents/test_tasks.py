@@ -20,6 +20,12 @@ def vendor() -> Iterator[RunningVendor]:
     yield from serve_vendor()
 
 
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # The fake vendor is on loopback: reachable only because the operator setting allows it.
+    return {"outbound_allow": ["127.0.0.1"]}
+
+
 async def run_jobs(app: Any) -> int:
     install_handlers(app.state.context)
     return await Worker(app.state.context.sessions, name="test-worker").run_until_idle()
@@ -65,14 +71,14 @@ class TestRun:
             "/api/llm/keys",
             headers=owner.headers,
             json={
-                "provider": "openai",
+                "provider": "openai_compatible",
                 "label": "main",
                 "api_key": API_KEY,
                 "base_url": vendor.url,
                 "default_model": "gpt-4o-mini",
             },
         )
-        agent = await create(client, owner)
+        agent = await create(client, owner, provider="openai_compatible")
         queued = await submit(client, owner, agent["id"], "Hello ACME")
         await run_jobs(app)
         done = await task(client, owner, queued["id"])
@@ -102,7 +108,7 @@ class TestRun:
             "/api/llm/keys",
             headers=owner.headers,
             json={
-                "provider": "openai",
+                "provider": "openai_compatible",
                 "label": "main",
                 "api_key": API_KEY,
                 "base_url": vendor.url,
@@ -110,12 +116,12 @@ class TestRun:
             },
         )
         vendor.state.modes["openai"] = "error500"
-        agent = await create(client, owner)
+        agent = await create(client, owner, provider="openai_compatible")
         queued = await submit(client, owner, agent["id"])
         await run_jobs(app)
         failed = await task(client, owner, queued["id"])
         assert failed["status"] == "failed"
-        assert "openai:main: unavailable" in failed["error"]
+        assert "openai_compatible:main: unavailable" in failed["error"]
 
 
 class TestLifecycle:

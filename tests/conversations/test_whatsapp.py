@@ -37,7 +37,12 @@ def vendor() -> Iterator[RunningVendor]:
 
 @pytest.fixture
 def settings_overrides(graph: RunningGraph) -> dict[str, Any]:
-    return {"whatsapp_graph_url": graph.url, "whatsapp_graph_version": "v21.0"}
+    # The fake LLM vendor is on loopback: reachable because the operator setting allows it.
+    return {
+        "whatsapp_graph_url": graph.url,
+        "whatsapp_graph_version": "v21.0",
+        "outbound_allow": ["127.0.0.1"],
+    }
 
 
 async def only_conversation(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
@@ -164,7 +169,7 @@ class TestAgentReplies:
             "/api/llm/keys",
             headers=tenant.owner.headers,
             json={
-                "provider": "openai",
+                "provider": "openai_compatible",
                 "label": "main",
                 "api_key": API_KEY,
                 "base_url": vendor.url,

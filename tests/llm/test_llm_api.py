@@ -1,4 +1,8 @@
-"""Provider keys and completions through the API, on both engines, against a local vendor."""
+"""Provider keys and completions through the API, on both engines, against a local vendor.
+
+The fake vendor listens on 127.0.0.1, which the outbound rule refuses: these tests reach it
+because their settings allow it, as an operator would (`FLOW_OUTBOUND_ALLOW`).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,21 @@ from intuitivus_flow.llm.models import ProviderKey
 from tests.helpers import Account, assert_problem, invite_and_join, register
 from tests.llm.vendor_server import API_KEY, RunningVendor, serve_vendor
 
+LOCAL_VENDOR = {"outbound_allow": ["127.0.0.1"]}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return LOCAL_VENDOR
+
 
 @pytest.fixture
 def vendor() -> Iterator[RunningVendor]:
+    yield from serve_vendor()
+
+
+@pytest.fixture
+def backup_vendor() -> Iterator[RunningVendor]:
     yield from serve_vendor()
 
 
@@ -23,7 +39,7 @@ async def add_key(
     client: httpx.AsyncClient, owner: Account, vendor: RunningVendor, **fields: Any
 ) -> dict[str, Any]:
     body = {
-        "provider": "openai",
+        "provider": "openai_compatible",
         "label": "main",
         "api_key": API_KEY,
         "base_url": vendor.url,
@@ -36,12 +52,18 @@ async def add_key(
     return created
 
 
-async def ask(client: httpx.AsyncClient, account: Account, text: str = "hi") -> httpx.Response:
+async def ask(
+    client: httpx.AsyncClient, account: Account, text: str = "hi", **fields: Any
+) -> httpx.Response:
     return await client.post(
         "/api/llm/complete",
         headers=account.headers,
-        json={"messages": [{"role": "user", "content": text}]},
+        json={"messages": [{"role": "user", "content": text}], **fields},
     )
+
+
+OPENAI = {"provider": "openai", "label": "l", "api_key": "sk-k", "default_model": "gpt-4o"}
+COMPATIBLE = {"provider": "openai_compatible", "label": "l", "default_model": "m"}
 
 
 class TestKeys:
@@ -78,6 +100,13 @@ class TestKeys:
             ({"provider": "anthropic", "label": "l", "default_model": "m"}, "body"),
             ({"provider": "offline", "label": "l", "default_model": "m"}, "body"),
             ({"provider": "skynet", "label": "l", "default_model": "m"}, "body.provider"),
+            # Issue 10, item 11: each of these was a 500 (or a key that crashed every call).
+            ({**OPENAI, "api_key": "sk-clé"}, "body.api_key"),
+            ({**OPENAI, "api_key": "sk-\u043a\u043b\u044e\u0447"}, "body.api_key"),
+            ({**OPENAI, "monthly_token_limit": 2**63}, "body.monthly_token_limit"),
+            ({**OPENAI, "monthly_cost_limit_micros": 10**30}, "body.monthly_cost_limit_micros"),
+            ({**COMPATIBLE, "base_url": "http://h.example/" + "a" * 500}, "body.base_url"),
+            ({**OPENAI, "prompt_micros_per_million": -1}, "body.prompt_micros_per_million"),
         ],
     )
     async def test_invalid_keys_are_422(
@@ -99,6 +128,11 @@ class TestKeys:
         )
         assert changed.json()["priority"] == 5
         assert changed.json()["key_hint"] == "…9999"
+        for bad in ({"api_key": "sk-clé"}, {"monthly_token_limit": 2**63}):
+            refused = await client.patch(
+                f"/api/llm/keys/{created['id']}", headers=owner.headers, json=bad
+            )
+            assert assert_problem(refused, 422)["errors"][0]["field"] == f"body.{next(iter(bad))}"
         removed = await client.delete(f"/api/llm/keys/{created['id']}", headers=owner.headers)
         assert removed.status_code == 204
         assert (await client.get("/api/llm/keys", headers=owner.headers)).json() == []
@@ -124,15 +158,14 @@ class TestCompletions:
         assert body["text"].startswith("[offline provider")
 
     async def test_fallback_records_usage_and_cost(
-        self, client: httpx.AsyncClient, vendor: RunningVendor
+        self, client: httpx.AsyncClient, vendor: RunningVendor, backup_vendor: RunningVendor
     ) -> None:
         owner = await register(client)
         await add_key(client, owner, vendor, label="primary", priority=1)
         await add_key(
             client,
             owner,
-            vendor,
-            provider="anthropic",
+            backup_vendor,
             label="backup",
             priority=2,
             default_model="claude-3-5-haiku-latest",
@@ -140,14 +173,14 @@ class TestCompletions:
         vendor.state.modes["openai"] = "error500"
         response = await ask(client, owner)
         body = response.json()
-        assert body["provider"] == "anthropic:backup"
+        assert body["provider"] == "openai_compatible:backup"
         assert [a["outcome"] for a in body["attempts"]] == ["unavailable", "ok"]
-        # claude-3-5-haiku: $0.80 / $4.00 per million -> 13*0.8 + 5*4 = 30.4 micro-USD
-        assert body["cost_micros"] == 30
+        # claude-3-5-haiku: $0.80 / $4.00 per million -> 11*0.8 + 7*4 = 36.8 micro-USD
+        assert body["cost_micros"] == 37
         usage = (await client.get("/api/llm/usage", headers=owner.headers)).json()["rows"]
         outcomes = {(row["provider"], row["outcome"]): row for row in usage}
-        assert outcomes[("openai", "unavailable")]["calls"] == 1
-        assert outcomes[("anthropic", "ok")]["tokens"] == 18
+        assert outcomes[("openai_compatible", "unavailable")]["calls"] == 1
+        assert outcomes[("openai_compatible", "ok")]["tokens"] == 18
 
     async def test_monthly_token_limit_is_enforced(
         self, client: httpx.AsyncClient, vendor: RunningVendor
@@ -155,13 +188,13 @@ class TestCompletions:
         owner = await register(client)
         await add_key(client, owner, vendor, monthly_token_limit=20)
         first = await ask(client, owner)
-        assert first.json()["provider"] == "openai:main"  # 18 tokens used
+        assert first.json()["provider"] == "openai_compatible:main"  # 18 tokens used
         second = await ask(client, owner)
-        assert second.json()["provider"] == "openai:main"  # 18 < 20: still allowed
+        assert second.json()["provider"] == "openai_compatible:main"  # 18 < 20: still allowed
         third = await ask(client, owner)
         body = assert_problem(third, 503, "llm-unavailable")
         assert body["attempts"] == [
-            {"provider": "openai:main", "outcome": "skipped:monthly_token_limit"}
+            {"provider": "openai_compatible:main", "outcome": "skipped:monthly_token_limit"}
         ]
 
     async def test_all_failing_is_503_and_attempts_are_kept(
@@ -173,7 +206,13 @@ class TestCompletions:
         assert_problem(await ask(client, owner), 503, "llm-unavailable")
         usage = (await client.get("/api/llm/usage", headers=owner.headers)).json()["rows"]
         assert usage == [
-            {"provider": "openai", "outcome": "quota", "calls": 1, "tokens": 0, "cost_micros": 0}
+            {
+                "provider": "openai_compatible",
+                "outcome": "quota",
+                "calls": 1,
+                "tokens": 0,
+                "cost_micros": 0,
+            }
         ]
 
     async def test_paused_key_is_not_used(

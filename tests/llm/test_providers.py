@@ -5,16 +5,19 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from intuitivus_flow.kit.outbound import OutboundPolicy
 from intuitivus_flow.llm.fallback import (
     Candidate,
     NoProviderAvailable,
     complete_with_fallback,
 )
-from intuitivus_flow.llm.pricing import price_for
+from intuitivus_flow.llm.pricing import Price, list_price, price_for
 from intuitivus_flow.llm.providers import (
+    MAX_MODEL_LENGTH,
     ChatMessage,
     ChatRequest,
     OfflineProvider,
+    ProviderAddressRefused,
     ProviderKind,
     ProviderQuotaExceeded,
     ProviderRejected,
@@ -23,6 +26,9 @@ from intuitivus_flow.llm.providers import (
     build_provider,
 )
 from tests.llm.vendor_server import API_KEY, RunningVendor, serve_vendor
+
+# The fake vendor listens on loopback: reached only because this operator setting says so.
+LOCAL_VENDOR = OutboundPolicy.parse(["127.0.0.1"])
 
 
 @pytest.fixture
@@ -40,8 +46,13 @@ def request(text: str = "hello") -> ChatRequest:
     )
 
 
-def provider(vendor: RunningVendor, kind: ProviderKind, key: str = API_KEY, **kw: object):  # type: ignore[no-untyped-def]
-    return build_provider(kind, api_key=key, base_url=vendor.url, **kw)  # type: ignore[arg-type]
+def provider(  # type: ignore[no-untyped-def]
+    vendor: RunningVendor,
+    kind: ProviderKind,
+    key: str = API_KEY,
+    outbound: OutboundPolicy = LOCAL_VENDOR,
+):
+    return build_provider(kind, api_key=key, base_url=vendor.url, outbound=outbound)
 
 
 class TestWireFormats:
@@ -55,7 +66,9 @@ class TestWireFormats:
 
     async def test_openai_compatible_needs_a_base_url(self) -> None:
         with pytest.raises(ValueError, match="base URL"):
-            build_provider(ProviderKind.openai_compatible, api_key="", base_url=None)
+            build_provider(
+                ProviderKind.openai_compatible, api_key="", base_url=None, outbound=LOCAL_VENDOR
+            )
 
     async def test_anthropic(self, vendor: RunningVendor) -> None:
         result = await provider(vendor, ProviderKind.anthropic).complete(request())
@@ -107,9 +120,80 @@ class TestFailures:
             await adapter.complete(request())
 
     async def test_unreachable(self) -> None:
-        adapter = build_provider(ProviderKind.openai, api_key="k", base_url="http://127.0.0.1:1")
+        adapter = build_provider(
+            ProviderKind.openai, api_key="k", base_url="http://127.0.0.1:1", outbound=LOCAL_VENDOR
+        )
         with pytest.raises(ProviderUnavailable):
             await adapter.complete(request())
+
+
+class TestOutboundSafety:
+    """Issue 10, item 1: a provider URL may not lead to the instance's own network."""
+
+    @pytest.mark.parametrize("kind", [ProviderKind.openai_compatible, ProviderKind.anthropic])
+    async def test_an_internal_address_is_refused_clearly(
+        self, vendor: RunningVendor, kind: ProviderKind
+    ) -> None:
+        adapter = provider(vendor, kind, outbound=OutboundPolicy())
+        with pytest.raises(ProviderAddressRefused, match="not a public address") as raised:
+            await adapter.complete(request())
+        assert raised.value.reason == "address_refused"
+        assert vendor.state.requests == []
+
+    async def test_a_redirect_is_rejected_not_followed(self, vendor: RunningVendor) -> None:
+        vendor.state.modes["openai"] = "redirect"
+        with pytest.raises(ProviderRejected, match="redirect"):
+            await provider(vendor, ProviderKind.openai_compatible).complete(request())
+        assert len(vendor.state.requests) == 1
+
+    async def test_google_model_names_stay_inside_the_path(self, vendor: RunningVendor) -> None:
+        # Unquoted, "../../v1/x?y=" climbed out of /v1beta/models and picked another path.
+        hostile = ChatRequest(
+            model="../../v1/other?x=1", messages=[ChatMessage("user", "hello")], max_tokens=8
+        )
+        result = await provider(vendor, ProviderKind.google).complete(hostile)
+        assert result.text == "gemini says: hello"
+
+
+class TestRobustness:
+    """Issue 10, item 11: bad keys and bad answers fail one provider call, never the caller."""
+
+    @pytest.mark.parametrize("key", ["clé-secrète", "sk-ключ", "sk-line\nbreak", "sk-\x00"])
+    async def test_a_key_no_header_can_carry_is_rejected_without_a_call(
+        self, vendor: RunningVendor, key: str
+    ) -> None:
+        for kind in (ProviderKind.openai, ProviderKind.anthropic, ProviderKind.google):
+            with pytest.raises(ProviderRejected, match="replace the key"):
+                await provider(vendor, kind, key=key).complete(request())
+        assert vendor.state.requests == []
+
+    @pytest.mark.parametrize(
+        "answer",
+        [
+            [],
+            {"choices": [{"message": {"content": "x"}}], "usage": [1]},
+            {"choices": [{"message": {"content": "x"}}], "usage": {"prompt_tokens": 10**30}},
+            {"choices": [{"message": {"content": "x"}}], "usage": {"completion_tokens": -5}},
+            {"choices": ["not an object"]},
+        ],
+    )
+    async def test_a_broken_answer_is_an_unavailable_provider(
+        self, vendor: RunningVendor, answer: object
+    ) -> None:
+        vendor.state.openai_answer = answer
+        with pytest.raises(ProviderUnavailable):
+            await provider(vendor, ProviderKind.openai_compatible).complete(request())
+
+    async def test_answers_are_made_storable(self, vendor: RunningVendor) -> None:
+        vendor.state.openai_answer = {
+            "model": "m" * 500,
+            "choices": [{"message": {"content": "a\x00b"}, "finish_reason": None}],
+            "usage": {"prompt_tokens": "3", "completion_tokens": 4},
+        }
+        result = await provider(vendor, ProviderKind.openai_compatible).complete(request())
+        assert result.text == "ab"  # PostgreSQL text cannot hold NUL
+        assert result.model == "m" * MAX_MODEL_LENGTH
+        assert (result.prompt_tokens, result.completion_tokens) == (3, 4)
 
 
 class TestFallback:
@@ -159,7 +243,23 @@ class TestOfflineAndPricing:
         assert first.prompt_tokens > 0
 
     def test_dated_models_take_the_family_price(self) -> None:
-        price = price_for("gpt-4o-mini-2024-07-18")
+        price = list_price("gpt-4o-mini-2024-07-18")
+        assert price is not None
         assert price.cost_micros(1_000_000, 0) == 150_000  # $0.15 per million prompt tokens
-        assert price_for("gpt-4o-2024-08-06").cost_micros(0, 1000) == 10_000
-        assert price_for("llama3:8b").cost_micros(5000, 5000) == 0
+        assert list_price("gpt-4o-2024-08-06") == list_price("gpt-4o")
+        assert list_price("claude-3-5-haiku-20241022") == list_price("claude-3-5-haiku-latest")
+        assert list_price("gemini-2.0-flash-001") == list_price("gemini-2.0-flash")
+
+    @pytest.mark.parametrize(
+        "model", ["llama3:8b", "gpt-4o-audio-preview", "o1-pro", "gemini-1.5-flash-8b", ""]
+    )
+    def test_unknown_models_have_no_price_rather_than_a_free_one(self, model: str) -> None:
+        # Issue 10, item 8: "no price" used to be "free", which a cost limit never stopped.
+        assert list_price(model) is None
+        assert price_for(model) is None
+
+    def test_a_key_price_covers_every_model(self) -> None:
+        own = Price.from_micros_per_million(150_000, 600_000)
+        assert price_for("llama3:8b", own) is own
+        assert own.cost_micros(1_000_000, 1_000_000) == 750_000
+        assert own == list_price("gpt-4o-mini")

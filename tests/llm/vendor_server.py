@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 API_KEY = "sk-test-vendor-key"
@@ -25,8 +25,11 @@ API_KEY = "sk-test-vendor-key"
 
 @dataclass
 class VendorState:
-    # mode per vendor: ok | error500 | quota429 | slow | garbage | overloaded529
+    # mode per vendor: ok | error500 | quota429 | slow | garbage | overloaded529 | redirect
     modes: dict[str, str] = field(default_factory=dict)
+    redirect_to: str = "http://169.254.169.254/latest/meta-data/"
+    # Replaces the OpenAI-format answer when set (a hostile or broken OpenAI-compatible server).
+    openai_answer: Any = None
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
 
     def mode(self, vendor: str) -> str:
@@ -56,8 +59,10 @@ def build_app(state: VendorState) -> Starlette:
         state.requests.append(("openai", body, dict(request.headers)))
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
             return JSONResponse({"error": {"message": "Incorrect API key"}}, 401)
-        if (failure := await _maybe_fail(state.mode("openai"))) is not None:
+        if (failure := await _maybe_fail(state, "openai")) is not None:
             return failure
+        if state.openai_answer is not None:
+            return JSONResponse(state.openai_answer)
         last = body["messages"][-1]["content"]
         return JSONResponse(
             {
@@ -90,7 +95,7 @@ def build_app(state: VendorState) -> Starlette:
             )
         if "max_tokens" not in body:
             return JSONResponse({"type": "error", "error": {"message": "max_tokens required"}}, 400)
-        if (failure := await _maybe_fail(state.mode("anthropic"))) is not None:
+        if (failure := await _maybe_fail(state, "anthropic")) is not None:
             return failure
         last = body["messages"][-1]["content"]
         return JSONResponse(
@@ -110,7 +115,7 @@ def build_app(state: VendorState) -> Starlette:
         state.requests.append(("google", body, dict(request.headers)))
         if request.headers.get("x-goog-api-key") != API_KEY:
             return JSONResponse({"error": {"code": 403, "message": "API key not valid"}}, 403)
-        if (failure := await _maybe_fail(state.mode("google"))) is not None:
+        if (failure := await _maybe_fail(state, "google")) is not None:
             return failure
         last = body["contents"][-1]["parts"][0]["text"]
         return JSONResponse(
@@ -138,9 +143,12 @@ def build_app(state: VendorState) -> Starlette:
     )
 
 
-async def _maybe_fail(mode: str) -> Response | None:
+async def _maybe_fail(state: VendorState, vendor: str) -> Response | None:
+    mode = state.mode(vendor)
     if mode == "slow":
         await asyncio.sleep(3)
+    if mode == "redirect":
+        return RedirectResponse(state.redirect_to, status_code=307)
     return _failure(mode)
 
 

@@ -43,6 +43,7 @@ from intuitivus_flow.jobs.worker import PermanentJobError, registry
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.outbound import OutboundPolicy
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.fallback import NoProviderAvailable
@@ -54,7 +55,7 @@ DELEGATION = re.compile(r"@delegate\s+(?P<name>[^:\n]{1,120}):\s*(?P<task>.+)", 
 
 # The app's secret box for the step handler. The handler is registered once per process, but
 # a process can build several apps (tests, reloads): the latest one's keys must decrypt.
-_box: dict[str, SecretBox] = {}
+_box: dict[str, tuple[SecretBox, OutboundPolicy]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,17 +147,20 @@ async def agent_names(
     return {agent.id: agent.name for agent in await repository.all(repository.with_ids(wanted))}
 
 
-def install_handler(box: SecretBox) -> None:
-    _box["current"] = box
+def install_handler(box: SecretBox, outbound: OutboundPolicy) -> None:
+    _box["current"] = (box, outbound)
     if RUN_STEP in registry.handlers:
         return
 
     @registry.register(RUN_STEP)
     async def run_step(session: AsyncSession, job: Job) -> dict[str, str]:
-        return await execute_step(session, job, box=_box["current"])
+        box, outbound = _box["current"]
+        return await execute_step(session, job, box=box, outbound=outbound)
 
 
-async def execute_step(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[str, str]:
+async def execute_step(
+    session: AsyncSession, job: Job, *, box: SecretBox, outbound: OutboundPolicy
+) -> dict[str, str]:
     if job.workspace_id is None:
         raise PermanentJobError("crew step without a workspace")
     workspace_id = job.workspace_id
@@ -174,7 +178,9 @@ async def execute_step(session: AsyncSession, job: Job, *, box: SecretBox) -> di
         _finish(run, failed="an agent of the crew was paused, archived or deleted")
         return {"status": run.status}
     run.status = TaskStatus.running.value
-    step = await _run_agent(session, run, agent, position, job.payload["input"], box)
+    step = await _run_agent(
+        session, run, agent, position, job.payload["input"], box=box, outbound=outbound
+    )
     if step is None:
         return {"status": run.status}
     handover = await _next_handover(session, run, step, agent)
@@ -193,7 +199,14 @@ async def execute_step(session: AsyncSession, job: Job, *, box: SecretBox) -> di
 
 
 async def _run_agent(
-    session: AsyncSession, run: CrewRun, agent: Agent, position: int, text: str, box: SecretBox
+    session: AsyncSession,
+    run: CrewRun,
+    agent: Agent,
+    position: int,
+    text: str,
+    *,
+    box: SecretBox,
+    outbound: OutboundPolicy,
 ) -> CrewStep | None:
     try:
         completion, cost = await llm.complete(
@@ -201,6 +214,7 @@ async def _run_agent(
             worker_principal(run.workspace_id),
             request=agent_request(agent, text),
             box=box,
+            outbound=outbound,
             provider=ProviderKind(agent.provider) if agent.provider else None,
         )
     except NoProviderAvailable as failure:

@@ -20,6 +20,7 @@ from intuitivus_flow.jobs.worker import PermanentJobError, registry
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.outbound import OutboundPolicy
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.fallback import NoProviderAvailable
@@ -28,7 +29,7 @@ from intuitivus_flow.observability.metrics import get_metrics
 from intuitivus_flow.users.models import Role
 
 RUN_TASK = "agent_task.run"
-_box: dict[str, SecretBox] = {}
+_box: dict[str, tuple[SecretBox, OutboundPolicy]] = {}
 
 
 async def submit(
@@ -115,19 +116,23 @@ def success_rate(tasks: int, succeeded: int) -> float:
     return round(succeeded / tasks, 4) if tasks else 0.0
 
 
-def install_handler(box: SecretBox) -> None:
-    """Register the worker-side handler (once per process) with the instance's secret box."""
+def install_handler(box: SecretBox, outbound: OutboundPolicy) -> None:
+    """Register the worker-side handler (once per process) with the instance's secret box
+    and outbound rule (where LLM providers may be reached)."""
     # The latest app's box: a process may build several apps (tests, reloads), each with keys.
-    _box["current"] = box
+    _box["current"] = (box, outbound)
     if RUN_TASK in registry.handlers:
         return
 
     @registry.register(RUN_TASK)
     async def run_task(session: AsyncSession, job: Job) -> dict[str, str]:
-        return await execute(session, job, box=_box["current"])
+        box, outbound = _box["current"]
+        return await execute(session, job, box=box, outbound=outbound)
 
 
-async def execute(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[str, str]:
+async def execute(
+    session: AsyncSession, job: Job, *, box: SecretBox, outbound: OutboundPolicy
+) -> dict[str, str]:
     """Worker side. Idempotent: a task that already finished is left as it is."""
     if job.workspace_id is None:
         raise PermanentJobError("agent task job without a workspace")
@@ -152,6 +157,7 @@ async def execute(session: AsyncSession, job: Job, *, box: SecretBox) -> dict[st
             worker_principal(job.workspace_id),
             request=agent_request(agent, task.prompt),
             box=box,
+            outbound=outbound,
             provider=ProviderKind(agent.provider) if agent.provider else None,
         )
     except NoProviderAvailable as failure:

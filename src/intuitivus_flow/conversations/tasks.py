@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,7 @@ from intuitivus_flow.jobs.worker import PermanentJobError, registry
 from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.outbound import OutboundPolicy
 from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.providers import ChatMessage, ChatRequest, ProviderKind
 from intuitivus_flow.observability.metrics import get_metrics
@@ -57,6 +58,8 @@ class ChannelRuntime:
     graph_url: str
     graph_version: str
     client: httpx.AsyncClient | None = None
+    # Where the agents' LLM providers may be reached (FLOW_OUTBOUND_ALLOW); public only if unset.
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
 
 # Handlers are registered once per process, but tests build many apps (each with its own
@@ -67,7 +70,11 @@ _runtime: dict[str, ChannelRuntime] = {}
 def install_handlers(context: AppContext, *, client: httpx.AsyncClient | None = None) -> None:
     settings = context.settings
     _runtime["current"] = ChannelRuntime(
-        context.secrets, settings.whatsapp_graph_url, settings.whatsapp_graph_version, client
+        context.secrets,
+        settings.whatsapp_graph_url,
+        settings.whatsapp_graph_version,
+        client,
+        outbound=context.outbound,
     )
     if service.REPLY_JOB in registry.handlers:
         return
@@ -111,6 +118,7 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
         _worker_principal(workspace_id),
         request=_request(agent, history),
         box=runtime.box,
+        outbound=runtime.outbound,
         provider=ProviderKind(agent.provider) if agent.provider else None,
     )
     try:

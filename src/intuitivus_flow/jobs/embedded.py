@@ -26,9 +26,9 @@ def install_handlers(context: AppContext) -> None:
     from intuitivus_flow.conversations import tasks as conversation_tasks
     from intuitivus_flow.dataport import tasks as dataport_tasks
 
-    tasks.install_handler(context.secrets)
+    tasks.install_handler(context.secrets, context.outbound)
     campaign_tasks.install_handlers(context.settings)
-    crews.install_handler(context.secrets)
+    crews.install_handler(context.secrets, context.outbound)
     conversation_tasks.install_handlers(context)
     billing_tasks.install_handler(context.settings, context.secrets)
     dataport_tasks.install_handler(context)

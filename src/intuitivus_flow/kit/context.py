@@ -17,6 +17,7 @@ from intuitivus_flow.kit.db import (
     create_session_factory,
     on_commit,
 )
+from intuitivus_flow.kit.outbound import OutboundPolicy
 from intuitivus_flow.kit.ratelimit import CounterStore, MemoryCounterStore, RedisCounterStore
 
 
@@ -30,6 +31,8 @@ class AppContext:
     cache: Cache
     auth: AuthPolicy
     secrets: SecretBox
+    # Where outbound requests to URLs chosen by workspaces may go (FLOW_OUTBOUND_ALLOW).
+    outbound: OutboundPolicy
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -52,6 +55,7 @@ class AppContext:
             cache=cache,
             auth=AuthPolicy.from_settings(settings, counters),
             secrets=secret_box_for(settings),
+            outbound=OutboundPolicy.parse(settings.outbound_allow),
         )
 
     async def close(self) -> None:

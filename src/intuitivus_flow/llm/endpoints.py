@@ -27,7 +27,9 @@ async def add_key(
 ) -> object:
     """Store a workspace's own key for OpenAI, Anthropic, Google or an OpenAI-compatible server.
     The key is encrypted at rest and never returned; only its last characters are shown."""
-    return await llm.add_key(session, principal, data=body, box=context.secrets)
+    return await llm.add_key(
+        session, principal, data=body, box=context.secrets, outbound=context.outbound
+    )
 
 
 @router.get("/keys", response_model=list[schemas.ProviderKeyRead], summary="List provider keys")
@@ -74,7 +76,9 @@ async def complete(
         temperature=body.temperature,
         max_tokens=body.max_tokens,
     )
-    completion, cost = await llm.complete(session, principal, request=request, box=context.secrets)
+    completion, cost = await llm.complete(
+        session, principal, request=request, box=context.secrets, outbound=context.outbound
+    )
     result = completion.result
     return schemas.CompletionRead(
         text=result.text,

@@ -29,6 +29,10 @@ class ProviderKey(IdMixin, TimestampMixin, Base):
     priority: Mapped[int] = mapped_column(Integer, default=100)  # lower runs first
     monthly_token_limit: Mapped[int | None] = mapped_column(BigInteger, default=None)
     monthly_cost_limit_micros: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The key's own price in micro-USD per million tokens (both or neither): for models the
+    # list prices do not know, self-hosted ones, or negotiated prices (llm/pricing.py).
+    prompt_micros_per_million: Mapped[int | None] = mapped_column(Integer, default=None)
+    completion_micros_per_million: Mapped[int | None] = mapped_column(Integer, default=None)
     active: Mapped[bool] = mapped_column(default=True)
 
 

@@ -1,12 +1,17 @@
 """Token prices, to turn usage into cost. Costs are integers in micro-dollars (1e-6 USD).
 
 Handy identity: cost in micro-USD = tokens * price in USD per million tokens.
-Prices are vendors' public list prices when this table was written; a key can override them
-(self-hosted models cost nothing per token).
+Prices are vendors' public list prices when this table was written; a key can set its own
+(`prompt_micros_per_million`, `completion_micros_per_million`: a self-hosted model may cost
+nothing per token, a model missing here costs what its key says).
+
+A model with no price is never taken as free: a key with a monthly cost limit refuses it, since
+the limit could not be kept (llm/service.py); without a limit its calls are recorded at 0.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -23,10 +28,18 @@ class Price:
         )
         return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
+    @classmethod
+    def from_micros_per_million(cls, prompt: int, completion: int) -> Price:
+        """A key's own price: micro-USD per million tokens (150000 = 0.15 USD per million)."""
+        million = Decimal(1_000_000)
+        return cls(Decimal(prompt) / million, Decimal(completion) / million)
 
-FREE = Price(Decimal(0), Decimal(0))
 
-# Longest matching prefix wins, so dated model names ("gpt-4o-mini-2024-07-18") are priced.
+# A family's price also covers its dated snapshots and aliases ("gpt-4o-mini-2024-07-18",
+# "claude-3-5-haiku-20241022", "gemini-2.0-flash-001", "...-latest"), and nothing else:
+# "gpt-4o-audio-preview" is another model with another price.
+_VERSION_SUFFIX = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{3}|-latest)?")
+
 LIST_PRICES: dict[str, Price] = {
     "gpt-4o-mini": Price(Decimal("0.15"), Decimal("0.60")),
     "gpt-4o": Price(Decimal("2.50"), Decimal("10.00")),
@@ -41,8 +54,14 @@ LIST_PRICES: dict[str, Price] = {
 }
 
 
-def price_for(model: str, override: Price | None = None) -> Price:
-    if override is not None:
-        return override
-    matches = [prefix for prefix in LIST_PRICES if model.startswith(prefix)]
-    return LIST_PRICES[max(matches, key=len)] if matches else FREE
+def list_price(model: str) -> Price | None:
+    """The list price of a model, or None when the table does not know it."""
+    for family, price in LIST_PRICES.items():
+        if model.startswith(family) and _VERSION_SUFFIX.fullmatch(model[len(family) :]):
+            return price
+    return None
+
+
+def price_for(model: str, override: Price | None = None) -> Price | None:
+    """The key's own price when it has one, else the model's list price, else None."""
+    return override if override is not None else list_price(model)

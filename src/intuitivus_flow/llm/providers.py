@@ -12,11 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 
+from intuitivus_flow.kit.outbound import OutboundPolicy, RefusedAddress
+
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 ANTHROPIC_VERSION = "2023-06-01"
+# What a vendor's answer may carry into our tables: `llm_usage.model` is String(120) and the
+# token columns are 32-bit integers; anything beyond is a broken or hostile server.
+MAX_MODEL_LENGTH = 120
+MAX_TOKEN_COUNT = 2**31 - 1
 
 
 class ProviderKind(StrEnum):
@@ -94,6 +101,13 @@ class ProviderRejected(ProviderError):
     reason = "rejected"
 
 
+class ProviderAddressRefused(ProviderError):
+    """The provider's URL leads to an address this instance does not connect to (its own
+    network, unless the operator allowed it): see `kit/outbound.py`."""
+
+    reason = "address_refused"
+
+
 class ChatProvider(Protocol):
     kind: ProviderKind
 
@@ -104,27 +118,21 @@ class ChatProvider(Protocol):
 class _HttpAdapter:
     api_key: str
     base_url: str
-    client: httpx.AsyncClient | None = None
+    # Every call connects through this rule, vendors' URLs included (kit/outbound.py).
+    outbound: OutboundPolicy
     timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
 
     async def _post(
-        self,
-        path: str,
-        *,
-        headers: dict[str, str],
-        body: dict[str, Any],
-        params: dict[str, str] | None = None,
+        self, path: str, *, headers: dict[str, str], body: dict[str, Any]
     ) -> tuple[dict[str, Any], float]:
+        _check_key_fits_a_header(self.api_key)
         started = time.perf_counter()
         url = self.base_url.rstrip("/") + path
         try:
-            if self.client is not None:
-                response = await self.client.post(
-                    url, headers=headers, json=body, params=params, timeout=self.timeout
-                )
-            else:
-                async with httpx.AsyncClient(timeout=self.timeout) as client:
-                    response = await client.post(url, headers=headers, json=body, params=params)
+            async with self.outbound.client(timeout=self.timeout) as client:
+                response = await client.post(url, headers=headers, json=body)
+        except RefusedAddress as exc:
+            raise ProviderAddressRefused(str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise ProviderTimeout(f"timed out calling {path}") from exc
         except httpx.TransportError as exc:
@@ -132,14 +140,31 @@ class _HttpAdapter:
         latency_ms = (time.perf_counter() - started) * 1000
         _raise_for_status(response)
         try:
-            payload: dict[str, Any] = response.json()
+            payload = response.json()
         except ValueError as exc:
             raise ProviderUnavailable("provider answered with invalid JSON") from exc
+        if not isinstance(payload, dict):
+            raise ProviderUnavailable("provider answered with JSON that is not an object")
         return payload, latency_ms
+
+
+def _check_key_fits_a_header(api_key: str) -> None:
+    # HTTP header values are ASCII: a key stored before keys were validated (or pasted with a
+    # stray character) must fail this key's call clearly, not crash the request or agent task.
+    if not (api_key.isascii() and api_key.isprintable()):
+        raise ProviderRejected(
+            "the stored API key has characters an HTTP header cannot carry; replace the key"
+        )
 
 
 def _raise_for_status(response: httpx.Response) -> None:
     status = response.status_code
+    if response.is_redirect:
+        # Not followed: a redirect could lead anywhere, and vendors' APIs do not redirect.
+        raise ProviderRejected(
+            f"provider answered with a redirect ({status}); use the final URL as base URL",
+            status=status,
+        )
     if status < 400:
         return
     detail = _error_message(response)
@@ -152,9 +177,10 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 def _error_message(response: httpx.Response) -> str:
     try:
-        error = response.json().get("error", {})
+        payload = response.json()
     except ValueError:
         return response.text[:200]
+    error = payload.get("error", {}) if isinstance(payload, dict) else payload
     if isinstance(error, dict):
         return str(error.get("message") or error.get("type") or error)[:200]
     return str(error)[:200]
@@ -180,15 +206,15 @@ class OpenAIProvider(_HttpAdapter):
             choice = payload["choices"][0]
             usage = payload.get("usage") or {}
             return ChatResult(
-                text=choice["message"]["content"] or "",
-                model=payload.get("model", request.model),
-                prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                completion_tokens=int(usage.get("completion_tokens", 0)),
+                text=_text(choice["message"]["content"]),
+                model=_model_name(payload.get("model"), request.model),
+                prompt_tokens=_token_count(usage.get("prompt_tokens")),
+                completion_tokens=_token_count(usage.get("completion_tokens")),
                 latency_ms=latency,
-                finish_reason=choice.get("finish_reason") or "stop",
-                raw_id=str(payload.get("id", "")),
+                finish_reason=_text(choice.get("finish_reason") or "stop"),
+                raw_id=_text(payload.get("id")),
             )
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise ProviderUnavailable("unexpected response shape from OpenAI API") from exc
 
 
@@ -214,17 +240,17 @@ class AnthropicProvider(_HttpAdapter):
         payload, latency = await self._post("/v1/messages", headers=headers, body=body)
         try:
             text = "".join(
-                part.get("text", "") for part in payload["content"] if part.get("type") == "text"
+                _text(part.get("text")) for part in payload["content"] if part.get("type") == "text"
             )
             usage = payload.get("usage") or {}
             return ChatResult(
                 text=text,
-                model=payload.get("model", request.model),
-                prompt_tokens=int(usage.get("input_tokens", 0)),
-                completion_tokens=int(usage.get("output_tokens", 0)),
+                model=_model_name(payload.get("model"), request.model),
+                prompt_tokens=_token_count(usage.get("input_tokens")),
+                completion_tokens=_token_count(usage.get("output_tokens")),
                 latency_ms=latency,
-                finish_reason=payload.get("stop_reason") or "end_turn",
-                raw_id=str(payload.get("id", "")),
+                finish_reason=_text(payload.get("stop_reason") or "end_turn"),
+                raw_id=_text(payload.get("id")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProviderUnavailable("unexpected response shape from Anthropic API") from exc
@@ -252,20 +278,21 @@ class GoogleProvider(_HttpAdapter):
         if request.system:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}
         headers = {"x-goog-api-key": self.api_key}
-        path = f"/v1beta/models/{request.model}:generateContent"
+        # The model name is the caller's text: quoted, so it cannot climb out of the path.
+        path = f"/v1beta/models/{quote(request.model, safe='')}:generateContent"
         payload, latency = await self._post(path, headers=headers, body=body)
         try:
             candidate = payload["candidates"][0]
             usage = payload.get("usageMetadata") or {}
             return ChatResult(
-                text="".join(part.get("text", "") for part in candidate["content"]["parts"]),
+                text="".join(_text(part.get("text")) for part in candidate["content"]["parts"]),
                 model=request.model,
-                prompt_tokens=int(usage.get("promptTokenCount", 0)),
-                completion_tokens=int(usage.get("candidatesTokenCount", 0)),
+                prompt_tokens=_token_count(usage.get("promptTokenCount")),
+                completion_tokens=_token_count(usage.get("candidatesTokenCount")),
                 latency_ms=latency,
-                finish_reason=str(candidate.get("finishReason", "STOP")).lower(),
+                finish_reason=_text(candidate.get("finishReason", "STOP")).lower(),
             )
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise ProviderUnavailable("unexpected response shape from Gemini API") from exc
 
 
@@ -293,17 +320,30 @@ class OfflineProvider:
         )
 
 
+def _text(value: object) -> str:
+    # PostgreSQL text cannot hold NUL, and answers end up stored (tasks, messages).
+    return str(value).replace("\x00", "") if value is not None else ""
+
+
+def _model_name(value: object, requested: str) -> str:
+    name = _text(value)[:MAX_MODEL_LENGTH]
+    return name or requested
+
+
+def _token_count(value: Any) -> int:
+    count = int(value or 0)
+    if not 0 <= count <= MAX_TOKEN_COUNT:
+        raise ValueError(f"implausible token count {count}")
+    return count
+
+
 def _rough_tokens(text: str) -> int:
     # About four characters per token for English-like text; good enough for offline budgets.
     return max(1, len(text) // 4) if text else 0
 
 
 def build_provider(
-    kind: ProviderKind,
-    *,
-    api_key: str,
-    base_url: str | None,
-    client: httpx.AsyncClient | None = None,
+    kind: ProviderKind, *, api_key: str, base_url: str | None, outbound: OutboundPolicy
 ) -> ChatProvider:
     if kind is ProviderKind.offline:
         return OfflineProvider()
@@ -317,4 +357,4 @@ def build_provider(
         ProviderKind.google: GoogleProvider,
     }
     # The adapters satisfy ChatProvider structurally; mypy cannot see `kind` on the base.
-    return adapters[kind](api_key=api_key, base_url=url, client=client)  # type: ignore[return-value]
+    return adapters[kind](api_key=api_key, base_url=url, outbound=outbound)  # type: ignore[return-value]

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth.principal import Principal
@@ -14,7 +13,9 @@ from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.kit.crypto import SecretBox, mask
+from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.outbound import OutboundPolicy, RefusedURL
 from intuitivus_flow.kit.repository import Repository
 from intuitivus_flow.llm.fallback import (
     Attempt,
@@ -24,7 +25,7 @@ from intuitivus_flow.llm.fallback import (
     complete_with_fallback,
 )
 from intuitivus_flow.llm.models import LlmUsage, ProviderKey
-from intuitivus_flow.llm.pricing import price_for
+from intuitivus_flow.llm.pricing import Price, list_price, price_for
 from intuitivus_flow.llm.providers import (
     ChatMessage,
     ChatRequest,
@@ -41,22 +42,35 @@ OFFLINE_LABEL = "offline"
 
 
 async def add_key(
-    session: AsyncSession, principal: Principal, *, data: ProviderKeyCreate, box: SecretBox
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    data: ProviderKeyCreate,
+    box: SecretBox,
+    outbound: OutboundPolicy,
 ) -> ProviderKey:
+    """Store a key. `outbound` is the instance's rule for the addresses a base URL may have:
+    a URL that literally names an internal address is refused here (422); host names are
+    checked again on every call, when connecting."""
     _require_key_manager(principal)
-    key = await ProviderKeyRepository(session, principal.workspace_id).add(
-        ProviderKey(
-            provider=data.provider.value,
-            label=data.label.strip(),
-            base_url=str(data.base_url) if data.base_url else None,
-            default_model=data.default_model.strip(),
-            encrypted_key=box.encrypt(data.api_key),
-            key_hint=mask(data.api_key) if data.api_key else "",
-            priority=data.priority,
-            monthly_token_limit=data.monthly_token_limit,
-            monthly_cost_limit_micros=data.monthly_cost_limit_micros,
-        )
+    base_url = str(data.base_url) if data.base_url else None
+    if base_url is not None:
+        _check_base_url(base_url, outbound)
+    key = ProviderKey(
+        provider=data.provider.value,
+        label=data.label.strip(),
+        base_url=base_url,
+        default_model=data.default_model.strip(),
+        encrypted_key=box.encrypt(data.api_key),
+        key_hint=mask(data.api_key) if data.api_key else "",
+        priority=data.priority,
+        monthly_token_limit=data.monthly_token_limit,
+        monthly_cost_limit_micros=data.monthly_cost_limit_micros,
+        prompt_micros_per_million=data.prompt_micros_per_million,
+        completion_micros_per_million=data.completion_micros_per_million,
     )
+    _check_pricing(key)
+    await ProviderKeyRepository(session, principal.workspace_id).add(key)
     await _record(session, principal, catalog.LLM_KEY_ADDED, key)
     return key
 
@@ -81,8 +95,10 @@ async def update_key(
     if (secret := fields.pop("api_key", None)) is not None:
         key.encrypted_key, key.key_hint = box.encrypt(secret), mask(secret)
     for name, value in fields.items():
-        if value is not None or name.startswith("monthly_"):  # limits may be cleared
+        if value is not None or name in _CLEARABLE:
             setattr(key, name, value)
+    if fields.keys() & _PRICING_FIELDS:  # pausing a key must not depend on its prices
+        _check_pricing(key)
     await _record(
         session,
         principal,
@@ -107,12 +123,13 @@ async def complete(
     *,
     request: ChatRequest,
     box: SecretBox,
+    outbound: OutboundPolicy,
     provider: ProviderKind | None = None,
-    client: httpx.AsyncClient | None = None,
 ) -> tuple[Completion, int]:
     """Answer with the first provider (by priority) that is within budget and works.
 
-    `provider` restricts the choice to that vendor's keys (an agent bound to one vendor).
+    `provider` restricts the choice to that vendor's keys (an agent bound to one vendor);
+    `outbound` is the instance's rule for the addresses providers may be reached at.
     Returns the completion and its cost in micro-USD. Every attempt is recorded as usage;
     with no usable key the clearly labelled offline provider answers.
     """
@@ -122,7 +139,7 @@ async def complete(
         for key in await _active_keys(session, principal.workspace_id)
         if provider is None or key.provider == provider.value
     ]
-    candidates = [_candidate(key, request.model, box, client) for key in keys] or [
+    candidates = [_candidate(key, request.model, box, outbound) for key in keys] or [
         Candidate(OfflineProvider(), OfflineProvider.model, OFFLINE_LABEL)
     ]
     usage = UsageRepository(session, principal.workspace_id)
@@ -131,7 +148,9 @@ async def complete(
 
     async def over_budget(candidate: Candidate) -> str | None:
         key = by_id.get(candidate.key_id) if candidate.key_id else None
-        return await _budget_problem(usage, key, month_start) if key else None
+        if key is None:
+            return None
+        return await _budget_problem(usage, key, candidate.model, month_start)
 
     try:
         completion = await complete_with_fallback(candidates, request, skip_reason=over_budget)
@@ -188,21 +207,79 @@ async def _active_keys(session: AsyncSession, workspace_id: uuid.UUID) -> Sequen
     return await repository.all(repository.by_priority(active_only=True))
 
 
-def _candidate(
-    key: ProviderKey, model: str, box: SecretBox, client: httpx.AsyncClient | None
-) -> Candidate:
+def _candidate(key: ProviderKey, model: str, box: SecretBox, outbound: OutboundPolicy) -> Candidate:
     provider = build_provider(
         ProviderKind(key.provider),
         api_key=box.decrypt(key.encrypted_key),
         base_url=key.base_url,
-        client=client,
+        outbound=outbound,
     )
     return Candidate(provider, model or key.default_model, f"{key.provider}:{key.label}", key.id)
 
 
-async def _budget_problem(usage: UsageRepository, key: ProviderKey, since: datetime) -> str | None:
+# Update fields whose null means "none" (no limit, no own price) rather than "unchanged".
+_CLEARABLE = frozenset(
+    {
+        "monthly_token_limit",
+        "monthly_cost_limit_micros",
+        "prompt_micros_per_million",
+        "completion_micros_per_million",
+    }
+)
+
+
+_PRICING_FIELDS = frozenset(
+    {
+        "default_model",
+        "monthly_cost_limit_micros",
+        "prompt_micros_per_million",
+        "completion_micros_per_million",
+    }
+)
+
+
+def _check_base_url(base_url: str, outbound: OutboundPolicy) -> None:
+    try:
+        outbound.check_url(base_url)
+    except RefusedURL as refused:
+        raise InvalidInput(
+            f"base_url: {refused}", errors=[{"field": "body.base_url", "msg": str(refused)}]
+        ) from None
+
+
+def _key_price(key: ProviderKey) -> Price | None:
+    prompt, completion = key.prompt_micros_per_million, key.completion_micros_per_million
+    if prompt is None or completion is None:
+        return None
+    return Price.from_micros_per_million(prompt, completion)
+
+
+def _check_pricing(key: ProviderKey) -> None:
+    """A key's own price is whole (both token kinds), and a cost limit has a price to count."""
+    prompt, completion = key.prompt_micros_per_million, key.completion_micros_per_million
+    if (prompt is None) != (completion is None):
+        raise InvalidInput(
+            "Set both prompt_micros_per_million and completion_micros_per_million, or neither",
+            errors=[{"field": "body.prompt_micros_per_million", "msg": "set both or neither"}],
+        )
+    limited = key.monthly_cost_limit_micros is not None
+    if limited and price_for(key.default_model, _key_price(key)) is None:
+        raise InvalidInput(
+            f"There is no list price for {key.default_model!r}, so a cost limit cannot be "
+            "kept: set this key's prompt_micros_per_million and "
+            "completion_micros_per_million",
+            errors=[{"field": "body.monthly_cost_limit_micros", "msg": "model has no price"}],
+        )
+
+
+async def _budget_problem(
+    usage: UsageRepository, key: ProviderKey, model: str, since: datetime
+) -> str | None:
     if key.monthly_token_limit is None and key.monthly_cost_limit_micros is None:
         return None
+    if key.monthly_cost_limit_micros is not None and price_for(model, _key_price(key)) is None:
+        # Counting an unpriced model as free would let any call through the cost limit.
+        return "unpriced_model"
     tokens, cost = await usage.month_totals(key.id, since)
     if key.monthly_token_limit is not None and tokens >= key.monthly_token_limit:
         return "monthly_token_limit"
@@ -232,8 +309,9 @@ async def _record_success(
     usage: UsageRepository, completion: Completion, keys: dict[uuid.UUID, ProviderKey]
 ) -> int:
     result, candidate = completion.result, completion.candidate
-    cost = price_for(result.model).cost_micros(result.prompt_tokens, result.completion_tokens)
-    provider = keys[candidate.key_id].provider if candidate.key_id in keys else OFFLINE_LABEL
+    key = keys.get(candidate.key_id) if candidate.key_id else None
+    provider = key.provider if key is not None else OFFLINE_LABEL
+    cost = _cost(key, candidate.model, result.model, result.prompt_tokens, result.completion_tokens)
     await usage.add(
         LlmUsage(
             key_id=candidate.key_id,
@@ -247,6 +325,19 @@ async def _record_success(
         )
     )
     return cost
+
+
+def _cost(
+    key: ProviderKey | None, asked: str, answered: str, prompt_tokens: int, completion_tokens: int
+) -> int:
+    """Micro-USD of one call: the key's own price, else the list price of the model that
+    answered (a dated snapshot), else of the model asked for. The offline provider is free;
+    an unpriced model on a key without a cost limit is recorded at 0 (see pricing.py)."""
+    if key is None:
+        return 0
+    own = _key_price(key)
+    price = own or list_price(answered) or list_price(asked)
+    return price.cost_micros(prompt_tokens, completion_tokens) if price else 0
 
 
 async def _record(

@@ -102,7 +102,9 @@ async def add_key(
 
     async def add() -> None:
         data = validate(ProviderKeyCreate, _key_data(values), values)
-        await llm.add_key(session, viewer.principal, data=data, box=context.secrets)
+        await llm.add_key(
+            session, viewer.principal, data=data, box=context.secrets, outbound=context.outbound
+        )
 
     try:
         # The API key is a secret: never echoed back into the re-rendered form.
