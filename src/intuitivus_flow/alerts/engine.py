@@ -46,7 +46,7 @@ from intuitivus_flow.alerts.rules import (
     SloRule,
     resolve_runbook_url,
 )
-from intuitivus_flow.alerts.slo import WindowCounts, evaluate_slo, remaining_error_budget
+from intuitivus_flow.alerts.slo import WindowCounts, evaluate_slo, reported_error_budget
 from intuitivus_flow.metrics_history.repository import MetricRepository
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ async def observe_slo(
     counts = {w: await window_counts(metrics, rule, now=now, window=w) for w in rule.windows}
     decision = evaluate_slo(rule, counts)
     whole = await window_counts(metrics, rule, now=now, window=rule.window)
-    budget = remaining_error_budget(whole, rule.objective)
+    budget = reported_error_budget(whole, rule.objective, min_requests=rule.budget_min_requests)
     observations = []
     for severity in dict.fromkeys(tier.severity for tier in rule.tiers):
         tiers = [d for d in decision.tiers if d.tier.severity == severity]
@@ -184,7 +184,7 @@ async def observe_slo(
             "runbook_url": resolve_runbook_url(rule.runbook_url, options.runbook_base_url),
             "value": _format(burn),
             "burn_rate": _format(burn),
-            "remaining_error_budget": f"{budget * 100:.2f}%",
+            "remaining_error_budget": "not enough data" if budget is None else f"{budget:.2%}",
         }
         observations.append(
             Observation(

@@ -11,13 +11,15 @@ when the alert expressions are built.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client.utils import floatToGoString
 
 from intuitivus_flow.alerts.rules import (
     SLOW_REQUEST_SECONDS,
@@ -29,6 +31,11 @@ from intuitivus_flow.alerts.rules import (
     ThresholdRule,
     format_duration,
     resolve_runbook_url,
+)
+from intuitivus_flow.observability.latency_slo import (
+    EXCLUDED_ROUTES,
+    PASSWORD_HASHING_SECONDS,
+    routes_by_threshold,
 )
 
 JOB = "intuitivus-flow"
@@ -110,9 +117,41 @@ def _errors_ratio(window: str) -> str:
     return f"({errors} or 0 * {total})\n/\n{total}"
 
 
+def _le(bound: float) -> str:
+    """A bucket bound as the Prometheus client writes the `le` label (2.0, never 2)."""
+    text: str = floatToGoString(bound)  # type: ignore[no-untyped-call]  # the client's own
+    return text
+
+
+def _routes(routes: Iterable[str]) -> str:
+    """A raw PromQL string holding a regex that matches exactly these route templates."""
+    return "`" + "|".join(re.escape(route) for route in sorted(routes)) + "`"
+
+
+def _latency_fast_rate(window: str) -> str:
+    """Covered requests within their route's threshold (observability/latency_slo.py): the
+    default bucket for most routes, each own-threshold group's bucket for its routes."""
+    groups = routes_by_threshold()
+    own = [route for routes in groups.values() for route in routes]
+    bucket = f"{HTTP}_bucket"
+    default = [*EXCLUDED_ROUTES, *own]
+    parts = [
+        f'rate({bucket}{{le="{_le(SLOW_REQUEST_SECONDS)}",route!~{_routes(default)}}}[{window}])'
+    ]
+    parts += [
+        f'rate({bucket}{{le="{_le(seconds)}",route=~{_routes(routes)}}}[{window}])'
+        for seconds, routes in groups.items()
+    ]
+    # The parts differ in `le` and `route`, so `or` is their union, summed per job.
+    return "sum by (job) (\n  " + "\nor\n  ".join(parts) + "\n)"
+
+
+def _latency_requests_rate(window: str) -> str:
+    return f"sum by (job) (rate({HTTP}_count{{route!~{_routes(EXCLUDED_ROUTES)}}}[{window}]))"
+
+
 def _slow_ratio(window: str) -> str:
-    fast = f'sum by (job) (rate({HTTP}_bucket{{le="{_num(SLOW_REQUEST_SECONDS)}"}}[{window}]))'
-    return f"1 - ({fast}\n/\n{_requests_rate(window)})"
+    return f"1 - (\n{_latency_fast_rate(window)}\n/\n{_latency_requests_rate(window)}\n)"
 
 
 def _quantile(q: float) -> str:
@@ -297,6 +336,17 @@ def requests_rate_record(window: timedelta) -> str:
     return f"flow:http_requests:rate{format_duration(window)}"
 
 
+def latency_requests_rate_record(window: timedelta) -> str:
+    return f"flow:slo_latency_requests:rate{format_duration(window)}"
+
+
+def guard_rate_record(rule: SloRule, window: timedelta) -> str:
+    """The traffic the SLO covers: every request, or those the latency SLO covers."""
+    if rule.kind is SloKind.availability:
+        return requests_rate_record(window)
+    return latency_requests_rate_record(window)
+
+
 def recording_rules(rules: RuleSet, options: ExportOptions) -> dict[str, Any]:
     signals = [
         {"record": signal.record, "expr": signal.expr} for signal in prom_signals(options).values()
@@ -321,10 +371,12 @@ def _slo_records(rules: RuleSet) -> Iterator[dict[str, Any]]:
                 "expr": ratio,
                 "labels": {"slo": rule.slo},
             }
-            record = requests_rate_record(window)
+            record = guard_rate_record(rule, window)
             if record not in seen:
                 seen.add(record)
-                yield {"record": record, "expr": _requests_rate(text)}
+                covered = rule.kind is SloKind.latency
+                expr = _latency_requests_rate(text) if covered else _requests_rate(text)
+                yield {"record": record, "expr": expr}
 
 
 # ---------------------------------------------------------------- alerting rules
@@ -340,7 +392,8 @@ def burn_rate_expr(rule: SloRule, tier: BurnRateTier) -> str:
     selector = _labels({"slo": rule.slo})
     long_ratio = slo_ratio_record(rule, tier.long_window) + selector
     short_ratio = slo_ratio_record(rule, tier.short_window) + selector
-    guard = f"{requests_rate_record(tier.long_window)} * 3600 >= {_num(rule.min_requests_per_hour)}"
+    rate = guard_rate_record(rule, tier.long_window)
+    guard = f"{rate} * 3600 >= {_num(rule.min_requests_per_hour)}"
     return (
         f"(\n  {long_ratio} > {limit}\nand\n  {short_ratio} > {limit}\n)\nand on (job)\n  {guard}"
     )
@@ -537,27 +590,26 @@ def _slo_inputs(rule: SloRule, bad_ratio: float, per_minute: float) -> list[dict
             _series(f"{HTTP}_count", {**base, "status_class": "5xx"}, bad, _SLO_STEPS),
             _series(f"{HTTP}_count", {**base, "status_class": "2xx"}, per_minute - bad, _SLO_STEPS),
         ]
-    labels = {**base, "status_class": "2xx"}
-    fast = per_minute - bad
+    # Fast requests take 0.3 s (bucket 0.5), slow ones 0.7 s (bucket 1).
+    return _route_latency_inputs(_TEST_ROUTE["route"], [(0.3, per_minute - bad), (0.7, bad)])
+
+
+def _route_latency_inputs(route: str, traffic: list[tuple[float, float]]) -> list[dict[str, str]]:
+    """Histogram series of one route: per minute, `count` requests taking `seconds` each."""
+    labels = {**_TEST_TARGET, "method": "GET", "route": route, "status_class": "2xx"}
+    total = sum(count for _, count in traffic)
     rows = [
         _series(
             f"{HTTP}_bucket",
-            {**labels, "le": _num(b)},
-            _bucket_count(b, fast, per_minute),
+            {**labels, "le": _le(b)},
+            sum(count for seconds, count in traffic if seconds <= b),
             _SLO_STEPS,
         )
         for b in HTTP_BUCKETS
     ]
-    rows.append(_series(f"{HTTP}_bucket", {**labels, "le": "+Inf"}, per_minute, _SLO_STEPS))
-    rows.append(_series(f"{HTTP}_count", labels, per_minute, _SLO_STEPS))
+    rows.append(_series(f"{HTTP}_bucket", {**labels, "le": "+Inf"}, total, _SLO_STEPS))
+    rows.append(_series(f"{HTTP}_count", labels, total, _SLO_STEPS))
     return rows
-
-
-def _bucket_count(upper: float, fast: float, total: float) -> float:
-    # Fast requests take 0.3 s (bucket 0.5), slow ones 0.7 s (bucket 1).
-    if upper < 0.5:
-        return 0
-    return fast if upper < 1 else total
 
 
 def _slo_expected(rule: SloRule, tiers: list[BurnRateTier], options: ExportOptions) -> list[Any]:
@@ -619,9 +671,44 @@ def slo_tests(rule: SloRule, options: ExportOptions) -> list[dict[str, Any]]:
     ]
 
 
+def latency_policy_tests(rule: SloRule, options: ExportOptions) -> list[dict[str, Any]]:
+    """Half the traffic fast on an ordinary route, half slow on a route with its own policy:
+    excluded routes and password routes within their threshold burn nothing; password routes
+    beyond it burn like any other (so the exclusion is not simply "ignore the route")."""
+    if rule.kind is not SloKind.latency:
+        return []
+    excluded = sorted(EXCLUDED_ROUTES)[0]
+    password = routes_by_threshold()[PASSWORD_HASHING_SECONDS][0]
+    limit = _num(PASSWORD_HASHING_SECONDS)
+    cases = [
+        (f"ignores slow requests to {excluded}", excluded, 7.0, []),
+        (f"allows {password} {limit}s", password, PASSWORD_HASHING_SECONDS * 0.75, []),
+        (
+            f"counts {password} beyond {limit}s",
+            password,
+            PASSWORD_HASHING_SECONDS * 1.5,
+            rule.tiers,
+        ),
+    ]
+    busy = _TEST_REQUESTS_PER_MINUTE
+    return [
+        {
+            "name": f"{rule.name} {title}",
+            "interval": "1m",
+            "input_series": _route_latency_inputs(_TEST_ROUTE["route"], [(0.3, busy)])
+            + _route_latency_inputs(route, [(seconds, busy)]),
+            "alert_rule_test": [
+                _check(rule.name, timedelta(minutes=30), _slo_expected(rule, fires, options))
+            ],
+        }
+        for title, route, seconds, fires in cases
+    ]
+
+
 def promtool_tests(rules: RuleSet, options: ExportOptions) -> dict[str, Any]:
     tests = [test for rule in rules.thresholds for test in threshold_tests(rule, options)]
     tests += [test for rule in rules.slos for test in slo_tests(rule, options)]
+    tests += [test for rule in rules.slos for test in latency_policy_tests(rule, options)]
     return {
         # Paths are relative to this file, which lives in DIR/tests/.
         "rule_files": [f"../{RECORDING_FILE}", f"../{ALERTING_FILE}"],

@@ -13,6 +13,7 @@ and the field::
 
 from __future__ import annotations
 
+import math
 import operator as op
 import re
 from collections.abc import Callable, Iterable
@@ -33,10 +34,17 @@ from pydantic import (
     model_validator,
 )
 
+from intuitivus_flow.observability.latency_slo import DEFAULT_THRESHOLD_SECONDS
+
 DEFAULT_RULES_RESOURCE = "default_rules.yaml"
 
 # Metric-history signals (the `metrics.name` column), from the operations contract.
-SLO_INPUT_SIGNALS = ("requests_total_count", "requests_errors_count", "requests_slow_count")
+SLO_INPUT_SIGNALS = (
+    "requests_total_count",
+    "requests_errors_count",
+    "requests_latency_count",
+    "requests_slow_count",
+)
 THRESHOLD_SIGNALS = (
     "response_time_p50_ms",
     "response_time_p95_ms",
@@ -53,9 +61,13 @@ THRESHOLD_SIGNALS = (
 )
 SIGNALS = THRESHOLD_SIGNALS + SLO_INPUT_SIGNALS
 
-# The history counts a request as slow above this (contract: requests_slow_count, > 0.5 s), so a
-# latency SLO can only use this threshold; 0.5 is also a bucket of the HTTP histogram.
-SLOW_REQUEST_SECONDS = 0.5
+# The history counts a covered request as slow above its route's threshold, this one for most
+# routes (observability/latency_slo.py), so a latency SLO can only state this threshold; it is
+# also a bucket of the HTTP histogram.
+SLOW_REQUEST_SECONDS = DEFAULT_THRESHOLD_SECONDS
+# Before its window holds enough requests for the budget to allow this many bad ones, an SLO's
+# remaining budget is "not enough data": with 8 requests one slow sign-in read as -1150 %.
+MIN_ALLOWED_BAD_REQUESTS = 10
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": op.gt,
@@ -242,6 +254,9 @@ class SloRule(_Alert):
     window: Duration = timedelta(days=30)
     latency_threshold_seconds: float | None = None
     min_requests_per_hour: float = Field(default=0, ge=0)
+    # Requests the window needs before the remaining budget is reported (default: enough for
+    # the budget to allow MIN_ALLOWED_BAD_REQUESTS, e.g. 1000 at 99 %).
+    min_requests_for_budget: int | None = Field(default=None, ge=1)
     tiers: list[BurnRateTier] = Field(min_length=1)
 
     _slo_name = field_validator("slo")(_check_name)
@@ -251,7 +266,8 @@ class SloRule(_Alert):
         if self.kind is SloKind.latency and self.latency_threshold_seconds != SLOW_REQUEST_SECONDS:
             raise ValueError(
                 f"latency_threshold_seconds must be {SLOW_REQUEST_SECONDS} for a latency SLO "
-                "(the metric history counts requests slower than 0.5 s as requests_slow_count)"
+                "(the metric history counts requests slower than 0.5 s as requests_slow_count; "
+                "routes with their own threshold are listed in docs/operations-contract.md)"
             )
         if self.kind is SloKind.availability and self.latency_threshold_seconds is not None:
             raise ValueError("latency_threshold_seconds applies to latency SLOs only")
@@ -271,8 +287,19 @@ class SloRule(_Alert):
         return 1 - self.objective
 
     @property
+    def budget_min_requests(self) -> int:
+        """Requests the SLO window must hold before its remaining budget means anything."""
+        if self.min_requests_for_budget is not None:
+            return self.min_requests_for_budget
+        # round() first: 10 / 0.01 is 1000.0000000000001 in floating point.
+        return math.ceil(round(MIN_ALLOWED_BAD_REQUESTS / self.error_budget, 6))
+
+    @property
     def total_signal(self) -> str:
-        return "requests_total_count"
+        """The history signal counting the requests the SLO covers."""
+        if self.kind is SloKind.availability:
+            return "requests_total_count"
+        return "requests_latency_count"
 
     @property
     def bad_signal(self) -> str:

@@ -120,7 +120,12 @@ class SloStatus(BaseModel):
     window_days: float
     total_requests: float
     bad_requests: float
-    remaining_error_budget: float = Field(description="1 = untouched, 0 = spent, < 0 = overspent.")
+    allowed_bad_requests: float = Field(description="Bad requests the objective allows so far.")
+    min_requests: int = Field(description="Requests needed before the budget is reported.")
+    remaining_error_budget: float | None = Field(
+        description="1 = untouched, 0 = spent or overspent; null = not enough data yet "
+        "(fewer than min_requests in the window)."
+    )
 
 
 class AlertBoardOut(BaseModel):

@@ -29,7 +29,7 @@ from intuitivus_flow.alerts.repository import (
 )
 from intuitivus_flow.alerts.rules import RuleSet
 from intuitivus_flow.alerts.schemas import MAX_SILENCE, SilenceCreate, SloStatus
-from intuitivus_flow.alerts.slo import remaining_error_budget
+from intuitivus_flow.alerts.slo import allowed_bad_requests, reported_error_budget
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.metrics_history.repository import MetricRepository
@@ -141,7 +141,11 @@ async def slo_status(session: AsyncSession, rules: RuleSet, *, now: datetime) ->
                 window_days=rule.window.total_seconds() / 86400,
                 total_requests=counts.total,
                 bad_requests=counts.bad,
-                remaining_error_budget=remaining_error_budget(counts, rule.objective),
+                allowed_bad_requests=allowed_bad_requests(counts.total, rule.objective),
+                min_requests=rule.budget_min_requests,
+                remaining_error_budget=reported_error_budget(
+                    counts, rule.objective, min_requests=rule.budget_min_requests
+                ),
             )
         )
     return found

@@ -132,6 +132,20 @@ def remaining_error_budget(counts: WindowCounts, objective: float) -> float:
     return 1 - burn_rate(counts, objective)
 
 
+def reported_error_budget(
+    counts: WindowCounts, objective: float, *, min_requests: int
+) -> float | None:
+    """The remaining budget as shown to people: ``None`` ("not enough data") until the window
+    holds ``min_requests``, then between 0 (spent or overspent) and 1 (untouched).
+
+    With a handful of requests the raw figure is noise: one slow request in eight at 99 % reads
+    as -1150 %. How far over budget an SLO went is told by its bad and allowed request counts.
+    """
+    if counts.total < min_requests:
+        return None
+    return max(0.0, remaining_error_budget(counts, objective))
+
+
 def allowed_bad_requests(total: float, objective: float) -> float:
     """How many of ``total`` requests may be bad without breaking the SLO."""
     return total * error_budget(objective)

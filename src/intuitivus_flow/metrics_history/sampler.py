@@ -6,7 +6,10 @@ difference between two readings of the registry. The sampler keeps the previous 
 
 - p50/p95/p99 response time by interpolating inside the histogram bucket that holds the rank,
   exactly as PromQL's `histogram_quantile` does over `rate(..._bucket[15s])`;
-- error rate (5xx / all), requests per second, and the SLO counts (all, 5xx, slower than 0.5 s);
+- error rate (5xx / all), requests per second, and the SLO counts: all, 5xx, and for the
+  latency SLO the requests it covers and those slower than their route's threshold
+  (`observability/latency_slo.py`: 0.5 s for most, 2 s where a password is hashed, docs and
+  exports not covered);
 
 and, from gauges read as they are: CPU, memory, disk, database-pool use, queue lag, and whether
 the database and Redis are up. A signal whose inputs are absent is not written (a gap, never a
@@ -29,10 +32,10 @@ from prometheus_client.metrics_core import Metric
 
 from intuitivus_flow.metrics_history.models import MetricSample
 from intuitivus_flow.metrics_history.signals import Signal
+from intuitivus_flow.observability.latency_slo import threshold_for
 
 # Names from docs/operations-contract.md (declared by observability/metrics.py).
 HTTP_DURATION = "flow_http_request_duration_seconds"
-SLOW_REQUEST_SECONDS = 0.5  # the latency SLO's threshold; it is a bucket boundary by contract
 QUANTILES = {
     Signal.response_time_p50_ms: 0.50,
     Signal.response_time_p95_ms: 0.95,
@@ -57,11 +60,15 @@ class RegistrySnapshot:
     `latency_buckets` are (upper bound, cumulative count) over every route and status,
     ascending, ending with +Inf. `gauges` holds the aggregated gauges by Prometheus name and the
     dependency states as `flow_dependency_up:<component>`; a missing key means "not reported".
+    `latency_covered` counts the requests the latency SLO covers, `latency_fast` those of them
+    within their route's threshold (both cumulative, like the histogram they come from).
     """
 
     latency_buckets: tuple[tuple[float, float], ...] = ()
     requests_total: float = 0.0
     requests_5xx: float = 0.0
+    latency_covered: float = 0.0
+    latency_fast: float = 0.0
     gauges: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -83,11 +90,11 @@ class PrometheusSource:
 
 def snapshot_from_metrics(metrics: Iterable[Metric]) -> RegistrySnapshot:
     buckets: dict[float, float] = {}
-    total = errors = 0.0
+    http = _HttpCounts()
     gauge_values: dict[str, list[float]] = {}
     for metric in metrics:
         if metric.name == HTTP_DURATION:
-            total, errors = _read_histogram(metric, buckets)
+            http = _read_histogram(metric, buckets)
         elif metric.name in GAUGE_AGGREGATION:
             gauge_values.setdefault(metric.name, []).extend(s.value for s in metric.samples)
         elif metric.name == DEPENDENCY_UP:
@@ -101,23 +108,38 @@ def snapshot_from_metrics(metrics: Iterable[Metric]) -> RegistrySnapshot:
     }
     return RegistrySnapshot(
         latency_buckets=tuple(sorted(buckets.items())),
-        requests_total=total,
-        requests_5xx=errors,
+        requests_total=http.total,
+        requests_5xx=http.errors,
+        latency_covered=http.covered,
+        latency_fast=http.fast,
         gauges=gauges,
     )
 
 
-def _read_histogram(metric: Metric, buckets: dict[float, float]) -> tuple[float, float]:
-    total = errors = 0.0
+@dataclass(slots=True)
+class _HttpCounts:
+    total: float = 0.0
+    errors: float = 0.0
+    covered: float = 0.0
+    fast: float = 0.0
+
+
+def _read_histogram(metric: Metric, buckets: dict[float, float]) -> _HttpCounts:
+    counts = _HttpCounts()
     for sample in metric.samples:
+        threshold = threshold_for(sample.labels.get("route", ""))
         if sample.name.endswith("_bucket"):
             bound = float(sample.labels["le"])
             buckets[bound] = buckets.get(bound, 0.0) + sample.value
+            if threshold is not None and math.isclose(bound, threshold):
+                counts.fast += sample.value
         elif sample.name.endswith("_count"):
-            total += sample.value
+            counts.total += sample.value
             if sample.labels.get("status_class") == "5xx":
-                errors += sample.value
-    return total, errors
+                counts.errors += sample.value
+            if threshold is not None:
+                counts.covered += sample.value
+    return counts
 
 
 class OverrideSource:
@@ -135,6 +157,8 @@ class OverrideSource:
             latency_buckets=real.latency_buckets,
             requests_total=real.requests_total,
             requests_5xx=real.requests_5xx,
+            latency_covered=real.latency_covered,
+            latency_fast=real.latency_fast,
             gauges={**real.gauges, **self.overrides},
         )
 
@@ -183,13 +207,6 @@ def quantile_from_buckets(q: float, buckets: tuple[tuple[float, float], ...]) ->
     return lower_bound
 
 
-def _count_at_or_below(buckets: tuple[tuple[float, float], ...], bound: float) -> float | None:
-    for upper, cumulative in buckets:
-        if math.isclose(upper, bound):
-            return cumulative
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class PoolCapacity:
     """What the pool may hold per worker: `pool size + max overflow` in the contract's formula."""
@@ -225,16 +242,17 @@ def traffic_signals(
     deltas = bucket_deltas(previous.latency_buckets, current.latency_buckets)
     total = _increase(previous.requests_total, current.requests_total)
     errors = _increase(previous.requests_5xx, current.requests_5xx)
-    fast = _count_at_or_below(deltas, SLOW_REQUEST_SECONDS)
+    covered = _increase(previous.latency_covered, current.latency_covered)
+    fast = _increase(previous.latency_fast, current.latency_fast)
     signals = {
         Signal.requests_total_count: total,
         Signal.requests_errors_count: errors,
+        Signal.requests_latency_count: covered,
+        Signal.requests_slow_count: max(0.0, covered - fast),
         Signal.requests_per_second: total / interval_seconds,
         # No traffic, no errors: 0 keeps the chart continuous and cannot fire an alert.
         Signal.error_rate_ratio: errors / total if total > 0 else 0.0,
     }
-    if fast is not None:
-        signals[Signal.requests_slow_count] = max(0.0, total - fast)
     for signal, q in QUANTILES.items():
         seconds = quantile_from_buckets(q, deltas)
         if seconds is not None:

@@ -21,7 +21,8 @@ class Signal(StrEnum):
     # SLO inputs: counts per sample interval, summed over a window by the burn-rate maths.
     requests_total_count = "requests_total_count"
     requests_errors_count = "requests_errors_count"
-    requests_slow_count = "requests_slow_count"
+    requests_slow_count = "requests_slow_count"  # of the latency-covered requests
+    requests_latency_count = "requests_latency_count"  # requests the latency SLO covers
 
 
 SIGNAL_NAMES = frozenset(signal.value for signal in Signal)

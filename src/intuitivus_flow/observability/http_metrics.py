@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -58,7 +59,25 @@ def route_template(scope: Scope) -> str:
     """The template of the route the router matched (it records it in the shared scope)."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) and path else UNMATCHED_ROUTE
+    if isinstance(path, str) and path:
+        return path
+    return _plain_route_path(scope) or UNMATCHED_ROUTE
+
+
+def _plain_route_path(scope: Scope) -> str | None:
+    """The path of a plain Starlette route the app holds itself (`/openapi.json`, `/docs`).
+
+    FastAPI records only its own API routes in the scope; a plain route leaves just its
+    endpoint there. Without this the API documentation counted as `unmatched`, and the latency
+    SLO could not leave it out (observability/latency_slo.py).
+    """
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return None
+    for candidate in getattr(scope.get("app"), "routes", ()):
+        if isinstance(candidate, Route) and candidate.endpoint is endpoint:
+            return candidate.path
+    return None
 
 
 def method_label(scope: Scope) -> str:
