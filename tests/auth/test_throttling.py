@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.helpers import PASSWORD, assert_problem, login, register, unique_email
+
+PARALLEL_GUESSES = 30
 
 
 @pytest.fixture
@@ -95,3 +99,126 @@ class TestSignupThrottle:
             json={"email": unique_email(), "password": PASSWORD, "workspace_name": "W"},
         )
         assert_problem(response, 429)
+
+
+# --- concurrency: every attempt is counted before the slow password check --------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+def counters(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings that put the throttles' counters in this process or in Redis."""
+    if request.param == "memory":
+        return {}
+    return {"redis_url": request.getfixturevalue("redis_url")}
+
+
+async def in_parallel(attempt: Callable[[], Awaitable[httpx.Response]]) -> list[httpx.Response]:
+    """PARALLEL_GUESSES requests in flight at once over the ASGI app."""
+    return await asyncio.gather(*(attempt() for _ in range(PARALLEL_GUESSES)))
+
+
+def assert_only_the_limit_got_through(
+    responses: list[httpx.Response], *, limit: int, refused_status: int
+) -> None:
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(refused_status) == limit, statuses
+    assert statuses.count(429) == len(responses) - limit, statuses
+    for response in responses:
+        if response.status_code == 429:
+            assert_problem(response, 429, "rate-limited")
+            assert int(response.headers["retry-after"]) > 0
+
+
+class TestParallelGuesses:
+    @pytest.fixture
+    def settings_overrides(self, counters: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **counters,
+            "login_max_failures_per_account": 3,
+            "login_max_failures_per_client": 1000,
+            "register_max_per_client": 3,
+        }
+
+    async def test_parallel_wrong_passwords_for_one_account(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        responses = await in_parallel(lambda: fail_login(client, account.email))
+        assert_only_the_limit_got_through(responses, limit=3, refused_status=401)
+
+    async def test_parallel_wrong_current_passwords_on_password_change(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        responses = await in_parallel(
+            lambda: client.post(
+                "/api/auth/password",
+                json={"current_password": "wrong guess!", "new_password": "a new long password"},
+                headers=account.headers,
+            )
+        )
+        assert_only_the_limit_got_through(responses, limit=3, refused_status=422)
+        # The right password is refused too until the window ends: a lock, not a hint.
+        locked = await client.post(
+            "/api/auth/password",
+            json={"current_password": PASSWORD, "new_password": "a new long password"},
+            headers=account.headers,
+        )
+        assert_problem(locked, 429, "rate-limited")
+
+    async def test_parallel_sign_ups_from_one_address(self, client: httpx.AsyncClient) -> None:
+        responses = await in_parallel(
+            lambda: client.post(
+                "/api/auth/register",
+                json={"email": unique_email(), "password": PASSWORD, "workspace_name": "W"},
+            )
+        )
+        assert_only_the_limit_got_through(responses, limit=3, refused_status=201)
+
+
+class TestParallelClientGuesses:
+    @pytest.fixture
+    def settings_overrides(self, counters: dict[str, Any]) -> dict[str, Any]:
+        return {**counters, "login_max_failures_per_client": 4}
+
+    async def test_parallel_guesses_across_accounts_from_one_address(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        responses = await in_parallel(lambda: fail_login(client, unique_email()))
+        assert_only_the_limit_got_through(responses, limit=4, refused_status=401)
+
+    async def test_successful_sign_ins_do_not_use_up_the_address(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # An office behind one address signs in all morning: only failures count.
+        account = await register(client)
+        for _ in range(6):
+            await login(client, account.email)
+        for _ in range(4):
+            assert_problem(await fail_login(client, unique_email()), 401)
+        assert_problem(await fail_login(client, unique_email()), 429)
+
+
+class TestPasswordChangeThrottle:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"login_max_failures_per_account": 2}
+
+    async def test_wrong_current_passwords_lock_then_success_resets(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        account = await register(client)
+        change = {"current_password": "wrong guess!", "new_password": "a new long password"}
+        assert_problem(
+            await client.post("/api/auth/password", json=change, headers=account.headers), 422
+        )
+        right = {"current_password": PASSWORD, "new_password": "a new long password"}
+        changed = await client.post("/api/auth/password", json=right, headers=account.headers)
+        assert changed.status_code == 204, changed.text
+        for _ in range(2):  # the success cleared the earlier failure
+            assert_problem(
+                await client.post("/api/auth/password", json=change, headers=account.headers), 422
+            )
+        assert_problem(
+            await client.post("/api/auth/password", json=change, headers=account.headers), 429
+        )

@@ -91,14 +91,18 @@ async def me(session: DbSession, principal: CurrentPrincipal) -> schemas.Me:
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT, summary="Change password")
 async def change_password(
-    body: schemas.PasswordChange, session: DbSession, principal: CurrentPrincipal
+    body: schemas.PasswordChange, session: DbSession, context: Context, principal: CurrentPrincipal
 ) -> None:
-    """Set a new password; every other session of yours is signed out."""
+    """Set a new password; every other session of yours is signed out.
+
+    Wrong current passwords are throttled per user (429 + Retry-After), as sign-ins are.
+    """
     await auth.change_password(
         session,
         principal,
         current_password=body.current_password,
         new_password=body.new_password,
+        policy=context.auth,
     )
 
 

@@ -69,9 +69,11 @@ async def register(
     """Create a workspace with its owner, under the per-address sign-up throttle; with
     `FLOW_SIGNUP_REQUIRES_LICENCE`, only with a valid unused licence key (consumed here).
 
+    Every attempt counts, failed ones too (a wrong licence key, a taken email), and it is
+    counted before any work, so parallel sign-ups cannot all slip under the limit.
     Signing in is the caller's next step: the API opens a token session, the web a cookie one.
     """
-    await policy.signups_per_client.check(client, "Too many sign-ups from this address")
+    await policy.signups_per_client.acquire(client, "Too many sign-ups from this address")
     user = await create_workspace_with_owner(
         session, email=email, password=password, name=name, workspace_name=workspace_name
     )
@@ -82,7 +84,6 @@ async def register(
         user_id=user.id,
         required=policy.signup_requires_licence,
     )
-    await policy.signups_per_client.hit(client)
     return user
 
 
@@ -117,18 +118,20 @@ async def create_workspace_with_owner(
 async def authenticate_password(
     session: AsyncSession, *, email: str, password: str, client: str, policy: AuthPolicy
 ) -> User:
-    """Check credentials under the per-account and per-client failure throttles."""
+    """Check credentials under the per-client and per-account failure throttles.
+
+    The attempt is counted before the (slow, argon2) verification, so guesses sent in
+    parallel are all counted; a correct password then gives the attempt back.
+    """
     account_key = normalize_email(email)
-    await policy.failed_logins_per_client.check(client, "Too many failed sign-ins from here")
-    await policy.failed_logins_per_account.check(account_key, "Too many failed sign-ins")
+    await policy.failed_logins_per_client.acquire(client, "Too many failed sign-ins from here")
+    await policy.failed_logins_per_account.acquire(account_key, "Too many failed sign-ins")
     user = await AccountRepository(session).by_email(email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        await policy.failed_logins_per_client.hit(client)
-        await policy.failed_logins_per_account.hit(account_key)
         raise Unauthorized(INVALID_CREDENTIALS)
+    await _forget_sign_in_attempt(policy, client=client, account_key=account_key)
     if not user.active:
         raise Forbidden("This account has been deactivated")
-    await policy.failed_logins_per_account.reset(account_key)
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
@@ -136,6 +139,13 @@ async def authenticate_password(
         session, workspace_id=user.workspace_id, user_id=user.id, name=catalog.USER_LOGGED_IN
     )
     return user
+
+
+async def _forget_sign_in_attempt(policy: AuthPolicy, *, client: str, account_key: str) -> None:
+    # The right password: the account's earlier failures no longer matter, and the address
+    # keeps its budget (an office behind one address signs in all day).
+    await policy.failed_logins_per_client.release(client)
+    await policy.failed_logins_per_account.reset(account_key)
 
 
 async def login(
@@ -204,12 +214,24 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
 
 
 async def change_password(
-    session: AsyncSession, principal: Principal, *, current_password: str, new_password: str
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    current_password: str,
+    new_password: str,
+    policy: AuthPolicy,
 ) -> None:
-    """Replace the password and sign out every other session of this user."""
+    """Replace the password and sign out every other session of this user.
+
+    Wrong current passwords are throttled per user like sign-ins per account: a stolen
+    session must not become a way to guess the password.
+    """
     user = await _acting_user(session, principal)
+    throttle = policy.failed_password_changes_per_user
+    await throttle.acquire(str(user.id), "Too many wrong current passwords")
     if not verify_password(user.password_hash, current_password):
         raise InvalidInput("The current password is wrong", field="current_password")
+    await throttle.reset(str(user.id))
     if current_password == new_password:
         raise InvalidInput(
             "The new password must differ from the current one", field="new_password"

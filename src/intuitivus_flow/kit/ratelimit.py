@@ -2,11 +2,16 @@
 
 Redis holds them when it is configured, so every worker and instance shares one count;
 otherwise they live in this process, which is right for the single-process embedded default.
+
+A throttle counts an attempt and tests the new count in one atomic step (`Throttle.acquire`),
+before the work it guards. Reading the count first and adding to it after the work (a slow
+password check) let parallel attempts all read the same old count and all get through.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,7 +28,13 @@ class WindowCount:
 
 
 class CounterStore(Protocol):
-    async def increment(self, key: str, window_seconds: int) -> WindowCount: ...
+    async def increment(self, key: str, window_seconds: int) -> WindowCount:
+        """Add one and return the new count, atomically; the first hit starts the window."""
+        ...
+
+    async def decrement(self, key: str) -> None:
+        """Take one back from a live window (never below zero, never starting a window)."""
+        ...
 
     async def peek(self, key: str) -> WindowCount: ...
 
@@ -33,6 +44,9 @@ class CounterStore(Protocol):
 class MemoryCounterStore:
     def __init__(self) -> None:
         self._windows: dict[str, tuple[int, float]] = {}
+        # The event loop alone would keep each update whole (no await inside), but the store
+        # may also be reached from worker threads; the lock keeps read-modify-write atomic.
+        self._lock = threading.Lock()
 
     def _live(self, key: str) -> tuple[int, float] | None:
         entry = self._windows.get(key)
@@ -42,34 +56,60 @@ class MemoryCounterStore:
         return entry
 
     async def increment(self, key: str, window_seconds: int) -> WindowCount:
-        entry = self._live(key)
-        count, expires = entry if entry else (0, time.monotonic() + window_seconds)
-        self._windows[key] = (count + 1, expires)
+        with self._lock:
+            entry = self._live(key)
+            count, expires = entry if entry else (0, time.monotonic() + window_seconds)
+            self._windows[key] = (count + 1, expires)
         return WindowCount(count + 1, math.ceil(expires - time.monotonic()))
 
+    async def decrement(self, key: str) -> None:
+        with self._lock:
+            entry = self._live(key)
+            if entry and entry[0] > 0:
+                self._windows[key] = (entry[0] - 1, entry[1])
+
     async def peek(self, key: str) -> WindowCount:
-        entry = self._live(key)
+        with self._lock:
+            entry = self._live(key)
         if entry is None:
             return WindowCount(0, 0)
         return WindowCount(entry[0], math.ceil(entry[1] - time.monotonic()))
 
     async def reset(self, key: str) -> None:
-        self._windows.pop(key, None)
+        with self._lock:
+            self._windows.pop(key, None)
+
+
+# DECR only a live, positive count: a plain DECR on a key that just expired would create it
+# at -1 with no expiry, a free attempt that never goes away.
+_DECREMENT_LIVE = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+"""
 
 
 class RedisCounterStore:
     def __init__(self, redis: Redis, prefix: str = "flow:rl:") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._decrement_live = redis.register_script(_DECREMENT_LIVE)
 
     async def increment(self, key: str, window_seconds: int) -> WindowCount:
         name = self._prefix + key
+        # One MULTI/EXEC round trip: INCR and the window's expiry cannot be split by a crash
+        # or interleaved with another client's commands.
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(name)
             pipe.expire(name, window_seconds, nx=True)
             pipe.ttl(name)
             count, _, ttl = await pipe.execute()
         return WindowCount(int(count), max(int(ttl), 1))
+
+    async def decrement(self, key: str) -> None:
+        await self._decrement_live(keys=[self._prefix + key])
 
     async def peek(self, key: str) -> WindowCount:
         name = self._prefix + key
@@ -84,7 +124,13 @@ class RedisCounterStore:
 
 
 class Throttle:
-    """A named limit over a store: `check` refuses once `limit` hits happened in the window."""
+    """A named limit over a store: at most `limit` attempts per subject in a window.
+
+    Call `acquire` before the work, never after it: the attempt is counted and the new count
+    tested in one atomic store operation, so N parallel attempts get exactly `limit` through.
+    When the attempt turns out to be one the limit is not about (a correct password), give
+    it back with `release`, or clear the subject with `reset`.
+    """
 
     def __init__(self, store: CounterStore, name: str, *, limit: int, window_seconds: int) -> None:
         self.store = store
@@ -95,13 +141,18 @@ class Throttle:
     def _key(self, subject: str) -> str:
         return f"{self.name}:{subject}"
 
-    async def check(self, subject: str, message: str) -> None:
-        state = await self.store.peek(self._key(subject))
-        if state.count >= self.limit:
+    async def acquire(self, subject: str, message: str) -> WindowCount:
+        """Count one attempt; raise 429 (with Retry-After) when it is over the limit."""
+        state = await self.hit(subject)
+        if state.count > self.limit:
             raise TooManyRequests(message, retry_after=state.retry_after)
+        return state
 
     async def hit(self, subject: str) -> WindowCount:
         return await self.store.increment(self._key(subject), self.window_seconds)
+
+    async def release(self, subject: str) -> None:
+        await self.store.decrement(self._key(subject))
 
     async def reset(self, subject: str) -> None:
         await self.store.reset(self._key(subject))
