@@ -104,6 +104,35 @@ async def test_only_owners_or_the_metrics_token(client: httpx.AsyncClient) -> No
     assert_problem(bad_prefix, 422)
 
 
+async def test_a_tenant_owner_cannot_inject_faults_for_everyone(
+    client: httpx.AsyncClient,
+) -> None:
+    """Only owners of the operator workspaces (by default the first one created) drive faults."""
+    operator = await register(client, workspace="Operators")
+    tenant = await register(client, workspace="Customer")
+    everyone_fails = {"error_rate": 1.0, "path_prefix": "/api/"}
+    assert_problem(await client.put(FAULTS, json=everyone_fails, headers=tenant.headers), 403)
+    assert_problem(await client.delete(FAULTS, headers=tenant.headers), 403)
+    assert_problem(await client.get(FAULTS, headers=tenant.headers), 403)
+    assert (await client.get(FAULTS, headers=operator.headers)).json() is None
+
+
+async def test_api_keys_never_inject_faults(client: httpx.AsyncClient) -> None:
+    """Keys act as admins at most (owner-only actions stay with people); reading the plan
+    needs `operations:read`."""
+    owner = await register(client)
+    headers = {}
+    for scopes in (["agents:read"], ["operations:read", "operations:write"]):
+        created = await client.post(
+            "/api/api-keys", json={"name": "ops", "scopes": scopes}, headers=owner.headers
+        )
+        headers[scopes[0]] = {"Authorization": f"Bearer {created.json()['key']}"}
+    for key in headers.values():
+        assert_problem(await client.put(FAULTS, json={"latency_ms": 10}, headers=key), 403)
+    assert_problem(await client.get(FAULTS, headers=headers["agents:read"]), 403)
+    assert (await client.get(FAULTS, headers=headers["operations:read"])).status_code == 200
+
+
 @pytest.mark.parametrize("settings_overrides", [{}])
 async def test_absent_unless_enabled(client: httpx.AsyncClient) -> None:
     owner = await register(client)

@@ -30,6 +30,10 @@ class Scope(StrEnum):
     # Admins and owners only (never in the member set): a whole workspace leaves or arrives.
     data_export = "data:export"
     data_import = "data:import"
+    # Admins and owners of the operator workspaces only (auth/operators.py): instance-wide
+    # health, alerts, silences, forecasts and fault injection.
+    operations_read = "operations:read"
+    operations_write = "operations:write"
 
 
 _MEMBER_SCOPES = frozenset(

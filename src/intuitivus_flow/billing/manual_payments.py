@@ -69,9 +69,8 @@ def operator_for(principal: Principal, settings: Settings) -> PaymentOperator:
     """Owners and admins of `FLOW_OPERATOR_WORKSPACES`, with the billing:write scope.
 
     The operators are the same people as for service health and alerts
-    (`metrics_history.access.require_operator_role`), without that rule's fallback: with the
-    setting empty, any workspace's admin may read health charts outside production, but
-    letting them confirm money would let them mark their own payment paid.
+    (`auth.operators.require_operator`), without that rule's fallback to the first workspace
+    created: confirming money stays off until the setting names the operators explicitly.
     """
     principal.require_role(Role.admin)
     principal.require_scope(Scope.billing_write)

@@ -1,10 +1,9 @@
 """Who may read and change instance-wide operations data (metric history, alerts, silences).
 
-The operations tables describe the whole instance, not one workspace, so workspace roles do
-not map onto them cleanly; the rule is: owners and admins of the operator workspaces
-(`FLOW_OPERATOR_WORKSPACES`; any workspace outside production when it is empty) may read and
-act, and a monitoring system may read with the `FLOW_METRICS_TOKEN` bearer token that already
-guards `/metrics`.
+The operators of the instance (auth/operators.py: owners and admins of
+`FLOW_OPERATOR_WORKSPACES`, else of the first workspace created) read with `operations:read`
+and act with `operations:write`; a monitoring system may read with the `FLOW_METRICS_TOKEN`
+bearer token that already guards `/metrics`.
 """
 
 from __future__ import annotations
@@ -15,8 +14,9 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.config import Settings
+from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden
 from intuitivus_flow.kit.http.deps import (
     ClientAddress,
@@ -26,7 +26,6 @@ from intuitivus_flow.kit.http.deps import (
     get_principal,
 )
 from intuitivus_flow.observability.access import address_allowed, token_matches
-from intuitivus_flow.users.models import Role
 
 _bearer = HTTPBearer(auto_error=False, description="Access token, API key or metrics token")
 
@@ -46,18 +45,6 @@ class Operator:
         return f"api-key:{self.principal.api_key_id}"
 
 
-def require_operator_role(principal: Principal, settings: Settings) -> None:
-    """Instance data is for the instance's operators, not every customer's admin: owners and
-    admins of `FLOW_OPERATOR_WORKSPACES`, or (when it is empty) of any workspace outside
-    production."""
-    principal.require_role(Role.admin)
-    if settings.operator_workspaces:
-        if principal.workspace_id not in settings.operator_workspaces:
-            raise Forbidden("Operations data is for the operators of this instance")
-    elif settings.is_production:
-        raise Forbidden("Set FLOW_OPERATOR_WORKSPACES to let people read operations data")
-
-
 async def operator_reader(
     session: DbSession,
     context: Context,
@@ -70,13 +57,15 @@ async def operator_reader(
             raise Forbidden("This address may not use the metrics token")
         return Operator(principal=None)
     principal = await get_principal(session, context, bearer, None)
-    require_operator_role(principal, context.settings)
+    await require_operator(session, principal, context.settings, scope=Scope.operations_read)
     return Operator(principal=principal)
 
 
-async def operator_writer(principal: CurrentPrincipal, context: Context) -> Operator:
-    """Changes (silences) need a person or key with the admin role; the token only reads."""
-    require_operator_role(principal, context.settings)
+async def operator_writer(
+    session: DbSession, principal: CurrentPrincipal, context: Context
+) -> Operator:
+    """Changes (silences) need an operator with `operations:write`; the token only reads."""
+    await require_operator(session, principal, context.settings, scope=Scope.operations_write)
     return Operator(principal=principal)
 
 

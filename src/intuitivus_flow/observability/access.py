@@ -2,7 +2,9 @@
 
 Prometheus cannot sign in, so the scrape endpoint has its own guard: `FLOW_METRICS_TOKEN`
 (sent as `Authorization: Bearer <token>`) and `FLOW_METRICS_ALLOWED_NETWORKS` (CIDRs). When
-both are set, both must pass. The ops endpoints also accept a workspace owner.
+both are set, both must pass. The ops endpoints (`/api/ops`) also accept the instance's
+operators (auth/operators.py) with the `operations:read` scope to read and, as owners, with
+`operations:write` to change them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from intuitivus_flow.auth.operators import require_operator
+from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit.errors import Forbidden, Unauthorized
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, get_principal
@@ -22,6 +26,7 @@ from intuitivus_flow.users.models import Role
 _bearer = HTTPBearer(auto_error=False, description="Metrics token, access token or API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ApiKey = Annotated[str | None, Depends(_api_key_header)]
 
 
 def address_allowed(settings: Settings, address: str) -> bool:
@@ -50,21 +55,43 @@ def require_metrics_access(context: Context, address: ClientAddress, bearer: Bea
         raise Unauthorized("Send the metrics token as a bearer token")
 
 
-async def require_ops_access(
+async def _require_ops_access(
     session: DbSession,
     context: Context,
     address: ClientAddress,
     bearer: Bearer,
-    api_key: Annotated[str | None, Depends(_api_key_header)],
+    api_key: str | None,
+    *,
+    scope: Scope,
+    role: Role,
 ) -> None:
-    """The metrics token (from an allowed network), or a workspace owner."""
+    """The metrics token (from an allowed network), or an operator with `scope` and `role`."""
     if token_matches(context.settings, bearer):
         if not address_allowed(context.settings, address):
             raise Forbidden("This address may not use the metrics token")
         return
     principal = await get_principal(session, context, bearer, api_key)
-    principal.require_role(Role.owner)
+    await require_operator(session, principal, context.settings, scope=scope, role=role)
+
+
+async def require_ops_reader(
+    session: DbSession, context: Context, address: ClientAddress, bearer: Bearer, api_key: ApiKey
+) -> None:
+    await _require_ops_access(
+        session, context, address, bearer, api_key, scope=Scope.operations_read, role=Role.admin
+    )
+
+
+async def require_ops_writer(
+    session: DbSession, context: Context, address: ClientAddress, bearer: Bearer, api_key: ApiKey
+) -> None:
+    """Faults hit every tenant: an owner of an operator workspace (keys act as admins at most,
+    so only people), or the metrics token."""
+    await _require_ops_access(
+        session, context, address, bearer, api_key, scope=Scope.operations_write, role=Role.owner
+    )
 
 
 MetricsAccess = Depends(require_metrics_access)
-OpsAccess = Depends(require_ops_access)
+OpsReadAccess = Depends(require_ops_reader)
+OpsWriteAccess = Depends(require_ops_writer)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from intuitivus_flow.config import ConfigurationError, Settings
-from intuitivus_flow.observability.access import OpsAccess
+from intuitivus_flow.observability.access import OpsReadAccess, OpsWriteAccess
 
 EXEMPT_PREFIXES = ("/health", "/ready", "/metrics", "/api/ops")
 MAX_LATENCY_MS = 60_000
@@ -150,7 +150,7 @@ async def _send_injected_error(send: Send) -> None:
     await send({"type": "http.response.body", "body": _INJECTED_BODY})
 
 
-router = APIRouter(prefix="/api/ops/faults", tags=["operations"], dependencies=[OpsAccess])
+router = APIRouter(prefix="/api/ops/faults", tags=["operations"])
 
 
 def _state(request: Request) -> FaultState:
@@ -158,22 +158,32 @@ def _state(request: Request) -> FaultState:
     return state
 
 
-@router.get("", response_model=FaultPlan | None, summary="Current fault plan")
+@router.get(
+    "",
+    response_model=FaultPlan | None,
+    summary="Current fault plan",
+    dependencies=[OpsReadAccess],
+)
 async def get_faults(request: Request) -> FaultPlan | None:
     """The plan in force in this process, or null."""
     return _state(request).plan
 
 
-@router.put("", response_model=FaultPlan, summary="Inject faults")
+@router.put("", response_model=FaultPlan, summary="Inject faults", dependencies=[OpsWriteAccess])
 async def put_faults(plan: FaultPlan, request: Request) -> FaultPlan:
     """Replace the plan: latency and/or a 500 rate on every path under `path_prefix`.
-    Owner only, or the metrics token."""
+    An owner of an operator workspace, or the metrics token."""
     _state(request).plan = plan
     logger.warning("fault injection set: %s", plan.model_dump())
     return plan
 
 
-@router.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Stop injecting faults")
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Stop injecting faults",
+    dependencies=[OpsWriteAccess],
+)
 async def delete_faults(request: Request) -> None:
     """Clear the plan; requests behave normally again."""
     _state(request).plan = None

@@ -11,14 +11,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.alerts.rules import RulesError, RuleSet, parse_duration
 from intuitivus_flow.alerts.runtime import configured_rules
+from intuitivus_flow.auth.operators import require_operator
+from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.forecasting import charts, service, views
 from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession
-from intuitivus_flow.metrics_history.access import require_operator_role
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.templating import render
 
@@ -29,12 +31,14 @@ DEFAULT_RANGE = "24h"
 DEFAULT_HORIZON = "6h"
 
 
-def _refusal(request: Request, viewer: Viewer) -> Response | None:
-    """A 403 page for members, as on the other operations pages."""
+async def _refusal(request: Request, session: AsyncSession, viewer: Viewer) -> Response | None:
+    """A 403 page for everyone but the instance's operators, as on the other operations
+    pages."""
+    settings = request.app.state.context.settings
     try:
-        require_operator_role(viewer.principal, request.app.state.context.settings)
+        await require_operator(session, viewer.principal, settings, scope=Scope.operations_read)
     except FlowError:
-        message = "Forecasts are available to workspace owners and admins."
+        message = "Forecasts are available to the operators of this instance."
         context = {"viewer": viewer, "title": "Not allowed", "message": message}
         return render(request, "error.html", context, status_code=403)
     return None
@@ -60,7 +64,7 @@ async def forecasts_page(
     context: Context,
     range: str = DEFAULT_RANGE,
 ) -> Response:
-    if refusal := _refusal(request, viewer):
+    if refusal := await _refusal(request, session, viewer):
         return refusal
     chosen = range if range in RANGES else DEFAULT_RANGE
     options = ForecastOptions.from_settings(context.settings)

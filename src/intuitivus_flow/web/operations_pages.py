@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.alerts import service as alerts
 from intuitivus_flow.alerts.runtime import configured_rules
 from intuitivus_flow.alerts.schemas import SilenceCreate
+from intuitivus_flow.auth.operators import require_operator
+from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.metrics_history import charts
 from intuitivus_flow.metrics_history import service as history
-from intuitivus_flow.metrics_history.access import require_operator_role
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (
@@ -77,12 +78,18 @@ CHARTS = (
 )
 
 
-def _refusal(request: Request, viewer: Viewer) -> Response | None:
-    """A 403 page for members: operations data is for owners and admins."""
+async def _refusal(
+    request: Request,
+    session: AsyncSession,
+    viewer: Viewer,
+    scope: Scope = Scope.operations_read,
+) -> Response | None:
+    """A 403 page for everyone but the instance's operators (auth/operators.py)."""
+    settings = request.app.state.context.settings
     try:
-        require_operator_role(viewer.principal, request.app.state.context.settings)
+        await require_operator(session, viewer.principal, settings, scope=scope)
     except FlowError:
-        message = "Service health and alerts are available to workspace owners and admins."
+        message = "Service health and alerts are available to the operators of this instance."
         context = {"viewer": viewer, "title": "Not allowed", "message": message}
         return render(request, "error.html", context, status_code=403)
     return None
@@ -114,7 +121,7 @@ async def _chart(
 async def service_health(
     request: Request, session: DbSession, viewer: CurrentViewer, range: str = DEFAULT_RANGE
 ) -> Response:
-    if refusal := _refusal(request, viewer):
+    if refusal := await _refusal(request, session, viewer):
         return refusal
     chosen = range if range in RANGES else DEFAULT_RANGE
     now = datetime.now(UTC)
@@ -169,7 +176,7 @@ async def alerts_page(
     context: Context,
     done: str | None = None,
 ) -> Response:
-    if refusal := _refusal(request, viewer):
+    if refusal := await _refusal(request, session, viewer):
         return refusal
     return await _render_alerts(request, session, viewer, context, notice=NOTICES.get(done or ""))
 
@@ -192,7 +199,7 @@ def _matchers(raw: str) -> list[dict[str, str]]:
 async def create_silence(
     request: Request, session: DbSession, viewer: CurrentViewer, context: Context
 ) -> Response:
-    if refusal := _refusal(request, viewer):
+    if refusal := await _refusal(request, session, viewer, Scope.operations_write):
         return refusal
     values = await read_fields(request, ("matchers", "duration_minutes", "comment"))
     data: dict[str, object] = {
@@ -225,7 +232,7 @@ async def create_silence(
 async def expire_silence(
     request: Request, silence_id: str, session: DbSession, viewer: CurrentViewer, context: Context
 ) -> Response:
-    if refusal := _refusal(request, viewer):
+    if refusal := await _refusal(request, session, viewer, Scope.operations_write):
         return refusal
     try:
         parsed = uuid.UUID(silence_id)

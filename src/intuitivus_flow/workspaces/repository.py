@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.kit.repository import Repository
@@ -24,3 +24,15 @@ class WorkspaceRepository(Repository[Workspace]):
 
     async def current(self) -> Workspace:
         return await self.get_or_raise(self.workspace_id)
+
+
+class FirstWorkspaceRepository(Repository[Workspace]):
+    """The first workspace created on the instance (the installer's): it operates the instance
+    unless FLOW_OPERATOR_WORKSPACES names others (auth/operators.py). Deliberately unscoped."""
+
+    model = Workspace
+
+    async def first_created_id(self) -> uuid.UUID | None:
+        statement = select(Workspace.id).order_by(Workspace.created_at, Workspace.id).limit(1)
+        found: uuid.UUID | None = await self.session.scalar(statement)
+        return found
