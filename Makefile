@@ -10,6 +10,8 @@ PORT ?= 8000
 # Tests run in parallel (pytest-xdist), one process per core; each test file stays on one worker
 # so its module fixtures (servers, browsers) start once. `make test PYTEST_WORKERS=0` runs serially.
 PYTEST_WORKERS ?= auto
+# Examples per operation, mode and credential for `make fuzz` (`make test` uses the quick default).
+FUZZ_EXAMPLES ?= 100
 # The product's critical areas (payments, export/import, campaign automation, agent
 # communication) must stay at >= 90 % branch coverage; auth and tenancy code at >= 95 %.
 CRITICAL := */intuitivus_flow/billing/*,*/intuitivus_flow/dataport/*,*/intuitivus_flow/campaigns/*,*/intuitivus_flow/conversations/*,*/intuitivus_flow/agents/*,*/intuitivus_flow/llm/*
@@ -45,6 +47,10 @@ test: $(VENV)/.installed-dev ## Run the test suite (SQLite + PostgreSQL + Redis)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='$(AUTH_TENANCY)' --fail-under=95 --skip-covered
 	$(BIN)/coverage report --include='$(CRITICAL)' --fail-under=90 --skip-covered
+
+.PHONY: fuzz
+fuzz: $(VENV)/.installed-dev ## API fuzzing with many examples per operation (FUZZ_EXAMPLES=100); `make test` runs a quick pass
+	FLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz --timeout=3600 $(PYTEST_ARGS) tests/fuzz
 
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## ruff (lint + format check) and mypy

@@ -21,12 +21,6 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
-class FieldError(BaseModel):
-    field: str = Field(description="Path of the invalid value, e.g. `body.email`.")
-    msg: str
-    code: str | None = None
-
-
 class Problem(BaseModel):
     """An error (RFC 9457). Some problems add members, such as `retry_after` or `limit`."""
 
@@ -37,7 +31,11 @@ class Problem(BaseModel):
     status: int
     detail: str
     instance: str | None = Field(default=None, description="Path of the request.")
-    errors: list[FieldError] | None = Field(default=None, description="Invalid fields (422).")
+    # Items differ by problem: `{field, msg, code}` for invalid request fields, `{file, line,
+    # field, message}` for the rows of an import.
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="What exactly was invalid (422): one object per field or row."
+    )
 
 
 def _problem_response(description: str) -> dict[str, Any]:
@@ -49,9 +47,7 @@ def document_problems(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in _FASTAPI_ERROR_SCHEMAS:
         schemas.pop(name, None)
-    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(problem.pop("$defs", {}))
-    schemas["Problem"] = problem
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     for path_item in document.get("paths", {}).values():
         for method, operation in path_item.items():
             if method in _HTTP_METHODS:
