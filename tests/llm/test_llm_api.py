@@ -304,3 +304,271 @@ def test_rotate_keys_cli_reencrypts_in_one_transaction(tmp_path: Any) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "re-encrypted 1 provider key" in done.stdout
+
+
+def port_of(vendor: RunningVendor) -> str:
+    return vendor.url.rsplit(":", 1)[1]
+
+
+def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Stand-in DNS (none is reachable here): these names resolve to 127.0.0.1."""
+    from intuitivus_flow.kit import outbound
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in names:
+            raise OSError(f"unknown host {host}")
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(outbound, "resolve", resolve)
+
+
+class TestOutboundGuard:
+    """Issue 10, item 1: no operator exception here, as on a default instance."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {}
+
+    @pytest.mark.parametrize(
+        "base_url",
+        [
+            "http://127.0.0.1:6379/",
+            "http://localhost:5432/",
+            "http://2130706433/",
+            "http://0x7f.1:8000/",
+            "http://[::1]:8000/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.7:11434/",
+            "http://0.0.0.0:8000/",
+            "http://[fe80::1]/",
+        ],
+    )
+    async def test_internal_base_urls_are_422(
+        self, client: httpx.AsyncClient, base_url: str
+    ) -> None:
+        owner = await register(client)
+        body = {**COMPATIBLE, "base_url": base_url}
+        response = await client.post("/api/llm/keys", json=body, headers=owner.headers)
+        problem = assert_problem(response, 422)
+        assert problem["errors"][0]["field"] == "body.base_url"
+        assert "not a public address" in problem["errors"][0]["msg"]
+
+    @pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
+    async def test_base_url_is_only_for_openai_compatible_keys(
+        self, client: httpx.AsyncClient, provider: str
+    ) -> None:
+        owner = await register(client)
+        body = {**OPENAI, "provider": provider, "base_url": "https://api.example.com"}
+        response = await client.post("/api/llm/keys", json=body, headers=owner.headers)
+        assert "only for an OpenAI-compatible" in assert_problem(response, 422)["errors"][0]["msg"]
+
+    @pytest.mark.parametrize(
+        "base_url",
+        ["https://llm.example.com/?", "https://llm.example.com/#x", "https://u:p@llm.example.com"],
+    )
+    async def test_base_url_cannot_choose_the_path_or_carry_credentials(
+        self, client: httpx.AsyncClient, base_url: str
+    ) -> None:
+        owner = await register(client)
+        body = {**COMPATIBLE, "base_url": base_url}
+        response = await client.post("/api/llm/keys", json=body, headers=owner.headers)
+        assert assert_problem(response, 422)["errors"][0]["field"] == "body.base_url"
+
+    async def test_a_name_resolving_to_loopback_is_refused_when_connecting(
+        self, client: httpx.AsyncClient, vendor: RunningVendor, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        resolve_to_loopback(monkeypatch, "rebind.example")
+        owner = await register(client)
+        await add_key(client, owner, vendor, base_url=f"http://rebind.example:{port_of(vendor)}")
+        response = await ask(client, owner)
+        body = assert_problem(response, 503, "llm-unavailable")
+        assert body["attempts"] == [
+            {"provider": "openai_compatible:main", "outcome": "address_refused"}
+        ]
+        assert vendor.state.requests == []
+        usage = (await client.get("/api/llm/usage", headers=owner.headers)).json()["rows"]
+        assert usage[0]["outcome"] == "address_refused"
+
+    async def test_a_key_stored_with_an_internal_url_cannot_reach_it(
+        self, client: httpx.AsyncClient, app: Any, vendor: RunningVendor
+    ) -> None:
+        # Keys stored before the rule existed are caught when connecting.
+        owner = await register(client)
+        await add_key(client, owner, vendor, base_url="https://llm.example.com")
+        async with app.state.context.sessions() as session:
+            key = await session.scalar(select(ProviderKey))
+            assert key is not None
+            key.base_url = f"http://2130706433:{port_of(vendor)}/"
+            await session.commit()
+        body = assert_problem(await ask(client, owner), 503, "llm-unavailable")
+        assert body["attempts"][0]["outcome"] == "address_refused"
+        assert vendor.state.requests == []
+
+
+class TestOperatorAllowList:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"outbound_allow": ["ollama.internal"]}
+
+    async def test_a_named_host_is_let_through_and_keeps_its_name(
+        self, client: httpx.AsyncClient, vendor: RunningVendor, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        resolve_to_loopback(monkeypatch, "ollama.internal", "other.internal")
+        owner = await register(client)
+        port = port_of(vendor)
+        await add_key(client, owner, vendor, base_url=f"http://ollama.internal:{port}")
+        response = await ask(client, owner)
+        assert response.status_code == 200, response.text
+        assert vendor.state.requests[-1][2]["host"] == f"ollama.internal:{port}"
+        # Only that name: another one resolving to the same address is still refused.
+        await add_key(
+            client,
+            owner,
+            vendor,
+            label="other",
+            priority=0,
+            base_url=f"http://other.internal:{port}",
+        )
+        attempts = (await ask(client, owner)).json()["attempts"]
+        assert [a["outcome"] for a in attempts] == ["address_refused", "ok"]
+
+    async def test_the_allow_list_does_not_open_literal_addresses(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        owner = await register(client)
+        body = {**COMPATIBLE, "base_url": "http://127.0.0.1:11434"}
+        response = await client.post("/api/llm/keys", json=body, headers=owner.headers)
+        assert_problem(response, 422)
+
+
+class TestPricing:
+    """Issue 10, item 8: a model with no price is never counted as free under a cost limit."""
+
+    async def test_a_cost_limit_on_an_unpriced_model_needs_the_keys_price(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        body = {
+            "provider": "openai_compatible",
+            "label": "llama",
+            "api_key": API_KEY,
+            "base_url": vendor.url,
+            "default_model": "llama3:8b",
+            "monthly_cost_limit_micros": 1000,
+        }
+        refused = await client.post("/api/llm/keys", json=body, headers=owner.headers)
+        assert "no list price" in assert_problem(refused, 422)["detail"]
+        priced = {
+            **body,
+            "prompt_micros_per_million": 1_000_000,  # $1 per million tokens
+            "completion_micros_per_million": 2_000_000,
+        }
+        created = await client.post("/api/llm/keys", json=priced, headers=owner.headers)
+        assert created.status_code == 201, created.text
+        assert created.json()["completion_micros_per_million"] == 2_000_000
+        answer = (await ask(client, owner)).json()
+        assert answer["cost_micros"] == 11 * 1 + 7 * 2
+
+    async def test_a_request_for_an_unpriced_model_is_refused_under_a_cost_limit(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        await add_key(client, owner, vendor, monthly_cost_limit_micros=1000)
+        # It used to run and cost 0, whatever the model really costs.
+        body = assert_problem(await ask(client, owner, model="o1-pro"), 503, "llm-unavailable")
+        assert body["attempts"] == [
+            {"provider": "openai_compatible:main", "outcome": "skipped:unpriced_model"}
+        ]
+        assert vendor.state.requests == []
+        assert (await ask(client, owner, model="gpt-4o-mini")).status_code == 200
+
+    async def test_without_a_cost_limit_an_unpriced_model_runs(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        await add_key(client, owner, vendor, default_model="llama3:8b")
+        answer = (await ask(client, owner)).json()
+        assert (answer["model"], answer["cost_micros"]) == ("llama3:8b", 0)
+
+    async def test_prices_come_in_pairs_and_updates_are_checked(
+        self, client: httpx.AsyncClient, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        half = {**OPENAI, "prompt_micros_per_million": 5}
+        response = await client.post("/api/llm/keys", json=half, headers=owner.headers)
+        assert (
+            assert_problem(response, 422)["errors"][0]["field"] == "body.prompt_micros_per_million"
+        )
+        created = await add_key(client, owner, vendor, default_model="llama3:8b")
+        url = f"/api/llm/keys/{created['id']}"
+        limited = await client.patch(
+            url, headers=owner.headers, json={"monthly_cost_limit_micros": 10}
+        )
+        assert_problem(limited, 422)
+        priced = await client.patch(
+            url,
+            headers=owner.headers,
+            json={
+                "monthly_cost_limit_micros": 10,
+                "prompt_micros_per_million": 0,
+                "completion_micros_per_million": 0,
+            },
+        )
+        assert priced.status_code == 200, priced.text
+        unpriced = await client.patch(
+            url,
+            headers=owner.headers,
+            json={"prompt_micros_per_million": None, "completion_micros_per_million": None},
+        )
+        assert_problem(unpriced, 422)
+        paused = await client.patch(url, headers=owner.headers, json={"active": False})
+        assert paused.status_code == 200
+
+
+class TestStoredBadKeys:
+    """Issue 10, item 11: a key stored earlier with characters no header can carry fails its
+    own call clearly; it used to raise UnicodeEncodeError (a 500, a crashed agent task)."""
+
+    async def store_bad_secret(self, app: Any) -> None:
+        async with app.state.context.sessions() as session:
+            key = await session.scalar(select(ProviderKey))
+            assert key is not None
+            key.encrypted_key = app.state.context.secrets.encrypt("sk-ключ")
+            await session.commit()
+
+    async def test_the_completion_is_a_clear_503(
+        self, client: httpx.AsyncClient, app: Any, vendor: RunningVendor
+    ) -> None:
+        owner = await register(client)
+        await add_key(client, owner, vendor)
+        await self.store_bad_secret(app)
+        body = assert_problem(await ask(client, owner), 503, "llm-unavailable")
+        assert body["attempts"] == [{"provider": "openai_compatible:main", "outcome": "rejected"}]
+        assert vendor.state.requests == []
+
+    async def test_the_agent_task_fails_with_the_reason(
+        self, client: httpx.AsyncClient, app: Any, vendor: RunningVendor
+    ) -> None:
+        from intuitivus_flow.jobs.embedded import install_handlers
+        from intuitivus_flow.jobs.worker import Worker
+        from tests.agents.test_agents import create
+
+        owner = await register(client)
+        await add_key(client, owner, vendor)
+        await self.store_bad_secret(app)
+        agent = await create(client, owner, provider="openai_compatible")
+        queued = await client.post(
+            f"/api/agents/{agent['id']}/tasks", json={"prompt": "hi"}, headers=owner.headers
+        )
+        install_handlers(app.state.context)
+        await Worker(app.state.context.sessions, name="test-worker").run_until_idle()
+        done = await client.get(f"/api/agents/tasks/{queued.json()['id']}", headers=owner.headers)
+        assert done.json()["status"] == "failed"
+        assert "rejected" in done.json()["error"]
+
+
+async def test_max_tokens_is_bounded(client: httpx.AsyncClient) -> None:
+    owner = await register(client)
+    response = await ask(client, owner, max_tokens=10**30)
+    assert assert_problem(response, 422)["errors"][0]["field"] == "body.max_tokens"

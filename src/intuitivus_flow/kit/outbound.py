@@ -177,7 +177,7 @@ class OutboundPolicy:
             return
         address = _loopback_for_name(host) or literal_address(host)
         if address is not None and not self.allows_address(address):
-            raise RefusedURL(_refusal(host, [address]))
+            raise RefusedURL(_refusal(host))
 
     def client(
         self, *, timeout: httpx.Timeout | float, resolver: Resolver | None = None
@@ -199,11 +199,10 @@ def _loopback_for_name(host: str) -> IPAddress | None:
     return None
 
 
-def _refusal(host: str, addresses: Sequence[IPAddress]) -> str:
-    shown = ", ".join(str(address) for address in addresses[:4]) or "no address"
+def _refusal(host: str) -> str:
     return (
-        f"{host} is not a public address ({shown}); the operator can allow it with "
-        "FLOW_OUTBOUND_ALLOW"
+        f"{host} is not a public address; the instance's operator can allow it "
+        "(FLOW_OUTBOUND_ALLOW)"
     )
 
 
@@ -266,7 +265,8 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             return addresses
         allowed = [address for address in addresses if self._policy.allows_address(address)]
         if not allowed:
-            raise RefusedAddress(_refusal(host, addresses))
+            # Which addresses a name has stays in the server: they are the internal network.
+            raise RefusedAddress(_refusal(host))
         return allowed
 
     async def _addresses(self, host: str, port: int) -> list[IPAddress]:
