@@ -261,3 +261,27 @@ async def test_another_workspaces_agent_is_a_404_page(
             assert "stats-title" not in page.text
         listing = text_of((await stranger.get("/agents")).text)
         assert "Closer" not in listing
+
+
+async def test_provider_key_on_an_internal_address_is_refused_on_the_form(
+    browser: httpx.AsyncClient,
+) -> None:
+    # Issue 10, item 1: the page goes through the same outbound rule as the API.
+    await sign_up(browser)
+    refused = await submit(
+        browser,
+        "/agents",
+        "/agents/keys",
+        {
+            "provider": "openai_compatible",
+            "label": "Local",
+            "api_key": "",
+            "base_url": "http://169.254.169.254/latest",
+            "default_model": "llama3",
+            "priority": "1",
+            "monthly_token_limit": "",
+        },
+    )
+    assert refused.status_code == 422
+    assert "not a public address" in text_of(refused.text)
+    assert "Local" not in text_of((await browser.get("/agents")).text)
