@@ -6,11 +6,18 @@ aims at: without the guard every request below would reach it. DNS is the one th
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
+import socket
+import ssl
+import threading
+import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from intuitivus_flow.kit import outbound
 from intuitivus_flow.kit.outbound import (
@@ -20,7 +27,7 @@ from intuitivus_flow.kit.outbound import (
     is_public,
     literal_address,
 )
-from tests.llm.vendor_server import API_KEY, RunningVendor, serve_vendor
+from tests.llm.vendor_server import API_KEY, RunningVendor, VendorState, build_app, serve_vendor
 
 CHAT = "/v1/chat/completions"
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -270,3 +277,86 @@ class TestConnectTime:
         with pytest.raises(RefusedAddress):
             await post(OutboundPolicy(), f"http://x.test:{port}{CHAT}")
         assert calls == ["x.test"]
+
+
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` only (no IP address in it), and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_vendor(tmp_path: Path) -> Iterator[tuple[int, VendorState, Path]]:
+    """The fake vendor over HTTPS on loopback, with a certificate naming vendor.test only."""
+    cert, key = self_signed(tmp_path, "vendor.test")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    state = VendorState()
+    config = uvicorn.Config(
+        build_app(state),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "TLS vendor did not start"
+        time.sleep(0.02)
+    yield port, state, cert
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+async def test_tls_is_verified_against_the_host_name_not_the_address(
+    tls_vendor: tuple[int, VendorState, Path],
+) -> None:
+    """The guard connects to the checked address, yet TLS sends the name (SNI) and checks
+    the certificate against it: a certificate for vendor.test passes, for no other name."""
+    port, state, cert = tls_vendor
+    trusted = ssl.create_default_context(cafile=str(cert))
+    resolver = stub_resolver({"vendor.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    policy = OutboundPolicy.parse(["vendor.test", "other.test"])
+    async with policy.client(timeout=5, resolver=resolver, verify=trusted) as client:
+        response = await client.post(
+            f"https://vendor.test:{port}{CHAT}", json=BODY, headers=HEADERS
+        )
+        assert response.status_code == 200
+        with pytest.raises(httpx.ConnectError, match=r"CERTIFICATE_VERIFY_FAILED|hostname"):
+            await client.post(f"https://other.test:{port}{CHAT}", json=BODY, headers=HEADERS)
+    assert state.requests[-1][2]["host"] == f"vendor.test:{port}"
+    assert len(state.requests) == 1

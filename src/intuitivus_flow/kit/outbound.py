@@ -31,6 +31,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -180,11 +181,16 @@ class OutboundPolicy:
             raise RefusedURL(_refusal(host))
 
     def client(
-        self, *, timeout: httpx.Timeout | float, resolver: Resolver | None = None
+        self,
+        *,
+        timeout: httpx.Timeout | float,
+        resolver: Resolver | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> httpx.AsyncClient:
-        """An httpx client whose every connection goes through this policy (see module doc)."""
+        """An httpx client whose every connection goes through this policy (see module doc).
+        `verify`: the TLS context (default: the system's trusted certificate authorities)."""
         return httpx.AsyncClient(
-            transport=GuardedTransport(self, resolver=resolver),
+            transport=GuardedTransport(self, resolver=resolver, verify=verify),
             timeout=timeout,
             follow_redirects=False,
             # Environment proxies would connect on our behalf to an address we never checked.
@@ -286,13 +292,21 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport over a connection pool whose network backend is guarded."""
 
-    def __init__(self, policy: OutboundPolicy, *, resolver: Resolver | None = None) -> None:
-        super().__init__(trust_env=False)
+    def __init__(
+        self,
+        policy: OutboundPolicy,
+        *,
+        resolver: Resolver | None = None,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
+        ssl_context = verify or httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False)
         limits = httpx.Limits()
         # httpx takes no network backend, so its pool is replaced by one with the same
-        # defaults that connects through the guard.
+        # defaults that connects through the guard. TLS still verifies the URL's host name:
+        # httpcore gives the origin's host, not the address, as server_hostname.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
