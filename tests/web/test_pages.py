@@ -49,17 +49,18 @@ async def test_unauthenticated_pages_redirect_to_signin(browser: httpx.AsyncClie
     assert settings.headers["location"] == "/signin?next=%2Fsettings"
 
 
-async def test_pages_carry_security_headers_and_a_csrf_cookie(
+async def test_pages_carry_security_headers_and_a_presession_cookie(
     browser: httpx.AsyncClient,
 ) -> None:
     page = await browser.get("/signin")
     assert page.status_code == 200
     assert page.headers["content-security-policy"] == CSP
     assert page.headers["cache-control"] == "no-store"
-    [cookie] = _set_cookie_headers(page, "flow_csrf")
+    # The form's CSRF token is bound to this pre-session id (tests/web/test_csrf.py).
+    [cookie] = _set_cookie_headers(page, "flow_presession")
     assert "HttpOnly" in cookie
     assert "samesite=lax" in cookie.lower()
-    assert csrf_from(page.text) == browser.cookies["flow_csrf"]
+    assert browser.cookies["flow_presession"] not in csrf_from(page.text)
     # Accessible basics of the layout.
     assert '<html lang="en">' in page.text
     assert 'href="#main"' in page.text
@@ -230,7 +231,7 @@ async def test_signout_ends_the_session(web: Web, browser: httpx.AsyncClient) ->
 
 
 async def test_posts_without_a_matching_csrf_token_are_refused(browser: httpx.AsyncClient) -> None:
-    await browser.get("/signin")  # the browser now holds a CSRF cookie
+    await browser.get("/signin")  # the browser now holds a pre-session cookie
     fields = {"email": "owner@example.com", "password": PASSWORD}
 
     missing = await browser.post("/signin", data=fields)

@@ -2,7 +2,8 @@
 
 The cookie holds a web-session JWT (type `web`, so it is useless as an API access token and
 vice versa). It is httpOnly, so page scripts cannot read it, and SameSite=Lax, so other sites
-cannot post forms with it (the CSRF token is the second line of defence).
+cannot post forms with it (the CSRF token is the second line of defence). In production it is
+`__Host-flow_session` (see `web/cookies.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.kit.security import TokenType
 from intuitivus_flow.observability.logging import bind_request_identity
 from intuitivus_flow.users.models import Role, User
+from intuitivus_flow.web import cookies
 from intuitivus_flow.workspaces import service as workspaces
 from intuitivus_flow.workspaces.models import Workspace
 
@@ -73,25 +75,18 @@ def signin_url(next_path: str | None) -> str:
 
 
 def set_session_cookie(response: Response, token: str, context: AppContext) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(context.auth.web_lifetime.total_seconds()),
-        path="/",
-        httponly=True,
-        secure=context.settings.is_production,
-        samesite="lax",
-    )
+    max_age = int(context.auth.web_lifetime.total_seconds())
+    cookies.set_cookie(response, context.settings, SESSION_COOKIE, token, max_age=max_age)
 
 
 def clear_session_cookie(response: Response, context: AppContext) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        httponly=True,
-        secure=context.settings.is_production,
-        samesite="lax",
-    )
+    cookies.delete_cookie(response, context.settings, SESSION_COOKIE)
+
+
+def session_token(request: Request, context: AppContext) -> str | None:
+    """The web-session JWT the browser sent, unchecked (None when absent or oversized)."""
+    token = cookies.read_cookie(request, context.settings, SESSION_COOKIE)
+    return token if token and len(token) <= MAX_TOKEN_LENGTH else None
 
 
 async def open_session(
@@ -104,8 +99,8 @@ async def open_session(
 async def principal_from_cookie(
     request: Request, session: AsyncSession, context: AppContext
 ) -> Principal:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    token = session_token(request, context)
+    if token is None:
         raise Unauthorized("Not signed in")
     principal = await auth.principal_from_token(
         session, token, kind=TokenType.web, policy=context.auth

@@ -19,6 +19,7 @@ from intuitivus_flow.web.billing_pages import router as billing_router
 from intuitivus_flow.web.campaign_pages import router as campaign_router
 from intuitivus_flow.web.channel_pages import router as channel_router
 from intuitivus_flow.web.conversation_pages import router as conversation_router
+from intuitivus_flow.web.cookies import read_cookie
 from intuitivus_flow.web.crew_pages import router as crew_router
 from intuitivus_flow.web.csrf import CsrfRejected
 from intuitivus_flow.web.dashboard_pages import router as dashboard_router
@@ -32,8 +33,8 @@ from intuitivus_flow.web.workspace_pages import router as workspace_router
 async def _redirect_to_signin(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInRequired)
     response = redirect(signin_url(exc.next_path))
-    if SESSION_COOKIE in request.cookies:  # expired or revoked: stop sending it
-        context: AppContext = request.app.state.context
+    context: AppContext = request.app.state.context
+    if read_cookie(request, context.settings, SESSION_COOKIE) is not None:  # expired or revoked
         clear_session_cookie(response, context)
     return response
 

@@ -88,7 +88,7 @@ def render(
         status_code=status_code,
         headers={**PAGE_HEADERS, **(headers or {})},
     )
-    csrf.remember(request, response, token)
+    csrf.remember(request, response)
     return response
 
 
