@@ -4,9 +4,11 @@ branches on "reply" read the contact's inbound messages."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from intuitivus_flow.campaigns import tasks
@@ -27,7 +29,19 @@ from tests.campaigns.test_automation import (
     run,
     sessions_of,
 )
+from tests.conversations.graph_server import RunningGraph, serve_graph
 from tests.helpers import Account, register
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[RunningGraph]:
+    """Meta's Graph API (fake): connecting a number asks it whether the token owns it."""
+    yield from serve_graph()
+
+
+@pytest.fixture
+def settings_overrides(graph: RunningGraph) -> dict[str, Any]:
+    return {"whatsapp_graph_url": graph.url}
 
 
 def real_workers(app: Any) -> list[Worker]:

@@ -3,6 +3,11 @@
 It checks what the Graph API checks (bearer token, `messaging_product`, `to`, a body for the
 message type) and answers like it: `{"messaging_product", "contacts": [{"input", "wa_id"}],
 "messages": [{"id": "wamid..."}]}`, or a Graph error object. Modes make it fail on demand.
+
+`GET /{version}/{phone_number_id}` answers like the Graph API's phone-number node: the number
+for a token of the business that owns it, Meta's "(#100) ... missing permissions" error for
+any other token. `owners` names the token that owns a number; numbers not listed there are
+readable by every token (so tests that connect a number need not declare it).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class GraphState:
         default_factory=list
     )  # version, number, body
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    owners: dict[str, str] = field(default_factory=dict)  # phone_number_id -> owning token
+    reads: list[str] = field(default_factory=list)  # numbers asked about
 
     def bodies(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [body for _, _, body in self.sent if kind is None or body.get("type") == kind]
@@ -71,7 +78,40 @@ def build_app(state: GraphState) -> Starlette:
             }
         )
 
-    return Starlette(routes=[Route("/{version}/{number}/messages", messages, methods=["POST"])])
+    async def number(request: Request) -> Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        phone_number_id = request.path_params["number"]
+        state.reads.append(phone_number_id)
+        if not token:
+            return _graph_error(401, "An access token is required", 190)
+        if state.mode == "error500":
+            return _graph_error(500, "An unexpected error has occurred", 2)
+        owner = state.owners.get(phone_number_id)
+        if owner is not None and owner != token:
+            return _graph_error(
+                400,
+                f"Unsupported get request. Object with ID '{phone_number_id}' does not exist, "
+                "cannot be loaded due to missing permissions, or does not support this "
+                "operation.",
+                100,
+            )
+        return JSONResponse(
+            {
+                "verified_name": "Acme Support",
+                "code_verification_status": "VERIFIED",
+                "display_phone_number": "+1 555-010-0000",
+                "quality_rating": "GREEN",
+                "platform_type": "CLOUD_API",
+                "id": phone_number_id,
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/{version}/{number}/messages", messages, methods=["POST"]),
+            Route("/{version}/{number}", number, methods=["GET"]),
+        ]
+    )
 
 
 @dataclass

@@ -5,10 +5,13 @@ engines."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
+from tests.conversations.graph_server import RunningGraph, serve_graph
 from tests.dataport.support import (
     DELETED_AGENT,
     DELETED_CONTACT,
@@ -25,6 +28,18 @@ from tests.helpers import assert_problem
 
 from intuitivus_flow.conversations.models import ConversationSettings, WhatsAppNumber
 from intuitivus_flow.conversations.repository import WhatsAppRoutingRepository
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[RunningGraph]:
+    """Meta's Graph API (fake): connecting a number asks it whether the token owns it."""
+    yield from serve_graph()
+
+
+@pytest.fixture
+def settings_overrides(graph: RunningGraph) -> dict[str, Any]:
+    return {"whatsapp_graph_url": graph.url}
+
 
 AGENT = str(uuid.uuid4())
 RUN = str(uuid.uuid4())

@@ -4,11 +4,13 @@ secrets, only the caller's workspace, admins and owners only. Both engines."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import event, select
+from tests.conversations.graph_server import RunningGraph, serve_graph
 from tests.dataport.support import (
     SECRETS,
     SEEDED,
@@ -25,6 +27,17 @@ from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.registry import BY_NAME, ENTITIES, REFERENCED
 from intuitivus_flow.dataport.schemas import ExportFormat
 from intuitivus_flow.kit.db import unit_of_work
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[RunningGraph]:
+    """Meta's Graph API (fake): connecting a number asks it whether the token owns it."""
+    yield from serve_graph()
+
+
+@pytest.fixture
+def settings_overrides(graph: RunningGraph) -> dict[str, Any]:
+    return {"whatsapp_graph_url": graph.url}
 
 
 async def test_jsonl_zip_holds_a_manifest_and_every_entity(

@@ -3,6 +3,7 @@ the webhook instructions, web chat; owners and admins only. On both database eng
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,8 +13,21 @@ from sqlalchemy import func, select
 from intuitivus_flow.conversations.models import ConversationSettings, WhatsAppNumber
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.users.models import Role, User
+from tests.conversations.graph_server import RunningGraph, serve_graph
 from tests.web.browsing import Web, csrf_from, sign_up, submit, text_of
 from tests.web.test_agent_pages import create_agent
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[RunningGraph]:
+    """Meta's Graph API (fake): connecting a number asks it whether the token owns it."""
+    yield from serve_graph()
+
+
+@pytest.fixture
+def settings_overrides(graph: RunningGraph) -> dict[str, Any]:
+    return {"whatsapp_graph_url": graph.url}
+
 
 TOKEN = "EAAG-access-token-9f8e7d6c5b4a"
 APP_SECRET = "app-secret-0123456789"

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 from intuitivus_flow.conversations import schemas, webchat, webhooks
 from intuitivus_flow.conversations import service as conversations
 from intuitivus_flow.conversations.models import ConversationState
+from intuitivus_flow.conversations.numbers import GraphApi
 from intuitivus_flow.kit.http.deps import (
     ClientAddress,
     Context,
@@ -165,16 +166,26 @@ async def add_number(
     context: Context,
 ) -> object:
     """Admins: a Cloud API number with its access token, verify token and app secret
-    (stored encrypted or digested, never returned)."""
-    return await conversations.add_number(session, principal, data=body, box=context.secrets)
+    (stored encrypted or digested, never returned). The number is connected only when the
+    Graph API confirms that the access token can read it (422 otherwise), so no workspace can
+    claim another business's number."""
+    return await conversations.add_number(
+        session,
+        principal,
+        data=body,
+        box=context.secrets,
+        graph=GraphApi.of(context.settings),
+    )
 
 
 @channels_router.get(
     "/numbers", response_model=list[schemas.WhatsAppNumberRead], summary="Connected numbers"
 )
-async def list_numbers(session: DbSession, principal: CurrentPrincipal) -> object:
-    """The workspace's WhatsApp numbers (secrets masked)."""
-    return await conversations.list_numbers(session, principal)
+async def list_numbers(session: DbSession, principal: CurrentPrincipal, context: Context) -> object:
+    """The workspace's WhatsApp numbers (secrets masked), each with its `status`:
+    `needs_secret` when its stored secrets can no longer be decrypted (its webhooks are
+    refused with 401 until it is connected again with them)."""
+    return await conversations.list_numbers(session, principal, box=context.secrets)
 
 
 @channels_router.delete(

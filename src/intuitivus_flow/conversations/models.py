@@ -48,6 +48,14 @@ class MessageStatus(StrEnum):
     failed = "failed"
 
 
+class NumberStatus(StrEnum):
+    """Whether a WhatsApp number works (computed, see `conversations/numbers.py`)."""
+
+    active = "active"  # confirmed by Meta, credentials readable: webhooks are routed to it
+    pending_verification = "pending_verification"  # not confirmed by Meta: receives nothing
+    needs_secret = "needs_secret"  # its stored secrets cannot be read: enter them again
+
+
 # Status webhooks may arrive out of order; a message never moves back down this ladder.
 STATUS_RANK = {
     MessageStatus.pending.value: 0,
@@ -82,6 +90,10 @@ class WhatsAppNumber(IdMixin, TimestampMixin, Base):
     token and app secret are encrypted with the instance's SecretBox; the verify token is only
     ever compared, so it is kept as a SHA-256 digest (which also lets the handshake, which
     names no number, find the number by it).
+
+    `active` means "routes webhooks and sends": it is set only once Meta confirmed that the
+    number's access token owns it (`conversations/numbers.py`), so a number is pending
+    verification, and receives nothing, until then.
     """
 
     __tablename__ = "whatsapp_numbers"
@@ -96,7 +108,7 @@ class WhatsAppNumber(IdMixin, TimestampMixin, Base):
     agent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL"), default=None
     )
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Conversation(IdMixin, TimestampMixin, Base):

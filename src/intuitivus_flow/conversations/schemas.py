@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from intuitivus_flow.contacts.models import OptIn
 from intuitivus_flow.conversations.models import (
@@ -14,6 +14,7 @@ from intuitivus_flow.conversations.models import (
     Direction,
     MessageKind,
     MessageStatus,
+    NumberStatus,
 )
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message body
@@ -117,6 +118,14 @@ class WhatsAppNumberCreate(BaseModel):
     app_secret: str = Field(min_length=8, max_length=256)
     agent_id: uuid.UUID | None = None
 
+    @field_validator("access_token", "verify_token", "app_secret")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # A blank secret checks nothing (an HMAC keyed with it is anyone's to compute).
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
 
 class WhatsAppNumberRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -126,7 +135,13 @@ class WhatsAppNumberRead(BaseModel):
     display_number: str
     token_hint: str
     agent_id: uuid.UUID | None
-    active: bool
+    active: bool = Field(description="Routes webhooks and sends messages.")
+    status: NumberStatus = Field(
+        description="active; pending_verification (Meta has not confirmed the number's "
+        "access token owns it: nothing is routed to it); needs_secret (its stored access "
+        "token or app secret can no longer be decrypted: its webhooks are refused until it is "
+        "connected again with them)."
+    )
     created_at: datetime
 
 

@@ -21,6 +21,7 @@ from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.contacts.models import Contact, OptIn
 from intuitivus_flow.contacts.repository import ContactRepository
+from intuitivus_flow.conversations import numbers
 from intuitivus_flow.conversations.models import (
     STATUS_RANK,
     Author,
@@ -220,33 +221,56 @@ async def ensure_settings(session: AsyncSession, workspace_id: uuid.UUID) -> Con
 
 
 async def add_number(
-    session: AsyncSession, principal: Principal, *, data: WhatsAppNumberCreate, box: SecretBox
-) -> WhatsAppNumber:
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    data: WhatsAppNumberCreate,
+    box: SecretBox,
+    graph: numbers.GraphApi,
+) -> numbers.ConnectedNumber:
+    """Connect a number once Meta confirmed that its access token owns it (422 otherwise):
+    only then may the number route webhooks (docs/ARCHITECTURE.md, "Conversations")."""
     _require_channel_manager(principal)
+    routing = WhatsAppRoutingRepository(session)
     # Numbers are unique across the instance: a webhook must route to exactly one workspace.
-    if await WhatsAppRoutingRepository(session).by_phone_number_id(data.phone_number_id):
+    claimed = await routing.by_phone_number_id(data.phone_number_id)
+    if claimed is not None and claimed.active:
         raise Conflict("This WhatsApp number is already connected", field="phone_number_id")
     if data.agent_id is not None:
         await AgentRepository(session, principal.workspace_id).get_or_raise(data.agent_id)
+    info = await numbers.confirm_ownership(data, graph)
+    if claimed is not None:
+        # A claim Meta never confirmed (an imported copy) routed nothing: the business that
+        # just proved it owns the number takes it, so an unproven row cannot block it.
+        await routing.delete(claimed)
     number = await WhatsAppNumberRepository(session, principal.workspace_id).add(
         WhatsAppNumber(
             phone_number_id=data.phone_number_id,
-            display_number=data.display_number.strip(),
+            display_number=data.display_number.strip() or info.display_phone_number,
             encrypted_access_token=box.encrypt(data.access_token),
             token_hint=mask(data.access_token),
             encrypted_app_secret=box.encrypt(data.app_secret),
             verify_token_digest=digest(data.verify_token),
             agent_id=data.agent_id,
+            active=True,
         )
     )
     await _record_number(session, principal, catalog.WHATSAPP_NUMBER_ADDED, number)
-    return number
+    return numbers.ConnectedNumber.of(number, box)
 
 
-async def list_numbers(session: AsyncSession, principal: Principal) -> list[WhatsAppNumber]:
+async def list_numbers(
+    session: AsyncSession, principal: Principal, *, box: SecretBox
+) -> list[numbers.ConnectedNumber]:
+    """The workspace's numbers, each with whether it works (`needs_secret` when its stored
+    secrets can no longer be decrypted: its webhooks are refused until they are entered
+    again)."""
     principal.require_scope(Scope.conversations_read)
     repository = WhatsAppNumberRepository(session, principal.workspace_id)
-    return list(await repository.all(repository.listing()))
+    return [
+        numbers.ConnectedNumber.of(number, box)
+        for number in await repository.all(repository.listing())
+    ]
 
 
 async def remove_number(session: AsyncSession, principal: Principal, number_id: uuid.UUID) -> None:

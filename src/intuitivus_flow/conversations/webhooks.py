@@ -8,6 +8,7 @@ anything is written; with several numbers in one body, every one of them must ve
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from intuitivus_flow.kit.crypto import SecretBox, SecretBoxError
 from intuitivus_flow.kit.errors import Forbidden, InvalidInput, Unauthorized
 from intuitivus_flow.kit.security import digest
 from intuitivus_flow.observability.metrics import get_metrics
+
+logger = logging.getLogger(__name__)
 
 # Meta sends a number; anything else is refused, so the echo can never carry markup.
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
@@ -108,16 +111,28 @@ async def _verified_numbers(
     if set(numbers) != set(wanted):
         raise Unauthorized("Unknown receiving number or invalid signature")
     for number in numbers.values():
-        if not whatsapp.verify_signature(raw_body, signature, _app_secret(number, box)):
+        if not whatsapp.verify_signature(raw_body, signature, app_secret(number, box)):
             raise Unauthorized("Unknown receiving number or invalid signature")
     return numbers
 
 
-def _app_secret(number: WhatsAppNumber, box: SecretBox) -> str:
+def app_secret(number: WhatsAppNumber, box: SecretBox) -> str | None:
+    """The number's app secret, or None when it cannot be read: then nothing from Meta can
+    be verified for it, so nothing is trusted (never an empty key, which anyone can sign
+    with) and the operator is told which number needs its secret entered again."""
     try:
-        return box.decrypt(number.encrypted_app_secret)
-    except SecretBoxError:  # a key was rotated away: nothing can verify, refuse
-        return ""
+        secret = box.decrypt(number.encrypted_app_secret)
+    except SecretBoxError:  # its key was rotated away, or the value was damaged
+        secret = ""
+    if secret.strip():
+        return secret
+    logger.warning(
+        "whatsapp number %s (workspace %s) has no readable app secret: its webhooks are "
+        "refused until the secret is entered again",
+        number.phone_number_id,
+        number.workspace_id,
+    )
+    return None
 
 
 async def _store_message(

@@ -15,9 +15,10 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents import service as agents
-from intuitivus_flow.config import Settings
 from intuitivus_flow.conversations import service as conversations
+from intuitivus_flow.conversations.numbers import GraphApi
 from intuitivus_flow.conversations.schemas import SettingsUpdate, WhatsAppNumberCreate
+from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
@@ -42,7 +43,8 @@ WEBHOOK_PATH = "/api/channels/whatsapp/webhook"
 WEBCHAT_PATH = "/api/webchat/{widget_key}/messages"
 NOTICES = {
     "settings": "The conversation settings were saved.",
-    "number_added": "The WhatsApp number was connected. Its secrets are stored encrypted.",
+    "number_added": "The WhatsApp number was connected. Meta confirmed that its access token "
+    "owns it; its secrets are stored encrypted.",
     "number_removed": "The WhatsApp number was removed; its webhooks are no longer accepted.",
 }
 
@@ -62,7 +64,7 @@ async def channels_page(
     if refusal := _refusal(request, viewer):
         return refusal
     state = PageState(notice=NOTICES.get(request.query_params.get("done", "")))
-    return await _render(request, session, viewer, context.settings, state)
+    return await _render(request, session, viewer, context, state)
 
 
 @router.post("/channels/settings", dependencies=csrf_checked)
@@ -81,7 +83,7 @@ async def update_settings(
         await form_action(session, viewer, values, save)
     except FormInvalid as invalid:
         state = PageState.failed("settings", invalid.state)
-        return await _render(request, session, viewer, context.settings, state)
+        return await _render(request, session, viewer, context, state)
     return redirect("/channels?done=settings")
 
 
@@ -95,13 +97,19 @@ async def add_number(
 
     async def connect() -> None:
         data = validate(WhatsAppNumberCreate, _number_data(values), values)
-        await conversations.add_number(session, viewer.principal, data=data, box=context.secrets)
+        await conversations.add_number(
+            session,
+            viewer.principal,
+            data=data,
+            box=context.secrets,
+            graph=GraphApi.of(context.settings),
+        )
 
     try:
         await form_action(session, viewer, values, connect, secret=SECRET_FIELDS)
     except FormInvalid as invalid:
         state = PageState.failed("number", invalid.state)
-        return await _render(request, session, viewer, context.settings, state)
+        return await _render(request, session, viewer, context, state)
     return redirect("/channels?done=number_added")
 
 
@@ -120,7 +128,7 @@ async def remove_number(
         await form_action(session, viewer, {}, remove)
     except FormInvalid as invalid:
         state = PageState.alerting(invalid.state)
-        return await _render(request, session, viewer, context.settings, state)
+        return await _render(request, session, viewer, context, state)
     return redirect("/channels?done=number_removed")
 
 
@@ -143,10 +151,10 @@ async def _render(
     request: Request,
     session: AsyncSession,
     viewer: Viewer,
-    settings: Settings,
+    app_context: AppContext,
     state: PageState,
 ) -> Response:
-    principal = viewer.principal
+    principal, settings = viewer.principal, app_context.settings
     current = await conversations.get_settings(session, principal)
     listing = await agents.list_agents(
         session, principal, status=None, limit=AGENT_CHOICES, offset=0
@@ -156,7 +164,7 @@ async def _render(
         "viewer": viewer,
         "view": state,
         "settings": current,
-        "numbers": await conversations.list_numbers(session, principal),
+        "numbers": await conversations.list_numbers(session, principal, box=app_context.secrets),
         "agents": listing.items,
         "agent_names": {agent.id: agent.name for agent in listing.items},
         "public_url": public_url,

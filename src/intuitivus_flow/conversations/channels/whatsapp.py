@@ -31,8 +31,14 @@ SEND_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 _MAX_TEXT = 4096  # Cloud API limit for a text message body
 
 
-def verify_signature(raw_body: bytes, header: str | None, app_secret: str) -> bool:
-    """Constant-time check of `X-Hub-Signature-256` against the raw request body."""
+def verify_signature(raw_body: bytes, header: str | None, app_secret: str | None) -> bool:
+    """Constant-time check of `X-Hub-Signature-256` against the raw request body.
+
+    No secret verifies nothing: anyone can compute an HMAC with an empty key, so a number
+    whose secret is missing or unreadable must never look signed.
+    """
+    if not app_secret or not app_secret.strip():
+        return False
     if not header or not header.startswith(SIGNATURE_PREFIX):
         return False
     expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
@@ -41,6 +47,8 @@ def verify_signature(raw_body: bytes, header: str | None, app_secret: str) -> bo
 
 def sign(raw_body: bytes, app_secret: str) -> str:
     """The header value Meta would send (tests, and the fake Graph server)."""
+    if not app_secret:
+        raise ValueError("an app secret is required to sign")
     return SIGNATURE_PREFIX + hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
 
 
@@ -154,6 +162,15 @@ class WhatsAppError(Exception):
         self.retryable = retryable
 
 
+@dataclass(frozen=True, slots=True)
+class NumberInfo:
+    """What the Graph API says about a business number the token can read."""
+
+    phone_number_id: str
+    display_phone_number: str
+    verified_name: str
+
+
 @dataclass
 class WhatsAppClient:
     """Sends messages through the Cloud API for one business number."""
@@ -176,6 +193,23 @@ class WhatsAppClient:
         if components:
             template["components"] = components
         return await self._send(to, {"type": "template", "template": template})
+
+    async def read_number(self) -> NumberInfo:
+        """`GET /{phone_number_id}` with the access token: Meta answers only when the token's
+        business owns the number, which is the proof of ownership asked before a number may
+        route webhooks (a 4xx here is a definite no, `retryable` a "could not ask")."""
+        url = f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}"
+        params = {"fields": "id,display_phone_number,verified_name"}
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        try:
+            if self.client is not None:
+                response = await self.client.get(url, params=params, headers=headers)
+            else:
+                async with httpx.AsyncClient(timeout=SEND_TIMEOUT) as client:
+                    response = await client.get(url, params=params, headers=headers)
+        except httpx.HTTPError as error:
+            raise WhatsAppError(f"network: {type(error).__name__}", retryable=True) from error
+        return _number_info(response, self.phone_number_id)
 
     async def _send(self, to: str, content: dict[str, Any]) -> str:
         """POST the message; return its wamid."""
@@ -208,6 +242,26 @@ def _wamid(response: httpx.Response) -> str:
         return str(response.json()["messages"][0]["id"])
     except (ValueError, KeyError, IndexError, TypeError) as error:
         raise WhatsAppError("unexpected answer from the Graph API", retryable=True) from error
+
+
+def _number_info(response: httpx.Response, phone_number_id: str) -> NumberInfo:
+    if response.status_code >= 400:
+        retryable = response.status_code >= 500 or response.status_code == 429
+        raise WhatsAppError(
+            f"HTTP {response.status_code}: {_graph_error(response)}", retryable=retryable
+        )
+    try:
+        body = response.json()
+        found = str(body["id"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise WhatsAppError("unexpected answer from the Graph API", retryable=True) from error
+    if found != phone_number_id:  # an answer about another object proves nothing
+        raise WhatsAppError(f"the Graph API answered for object {found[:64]}", retryable=False)
+    return NumberInfo(
+        phone_number_id=found,
+        display_phone_number=str(body.get("display_phone_number") or "")[:32],
+        verified_name=str(body.get("verified_name") or "")[:200],
+    )
 
 
 def _graph_error(response: httpx.Response) -> str:
