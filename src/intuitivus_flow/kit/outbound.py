@@ -188,7 +188,7 @@ class OutboundPolicy:
         verify: ssl.SSLContext | None = None,
     ) -> httpx.AsyncClient:
         """An httpx client whose every connection goes through this policy (see module doc).
-        `verify`: the TLS context (default: the system's trusted certificate authorities)."""
+        `verify`: the TLS context (default: httpx's, trusting certifi's authorities)."""
         return httpx.AsyncClient(
             transport=GuardedTransport(self, resolver=resolver, verify=verify),
             timeout=timeout,
