@@ -19,6 +19,7 @@ from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.conversations.models import Conversation, Message
 from tests.conversations.graph_server import RunningGraph, serve_graph
 from tests.conversations.support import connect, inbound_body, post_webhook
+from tests.helpers import register
 
 PARALLEL = 10
 
@@ -89,3 +90,25 @@ async def test_a_known_contact_without_a_live_conversation(
         states = (await session.scalars(select(Conversation.state))).all()
     assert sorted(states) == ["closed", "open"]
     assert await rows(app, Contact) == 1
+
+
+async def test_first_messages_of_a_new_web_chat_visitor_in_parallel(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    """The same on the web-chat widget (a double submit, several tabs): one visitor contact,
+    one conversation, every message."""
+    owner = await register(client)
+    settings = await client.get("/api/conversations/settings", headers=owner.headers)
+    key = settings.json()["widget_key"]
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/api/webchat/{key}/messages",
+                json={"visitor": "visitor-race-01", "text": f"m{i}", "name": "Vi"},
+            )
+            for i in range(PARALLEL)
+        )
+    )
+    assert [response.status_code for response in responses] == [202] * PARALLEL
+    assert (await rows(app, Contact), await rows(app, Conversation)) == (1, 1)
+    assert await rows(app, Message) == PARALLEL

@@ -159,6 +159,17 @@ class ConversationSettingsRepository(WorkspaceRepository[ConversationSettings]):
     async def current(self) -> ConversationSettings | None:
         return await self.first(self.scoped())
 
+    async def lock(self) -> None:
+        """Hold the workspace's settings row until the transaction ends (a no-op UPDATE: a row
+        lock on PostgreSQL, the write lock on SQLite), so that one new web-chat visitor at a
+        time is created; see `ConversationRepository.lock_contact`."""
+        await self.session.execute(
+            update(ConversationSettings)
+            .where(ConversationSettings.workspace_id == self.workspace_id)
+            .values(updated_at=ConversationSettings.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+
 
 class WhatsAppRoutingRepository(Repository[WhatsAppNumber]):
     """Unscoped on purpose: a webhook names a number, not a workspace; the number is what

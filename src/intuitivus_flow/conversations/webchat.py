@@ -17,12 +17,14 @@ from intuitivus_flow.contacts import service as contacts
 from intuitivus_flow.conversations import service as conversations
 from intuitivus_flow.conversations.models import (
     Channel,
+    Conversation,
     ConversationSettings,
     ConversationState,
     Message,
 )
 from intuitivus_flow.conversations.repository import (
     ConversationRepository,
+    ConversationSettingsRepository,
     MessageRepository,
     WidgetKeyRepository,
 )
@@ -81,7 +83,7 @@ async def post_message(
     settings = await _widget(session, widget_key)
     await limits.hit(widget_key=widget_key, visitor=visitor, address=address)
     workspace_id = settings.workspace_id
-    previous = await ConversationRepository(session, workspace_id).latest_for_visitor(visitor)
+    previous = await _visitors_conversation(session, workspace_id, visitor)
     contact = (
         previous.contact
         if previous is not None
@@ -96,6 +98,20 @@ async def post_message(
         session, workspace_id, contact=contact, channel=Channel.webchat, visitor_id=visitor
     )
     return await conversations.receive(session, conversation, text=text)
+
+
+async def _visitors_conversation(
+    session: AsyncSession, workspace_id: uuid.UUID, visitor: str
+) -> Conversation | None:
+    """The visitor's latest conversation. A new visitor's first messages can arrive together
+    (a double submit, two tabs): the workspace's settings row is then locked and the lookup
+    repeated, so the first creates the visitor and the others find it."""
+    repository = ConversationRepository(session, workspace_id)
+    previous = await repository.latest_for_visitor(visitor)
+    if previous is None:
+        await ConversationSettingsRepository(session, workspace_id).lock()
+        previous = await repository.latest_for_visitor(visitor)
+    return previous
 
 
 async def poll(
