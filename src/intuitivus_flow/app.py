@@ -30,7 +30,7 @@ from intuitivus_flow.jobs.embedded import embedded_worker
 from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.http.middleware import (
     BodySizeLimitMiddleware,
-    RejectNulMiddleware,
+    RejectBadInputMiddleware,
     RequestContextMiddleware,
 )
 from intuitivus_flow.kit.http.openapi import install_openapi
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
         )
-    app.add_middleware(RejectNulMiddleware)  # inside the size limit: it holds bodies to check
+    app.add_middleware(RejectBadInputMiddleware)  # inside the size limit: it holds bodies
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_bytes,
