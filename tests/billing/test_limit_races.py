@@ -9,6 +9,7 @@ from collections import Counter
 import httpx
 
 from intuitivus_flow.billing.plans import PLANS, PlanId
+from tests.dataport.support import jsonl, make_zip
 from tests.helpers import PASSWORD, Account, assert_problem, register, unique_email
 
 FREE = PLANS[PlanId.free]
@@ -92,3 +93,29 @@ async def test_parallel_acceptances_stop_at_the_limit(client: httpx.AsyncClient)
     joined = FREE.max_members - 1
     assert outcomes(responses) == {201: joined, 402: len(tokens) - joined}
     assert await count_of(client, owner, "/api/workspace/members") == FREE.max_members
+
+
+async def test_parallel_imports_stop_at_the_agent_limit(client: httpx.AsyncClient) -> None:
+    """Imports count the agents they add against the plan, like creations do."""
+    owner = await register(client)
+    archive = make_zip({"agents.jsonl": jsonl(*({"name": f"A{i}"} for i in range(3)))})
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/api/data/import",
+                files={"file": ("export.zip", archive, "application/zip")},
+                headers=owner.headers,
+            )
+            for _ in range(4)
+        )
+    )
+    imported = [response for response in responses if response.status_code == 200]
+    assert len(imported) == 1, [response.text for response in responses]
+    for refused in (response for response in responses if response.status_code != 200):
+        # Refused by validation (it saw the committed import), or by the check under the
+        # lock at the end (it counted the same agents as a parallel import).
+        if refused.status_code == 402:
+            assert_problem(refused, 402, "plan-limit")
+        else:
+            assert "plan allows 5 agents" in assert_problem(refused, 422)["errors"][0]["message"]
+    assert await count_of(client, owner, "/api/agents") == 3

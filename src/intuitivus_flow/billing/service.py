@@ -117,6 +117,20 @@ async def check_can_add_agent(session: AsyncSession, workspace_id: uuid.UUID) ->
     await _enforce(session, workspace_id, Limit.agents, used, 1)
 
 
+async def check_agents_added(session: AsyncSession, workspace_id: uuid.UUID, *, added: int) -> None:
+    """After `added` agents were inserted in bulk (an import): 402 when they do not fit.
+
+    Taken after the inserts, the limit lock makes the count include every creation or import
+    that committed before and makes later ones wait for this transaction (on SQLite the
+    inserts already hold the write lock), so a long validation before them holds no lock.
+    """
+    if added < 1:
+        return
+    await counts.lock_workspace_limits(session, workspace_id)
+    total = await counts.count_agents(session, workspace_id)
+    await _enforce(session, workspace_id, Limit.agents, total - added, added)
+
+
 async def check_can_invite_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
     """Before an invitation: active members plus pending invitations must stay in the plan."""
     await counts.lock_workspace_limits(session, workspace_id)

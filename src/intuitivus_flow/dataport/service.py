@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.billing import service as billing
 from intuitivus_flow.config import Settings
 from intuitivus_flow.dataport import exporter, importer
 from intuitivus_flow.dataport.archive import Archive, ImportLimits
@@ -141,6 +142,9 @@ async def apply_import(
         await importer.write(
             session, archive, workspace_id, taken=validation.taken, progress=progress
         )
+        # Validation counted without a lock; parallel imports and agent creations may have
+        # counted the same agents, so the plan is checked again, under its lock, at the end.
+        await billing.check_agents_added(session, workspace_id, added=counts.get("agents", 0))
     return ImportResult(
         dry_run=dry_run, created=counts, skipped=validation.skipped, total=sum(counts.values())
     )
