@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.plans import PLANS, PlanId
+from intuitivus_flow.billing.repository import MessageUsageRepository
 from intuitivus_flow.conversations import tasks as conversation_tasks
 from intuitivus_flow.conversations.models import Message
 from intuitivus_flow.jobs.models import Job
@@ -57,7 +58,8 @@ async def workspace_of(client: httpx.AsyncClient, account: Account) -> uuid.UUID
 async def use_quota_but(app: Any, workspace_id: uuid.UUID, left: int) -> None:
     """Count messages as sent this month until only `left` remain."""
     async with unit_of_work(app.state.context.sessions) as session:
-        await billing.use_message_quota(session, workspace_id, count=ALLOWED - left)
+        used = await MessageUsageRepository(session, workspace_id).used(billing.month_period())
+        await billing.use_message_quota(session, workspace_id, count=ALLOWED - used - left)
 
 
 async def messages_used(client: httpx.AsyncClient, account: Account) -> int:
@@ -216,8 +218,8 @@ class TestAgents:
         await use_quota_but(app, await workspace_of(client, owner), left=3)
         for index in range(9):
             await visit(client, key, f"visitor-{index:04d}")
-        conversation_tasks.install_handlers(app.state.context)
-        workers = [Worker(app.state.context.sessions, name=f"w{i}") for i in range(3)]
+        conversation_tasks.install_handlers()
+        workers = [Worker(app.state.context, name=f"w{i}") for i in range(3)]
         await asyncio.gather(*(worker.run_until_idle() for worker in workers))
         assert await outbound_count(app) == 3
         assert await messages_used(client, owner) == ALLOWED
@@ -248,20 +250,28 @@ class TestAgents:
         ]
 
 
-async def test_the_conversation_page_shows_both_refusals(
+async def test_the_pages_show_the_count_and_both_refusals(
     web: Web, browser: httpx.AsyncClient
 ) -> None:
-    """The web inbox (SQLite, the web fixtures' own database): the contact's message says the
-    agent's reply was not sent, and a person's reply is refused with the plan's reason."""
+    """The web pages (SQLite, the web fixtures' own database): the Billing page counts the
+    messages sent; at the quota the contact's message says the agent's reply was not sent,
+    and a person's reply is refused with the plan's reason."""
     await sign_up(browser)
     async with web.client() as api:
         owner = await login(api, "owner@example.com")
-        owner_key = await webchat_of(api, owner)
-        await use_quota_but(web.app, await workspace_of(api, owner), left=0)
-        await visit(api, owner_key, "visitor-0001", "Opening hours?")
-        await run_jobs(web.app)
+        key = await webchat_of(api, owner)
+        await visit(api, key, "visitor-0001", "Hello?")
+        await run_jobs(web.app)  # the agent's reply: one message
         conversation_id = (await inbox(api, owner))["items"][0]["id"]
     page_url = f"/inbox/{conversation_id}"
+    sent = await submit(browser, page_url, f"{page_url}/reply", {"text": "Hi, I am Olivia"})
+    assert sent.status_code == 303
+    assert "2 of 1000" in text_of((await browser.get("/billing")).text)
+
+    async with web.client() as api:
+        await use_quota_but(web.app, await workspace_of(api, owner), left=0)
+        await visit(api, key, "visitor-0001", "Opening hours?")
+        await run_jobs(web.app)
     page = text_of((await browser.get(page_url)).text)
     assert "Opening hours?" in page
     assert NOT_SENT in page
@@ -269,3 +279,4 @@ async def test_the_conversation_page_shows_both_refusals(
     assert refused.status_code == 402
     assert "The Free plan allows 1000 monthly messages" in text_of(refused.text)
     assert "We open at 9" in refused.text  # kept in the form, not lost
+    assert "1000 of 1000" in text_of((await browser.get("/billing")).text)
