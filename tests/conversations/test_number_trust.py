@@ -165,6 +165,22 @@ class TestOwnership:
         again = await client.post(NUMBERS, json=number_body("1065005"), headers=second.headers)
         assert_problem(again, 409, "conflict")
 
+    async def test_the_channels_page_says_why_a_number_was_refused(
+        self, app: Any, graph: RunningGraph
+    ) -> None:
+        graph.state.owners["1068008"] = VICTIM_TOKEN
+        async with Web(app).client() as browser:
+            await sign_up(browser, email=f"o-{uuid.uuid4().hex[:6]}@example.com")
+            refused = await submit(
+                browser,
+                "/channels",
+                "/channels/numbers",
+                {**number_body("1068008"), "display_number": "", "agent_id": ""},
+            )
+        assert refused.status_code == 422
+        assert "Meta did not confirm" in text_of(refused.text)
+        assert await stored_numbers(app) == []
+
 
 class TestSecrets:
     @pytest.mark.parametrize("field", ["app_secret", "access_token", "verify_token"])
@@ -198,9 +214,7 @@ class TestSecrets:
         listed = (await client.get(NUMBERS, headers=tenant.owner.headers)).json()
         assert [n["status"] for n in listed] == ["needs_secret"]
 
-    async def test_the_channels_page_says_the_secret_must_be_entered_again(
-        self, app: Any
-    ) -> None:
+    async def test_the_channels_page_says_the_secret_must_be_entered_again(self, app: Any) -> None:
         async with Web(app).client() as browser:
             await sign_up(browser, email=f"o-{uuid.uuid4().hex[:6]}@example.com")
             added = await submit(
