@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from intuitivus_flow.kit.errors import FlowError
@@ -117,14 +117,81 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Constraint violations by driver code: PostgreSQL's SQLSTATE (asyncpg), SQLite's extended
+# result code name (Python 3.11+), and SQLite's message as the last resort.
+_UNIQUE_SQLSTATES = frozenset({"23505", "23P01"})  # unique, exclusion
+_SQLITE_UNIQUE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+# (SQLSTATE, SQLite code name, what the client is told) of the other integrity errors.
+_BROKEN_RULES = (
+    ("23502", "SQLITE_CONSTRAINT_NOTNULL", "A required value is missing."),
+    (
+        "23503",
+        "SQLITE_CONSTRAINT_FOREIGNKEY",
+        "It refers to data that does not exist, or other data still refers to it.",
+    ),
+    ("23514", "SQLITE_CONSTRAINT_CHECK", "A value is outside what is allowed."),
+)
+_DATA_EXCEPTION_CLASS = "22"  # SQLSTATE class: a value the column cannot take
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True for a unique (or primary key, or exclusion) violation: a conflict with data that
+    exists, 409. Every other integrity error is bad input."""
+    state = _sqlstate(exc)
+    if state is not None:
+        return state in _UNIQUE_SQLSTATES
+    code_name = getattr(exc.orig, "sqlite_errorname", None)
+    if isinstance(code_name, str):
+        return code_name in _SQLITE_UNIQUE
+    return "UNIQUE constraint failed" in str(exc.orig)
+
+
+def _broken_rule(exc: IntegrityError) -> str:
+    state, code_name = _sqlstate(exc), getattr(exc.orig, "sqlite_errorname", None)
+    for sqlstate, sqlite_name, detail in _BROKEN_RULES:
+        if state == sqlstate or code_name == sqlite_name:
+            return detail
+    return "The data breaks a rule of the database."
+
+
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
-    # Two requests raced for the same unique value: the loser is told, not crashed.
+    assert isinstance(exc, IntegrityError)
+    if is_unique_violation(exc):
+        # Two requests raced for the same unique value: the loser is told, not crashed.
+        return problem_response(
+            request,
+            status=409,
+            type_="conflict",
+            title="Conflict",
+            detail="This conflicts with data that already exists.",
+        )
+    # A NOT NULL, foreign key or check violation: the input was wrong, not the timing. The
+    # driver's message names tables and columns: it stays in the log.
+    logger.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+    return problem_response(
+        request, status=422, type_="invalid-input", title="Invalid input", detail=_broken_rule(exc)
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # Only PostgreSQL's data exceptions (a value too long, out of range, malformed) are the
+    # client's: schemas should have refused them, this is the net. Anything else is ours.
+    assert isinstance(exc, DBAPIError)
+    state = _sqlstate(exc)
+    if state is None or not state.startswith(_DATA_EXCEPTION_CLASS):
+        raise exc
+    logger.warning("data error on %s %s: %s", request.method, request.url.path, exc.orig)
     return problem_response(
         request,
-        status=409,
-        type_="conflict",
-        title="Conflict",
-        detail="This conflicts with data that already exists.",
+        status=422,
+        type_="invalid-input",
+        title="Invalid input",
+        detail="A value does not fit where it is stored (too long, too large or malformed).",
     )
 
 
@@ -144,4 +211,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
