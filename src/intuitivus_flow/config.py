@@ -171,8 +171,8 @@ class Settings(BaseSettings):
     operator_workspaces: Annotated[list[uuid.UUID], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated workspace ids whose owners/admins operate this instance "
-        "(service health, alerts, forecasts). Empty: any owner/admin outside production, "
-        "nobody but the metrics token in production.",
+        "(service health, alerts, forecasts, fault injection). Empty: the first workspace "
+        "created on the instance, in every environment.",
     )
 
     # --- product domains (issue 4) ---

@@ -27,8 +27,8 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def run_jobs(app: Any) -> int:
-    install_handlers(app.state.context)
-    return await Worker(app.state.context.sessions, name="test-worker").run_until_idle()
+    install_handlers()
+    return await Worker(app.state.context, name="test-worker").run_until_idle()
 
 
 async def submit(

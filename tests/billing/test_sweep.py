@@ -223,15 +223,15 @@ class TestPeriodicJob:
         self, client: httpx.AsyncClient, app: Any
     ) -> None:
         context = app.state.context
-        tasks.install_handler(context.settings, context.secrets)
-        tasks.install_handler(context.settings, context.secrets)  # once per process
+        tasks.install_handler()
+        tasks.install_handler()  # once per process
         schedule = periodic.SCHEDULES[tasks.SWEEP_SUBSCRIPTIONS]
         assert schedule.interval == timedelta(hours=1)
         # A worker with only this handler, so other domains' periodic jobs stay out of it.
         only_sweep = HandlerRegistry(
             handlers={tasks.SWEEP_SUBSCRIPTIONS: registry.handlers[tasks.SWEEP_SUBSCRIPTIONS]}
         )
-        worker = Worker(context.sessions, handlers=only_sweep, queues=[schedule.queue])
+        worker = Worker(context, handlers=only_sweep, queues=[schedule.queue])
         assert await worker.schedule_periodic() == 1
         assert await worker.schedule_periodic() == 1  # the same slot's job, not a second one
         assert await worker.run_until_idle() == 1

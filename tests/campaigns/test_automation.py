@@ -50,7 +50,7 @@ def workers(app: Any, sender: Any, count: int = 1) -> list[Worker]:
     registry = handlers_for(sender)
     return [
         Worker(
-            sessions_of(app),
+            app.state.context,
             handlers=registry,
             queues=[QUEUE],
             concurrency=3,
@@ -263,7 +263,7 @@ class TestExactlyOnce:
         cid = await automated_campaign(client, owner, [TEMPLATE])
         await run(client, owner, cid)
         slow = Worker(
-            sessions_of(app),
+            app.state.context,
             handlers=handlers_for(sender),
             queues=[QUEUE],
             retry=RetryPolicy(base=timedelta(minutes=1)),
@@ -455,6 +455,6 @@ class TestRunAndStatus:
     ) -> None:
         from intuitivus_flow.jobs.worker import registry
 
-        tasks.install_handlers(app.state.context.settings)
-        tasks.install_handlers(app.state.context.settings)  # once per process
+        tasks.install_handlers()
+        tasks.install_handlers()  # once per process
         assert tasks.RUN_STEP in registry.handlers

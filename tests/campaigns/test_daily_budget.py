@@ -235,8 +235,8 @@ class TestPeriodicJob:
     async def test_the_hourly_job_resumes_campaigns(
         self, client: httpx.AsyncClient, app: Any, settings_overrides: dict[str, Any]
     ) -> None:
-        tasks.install_handlers(app.state.context.settings)
-        tasks.install_handlers(app.state.context.settings)  # once per process
+        tasks.install_handlers()
+        tasks.install_handlers()  # once per process
         schedule = periodic.SCHEDULES[tasks.RESUME_DAILY_BUDGET]
         assert (schedule.interval, schedule.queue) == (timedelta(hours=1), "default")
         owner = await register(client)
@@ -250,7 +250,7 @@ class TestPeriodicJob:
             evening = datetime.combine(yesterday, time(23, 30), tzinfo=UTC)
             assert await campaigns.pause_when_daily_budget_reached(session, row, 3000, now=evening)
             await periodic.schedule_due(session, queues=["default"])
-        worker = Worker(sessions_of(app), handlers=registry, queues=["default"])
+        worker = Worker(app.state.context, handlers=registry, queues=["default"])
         assert await worker.run_until_idle() >= 1
         async with sessions_of(app)() as session:
             job = await session.scalar(select(Job).where(Job.kind == tasks.RESUME_DAILY_BUDGET))

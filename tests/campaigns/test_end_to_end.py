@@ -48,7 +48,7 @@ def real_workers(app: Any) -> list[Worker]:
     registry = HandlerRegistry()
     tasks.register(registry, ConversationsSender())
     return [
-        Worker(sessions_of(app), handlers=registry, queues=[QUEUE], retry=FAST_RETRY, name="e2e")
+        Worker(app.state.context, handlers=registry, queues=[QUEUE], retry=FAST_RETRY, name="e2e")
     ]
 
 

@@ -150,8 +150,8 @@ async def post_webhook(
 
 
 async def run_jobs(app: Any) -> int:
-    conversation_tasks.install_handlers(app.state.context)
-    return await Worker(app.state.context.sessions, name="test-worker").run_until_idle()
+    conversation_tasks.install_handlers()
+    return await Worker(app.state.context, name="test-worker").run_until_idle()
 
 
 async def inbox(client: httpx.AsyncClient, account: Account, **params: str) -> dict[str, Any]:

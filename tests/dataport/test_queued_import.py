@@ -66,8 +66,8 @@ async def status(client: httpx.AsyncClient, headers: dict[str, str], run_id: str
 
 
 async def run_worker(app: Any, name: str = "test-worker") -> int:
-    install_handlers(app.state.context)
-    return await Worker(app.state.context.sessions, name=name).run_until_idle()
+    install_handlers()
+    return await Worker(app.state.context, name=name).run_until_idle()
 
 
 async def job_of(app: Any, run_id: str) -> Job:
@@ -385,10 +385,10 @@ class TestInterruptions:
     ) -> None:
         acme = await owner(client)
         run = (await queue(client, acme.headers, small_archive())).json()
-        install_handlers(app.state.context)
-        dead = Worker(app.state.context.sessions, name="dead", lease=timedelta(seconds=30))
+        install_handlers()
+        dead = Worker(app.state.context, name="dead", lease=timedelta(seconds=30))
         assert await dead._claim() is not None  # claimed, then the process died
-        survivor = Worker(app.state.context.sessions, name="survivor")
+        survivor = Worker(app.state.context, name="survivor")
         assert await survivor.run_until_idle() == 0  # the lease still protects it
         await make_ready(app)
         assert await survivor.run_until_idle() == 1

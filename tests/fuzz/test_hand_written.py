@@ -285,5 +285,5 @@ _INTERNALS = ("Traceback", "Error:", "SELECT", "INSERT", "[SQL", "sqlalchemy", "
 
 
 async def _run_jobs(app: Any) -> None:
-    install_handlers(app.state.context)
-    await Worker(app.state.context.sessions, name="fuzz-worker").run_until_idle()
+    install_handlers()
+    await Worker(app.state.context, name="fuzz-worker").run_until_idle()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import HandlerRegistry, Worker
+from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import SessionFactory, create_session_factory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.collectors import RuntimeGauges
@@ -40,21 +41,23 @@ def provider() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
 
 
 async def test_job_span_is_a_child_of_the_enqueuing_span(
-    sessions: SessionFactory, provider: tuple[TracerProvider, InMemorySpanExporter]
+    sessions: SessionFactory,
+    provider: tuple[TracerProvider, InMemorySpanExporter],
+    context: AppContext,
 ) -> None:
     tracer_provider, exporter = provider
     tracer = tracer_provider.get_tracer("test")
     registry = HandlerRegistry()
 
     @registry.register("traced")
-    async def traced(session: AsyncSession, job: Job) -> None:
+    async def traced(session: AsyncSession, job: Job, context: AppContext) -> None:
         with tracer.start_as_current_span("inside the handler"):
             pass
 
     with tracer.start_as_current_span("request") as request_span:
         async with unit_of_work(sessions) as session:
             await jobs.enqueue(session, kind="traced", payload={})
-    worker = Worker(sessions, handlers=registry, tracer=tracer)
+    worker = Worker(context, handlers=registry, tracer=tracer)
     assert await worker.run_until_idle() == 1
     spans = {span.name: span for span in exporter.get_finished_spans()}
     job_span, inner = spans["job traced"], spans["inside the handler"]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import HandlerRegistry, Worker
+from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from tests.conftest import Database, empty_tables
 
@@ -35,12 +36,12 @@ def handlers() -> Iterator[tuple[HandlerRegistry, list[datetime]]]:
     slots: list[datetime] = []
 
     @periodic.every(HOURLY, timedelta(hours=1), handlers=registry)
-    async def hourly(session: AsyncSession, job: Job) -> dict[str, Any]:
+    async def hourly(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
         slots.append(periodic.slot_of(job))
         return {"ran": True}
 
     @periodic.every(NIGHTLY_ON_OTHER_QUEUE, timedelta(days=1), queue="nightly", handlers=registry)
-    async def nightly(session: AsyncSession, job: Job) -> None:
+    async def nightly(session: AsyncSession, job: Job, context: AppContext) -> None:
         raise AssertionError("a worker of other queues must not schedule or run this")
 
     yield registry, slots
@@ -71,10 +72,10 @@ def test_intervals_under_a_minute_are_refused() -> None:
 
 
 async def test_many_workers_scheduling_one_slot_make_one_job(
-    sessions: SessionFactory, handlers: tuple[HandlerRegistry, list[datetime]]
+    sessions: SessionFactory, handlers: tuple[HandlerRegistry, list[datetime]], context: AppContext
 ) -> None:
     registry, slots = handlers
-    workers = [Worker(sessions, handlers=registry, name=f"w{i}") for i in range(4)]
+    workers = [Worker(context, handlers=registry, name=f"w{i}") for i in range(4)]
     await asyncio.gather(*(worker.schedule_periodic() for worker in workers))
     await asyncio.gather(*(worker.schedule_periodic() for worker in workers))
     (job,) = await periodic_jobs(sessions)
@@ -102,10 +103,10 @@ async def test_each_new_slot_gets_its_own_job(
 
 
 async def test_a_running_worker_schedules_and_runs_the_current_slot(
-    sessions: SessionFactory, handlers: tuple[HandlerRegistry, list[datetime]]
+    sessions: SessionFactory, handlers: tuple[HandlerRegistry, list[datetime]], context: AppContext
 ) -> None:
     registry, slots = handlers
-    worker = Worker(sessions, handlers=registry, poll_interval=0.05, schedule_every=0.05)
+    worker = Worker(context, handlers=registry, poll_interval=0.05, schedule_every=0.05)
     task = asyncio.create_task(worker.run())
     for _ in range(100):
         if slots:

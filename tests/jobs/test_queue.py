@@ -19,6 +19,7 @@ from intuitivus_flow.jobs.worker import (
     RetryPolicy,
     Worker,
 )
+from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from tests.conftest import Database, empty_tables
@@ -50,7 +51,7 @@ def counting_registry(seen: list[int], *, delay: float = 0.0) -> HandlerRegistry
     registry = HandlerRegistry()
 
     @registry.register("count")
-    async def count(session: AsyncSession, job: Job) -> dict[str, Any]:
+    async def count(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
         if delay:
             await asyncio.sleep(delay)
         seen.append(job.payload["n"])
@@ -59,24 +60,28 @@ def counting_registry(seen: list[int], *, delay: float = 0.0) -> HandlerRegistry
     return registry
 
 
-async def test_racing_workers_run_each_job_exactly_once(sessions: SessionFactory) -> None:
+async def test_racing_workers_run_each_job_exactly_once(
+    sessions: SessionFactory, context: AppContext
+) -> None:
     await enqueue_many(sessions, 60)
     seen: list[int] = []
     registry = counting_registry(seen, delay=0.001)
-    workers = [Worker(sessions, handlers=registry, concurrency=3, name=f"w{i}") for i in range(3)]
+    workers = [Worker(context, handlers=registry, concurrency=3, name=f"w{i}") for i in range(3)]
     await asyncio.gather(*(worker.run_until_idle() for worker in workers))
     assert sorted(seen) == list(range(60))
     assert await statuses(sessions) == {"succeeded": 60}
 
 
-async def test_a_dead_workers_job_is_run_again_after_its_lease(sessions: SessionFactory) -> None:
+async def test_a_dead_workers_job_is_run_again_after_its_lease(
+    sessions: SessionFactory, context: AppContext
+) -> None:
     await enqueue_many(sessions, 1)
     crashed = Worker(
-        sessions, handlers=HandlerRegistry(), lease=timedelta(seconds=30), name="crashed"
+        context, handlers=HandlerRegistry(), lease=timedelta(seconds=30), name="crashed"
     )
     assert await crashed._claim() is not None  # claimed, then the process "died"
     seen: list[int] = []
-    survivor = Worker(sessions, handlers=counting_registry(seen), name="survivor")
+    survivor = Worker(context, handlers=counting_registry(seen), name="survivor")
     assert await survivor.run_until_idle() == 0  # the lease still protects it
     async with unit_of_work(sessions) as session:  # time passes: the lease runs out
         await session.execute(update(Job).values(locked_until=utcnow() - timedelta(seconds=1)))
@@ -88,14 +93,16 @@ async def test_a_dead_workers_job_is_run_again_after_its_lease(sessions: Session
     assert (job.status, job.attempts, job.locked_by) == ("succeeded", 2, "survivor")
 
 
-async def test_a_late_finish_from_the_dead_worker_is_discarded(sessions: SessionFactory) -> None:
+async def test_a_late_finish_from_the_dead_worker_is_discarded(
+    sessions: SessionFactory, context: AppContext
+) -> None:
     await enqueue_many(sessions, 1)
-    first = Worker(sessions, name="first")
+    first = Worker(context, name="first")
     job_id = await first._claim()
     assert job_id is not None
     async with unit_of_work(sessions) as session:
         await session.execute(update(Job).values(locked_until=utcnow() - timedelta(seconds=1)))
-    second = Worker(sessions, name="second")
+    second = Worker(context, name="second")
     assert await second._claim() == job_id
     from intuitivus_flow.jobs.repository import JobQueueRepository
 
@@ -106,18 +113,20 @@ async def test_a_late_finish_from_the_dead_worker_is_discarded(sessions: Session
     assert stale is False
 
 
-async def test_failures_retry_with_backoff_then_give_up(sessions: SessionFactory) -> None:
+async def test_failures_retry_with_backoff_then_give_up(
+    sessions: SessionFactory, context: AppContext
+) -> None:
     registry = HandlerRegistry()
     calls: list[int] = []
 
     @registry.register("flaky")
-    async def flaky(session: AsyncSession, job: Job) -> None:
+    async def flaky(session: AsyncSession, job: Job, context: AppContext) -> None:
         calls.append(job.attempts)
         raise RuntimeError("vendor down")
 
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(session, kind="flaky", payload={}, max_attempts=3)
-    worker = Worker(sessions, handlers=registry, retry=FAST_RETRY)
+    worker = Worker(context, handlers=registry, retry=FAST_RETRY)
     for _ in range(3):
         await asyncio.sleep(0.01)
         await worker.run_until_idle()
@@ -129,17 +138,17 @@ async def test_failures_retry_with_backoff_then_give_up(sessions: SessionFactory
     assert job.last_error == "RuntimeError: vendor down"
 
 
-async def test_retry_waits_for_its_backoff(sessions: SessionFactory) -> None:
+async def test_retry_waits_for_its_backoff(sessions: SessionFactory, context: AppContext) -> None:
     registry = HandlerRegistry()
 
     @registry.register("flaky")
-    async def flaky(session: AsyncSession, job: Job) -> None:
+    async def flaky(session: AsyncSession, job: Job, context: AppContext) -> None:
         raise RuntimeError("later")
 
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(session, kind="flaky", payload={})
     slow_retry = RetryPolicy(base=timedelta(minutes=1))
-    worker = Worker(sessions, handlers=registry, retry=slow_retry)
+    worker = Worker(context, handlers=registry, retry=slow_retry)
     assert await worker.run_until_idle() == 1
     assert await worker.run_until_idle() == 0  # not due yet
     async with sessions() as session:
@@ -150,35 +159,37 @@ async def test_retry_waits_for_its_backoff(sessions: SessionFactory) -> None:
 
 
 async def test_permanent_errors_and_unknown_kinds_fail_at_once(
-    sessions: SessionFactory,
+    sessions: SessionFactory, context: AppContext
 ) -> None:
     registry = HandlerRegistry()
 
     @registry.register("bad")
-    async def bad(session: AsyncSession, job: Job) -> None:
+    async def bad(session: AsyncSession, job: Job, context: AppContext) -> None:
         raise PermanentJobError("contact deleted")
 
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(session, kind="bad", payload={})
         await jobs.enqueue(session, kind="nobody-handles-this", payload={})
-    await Worker(sessions, handlers=registry).run_until_idle()
+    await Worker(context, handlers=registry).run_until_idle()
     assert await statuses(sessions) == {"failed": 2}
 
 
-async def test_handler_writes_roll_back_with_a_failed_attempt(sessions: SessionFactory) -> None:
+async def test_handler_writes_roll_back_with_a_failed_attempt(
+    sessions: SessionFactory, context: AppContext
+) -> None:
     from intuitivus_flow.workspaces.models import Workspace
 
     registry = HandlerRegistry()
 
     @registry.register("half-done")
-    async def half_done(session: AsyncSession, job: Job) -> None:
+    async def half_done(session: AsyncSession, job: Job, context: AppContext) -> None:
         session.add(Workspace(name="written then failed"))
         await session.flush()
         raise RuntimeError("boom after writing")
 
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(session, kind="half-done", payload={}, max_attempts=1)
-    await Worker(sessions, handlers=registry).run_until_idle()
+    await Worker(context, handlers=registry).run_until_idle()
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Workspace)) == 0
 
@@ -247,9 +258,11 @@ async def test_depth_and_lag(sessions: SessionFactory) -> None:
     assert stats.running == 0
 
 
-async def test_a_running_worker_stops_cleanly(sessions: SessionFactory) -> None:
+async def test_a_running_worker_stops_cleanly(
+    sessions: SessionFactory, context: AppContext
+) -> None:
     seen: list[int] = []
-    worker = Worker(sessions, handlers=counting_registry(seen), poll_interval=0.05)
+    worker = Worker(context, handlers=counting_registry(seen), poll_interval=0.05)
     task = asyncio.create_task(worker.run())
     await enqueue_many(sessions, 5)
     for _ in range(100):

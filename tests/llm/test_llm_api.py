@@ -561,8 +561,8 @@ class TestStoredBadKeys:
         queued = await client.post(
             f"/api/agents/{agent['id']}/tasks", json={"prompt": "hi"}, headers=owner.headers
         )
-        install_handlers(app.state.context)
-        await Worker(app.state.context.sessions, name="test-worker").run_until_idle()
+        install_handlers()
+        await Worker(app.state.context, name="test-worker").run_until_idle()
         done = await client.get(f"/api/agents/tasks/{queued.json()['id']}", headers=owner.headers)
         assert done.json()["status"] == "failed"
         assert "rejected" in done.json()["error"]

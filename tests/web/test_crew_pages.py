@@ -40,8 +40,8 @@ async def start(browser: httpx.AsyncClient, *agents: str, **fields: str) -> http
 
 
 async def run_worker(web: Web) -> int:
-    install_handlers(web.app.state.context)
-    return await Worker(web.app.state.context.sessions).run_until_idle()
+    install_handlers()
+    return await Worker(web.app.state.context).run_until_idle()
 
 
 async def count(web: Web, model: Any, *where: Any) -> int:

@@ -46,8 +46,8 @@ async def upload_chunks(web: Web) -> int:
 
 
 async def run_worker(web: Web) -> int:
-    install_handlers(web.app.state.context)
-    return await Worker(web.app.state.context.sessions, name="test-worker").run_until_idle()
+    install_handlers()
+    return await Worker(web.app.state.context, name="test-worker").run_until_idle()
 
 
 async def queued(browser: httpx.AsyncClient, data: bytes) -> str:

@@ -40,6 +40,7 @@ from intuitivus_flow.events import service as events
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
@@ -51,11 +52,6 @@ from intuitivus_flow.llm.providers import ProviderKind
 
 RUN_STEP = "crew.step"
 DELEGATION = re.compile(r"@delegate\s+(?P<name>[^:\n]{1,120}):\s*(?P<task>.+)", re.IGNORECASE)
-
-
-# The app's secret box for the step handler. The handler is registered once per process, but
-# a process can build several apps (tests, reloads): the latest one's keys must decrypt.
-_box: dict[str, tuple[SecretBox, OutboundPolicy]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,15 +143,14 @@ async def agent_names(
     return {agent.id: agent.name for agent in await repository.all(repository.with_ids(wanted))}
 
 
-def install_handler(box: SecretBox, outbound: OutboundPolicy) -> None:
-    _box["current"] = (box, outbound)
-    if RUN_STEP in registry.handlers:
-        return
+def install_handler() -> None:
+    """Register the worker-side handler (once per process)."""
+    if RUN_STEP not in registry.handlers:
+        registry.register(RUN_STEP)(run_step)
 
-    @registry.register(RUN_STEP)
-    async def run_step(session: AsyncSession, job: Job) -> dict[str, str]:
-        box, outbound = _box["current"]
-        return await execute_step(session, job, box=box, outbound=outbound)
+
+async def run_step(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
+    return await execute_step(session, job, box=context.secrets, outbound=context.outbound)
 
 
 async def execute_step(

@@ -17,6 +17,7 @@ from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.repository import WorkspaceJobRepository
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.models import utcnow
@@ -29,7 +30,6 @@ from intuitivus_flow.observability.metrics import get_metrics
 from intuitivus_flow.users.models import Role
 
 RUN_TASK = "agent_task.run"
-_box: dict[str, tuple[SecretBox, OutboundPolicy]] = {}
 
 
 async def submit(
@@ -116,18 +116,15 @@ def success_rate(tasks: int, succeeded: int) -> float:
     return round(succeeded / tasks, 4) if tasks else 0.0
 
 
-def install_handler(box: SecretBox, outbound: OutboundPolicy) -> None:
-    """Register the worker-side handler (once per process) with the instance's secret box
-    and outbound rule (where LLM providers may be reached)."""
-    # The latest app's box: a process may build several apps (tests, reloads), each with keys.
-    _box["current"] = (box, outbound)
-    if RUN_TASK in registry.handlers:
-        return
+def install_handler() -> None:
+    """Register the worker-side handler (once per process)."""
+    if RUN_TASK not in registry.handlers:
+        registry.register(RUN_TASK)(run_task)
 
-    @registry.register(RUN_TASK)
-    async def run_task(session: AsyncSession, job: Job) -> dict[str, str]:
-        box, outbound = _box["current"]
-        return await execute(session, job, box=box, outbound=outbound)
+
+async def run_task(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
+    # The running app's secret box and outbound rule (where LLM providers may be reached).
+    return await execute(session, job, box=context.secrets, outbound=context.outbound)
 
 
 async def execute(

@@ -27,6 +27,7 @@ from intuitivus_flow.config import Settings
 from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.crypto import SecretBox, SecretBoxError
 from intuitivus_flow.kit.models import utcnow
 
@@ -35,21 +36,22 @@ SWEEP_SUBSCRIPTIONS = "billing.sweep_subscriptions"
 SWEEP_INTERVAL = timedelta(hours=1)
 
 
-def install_handler(settings: Settings, box: SecretBox) -> None:
+def install_handler() -> None:
     """Register the worker-side handlers (each once per process)."""
     if DELIVER_LICENCE not in registry.handlers:
-
-        @registry.register(DELIVER_LICENCE)
-        async def deliver_licence(session: AsyncSession, job: Job) -> dict[str, str]:
-            return await deliver(session, job, settings=settings, box=box)
-
+        registry.register(DELIVER_LICENCE)(deliver_licence)
     if SWEEP_SUBSCRIPTIONS not in registry.handlers:
-        grace = timedelta(days=settings.billing_grace_days)
+        periodic.every(SWEEP_SUBSCRIPTIONS, SWEEP_INTERVAL)(sweep)
 
-        @periodic.every(SWEEP_SUBSCRIPTIONS, SWEEP_INTERVAL)
-        async def sweep(session: AsyncSession, job: Job) -> dict[str, Any]:
-            # "Everything due as of now", not as of the slot: a retried job catches up too.
-            return (await sweep_subscriptions(session, utcnow(), grace=grace)).as_dict()
+
+async def deliver_licence(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
+    return await deliver(session, job, settings=context.settings, box=context.secrets)
+
+
+async def sweep(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
+    grace = timedelta(days=context.settings.billing_grace_days)
+    # "Everything due as of now", not as of the slot: a retried job catches up too.
+    return (await sweep_subscriptions(session, utcnow(), grace=grace)).as_dict()
 
 
 async def deliver(

@@ -61,33 +61,32 @@ class ChannelRuntime:
     # Where the agents' LLM providers may be reached (FLOW_OUTBOUND_ALLOW); public only if unset.
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
+    @classmethod
+    def of(cls, context: AppContext) -> ChannelRuntime:
+        """The running app's secret box, Graph API address and outbound rule."""
+        settings = context.settings
+        return cls(
+            context.secrets,
+            settings.whatsapp_graph_url,
+            settings.whatsapp_graph_version,
+            outbound=context.outbound,
+        )
 
-# Handlers are registered once per process, but tests build many apps (each with its own
-# settings, e.g. the fake Graph API's port): the handlers read the latest installed runtime.
-_runtime: dict[str, ChannelRuntime] = {}
 
-
-def install_handlers(context: AppContext, *, client: httpx.AsyncClient | None = None) -> None:
-    settings = context.settings
-    _runtime["current"] = ChannelRuntime(
-        context.secrets,
-        settings.whatsapp_graph_url,
-        settings.whatsapp_graph_version,
-        client,
-        outbound=context.outbound,
-    )
+def install_handlers() -> None:
+    """Register the handlers once per process; each call reads its app's context."""
     if service.REPLY_JOB in registry.handlers:
         return
     registry.register(service.REPLY_JOB)(_reply)
     registry.register(service.DELIVER_JOB)(_deliver)
 
 
-async def _reply(session: AsyncSession, job: Job) -> dict[str, str]:
-    return await reply(session, job, runtime=_runtime["current"])
+async def _reply(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
+    return await reply(session, job, runtime=ChannelRuntime.of(context))
 
 
-async def _deliver(session: AsyncSession, job: Job) -> dict[str, str]:
-    return await deliver(session, job, runtime=_runtime["current"])
+async def _deliver(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
+    return await deliver(session, job, runtime=ChannelRuntime.of(context))
 
 
 async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> dict[str, str]:

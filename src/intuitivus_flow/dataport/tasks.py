@@ -55,28 +55,31 @@ class ImportRuntime:
     limits: ImportLimits
     lease: timedelta
 
+    @classmethod
+    def of(cls, context: AppContext) -> ImportRuntime:
+        """The running app's sessions, import limits and job lease."""
+        settings = context.settings
+        return cls(
+            sessions=context.sessions,
+            limits=dataport.limits_from(settings),
+            lease=timedelta(seconds=settings.worker_lease_seconds),
+        )
 
-_runtime: dict[str, ImportRuntime] = {}
+
 PRUNE_JOB = "data.prune_abandoned_imports"
 PRUNE_EVERY = timedelta(hours=6)
 ABANDONED_AFTER = timedelta(hours=1)
 
 
-def install_handler(context: AppContext) -> None:
-    """Register the handler (once per process); it uses the latest context installed."""
-    settings = context.settings
-    _runtime["current"] = ImportRuntime(
-        sessions=context.sessions,
-        limits=dataport.limits_from(settings),
-        lease=timedelta(seconds=settings.worker_lease_seconds),
-    )
+def install_handler() -> None:
+    """Register the handlers (once per process); each call reads its app's context."""
     if dataport.IMPORT_JOB not in registry.handlers:
         registry.register(dataport.IMPORT_JOB)(_run)
     if PRUNE_JOB not in registry.handlers:
         periodic.every(PRUNE_JOB, PRUNE_EVERY)(_prune)
 
 
-async def _prune(session: AsyncSession, job: Job) -> dict[str, Any]:
+async def _prune(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
     return {"chunks_deleted": await prune_abandoned(session, now=utcnow())}
 
 
@@ -95,8 +98,8 @@ async def prune_abandoned(session: AsyncSession, *, now: datetime) -> int:
     )
 
 
-async def _run(session: AsyncSession, job: Job) -> dict[str, Any]:
-    return await run_import(session, job, runtime=_runtime["current"])
+async def _run(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
+    return await run_import(session, job, runtime=ImportRuntime.of(context))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,9 @@ def worker(
         raise typer.Exit(2) from None
 
     async def run() -> None:
-        install_handlers(context)
+        install_handlers()
         job_worker = Worker(
-            context.sessions,
+            context,
             queues=[q.strip() for q in queues.split(",")],
             concurrency=concurrency,
             lease=timedelta(seconds=context.settings.worker_lease_seconds),

@@ -18,32 +18,35 @@ logger = logging.getLogger(__name__)
 QUEUES = ("default", "campaigns")
 
 
-def install_handlers(context: AppContext) -> None:
-    """Every domain's job handlers, registered once per process."""
+def install_handlers() -> None:
+    """Every domain's job handlers, registered once per process (repeat calls do nothing).
+
+    Handlers hold no app state: the worker passes its app's context to each call.
+    """
     from intuitivus_flow.agents import crews, tasks
     from intuitivus_flow.billing import tasks as billing_tasks
     from intuitivus_flow.campaigns import tasks as campaign_tasks
     from intuitivus_flow.conversations import tasks as conversation_tasks
     from intuitivus_flow.dataport import tasks as dataport_tasks
 
-    tasks.install_handler(context.secrets, context.outbound)
-    campaign_tasks.install_handlers(context.settings)
-    crews.install_handler(context.secrets, context.outbound)
-    conversation_tasks.install_handlers(context)
-    billing_tasks.install_handler(context.settings, context.secrets)
-    dataport_tasks.install_handler(context)
+    tasks.install_handler()
+    campaign_tasks.install_handlers()
+    crews.install_handler()
+    conversation_tasks.install_handlers()
+    billing_tasks.install_handler()
+    dataport_tasks.install_handler()
 
 
 @contextlib.asynccontextmanager
 async def embedded_worker(context: AppContext) -> AsyncIterator[Worker | None]:
     """Run a worker beside the app when configured (default: everywhere but production,
     where workers are their own processes: `intuitivus-flow worker`)."""
-    install_handlers(context)
+    install_handlers()
     if not context.settings.runs_embedded_worker:
         yield None
         return
     worker = Worker(
-        context.sessions,
+        context,
         queues=QUEUES,
         concurrency=context.settings.worker_concurrency,
         lease=timedelta(seconds=context.settings.worker_lease_seconds),

@@ -4,6 +4,11 @@ Delivery is at least once: a worker that dies mid-job leaves its lease to expire
 worker runs the job again. Handlers therefore make their effects idempotent (unique keys on
 what they write). A handler's database writes and the job's completion commit together, and
 the completion is fenced on the lease, so a worker that lost its lease cannot also commit.
+
+Every handler is called as `handler(session, job, context)`: `context` is the `AppContext` of
+the app (or CLI) that runs the worker, so a handler reads its settings, secrets and clients at
+call time and keeps nothing of an app in module state (a process may hold several apps: tests,
+reloads; each runs its jobs with its own settings).
 """
 
 from __future__ import annotations
@@ -25,14 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.repository import JobQueueRepository
-from intuitivus_flow.kit.db import SessionFactory, unit_of_work
+from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.tracing import attach_context
 
 logger = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
-Handler = Callable[[AsyncSession, Job], Awaitable[dict[str, Any] | None]]
+Handler = Callable[[AsyncSession, Job, AppContext], Awaitable[dict[str, Any] | None]]
 
 
 class JobLeaseLost(RuntimeError):
@@ -87,7 +93,7 @@ def worker_name() -> str:
 class Worker:
     def __init__(
         self,
-        sessions: SessionFactory,
+        context: AppContext,
         *,
         handlers: HandlerRegistry = registry,
         queues: Iterable[str] = ("default",),
@@ -99,7 +105,8 @@ class Worker:
         tracer: trace.Tracer | None = None,
         schedule_every: float = 60.0,
     ) -> None:
-        self.sessions = sessions
+        self.context = context
+        self.sessions = context.sessions
         self.handlers = handlers
         self.queues = list(queues)
         self.concurrency = concurrency
@@ -181,7 +188,7 @@ class Worker:
                         attributes={"job.id": str(job.id), "job.attempt": job.attempts},
                     ),
                 ):
-                    result = await handler(session, job)
+                    result = await handler(session, job, self.context)
                 if not await JobQueueRepository(session).finish(
                     job_id, worker=self.name, now=utcnow(), result=result
                 ):
