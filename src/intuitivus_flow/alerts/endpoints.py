@@ -1,6 +1,7 @@
 """`/api/alerts`: live alerts, history, silences, notification deliveries and SLO budgets.
 
-Reading: owners/admins or the metrics token. Creating or expiring a silence: owners/admins.
+Reading: the instance's operators (auth/operators.py; keys with `operations:read`) or the
+metrics token. Creating or expiring a silence: operators (keys with `operations:write`).
 """
 
 from __future__ import annotations

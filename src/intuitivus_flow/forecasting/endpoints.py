@@ -42,7 +42,8 @@ async def get_forecast(
     `horizon` with its 80 % band, the steps the model flagged as anomalies, the threshold of
     the signal's forecast_breach (else threshold) rule with the predicted crossing, and the
     model's state. While the model is in cold start or failed, only the history is filled.
-    Owners, admins or the metrics token; an unknown signal or a bad duration is a 422 problem.
+    The instance's operators or the metrics token; an unknown signal or a bad duration is a
+    422 problem.
     """
     return await views.forecast(
         session,

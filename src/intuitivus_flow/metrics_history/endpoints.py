@@ -30,8 +30,8 @@ async def get_series(
     """The samples of `name` between `start` and `end`, averaged (and maximised) per `step`.
 
     Names are the metric-history signals (`response_time_p95_ms`, `error_rate_ratio`, ...).
-    Owners, admins or the metrics token. An unknown name, an inverted or too long range, or a
-    step giving more than 2000 points is a 422 problem.
+    The instance's operators or the metrics token. An unknown name, an inverted or too long
+    range, or a step giving more than 2000 points is a 422 problem.
     """
     service.check_signal(name)
     query = service.resolve_query(now=datetime.now(UTC), start=start, end=end, step=step)
