@@ -154,34 +154,6 @@ class MessageUsageRepository(WorkspaceRepository[MessageUsage]):
         return total
 
 
-async def lock_workspace_limits(session: AsyncSession, workspace_id: uuid.UUID) -> None:
-    """Hold the workspace's limit lock until this transaction ends, so a limit check (count)
-    and the insert it allows are one step: a concurrent check in the same workspace waits
-    here and then counts what this transaction added.
-
-    PostgreSQL locks the workspace row FOR NO KEY UPDATE: it excludes other limit checks of
-    the workspace but not the KEY SHARE locks that inserts referencing the workspace take, so
-    the workspace's other writes go on. SQLite has no row locks: the transaction takes the
-    database's write lock before counting (BEGIN IMMEDIATE), which it would take at its
-    insert anyway.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
-        )
-    else:
-        await _hold_sqlite_write_lock(session)
-
-
-async def _hold_sqlite_write_lock(session: AsyncSession) -> None:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    # pysqlite opens a transaction only before its first write, so a transaction already
-    # open here has written, and holds the write lock until it ends.
-    if not getattr(raw.driver_connection, "in_transaction", False):
-        await connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 async def count_agents(session: AsyncSession, workspace_id: uuid.UUID) -> int:
     return await count(session, AgentRepository(session, workspace_id).scoped())
 

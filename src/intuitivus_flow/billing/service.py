@@ -37,6 +37,7 @@ from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.users.models import Role
+from intuitivus_flow.workspaces.repository import lock_workspace
 
 BILLING_PERIOD = timedelta(days=30)
 # How long an invoice may wait for payment once issued (or once the trial it covers ends).
@@ -112,7 +113,7 @@ async def _enforce(
 async def check_can_add_agent(session: AsyncSession, workspace_id: uuid.UUID) -> None:
     """Before an agent is created or cloned: 402 `/problems/plan-limit` when full. Like the
     member checks, it holds the workspace's limit lock until the caller's transaction ends."""
-    await counts.lock_workspace_limits(session, workspace_id)
+    await lock_workspace(session, workspace_id)
     used = await counts.count_agents(session, workspace_id)
     await _enforce(session, workspace_id, Limit.agents, used, 1)
 
@@ -126,14 +127,14 @@ async def check_agents_added(session: AsyncSession, workspace_id: uuid.UUID, *, 
     """
     if added < 1:
         return
-    await counts.lock_workspace_limits(session, workspace_id)
+    await lock_workspace(session, workspace_id)
     total = await counts.count_agents(session, workspace_id)
     await _enforce(session, workspace_id, Limit.agents, total - added, added)
 
 
 async def check_can_invite_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
     """Before an invitation: active members plus pending invitations must stay in the plan."""
-    await counts.lock_workspace_limits(session, workspace_id)
+    await lock_workspace(session, workspace_id)
     used = await counts.count_members(session, workspace_id)
     pending = await counts.count_pending_invitations(session, workspace_id, utcnow())
     await _enforce(session, workspace_id, Limit.members, used + pending, 1)
@@ -141,7 +142,7 @@ async def check_can_invite_member(session: AsyncSession, workspace_id: uuid.UUID
 
 async def check_can_add_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
     """Before an invitation is accepted (the plan may have shrunk since it was sent)."""
-    await counts.lock_workspace_limits(session, workspace_id)
+    await lock_workspace(session, workspace_id)
     used = await counts.count_members(session, workspace_id)
     await _enforce(session, workspace_id, Limit.members, used, 1)
 

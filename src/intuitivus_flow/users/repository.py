@@ -7,7 +7,6 @@ from sqlalchemy import Select, func, select
 
 from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
 from intuitivus_flow.users.models import Invitation, Role, User
-from intuitivus_flow.workspaces.models import Workspace
 
 
 def normalize_email(email: str) -> str:
@@ -20,27 +19,6 @@ class MemberRepository(WorkspaceRepository[User]):
 
     def listing(self) -> Select[User]:
         return self.scoped().order_by(User.created_at, User.id)
-
-    async def lock_roles(self) -> None:
-        """Serialise changes to the workspace's roles and active flags until this transaction
-        ends: a check such as "another active owner remains" then sees every change committed
-        before it, and nobody else's can land between the check and the write.
-
-        PostgreSQL locks the workspace row FOR NO KEY UPDATE, which other role changes of the
-        workspace wait for but inserts referencing the workspace (KEY SHARE) do not. SQLite has
-        no row locks: the transaction takes the database's write lock now (BEGIN IMMEDIATE)
-        instead of at its first write, after the check.
-        """
-        if self.session.get_bind().dialect.name == "postgresql":
-            lock = select(Workspace.id).where(Workspace.id == self.workspace_id)
-            await self.session.execute(lock.with_for_update(key_share=True))
-            return
-        connection = await self.session.connection()
-        raw = await connection.get_raw_connection()
-        # pysqlite opens a transaction only before its first write, so a transaction already
-        # open has written and holds the write lock until it ends.
-        if not getattr(raw.driver_connection, "in_transaction", False):
-            await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     async def get_fresh(self, user_id: uuid.UUID) -> User | None:
         """The member as the database has it now, not as this session first loaded it."""

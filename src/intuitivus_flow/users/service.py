@@ -25,6 +25,7 @@ from intuitivus_flow.users.repository import (
     MemberRepository,
     normalize_email,
 )
+from intuitivus_flow.workspaces.repository import lock_workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +181,7 @@ async def _lock_role_change(
     session: AsyncSession, principal: Principal, user_id: uuid.UUID
 ) -> _RoleChange:
     repository = MemberRepository(session, principal.workspace_id)
-    await repository.lock_roles()
+    await lock_workspace(session, principal.workspace_id)
     # Re-read under the lock: an owner demoted by a change that committed while this request
     # waited must not still act, or count, as an owner.
     actor_id = principal.user_id or principal.key_creator_id

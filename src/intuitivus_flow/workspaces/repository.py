@@ -36,3 +36,27 @@ class FirstWorkspaceRepository(Repository[Workspace]):
         statement = select(Workspace.id).order_by(Workspace.created_at, Workspace.id).limit(1)
         found: uuid.UUID | None = await self.session.scalar(statement)
         return found
+
+
+async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Hold the workspace's lock until this transaction ends, so a check over the workspace
+    (a plan-limit count, "another active owner remains") and the write it allows are one
+    step: a concurrent check in the same workspace waits here, then sees what this
+    transaction wrote.
+
+    PostgreSQL locks the workspace row FOR NO KEY UPDATE: it excludes other holders of this
+    lock but not the KEY SHARE locks that inserts referencing the workspace take, so the
+    workspace's ordinary writes go on. SQLite has no row locks: the transaction takes the
+    database's write lock now (BEGIN IMMEDIATE) instead of at its first write, after the
+    check.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        statement = select(Workspace.id).where(Workspace.id == workspace_id)
+        await session.execute(statement.with_for_update(key_share=True))
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    # pysqlite opens a transaction only before its first write, so a transaction already
+    # open here has written, and holds the write lock until it ends.
+    if not getattr(raw.driver_connection, "in_transaction", False):
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
