@@ -193,6 +193,15 @@ class TestSecrets:
         assert_problem(response, 422)
         assert await stored_numbers(app) == []
 
+    async def test_an_access_token_no_header_can_carry_is_refused(
+        self, client: httpx.AsyncClient, app: Any
+    ) -> None:
+        owner = await register(client)
+        body = number_body("1066007", access_token="token-\u00e9\u00e8-not-ascii")
+        response = await client.post(NUMBERS, json=body, headers=owner.headers)
+        assert_problem(response, 422)
+        assert await stored_numbers(app) == []
+
     async def test_an_undecryptable_secret_is_never_trusted(
         self, client: httpx.AsyncClient, app: Any, caplog: pytest.LogCaptureFixture
     ) -> None:

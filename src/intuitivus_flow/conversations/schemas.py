@@ -113,7 +113,9 @@ class WhatsAppNumberCreate(BaseModel):
 
     phone_number_id: str = Field(min_length=1, max_length=64, pattern=r"^\d+$")
     display_number: str = Field(default="", max_length=32)
-    access_token: str = Field(min_length=8, max_length=4096)
+    # The access token travels in an HTTP header, which carries printable ASCII only (a
+    # non-ASCII token was a 500 when the Graph API was asked to confirm the number).
+    access_token: str = Field(min_length=8, max_length=4096, pattern=r"^[\x21-\x7e]+$")
     verify_token: str = Field(min_length=8, max_length=256)
     app_secret: str = Field(min_length=8, max_length=256)
     agent_id: uuid.UUID | None = None
