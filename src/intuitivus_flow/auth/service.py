@@ -127,13 +127,13 @@ async def authenticate_password(
     await policy.failed_logins_per_client.acquire(client, "Too many failed sign-ins from here")
     await policy.failed_logins_per_account.acquire(account_key, "Too many failed sign-ins")
     user = await AccountRepository(session).by_email(email)
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized(INVALID_CREDENTIALS)
     await _forget_sign_in_attempt(policy, client=client, account_key=account_key)
     if not user.active:
         raise Forbidden("This account has been deactivated")
     if password_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password(password)
     user.last_login_at = utcnow()
     await events.record(
         session, workspace_id=user.workspace_id, user_id=user.id, name=catalog.USER_LOGGED_IN
@@ -229,7 +229,7 @@ async def change_password(
     user = await _acting_user(session, principal)
     throttle = policy.failed_password_changes_per_user
     await throttle.acquire(str(user.id), "Too many wrong current passwords")
-    if not verify_password(user.password_hash, current_password):
+    if not await verify_password(user.password_hash, current_password):
         raise InvalidInput("The current password is wrong", field="current_password")
     await throttle.reset(str(user.id))
     if current_password == new_password:
@@ -237,7 +237,7 @@ async def change_password(
             "The new password must differ from the current one", field="new_password"
         )
     now = utcnow()
-    user.password_hash, user.password_changed_at = hash_password(new_password), now
+    user.password_hash, user.password_changed_at = await hash_password(new_password), now
     await AuthSessionRepository(session).revoke_for_user(
         user.id, reason="password_changed", now=now, keep=principal.session_id
     )
@@ -375,7 +375,7 @@ async def _add_member(
         email=email.strip(),
         email_normalized=normalize_email(email),
         name=name.strip(),
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         role=role.value,
     )
     return await MemberRepository(session, workspace_id).add(user)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
+from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -30,11 +33,32 @@ _password_hasher = PasswordHasher()  # argon2id with the library's current recom
 _DUMMY_HASH = _password_hasher.hash("not-a-real-password")
 
 
-def hash_password(password: str) -> str:
-    return _password_hasher.hash(password)
+# argon2 takes about half a second of CPU and 64 MiB by design. It runs in a worker thread
+# (argon2's C code releases the GIL) so that a sign-in never stalls every other request on the
+# event loop, and at most one hash per core runs at once so a burst of sign-ins queues instead of
+# taking a thread pool's worth of memory.
+_HASHING_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+async def hash_password(password: str) -> str:
+    return await to_thread.run_sync(_hash_password, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    return await to_thread.run_sync(_verify_password, password_hash, password)
+
+
+def _hash_password(password: str) -> str:
+    with _HASHING_SLOTS:
+        return _password_hasher.hash(password)
+
+
+def _verify_password(password_hash: str | None, password: str) -> bool:
+    with _HASHING_SLOTS:
+        return _check_password(password_hash, password)
+
+
+def _check_password(password_hash: str | None, password: str) -> bool:
     try:
         return _password_hasher.verify(password_hash or _DUMMY_HASH, password) and bool(
             password_hash
