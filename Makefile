@@ -53,15 +53,34 @@ fuzz: $(VENV)/.installed-dev ## API fuzzing with many examples per operation (FU
 	FLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz --timeout=3600 $(PYTEST_ARGS) tests/fuzz
 
 .PHONY: lint
-lint: $(VENV)/.installed-dev ## ruff (lint + format check) and mypy
+lint: $(VENV)/.installed-dev ## ruff (lint + format check), mypy, bandit and pip-audit (as CI runs them)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -r src -q
+	@# --strict: a dependency the vulnerability service cannot answer for fails the audit; without
+	@# it, pip-audit skips that dependency and still reports "No known vulnerabilities found".
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off || { \
+		echo "error: pip-audit failed: a vulnerable dependency, or its vulnerability service (PyPI's JSON API, https://pypi.org/pypi/NAME/VERSION/json) is unreachable from here"; \
+		exit 1; }
+
+.PHONY: image-check
+image-check: $(VENV)/.installed-dev ## Dockerfile lint (hadolint) and the image's commands run from a wheel in a clean venv
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/pytest tests/deploy/test_image.py $(PYTEST_ARGS)
 
 .PHONY: format
 format: $(VENV)/.installed-dev ## Format and auto-fix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+.PHONY: k8s-rules
+k8s-rules: $(VENV)/.installed-dev ## Regenerate deploy/k8s/monitoring/prometheus-rule.yaml from `alerts export`
+	$(BIN)/python deploy/k8s/monitoring/generate_prometheus_rule.py
+
+.PHONY: k8s-check
+k8s-check: $(VENV)/.installed-dev ## Render every kustomization and validate it (schemas, CRDs, our rules)
+	$(BIN)/pytest -n 0 --no-cov tests/deploy/test_manifests.py $(PYTEST_ARGS)
 
 .PHONY: migration
 migration: $(VENV)/.installed-dev ## New Alembic migration from model changes: make migration m="message"
