@@ -268,6 +268,9 @@ def _mount_domain_commands() -> None:
     from intuitivus_flow.billing.cli import app as billing_app
 
     app.add_typer(billing_app, name="billing")
+    from intuitivus_flow.autoscaling.cli import app as autoscale_app
+
+    app.add_typer(autoscale_app, name="autoscale")
 
 
 _mount_domain_commands()

@@ -33,6 +33,7 @@ from intuitivus_flow.alerts import engine, lease, notifications
 from intuitivus_flow.alerts.engine import Clock, EngineOptions, SystemClock
 from intuitivus_flow.alerts.notifications import Notifier
 from intuitivus_flow.alerts.rules import RulesError, RuleSet, load_rules
+from intuitivus_flow.autoscaling.prescaling import PRESCALE_SECONDS, Prescaler
 from intuitivus_flow.config import Settings
 from intuitivus_flow.forecasting import service as forecasting
 from intuitivus_flow.forecasting.evaluator import PredictiveEvaluator
@@ -228,6 +229,9 @@ def _jobs(operations: Operations) -> list[tuple[float, Callable[[], Awaitable[ob
     ]
     if settings.metrics_sample_seconds > 0:
         jobs.append((settings.metrics_sample_seconds, operations.sample_once, "sampler"))
+        # The HPA's forecast metric reads the sampled request counts (autoscaling/prescaling.py).
+        prescaler = Prescaler(operations.context.sessions, clock=operations.clock)
+        jobs.append((PRESCALE_SECONDS, prescaler.run_once, "prescaler"))
     if settings.alert_evaluation_seconds > 0:
         try:
             configured_rules(settings)

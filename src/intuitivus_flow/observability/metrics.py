@@ -96,6 +96,13 @@ class FlowMetrics:
             multiprocess_mode="max",
             registry=registry,
         )
+        # Every instance computes the same value from the shared metric history (autoscaling/).
+        self.forecast_desired_replicas = Gauge(
+            "flow_forecast_desired_replicas",
+            "Web replicas the request rate forecast for the next 15 minutes needs (HPA input).",
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
         self.data_dir_disk_used_ratio = Gauge(
             "flow_data_dir_disk_used_ratio",
             "Used share (0..1) of the file system holding the data directory.",
