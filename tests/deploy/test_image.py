@@ -492,6 +492,26 @@ class TestImageCommands:
         )
         assert probe.returncode != 0
 
+    def test_serve_with_workers_keeps_metrics_on_the_data_volume(
+        self, image: Image, tmp_path: Path
+    ) -> None:
+        """How the Kubernetes web Deployment runs it: gunicorn, several workers, no migration;
+        the Prometheus multiprocess files go to the data volume, never the image."""
+        assert image.run("db", "upgrade").returncode == 0
+        port = free_port()
+        log = tmp_path / "serve.log"
+        arguments = [*with_port(image.cmd, port), "--workers", "2", "--no-migrate"]
+        process = image.start(*arguments, log=log)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: answers_200(f"{base}/ready"), process, log, "200 on /ready")
+            assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+            metric_files = list((image.root.data / "prometheus-multiproc").glob("*.db"))
+            assert metric_files, "no multiprocess metric files on the data volume"
+        finally:
+            code = stop(process, log)
+        assert code == 0, log.read_text()
+
     def test_worker_starts_and_stops_cleanly_on_sigterm(self, image: Image, tmp_path: Path) -> None:
         assert image.run("db", "upgrade").returncode == 0
         log = tmp_path / "worker.log"
