@@ -1,9 +1,16 @@
 """Rows to bytes (JSON Lines, CSV) and bytes back to validated rows.
 
 Validation models are built from the tables themselves (column types, lengths, nullability,
-defaults) plus the registry's domain rules, so a new column is validated the day it is
-exported. A field missing from an imported row takes its column default; an explicit null is
-only accepted where the column is nullable.
+defaults, the range an integer column holds) plus the registry's domain rules, so a new column
+is validated the day it is exported. A field missing from an imported row takes its column
+default; an explicit null is only accepted where the column is nullable. What no column can
+hold is a bad row, never a database error: numbers beyond the column's integer type, NaN and
+infinities, times that leave the calendar once converted to UTC, JSON nested too deep.
+
+CSV cells are written for spreadsheets too: a text that a spreadsheet would run as a formula
+(starting with =, +, -, @, a tab or a carriage return) gets a leading single quote, as OWASP
+recommends against CSV injection. A text starting with a quote gets one more, so import
+removes exactly one leading quote from any text cell and every text comes back as it was.
 """
 
 from __future__ import annotations
@@ -14,15 +21,24 @@ import json
 import typing
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
-from sqlalchemy import String
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+)
+from sqlalchemy import BigInteger, Column, Float, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped
 
 from intuitivus_flow.dataport.registry import EntitySpec
+from intuitivus_flow.kit import jsontext
 
 # (field or None, message) for one row that did not validate.
 FieldProblems = list[tuple[str | None, str]]
@@ -49,6 +65,11 @@ def jsonl_line(spec: EntitySpec, row: Mapping[Any, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+# A cell starting with one of these is a formula to spreadsheets (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_QUOTE = "'"
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -56,7 +77,18 @@ def _csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, str):
+        return _inert_text(value)
     return str(_plain(value))
+
+
+def _inert_text(text: str) -> str:
+    # Only texts: numbers and times are written by us and never start with a letter of
+    # a formula (a negative number is just that). Texts starting with the quote itself get
+    # one too, so that import can always remove exactly one.
+    if text.startswith((*FORMULA_STARTS, TEXT_QUOTE)):
+        return TEXT_QUOTE + text
+    return text
 
 
 def csv_header(spec: EntitySpec) -> bytes:
@@ -69,7 +101,9 @@ def csv_lines(spec: EntitySpec, rows: Iterable[Mapping[Any, Any]]) -> bytes:
 
 def _csv_bytes(rows: list[list[str]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    # RFC 4180's CRLF: the writer quotes a cell holding either character of the terminator,
+    # so a text with a carriage return (with "\n" alone it went out bare) reads back whole.
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue().encode()
 
 
@@ -92,6 +126,28 @@ def _python_type(spec: EntitySpec, name: str) -> Any:
     return _python_types(spec)[name]
 
 
+def _in_utc(value: datetime) -> datetime:
+    # Stored in UTC: 0001-01-01T00:30+05:00 is in year 0 there, which no datetime can hold.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("this time is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# (column type, bits): subclasses first (BigInteger and SmallInteger are Integers).
+_INTEGER_BITS = ((BigInteger, 64), (SmallInteger, 16), (Integer, 32))
+
+
+def _integer_range(column: Column[Any]) -> Any | None:
+    for kind, bits in _INTEGER_BITS:
+        if isinstance(column.type, kind):
+            limit = 2 ** (bits - 1)
+            return Annotated[int, Field(ge=-limit, le=limit - 1)]
+    return None
+
+
 def _annotation(spec: EntitySpec, name: str) -> Any:
     if name in spec.types:
         return spec.types[name]
@@ -100,9 +156,13 @@ def _annotation(spec: EntitySpec, name: str) -> Any:
     if name in spec.choices:
         annotation = spec.choices[name]
     elif annotation is datetime or annotation == datetime | None:
-        annotation = AwareDatetime
+        annotation = UtcDatetime
     elif isinstance(column.type, String) and column.type.length:
-        annotation = typing.Annotated[str, Field(max_length=column.type.length)]
+        annotation = Annotated[str, Field(max_length=column.type.length)]
+    elif isinstance(column.type, Float):
+        annotation = FiniteFloat  # NaN: a NOT NULL violation on SQLite, unreadable as JSON
+    elif (integers := _integer_range(column)) is not None:
+        annotation = integers
     return annotation | None if column.nullable else annotation
 
 
@@ -130,7 +190,7 @@ def validate_row(spec: EntitySpec, data: Mapping[str, Any]) -> tuple[dict[str, A
         parsed = row_model(spec).model_validate(data)
     except ValidationError as exc:
         return {}, [
-            (str(error["loc"][0]) if error["loc"] else None, error["msg"])
+            (str(error["loc"][0]) if error["loc"] else None, _readable(error["msg"]))
             for error in exc.errors(include_input=False, include_url=False)
         ]
     values = parsed.model_dump(exclude_unset=True)
@@ -144,6 +204,11 @@ def validate_row(spec: EntitySpec, data: Mapping[str, Any]) -> tuple[dict[str, A
     ]
     problems.extend(spec.check(values) if spec.check else [])
     return values, problems
+
+
+def _readable(message: str) -> str:
+    # pydantic says "Value error, ..." for custom validators; the prefix means nothing here.
+    return message.removeprefix("Value error, ")
 
 
 def _holds_nul(value: Any) -> bool:
@@ -160,9 +225,11 @@ def _holds_nul(value: Any) -> bool:
 
 def decode_json_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        document = json.loads(raw)
+        document = jsontext.loads(raw)
+    except jsontext.JsonShapeError as exc:
+        return None, str(exc)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})"
+        return None, f"not valid JSON ({str(exc)[:120]})"
     if not isinstance(document, dict):
         return None, "each line must be a JSON object"
     return document, None
@@ -180,7 +247,8 @@ def _json_columns(spec: EntitySpec) -> frozenset[str]:
 def decode_csv_row(
     spec: EntitySpec, cells: Mapping[str, str]
 ) -> tuple[dict[str, Any], FieldProblems]:
-    """CSV cells as the JSON a row would carry: empty means null (nullable) or the default."""
+    """CSV cells as the JSON a row would carry: empty means null (nullable) or the default;
+    one leading quote is removed from text cells (the export adds it, see the docstring)."""
     document: dict[str, Any] = {}
     problems: FieldProblems = []
     for name, cell in cells.items():
@@ -193,9 +261,11 @@ def decode_csv_row(
             continue  # an empty number, time or JSON cell: the column default
         if name in _json_columns(spec):
             try:
-                document[name] = json.loads(cell)
+                document[name] = jsontext.loads(cell)
+            except jsontext.JsonShapeError as exc:
+                problems.append((name, str(exc)))
             except json.JSONDecodeError:
                 problems.append((name, "not valid JSON"))
             continue
-        document[name] = cell
+        document[name] = cell.removeprefix(TEXT_QUOTE)
     return document, problems

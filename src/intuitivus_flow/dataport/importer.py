@@ -9,13 +9,18 @@ see registry.py) are never refused: the row they named may have been deleted bef
 
 Progress is reported through an awaited callback, so a caller may write it somewhere (the
 queued import writes it on its run row through a session of its own).
+
+Rows arrive in batches parsed off the event loop (archive.py); what is done here per row
+(bookkeeping of ids, keys and references, rewriting ids) is light and stays on the loop,
+between awaits, like the queries and inserts.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,16 +74,18 @@ class Validation:
         unique_sets = (*spec.unique, *((name,) for name in spec.instance_unique))
         keys: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {u: {} for u in unique_sets}
         found = valid = 0
-        for row in self.archive.rows(spec):
-            found += 1
-            valid += self._row(spec, file, row, pending, keys)
-            if spec.singleton and found == 2:
-                message = f"a workspace has one {spec.name} row; this file has more"
-                self.problems.add(file, row.line, None, message)
-            if self.progress and found % WRITE_BATCH == 0:
-                await self.progress("validate", spec.name, found)
-        if self.progress:
-            await self.progress("validate", spec.name, found)
+        async with aclosing(self.archive.batches(spec)) as batches:
+            async for batch in batches:
+                for row in batch:
+                    found += 1
+                    valid += self._row(spec, file, row, pending, keys)
+                    if spec.singleton and found == 2:
+                        message = f"a workspace has one {spec.name} row; this file has more"
+                        self.problems.add(file, row.line, None, message)
+                if self.progress:
+                    await self.progress("validate", spec.name, found)
+        if self.progress and not found:
+            await self.progress("validate", spec.name, 0)
         declared = self.archive.declared_count(spec)
         if declared is not None and declared != found:
             self.problems.add(file, None, None, f"the manifest says {declared} rows, found {found}")
@@ -203,24 +210,39 @@ async def write(
         skip = (taken or {}).get(spec.name, {})
         batch: list[dict[str, Any]] = []
         written = 0
-        for row in archive.rows(spec):
-            if row.problems:  # validated in this same transaction: only a changed file gets here
-                raise RuntimeError(f"{archive.file_name(spec)} changed after validation")
-            if any(row.values.get(name) in values for name, values in skip.items()):
-                continue
-            batch.append(_rewrite(spec, row.values, new_ids))
-            if spec.singleton:
-                await rows.put_singleton(batch.pop())
-                written += 1
-            elif len(batch) == WRITE_BATCH:
-                await rows.insert(batch)
-                written += len(batch)
-                batch = []
-                if progress:
-                    await progress("write", spec.name, written)
+        async with aclosing(_new_rows(archive, spec, skip, new_ids)) as new_rows:
+            async for row in new_rows:
+                batch.append(row)
+                if spec.singleton:
+                    await rows.put_singleton(batch.pop())
+                    written += 1
+                elif len(batch) == WRITE_BATCH:
+                    await rows.insert(batch)
+                    written += len(batch)
+                    batch = []
+                    if progress:
+                        await progress("write", spec.name, written)
         await rows.insert(batch)
         if progress:
             await progress("write", spec.name, written + len(batch))
+
+
+async def _new_rows(
+    archive: Archive,
+    spec: EntitySpec,
+    skip: Mapping[str, set[Any]],
+    new_ids: dict[str, dict[uuid.UUID, uuid.UUID]],
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The file's rows as they will be inserted: new ids, references rewritten, rows whose
+    instance-unique value is taken left out."""
+    async with aclosing(archive.batches(spec)) as parsed:
+        async for batch in parsed:
+            for row in batch:
+                if row.problems:  # validated in this same transaction: only a changed file
+                    raise RuntimeError(f"{archive.file_name(spec)} changed after validation")
+                if any(row.values.get(name) in values for name, values in skip.items()):
+                    continue
+                yield _rewrite(spec, row.values, new_ids)
 
 
 def _rewrite(

@@ -23,7 +23,7 @@ from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.config import Settings
 from intuitivus_flow.dataport import exporter, importer
-from intuitivus_flow.dataport.archive import Archive, ImportLimits
+from intuitivus_flow.dataport.archive import Archive, ImportLimits, open_archive
 from intuitivus_flow.dataport.exporter import ExportPlan, Progress
 from intuitivus_flow.dataport.importer import ImportProgress
 from intuitivus_flow.dataport.models import FINISHED, ImportRun, ImportStatus
@@ -112,7 +112,7 @@ async def import_archive(
     every row to the caller's workspace under new ids. Never commits: the caller's unit of
     work makes the writes all or nothing."""
     _authorise(principal, Scope.data_import)
-    archive = Archive(upload, limits)
+    archive = await open_archive(upload, limits)
     result = await apply_import(
         session, archive, principal.workspace_id, dry_run=dry_run, progress=progress
     )
@@ -170,7 +170,7 @@ async def request_import(
     the caller's transaction, so all three exist exactly together. Rows are validated by the
     job."""
     _authorise(principal, Scope.data_import)
-    Archive(upload, limits)
+    await open_archive(upload, limits)
     size = upload.seek(0, io.SEEK_END)
     run = await ImportRunRepository(session, principal.workspace_id).add(
         ImportRun(
@@ -233,6 +233,7 @@ async def _jobs(
 
 # A job in one of these states will not run the import again.
 _JOB_ENDED = frozenset({JobStatus.failed.value, JobStatus.cancelled.value})
+UNEXPECTED = "an unexpected error; it was logged for the operators"
 
 
 def run_view(run: ImportRun, job: Job | None) -> ImportRunRead:
@@ -240,12 +241,13 @@ def run_view(run: ImportRun, job: Job | None) -> ImportRunRead:
 
     The run row is the truth, except when its job ended without the import recording an
     outcome (the worker gave up after repeated crashes, or the job was cancelled): then the
-    import failed, and nothing of it was written (each attempt rolled back)."""
+    import failed, and nothing of it was written (each attempt rolled back). The job's last
+    error is not shown: it is an exception's text (SQL, other rows' values), for the logs."""
     status, message = ImportStatus(run.status), run.message
     if status not in FINISHED and job is not None and job.status in _JOB_ENDED:
         status = ImportStatus.failed
-        reason = job.last_error or f"the job was {job.status}"
-        message = f"The import stopped: {reason}. Nothing was imported."
+        reason = "it was cancelled" if job.status == JobStatus.cancelled.value else UNEXPECTED
+        message = f"The import stopped before it finished ({reason}). Nothing was imported."
     progress: dict[str, Any] = run.progress or {}
     entities = [EntityProgress.model_validate(item) for item in progress.get("entities", [])]
     writing = progress.get("phase") == "write"

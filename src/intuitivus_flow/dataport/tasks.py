@@ -2,13 +2,16 @@
 
 What becomes of an attempt:
 
-- The import cannot succeed as it is (bad rows, a file over the limits, a row the database
-  refuses): the attempt's writes are rolled back and the run records why, every bad row
-  included, in the job's own transaction; the job is done (a retry would find the same).
+- The import cannot succeed as it is (bad rows, a damaged archive, a file over the limits, a
+  row the database refuses): the attempt's writes are rolled back and the run records why,
+  every bad row included, in the job's own transaction; the job is done (a retry would find
+  the same).
 - Anything else (the database went away, a bug): the attempt's writes are rolled back, the run
-  goes back to `queued` with the reason, and the job is retried from the start; the last
-  attempt records the failure. A worker that dies mid-import simply never commits: its lease
-  runs out and the next worker starts over on an untouched workspace.
+  goes back to `queued`, and the job is retried from the start; the last attempt records the
+  failure. The run only says that an unexpected error happened: the exception may hold SQL
+  and values of other rows, so it goes to the log, never to the page. A worker that dies
+  mid-import simply never commits: its lease runs out and the next worker starts over on an
+  untouched workspace.
 
 The outcome is written in the import's transaction, so "succeeded" commits exactly when the
 rows do; the upload's chunks are deleted in that same transaction, so they go exactly when the
@@ -17,16 +20,17 @@ outcome commits and stay for the next attempt when an attempt rolls back.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.dataport import service as dataport
-from intuitivus_flow.dataport.archive import Archive, ImportLimits
+from intuitivus_flow.dataport.archive import ImportLimits, open_archive
 from intuitivus_flow.dataport.exceptions import ImportRejected
 from intuitivus_flow.dataport.models import FINISHED, ImportStatus
 from intuitivus_flow.dataport.progress import Lease, RunProgress
@@ -47,6 +51,11 @@ REFUSED_BY_DATABASE = (
     "The database refused a row: it conflicts with data the workspace already has (for "
     "example a campaign report for a day the campaign already has). Nothing was imported."
 )
+VALUE_REFUSED_BY_DATABASE = (
+    "The database refused a value of a row that passed validation. Nothing was imported."
+)
+UNEXPECTED = dataport.UNEXPECTED
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,17 +156,20 @@ async def run_import(session: AsyncSession, job: Job, *, runtime: ImportRuntime)
     progress = _progress(session, attempt, runtime)
     try:
         result = await _import(session, attempt, runtime, progress)
-    except (FlowError, IntegrityError) as error:
+    except (FlowError, IntegrityError, DataError) as error:  # the same on every attempt
         await session.rollback()  # every row this attempt wrote
-        failure = _failure(error)
-    except Exception as error:
+        failure = _failure(error, attempt)
+    except Exception:
         await session.rollback()
-        reason = f"{type(error).__name__}: {error}"[:300]
+        logger.exception(
+            "import %s (job %s) attempt %d failed", attempt.run_id, attempt.job_id, attempt.number
+        )
         if not attempt.is_last:
-            await progress.interrupted(attempt.number, attempt.max_attempts, reason)
+            await progress.interrupted(attempt.number, attempt.max_attempts, UNEXPECTED)
             raise  # the worker schedules the retry
         failure = Failure(
-            f"The import stopped after {attempt.number} attempts ({reason}). Nothing was imported."
+            f"The import stopped after {attempt.number} attempts ({UNEXPECTED}). "
+            "Nothing was imported."
         )
     else:
         await _record_success(session, attempt, requested_by, progress, result)
@@ -183,19 +195,23 @@ async def _import(
     session: AsyncSession, attempt: Attempt, runtime: ImportRuntime, progress: RunProgress
 ) -> ImportResult:
     with await UploadStore(session, attempt.workspace_id).open(attempt.run_id) as upload:
-        archive = Archive(upload, runtime.limits)
+        archive = await open_archive(upload, runtime.limits)
         await progress.begin(archive.declared_counts())
         return await dataport.apply_import(
             session, archive, attempt.workspace_id, progress=progress
         )
 
 
-def _failure(error: FlowError | IntegrityError) -> Failure:
+def _failure(error: FlowError | IntegrityError | DataError, attempt: Attempt) -> Failure:
     if isinstance(error, ImportRejected):
         return Failure(error.detail, error.errors, error.total)
     if isinstance(error, FlowError):
         return Failure(error.detail)
-    return Failure(REFUSED_BY_DATABASE)
+    # The statement and its values stay in the log (other rows' data, the schema).
+    logger.warning("import %s refused by the database: %s", attempt.run_id, error)
+    if isinstance(error, IntegrityError):
+        return Failure(REFUSED_BY_DATABASE)
+    return Failure(VALUE_REFUSED_BY_DATABASE)
 
 
 async def _record_success(

@@ -144,12 +144,15 @@ class RejectBadInputMiddleware:
     async def _multipart(
         self, scope: Scope, receive: Receive, send: Send, check: _MultipartTextCheck
     ) -> None:
-        refused = False
+        refused = body_read = False
 
         async def checked_receive() -> Message:
-            nonlocal refused
+            nonlocal refused, body_read
             message = await receive()
-            if message["type"] == "http.request" and check.finds_nul(message.get("body", b"")):
+            if message["type"] != "http.request":
+                return message
+            body_read = not message.get("more_body", False)
+            if check.finds_nul(message.get("body", b"")):
                 refused = True
                 raise _RefusedInput  # the application stops reading: it never gets the value
             return message
@@ -166,8 +169,8 @@ class RejectBadInputMiddleware:
             if not refused:
                 raise
         if refused:
-            # Read the rest of the upload, so the connection serves the client's next request.
-            await _read_body(receive)
+            if not body_read:  # read the rest, so the connection serves the next request
+                await _read_body(receive)
             await _invalid(send, _NUL_DETAIL)
 
 
