@@ -24,7 +24,10 @@ def simulate_command(
         typer.Option(help="Seconds from a scale decision to the new pod ready (serve to /ready)."),
     ] = 10.0,
     hpa: Annotated[
-        Path, typer.Option(help="HPA manifest giving bounds, target and behavior.")
+        Path,
+        typer.Option(
+            help="HPA manifest giving bounds, target and behavior (default: the repository's)."
+        ),
     ] = manifest.WEB_HPA,
     scrape_seconds: Annotated[int, typer.Option(help="Prometheus scrape interval.")] = 15,
     rate_window_seconds: Annotated[
