@@ -193,3 +193,24 @@ async def test_every_refusal_is_a_problem_document(client: httpx.AsyncClient) ->
         response = await client.post(path, **kwargs)
         assert 400 <= response.status_code < 500
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+class TestJsonUploads:
+    async def test_a_deeply_nested_json_report_file_is_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """A JSON file inside a multipart upload is parsed by its domain: same rule there."""
+        owner = await register(client)
+        campaign = await client.post(
+            "/api/campaigns",
+            json={"name": "C", "platform": "email", "currency": "EUR"},
+            headers=owner.headers,
+        )
+        assert campaign.status_code == 201, campaign.text
+        deep = b"[" * 100_000 + b"]" * 100_000
+        response = await client.post(
+            f"/api/campaigns/{campaign.json()['id']}/reports/file",
+            files={"file": ("report.json", deep, "application/json")},
+            headers=owner.headers,
+        )
+        assert_problem(response, 422)

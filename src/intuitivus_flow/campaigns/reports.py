@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from intuitivus_flow.campaigns.schemas import ReportRow
+from intuitivus_flow.kit import jsontext
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.money import decimals
 
@@ -133,7 +134,9 @@ def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _json_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
-        document = json.loads(text)
+        document = jsontext.loads(text)  # bounded nesting: a deep file is refused, not a 500
+    except jsontext.JsonShapeError as exc:
+        raise ReportRejected([RowProblem(0, "file", f"invalid JSON: {exc}")]) from None
     except json.JSONDecodeError as exc:
         raise ReportRejected([RowProblem(exc.lineno, "file", f"invalid JSON: {exc.msg}")]) from None
     items = document.get("rows") if isinstance(document, dict) else document
