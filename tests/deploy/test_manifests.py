@@ -570,3 +570,27 @@ def test_dashboards_query_only_series_that_exist() -> None:
         unknown = {name for expr in exprs for name in _queried_series(expr)} - known
         assert not unknown, f"{path.name} queries series nothing produces: {sorted(unknown)}"
     assert _queried_series("rate(flow_nope_total[5m])") - known == {"flow_nope_total"}
+
+
+def _admitted_namespaces(policy: Manifest) -> set[str]:
+    admitted: set[str] = set()
+    for rule in policy["spec"]["ingress"]:
+        for source in rule["from"]:
+            selector = source.get("namespaceSelector", {})
+            name = selector.get("matchLabels", {}).get("kubernetes.io/metadata.name")
+            admitted.update([name] if name else [])
+            for expression in selector.get("matchExpressions", []):
+                if expression["key"] == "kubernetes.io/metadata.name":
+                    admitted.update(expression["values"])
+    return admitted
+
+
+@pytest.mark.parametrize("target", ["overlays/staging", "overlays/production"])
+def test_the_data_namespace_admits_each_environments_app_pods(target: str) -> None:
+    (policy,) = _render("data")
+    (deployment, *_) = _of_kind(_render(target), "Deployment")
+    assert deployment["metadata"]["namespace"] in _admitted_namespaces(policy)
+    assert _selects(
+        policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"],
+        deployment["spec"]["template"]["metadata"]["labels"],
+    )
