@@ -237,13 +237,15 @@ def run_build_stage(stage: Stage, root: ImageRoot, work: Path) -> None:
             copy_into(context, workdir, instruction)
         elif instruction.keyword == "RUN":
             command = root.map_path(instruction.arguments).replace("/dist", str(wheels))
-            subprocess.run(
+            result = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", command],
                 cwd=workdir,
                 env=env,
-                check=True,
                 capture_output=True,
+                text=True,
             )
+            # pip's own words (an unreachable index, a missing file) say what went wrong.
+            assert result.returncode == 0, f"RUN {command}\n{result.stderr[-4000:]}"
 
 
 def runtime_env(stage: Stage, root: ImageRoot) -> dict[str, str]:
