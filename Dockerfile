@@ -12,7 +12,10 @@
 # clean virtual environment, ENV, ENTRYPOINT/CMD, HEALTHCHECK) outside Docker.
 
 # Debian 12 with Python 3.11, the version the test suite runs on. The digest pins the exact
-# bytes (a tag moves with every patch release); bump both together, deliberately.
+# bytes (a tag moves with every patch release); bump both together, deliberately, after reading
+# the new digest with `docker buildx imagetools inspect python:3.11-slim-bookworm`. (This one was
+# recorded as checked against Docker Hub on 2026-08-24; the machine this file was written on
+# cannot reach a registry, so the first CI build is the first to pull it.)
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
 # --- build: the project's wheel, then a virtual environment with it and its dependencies ------
