@@ -594,3 +594,30 @@ def test_the_data_namespace_admits_each_environments_app_pods(target: str) -> No
         policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"],
         deployment["spec"]["template"]["metadata"]["labels"],
     )
+
+
+def _scalers_of(objects: tuple[Manifest, ...]) -> dict[str, list[str]]:
+    """Deployment name -> the autoscalers (HPA, KEDA) aimed at it."""
+    scalers: dict[str, list[str]] = {}
+    for kind in ("HorizontalPodAutoscaler", "ScaledObject"):
+        for scaler in _of_kind(objects, kind):
+            target = scaler["spec"]["scaleTargetRef"]["name"]
+            scalers.setdefault(target, []).append(_ident(scaler))
+    return scalers
+
+
+def test_each_running_deployment_has_one_autoscaler_aimed_at_it() -> None:
+    for target in ("overlays/production", "overlays/blue-green", "overlays/staging"):
+        objects = _render(target)
+        scalers = _scalers_of(objects)
+        deployments = {obj["metadata"]["name"] for obj in _of_kind(objects, "Deployment")}
+        assert set(scalers) <= deployments, f"{target}: an autoscaler aims at nothing"
+        for name in deployments:
+            assert len(scalers.get(name, [])) == 1, f"{target}: {name} has {scalers.get(name)}"
+
+
+def test_the_pilot_light_has_no_autoscaler_that_would_start_pods() -> None:
+    objects = _render("overlays/multi-region")
+    assert not _of_kind(objects, "HorizontalPodAutoscaler")  # an HPA keeps at least one pod
+    for scaled in _of_kind(objects, "ScaledObject"):
+        assert scaled["metadata"]["annotations"]["autoscaling.keda.sh/paused-replicas"] == "0"
