@@ -71,12 +71,13 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 # Loggers held at a floor whatever FLOW_LOG_LEVEL says (a higher FLOW_LOG_LEVEL still wins).
 # uvicorn's access lines repeat ours. The drivers' debug lines print statement parameters
 # (password hashes, token digests, ciphertexts) and the HTTP client's print request headers;
-# SQLAlchemy's engine logs parameters already at INFO. DEBUG is for our own code.
+# SQLAlchemy's engine logs parameters already at INFO, and its ORM writes dozens of mapper
+# set-up lines at INFO into every start's logs. DEBUG is for our own code.
 QUIET_LOGGERS = {
     "uvicorn.access": logging.WARNING,
     "sqlalchemy.engine": logging.WARNING,
-    "sqlalchemy.pool": logging.INFO,
-    "sqlalchemy.orm": logging.INFO,
+    "sqlalchemy.pool": logging.WARNING,
+    "sqlalchemy.orm": logging.WARNING,
     "aiosqlite": logging.INFO,
     "asyncpg": logging.INFO,
     "redis": logging.INFO,
