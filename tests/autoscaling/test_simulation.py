@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from intuitivus_flow.autoscaling import manifest
@@ -16,6 +17,8 @@ from intuitivus_flow.autoscaling.service import compare
 from intuitivus_flow.autoscaling.simulation import SimulationParameters, simulate
 from intuitivus_flow.autoscaling.trace import LoadTrace, TraceError, load_trace
 from intuitivus_flow.cli import app as cli
+
+SERVICE_MONITOR = manifest.REPOSITORY / "deploy" / "k8s" / "monitoring" / "servicemonitor.yaml"
 
 TRACES = manifest.REPOSITORY / "deploy" / "autoscaling" / "traces"
 BURST = TRACES / "burst.json"
@@ -126,6 +129,15 @@ class TestSimulation:
         assert burst.decided <= 30
         assert burst.ready == burst.decided + 8
 
+    def test_burst_capacity_is_ready_within_thirty_seconds(self) -> None:
+        # 9 s of pod start-up: the slowest `serve --workers 2` start to /ready measured by
+        # benchmarks/autoscaling.py on a busy 2-core machine (6.8 s) plus the web readiness
+        # probe's 2 s period. The benchmark prints the same table from a live measurement.
+        params = SimulationParameters.from_manifest(startup_seconds=9)
+        (burst,) = compare(load_trace(BURST), params).reactive
+        assert burst.ready is not None
+        assert burst.ready <= 30
+
     def test_default_behavior_would_miss_thirty_seconds(self) -> None:
         # The same pipeline with the API defaults (double or +4 per 15 s): the manifest's
         # fast scale-up policy is what makes the difference.
@@ -193,3 +205,10 @@ def test_cli_refuses_a_missing_trace(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["autoscale", "simulate", str(tmp_path / "none.csv")])
     assert result.exit_code == 2
     assert "cannot read" in result.output
+
+
+def test_the_simulated_scrape_interval_is_the_deployed_one() -> None:
+    monitor = yaml.safe_load(SERVICE_MONITOR.read_text(encoding="utf-8"))
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["interval"] == f"{manifest.SCRAPE_SECONDS}s"
+    assert SimulationParameters().scrape_seconds == manifest.SCRAPE_SECONDS

@@ -29,7 +29,9 @@ def simulate_command(
             help="HPA manifest giving bounds, target and behavior (default: the repository's)."
         ),
     ] = manifest.WEB_HPA,
-    scrape_seconds: Annotated[int, typer.Option(help="Prometheus scrape interval.")] = 15,
+    scrape_seconds: Annotated[
+        int, typer.Option(help="Prometheus scrape interval (the ServiceMonitor's).")
+    ] = manifest.SCRAPE_SECONDS,
     rate_window_seconds: Annotated[
         int, typer.Option(help="Window of the adapter rule's irate().")
     ] = 60,

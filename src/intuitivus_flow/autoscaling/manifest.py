@@ -20,6 +20,8 @@ from intuitivus_flow.autoscaling.hpa import (
 # deploy/ sits next to src/ in the repository (the simulation is a development tool).
 REPOSITORY = Path(__file__).resolve().parents[3]
 WEB_HPA = REPOSITORY / "deploy" / "k8s" / "base" / "autoscaling" / "hpa-web.yaml"
+# The app's scrape interval (deploy/k8s/monitoring/servicemonitor.yaml; a test keeps them equal).
+SCRAPE_SECONDS = 5
 REQUESTS_METRIC = "flow_http_requests_per_second"
 
 

@@ -40,7 +40,7 @@ class SimulationParameters:
     startup_seconds: float = 10.0
     sync_seconds: int = 15
     sync_offset_seconds: int = 7
-    scrape_seconds: int = 15
+    scrape_seconds: int = manifest.SCRAPE_SECONDS
     rate_window_seconds: int = 60
     instant_rate: bool = True
     target_rps_per_pod: float = 100.0
