@@ -24,11 +24,13 @@ from tests.campaigns.test_automation import (
     run,
     sessions_of,
 )
-from tests.campaigns.test_end_to_end import (
+from tests.campaigns.test_end_to_end import (  # noqa: F401 (graph: the fixture, by name)
     add_contact,
     campaign_messages,
     connect_number,
+    graph,
     real_workers,
+    settings_overrides,
 )
 from tests.helpers import PASSWORD, me, register
 from tests.web.browsing import Web, submit, text_of

@@ -85,5 +85,5 @@ def test_csv_cells_of_every_kind() -> None:
     }
     assert (
         codec.csv_lines(BY_NAME["contact_tags"], [{"id": 1, "contact_id": True, "tag": "x"}])
-        == b"1,true,x\n"
+        == b"1,true,x\r\n"  # RFC 4180 line ends, so a carriage return in a cell round-trips
     )

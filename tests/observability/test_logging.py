@@ -92,7 +92,7 @@ async def test_no_secret_reaches_the_log(
         owner.access_token,
         owner.refresh_token,
         api_key,
-        api_key.rsplit("_", 1)[1],
+        api_key.split("_", 2)[2],  # the secret part, which may itself hold "_"
         PROVIDER_KEY,
         "u:secret@",
         "abc123",
