@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -157,6 +157,22 @@ def _body_fields(schema: dict[str, Any], operation: dict[str, Any]) -> list[str]
     return list(component.get("properties", {}))
 
 
+def _attempts(path: str, fields: list[str]) -> Iterator[tuple[str, Any]]:
+    """Every bad id with an empty body, then every bad body at a well-formed id that names
+    nothing (so a body that validates reaches the service): a body is validated the same
+    whatever the id, so trying each body at each id would only repeat work."""
+    bodies: list[Any] = [None, "[]", "null", '{"a":'] + [
+        dict.fromkeys(fields, value) for value in NASTY_VALUES
+    ]
+    urls = [re.sub(r"\{[^}]+\}", bad_id, path) for bad_id in NASTY_IDS]
+    if "{" not in path:
+        urls = urls[-1:]
+    for url in urls:
+        yield url, None
+    for body in bodies[1:]:
+        yield urls[-1], body
+
+
 async def test_no_input_produces_a_500(client: httpx.AsyncClient) -> None:
     """Throw wrong types, unicode, huge values and bad ids at every API operation."""
     owner = await register(client)
@@ -164,29 +180,16 @@ async def test_no_input_produces_a_500(client: httpx.AsyncClient) -> None:
     credentials: list[dict[str, str]] = [{}, owner.headers, {"Authorization": "Bearer ifk_x_y"}]
     checked = 0
     for method, path, operation in _operations(schema):
-        fields = _body_fields(schema, operation)
-        for bad_id in NASTY_IDS:
-            url = re.sub(r"\{[^}]+\}", bad_id, path)
-            bodies: list[Any] = [None, "[]", "null", '{"a":'] + [
-                dict.fromkeys(fields, value) for value in NASTY_VALUES
-            ]
+        for url, body in _attempts(path, _body_fields(schema, operation)):
             for headers in credentials:
-                for body in bodies:
-                    kwargs: dict[str, Any] = (
-                        {
-                            "content": body,
-                            "headers": {**headers, "content-type": "application/json"},
-                        }
-                        if isinstance(body, str)
-                        else {"json": body, "headers": headers}
-                    )
-                    response = await client.request(method, url, **kwargs)
-                    checked += 1
-                    assert response.status_code < 500, (method, url, body, response.text)
-                    if response.status_code >= 400:
-                        assert response.headers["content-type"].startswith(
-                            "application/problem+json"
-                        )
-            if "{" not in path:
-                break
+                kwargs: dict[str, Any] = (
+                    {"content": body, "headers": {**headers, "content-type": "application/json"}}
+                    if isinstance(body, str)
+                    else {"json": body, "headers": headers}
+                )
+                response = await client.request(method, url, **kwargs)
+                checked += 1
+                assert response.status_code < 500, (method, url, body, response.text)
+                if response.status_code >= 400:
+                    assert response.headers["content-type"].startswith("application/problem+json")
     assert checked > 500
