@@ -198,46 +198,43 @@ class WhatsAppClient:
         """`GET /{phone_number_id}` with the access token: Meta answers only when the token's
         business owns the number, which is the proof of ownership asked before a number may
         route webhooks (a 4xx here is a definite no, `retryable` a "could not ask")."""
-        url = f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}"
         params = {"fields": "id,display_phone_number,verified_name"}
-        headers = {"Authorization": f"Bearer {self.access_token}"}
-        try:
-            if self.client is not None:
-                response = await self.client.get(url, params=params, headers=headers)
-            else:
-                async with httpx.AsyncClient(timeout=SEND_TIMEOUT) as client:
-                    response = await client.get(url, params=params, headers=headers)
-        except httpx.HTTPError as error:
-            raise WhatsAppError(f"network: {type(error).__name__}", retryable=True) from error
+        response = await self._request("GET", "", params=params)
         return _number_info(response, self.phone_number_id)
 
     async def _send(self, to: str, content: dict[str, Any]) -> str:
         """POST the message; return its wamid."""
-        url = f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}/messages"
         body = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": to.removeprefix("+"),  # the API takes the number without the plus
             **content,
         }
+        response = await self._request("POST", "/messages", json=body)
+        return _wamid(response)
+
+    async def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """One call to this number's Graph API object; a refused answer raises `WhatsAppError`
+        (retryable for 5xx, 429 and network failures)."""
+        url = f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}{path}"
         headers = {"Authorization": f"Bearer {self.access_token}"}
         try:
             if self.client is not None:
-                response = await self.client.post(url, json=body, headers=headers)
+                response = await self.client.request(method, url, headers=headers, **options)
             else:
                 async with httpx.AsyncClient(timeout=SEND_TIMEOUT) as client:
-                    response = await client.post(url, json=body, headers=headers)
+                    response = await client.request(method, url, headers=headers, **options)
         except httpx.HTTPError as error:
             raise WhatsAppError(f"network: {type(error).__name__}", retryable=True) from error
-        return _wamid(response)
+        if response.status_code >= 400:
+            retryable = response.status_code >= 500 or response.status_code == 429
+            raise WhatsAppError(
+                f"HTTP {response.status_code}: {_graph_error(response)}", retryable=retryable
+            )
+        return response
 
 
 def _wamid(response: httpx.Response) -> str:
-    if response.status_code >= 400:
-        retryable = response.status_code >= 500 or response.status_code == 429
-        raise WhatsAppError(
-            f"HTTP {response.status_code}: {_graph_error(response)}", retryable=retryable
-        )
     try:
         return str(response.json()["messages"][0]["id"])
     except (ValueError, KeyError, IndexError, TypeError) as error:
@@ -245,11 +242,6 @@ def _wamid(response: httpx.Response) -> str:
 
 
 def _number_info(response: httpx.Response, phone_number_id: str) -> NumberInfo:
-    if response.status_code >= 400:
-        retryable = response.status_code >= 500 or response.status_code == 429
-        raise WhatsAppError(
-            f"HTTP {response.status_code}: {_graph_error(response)}", retryable=retryable
-        )
     try:
         body = response.json()
         found = str(body["id"])
