@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from intuitivus_flow.agents.models import AgentStatus, CrewMode
+from intuitivus_flow.kit.pagination import PaginatedResponse
 from intuitivus_flow.llm.providers import ProviderKind
 
 
@@ -69,11 +70,8 @@ class AgentRead(BaseModel):
     updated_at: datetime
 
 
-class AgentPage(BaseModel):
-    items: list[AgentRead]
-    total: int
-    limit: int
-    offset: int
+class AgentPage(PaginatedResponse[AgentRead]):
+    pass
 
 
 class TaskCreate(BaseModel):
@@ -102,11 +100,8 @@ class TaskRead(BaseModel):
     finished_at: datetime | None
 
 
-class TaskPage(BaseModel):
-    items: list[TaskRead]
-    total: int
-    limit: int
-    offset: int
+class TaskPage(PaginatedResponse[TaskRead]):
+    pass
 
 
 class AgentStatsRow(BaseModel):
@@ -185,8 +180,5 @@ class CrewRunSummary(CrewRunFields):
     cost_micros: int
 
 
-class CrewRunPage(BaseModel):
-    items: list[CrewRunSummary]
-    total: int
-    limit: int
-    offset: int
+class CrewRunPage(PaginatedResponse[CrewRunSummary]):
+    pass

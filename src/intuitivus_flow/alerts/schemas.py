@@ -9,6 +9,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from intuitivus_flow.kit.pagination import PaginatedResponse
+
 MAX_SILENCE = timedelta(days=90)
 
 
@@ -133,22 +135,13 @@ class AlertBoardOut(BaseModel):
     pending: list[AlertOut]
 
 
-class TransitionPage(BaseModel):
-    items: list[TransitionOut]
-    total: int
-    limit: int
-    offset: int
+class TransitionPage(PaginatedResponse[TransitionOut]):
+    pass
 
 
-class SilencePage(BaseModel):
-    items: list[SilenceOut]
-    total: int
-    limit: int
-    offset: int
+class SilencePage(PaginatedResponse[SilenceOut]):
+    pass
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
-    total: int
-    limit: int
-    offset: int
+class DeliveryPage(PaginatedResponse[DeliveryOut]):
+    pass

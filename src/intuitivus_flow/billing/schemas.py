@@ -12,6 +12,7 @@ from intuitivus_flow.billing.models import (
     SubscriptionStatus,
 )
 from intuitivus_flow.billing.plans import Limit, PlanId
+from intuitivus_flow.kit.pagination import PaginatedResponse
 
 CURRENCY = Field(
     default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case.", examples=["USD"]
@@ -85,11 +86,8 @@ class InvoiceRead(BaseModel):
     created_at: datetime
 
 
-class InvoicePage(BaseModel):
-    items: list[InvoiceRead]
-    total: int
-    limit: int
-    offset: int
+class InvoicePage(PaginatedResponse[InvoiceRead]):
+    pass
 
 
 class PaymentCreate(BaseModel):
@@ -124,11 +122,8 @@ class PaymentRead(BaseModel):
     created_at: datetime
 
 
-class PaymentPage(BaseModel):
-    items: list[PaymentRead]
-    total: int
-    limit: int
-    offset: int
+class PaymentPage(PaginatedResponse[PaymentRead]):
+    pass
 
 
 class DeskPaymentRead(PaymentRead):
@@ -138,11 +133,8 @@ class DeskPaymentRead(PaymentRead):
     workspace_name: str
 
 
-class DeskPaymentPage(BaseModel):
-    items: list[DeskPaymentRead]
-    total: int
-    limit: int
-    offset: int
+class DeskPaymentPage(PaginatedResponse[DeskPaymentRead]):
+    pass
 
 
 class PaymentDecisionRead(DeskPaymentRead):
@@ -181,11 +173,8 @@ class LicenceRead(BaseModel):
     created_at: datetime
 
 
-class LicencePage(BaseModel):
-    items: list[LicenceRead]
-    total: int
-    limit: int
-    offset: int
+class LicencePage(PaginatedResponse[LicenceRead]):
+    pass
 
 
 class WebhookAck(BaseModel):

@@ -4,22 +4,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile, status
-from pydantic import BaseModel
 
-from intuitivus_flow.campaigns import automation, schemas
+from intuitivus_flow.campaigns import schemas
 from intuitivus_flow.campaigns import service as campaigns
+from intuitivus_flow.campaigns.automation import schemas as steps
+from intuitivus_flow.campaigns.automation import service as automation
 from intuitivus_flow.campaigns.models import CampaignStatus, Platform
 from intuitivus_flow.campaigns.reports import FileReports, StaticReports
 from intuitivus_flow.kit.http.deps import CurrentPrincipal, DbSession, Paging
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
-
-
-class EventPage(BaseModel):
-    items: list[schemas.CampaignEventRead]
-    total: int
-    limit: int
-    offset: int
 
 
 @router.post(
@@ -55,7 +49,7 @@ async def list_campaigns(
 
 
 @router.get(
-    "/automation/status", response_model=schemas.QueueStatus, summary="Automation queue status"
+    "/automation/status", response_model=steps.QueueStatus, summary="Automation queue status"
 )
 async def automation_status(session: DbSession, principal: CurrentPrincipal) -> object:
     """Depth (jobs ready to run), lag (age of the oldest ready job) and running jobs of the
@@ -105,7 +99,9 @@ async def change_status(
     )
 
 
-@router.get("/{campaign_id}/events", response_model=EventPage, summary="Campaign timeline")
+@router.get(
+    "/{campaign_id}/events", response_model=schemas.CampaignEventPage, summary="Campaign timeline"
+)
 async def campaign_events(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
 ) -> object:
@@ -162,52 +158,130 @@ async def ingest_report_file(
     return schemas.ReportIngested(rows=rows, campaign=summary)
 
 
-@router.get(
-    "/{campaign_id}/steps", response_model=list[schemas.StepRead], summary="Automation steps"
-)
+@router.get("/{campaign_id}/steps", response_model=list[steps.StepRead], summary="Automation steps")
 async def list_steps(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
-    """In order, with how many contacts each step was done for."""
+    """In order, with how many contacts each step was done for. Step ids never change; a
+    branch's `if_true`/`if_false` are the ids of the steps it continues at."""
     return await automation.list_steps(session, principal, campaign_id)
 
 
-@router.put("/{campaign_id}/steps", response_model=list[schemas.StepRead], summary="Set the steps")
+@router.put("/{campaign_id}/steps", response_model=list[steps.StepRead], summary="Set the steps")
 async def replace_steps(
     campaign_id: uuid.UUID,
-    body: schemas.StepsReplace,
+    body: steps.StepsReplace,
     session: DbSession,
     principal: CurrentPrincipal,
 ) -> object:
     """The whole ordered list: send_template, send_message, wait, branch (on reply or
-    conversion, forward to a later position or stop). Fixed once contacts went through it."""
-    return await automation.replace_steps(session, principal, campaign_id, steps=body.steps)
+    conversion, forward to a later step or stop). Each entry may carry an `id`: a step of the
+    campaign keeps its identity, any other id names the entry for the list's branches. Once
+    contacts went through a step, edit the steps one at a time instead (409)."""
+    return await automation.replace_steps(
+        session, principal, campaign_id, entries=body.steps, version=body.version
+    )
+
+
+@router.post(
+    "/{campaign_id}/steps",
+    response_model=steps.StepRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a step",
+)
+async def add_step(
+    campaign_id: uuid.UUID,
+    body: steps.StepCreate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """Insert one step (at the end unless `position` says where; later steps move down)."""
+    return await automation.add_step(
+        session,
+        principal,
+        campaign_id,
+        spec=body.step,
+        position=body.position,
+        version=body.version,
+    )
+
+
+@router.patch(
+    "/{campaign_id}/steps/{step_id}", response_model=steps.StepRead, summary="Change a step"
+)
+async def update_step(
+    campaign_id: uuid.UUID,
+    step_id: uuid.UUID,
+    body: steps.StepUpdate,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """New settings for one step (its kind stays); allowed while the automation runs."""
+    return await automation.update_step(
+        session, principal, campaign_id, step_id, spec=body.step, version=body.version
+    )
+
+
+@router.put(
+    "/{campaign_id}/steps/{step_id}/position",
+    response_model=list[steps.StepRead],
+    summary="Move a step",
+)
+async def move_step(
+    campaign_id: uuid.UUID,
+    step_id: uuid.UUID,
+    body: steps.StepMove,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    """The step to another position; refused (422) when a branch would then continue at an
+    earlier step. Answers the whole list in its new order."""
+    return await automation.move_step(
+        session, principal, campaign_id, step_id, position=body.position, version=body.version
+    )
+
+
+@router.delete(
+    "/{campaign_id}/steps/{step_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a step",
+)
+async def delete_step(
+    campaign_id: uuid.UUID,
+    step_id: uuid.UUID,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    version: Annotated[int | None, Query(ge=0, description="The steps_version seen.")] = None,
+) -> None:
+    """Later steps move up. 409 while a branch continues at the step, once contacts went
+    through it, or while a job waits for it."""
+    await automation.delete_step(session, principal, campaign_id, step_id, version=version)
 
 
 @router.post(
     "/{campaign_id}/automation/run",
-    response_model=schemas.AutomationRun,
+    response_model=steps.AutomationRun,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run the automation",
 )
 async def run_automation(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> schemas.AutomationRun:
+) -> steps.AutomationRun:
     """Enrol the audience (contacts with all `audience_tags`); each contact then goes through
     the steps on the job queue. Running again only enrols contacts that are new to it."""
     job = await automation.run(session, principal, campaign_id)
-    return schemas.AutomationRun(campaign_id=campaign_id, job_id=job.id)
+    return steps.AutomationRun(campaign_id=campaign_id, job_id=job.id)
 
 
 @router.post(
     "/{campaign_id}/conversions",
-    response_model=schemas.ConversionRead,
+    response_model=steps.ConversionRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record a conversion",
 )
 async def record_conversion(
     campaign_id: uuid.UUID,
-    body: schemas.ConversionCreate,
+    body: steps.ConversionCreate,
     session: DbSession,
     principal: CurrentPrincipal,
 ) -> object:

@@ -10,18 +10,16 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    TypeAdapter,
     field_validator,
     model_validator,
 )
 
 from intuitivus_flow.campaigns.models import (
     CampaignStatus,
-    DeliveryStatus,
     PauseReason,
     Platform,
-    StepKind,
 )
+from intuitivus_flow.kit.pagination import PaginatedResponse
 
 Day = date  # an alias: inside classes with a `date` field, the name means the field
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
@@ -30,7 +28,6 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(_[A-Z]{2})?$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 MinorUnits = Annotated[int, Field(ge=0, le=10**15)]
-MAX_WAIT_SECONDS = 90 * 24 * 3600
 
 
 class Strict(BaseModel):
@@ -164,6 +161,10 @@ class CampaignRead(BaseModel):
     resume_at: datetime | None = Field(
         description="When a daily-budget pause ends (the start of the next UTC day)."
     )
+    steps_version: int = Field(
+        description="Changes with every edit of the automation's steps; send it back with a "
+        "step edit to have the edit refused (409) when the steps changed in between."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -172,11 +173,8 @@ class CampaignSummary(CampaignRead):
     metrics: Metrics
 
 
-class CampaignPage(BaseModel):
-    items: list[CampaignSummary]
-    total: int
-    limit: int
-    offset: int
+class CampaignPage(PaginatedResponse[CampaignSummary]):
+    pass
 
 
 class CampaignEventRead(BaseModel):
@@ -189,6 +187,10 @@ class CampaignEventRead(BaseModel):
     reason: str | None
     user_id: uuid.UUID | None
     created_at: datetime
+
+
+class CampaignEventPage(PaginatedResponse[CampaignEventRead]):
+    pass
 
 
 # --- performance -------------------------------------------------------------------------------
@@ -232,117 +234,6 @@ class Performance(BaseModel):
     total: Metrics
     budget_used_ratio: float | None = Field(description="spend / total budget (null: no budget)")
     days: list[DailyMetrics]
-
-
-# --- automation --------------------------------------------------------------------------------
-
-
-class SendTemplateStep(Strict):
-    kind: Literal[StepKind.send_template]
-    template: ShortText = Field(description="Approved WhatsApp template name.")
-    language: LanguageCode = "en"
-    parameters: list[Annotated[str, StringConstraints(max_length=1000)]] = Field(
-        default_factory=list, max_length=20
-    )
-
-
-class SendMessageStep(Strict):
-    kind: Literal[StepKind.send_message]
-    text: str = Field(min_length=1, max_length=4096, description="Sent by the assigned agent.")
-
-
-class WaitStep(Strict):
-    kind: Literal[StepKind.wait]
-    seconds: int = Field(ge=1, le=MAX_WAIT_SECONDS)
-
-
-class BranchStep(Strict):
-    kind: Literal[StepKind.branch]
-    on: Literal["reply", "conversion"]
-    if_true: int | None = Field(
-        default=None, ge=1, description="Position to continue at when true (null: stop)."
-    )
-    if_false: int | None = Field(
-        default=None, ge=1, description="Position to continue at when false (null: stop)."
-    )
-
-
-StepSpec = Annotated[
-    SendTemplateStep | SendMessageStep | WaitStep | BranchStep, Field(discriminator="kind")
-]
-
-
-class StepsReplace(Strict):
-    steps: list[StepSpec] = Field(max_length=50)
-
-
-class StepRead(BaseModel):
-    id: uuid.UUID
-    position: int
-    kind: StepKind
-    config: dict[str, object]
-    deliveries: int
-
-
-StepSpecs: TypeAdapter[list[StepSpec]] = TypeAdapter(list[StepSpec])
-
-
-class ConversionCreate(Strict):
-    contact_id: uuid.UUID
-    value_minor: MinorUnits = Field(default=0, description="In minor units of the currency.")
-
-
-class ConversionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    campaign_id: uuid.UUID
-    contact_id: uuid.UUID
-    value_minor: int
-    created_at: datetime
-
-
-class ContactRef(BaseModel):
-    """Who a delivery or conversion was for; `name` is empty for a deleted contact."""
-
-    id: uuid.UUID
-    name: str
-    phone: str | None = None
-
-
-class DeliveryActivity(BaseModel):
-    step_position: int
-    step_kind: StepKind
-    contact: ContactRef
-    status: DeliveryStatus | Literal["pending"]
-    detail: dict[str, object]
-    created_at: datetime
-
-
-class ConversionActivity(BaseModel):
-    contact: ContactRef
-    value_minor: int
-    created_at: datetime
-
-
-class AutomationActivity(BaseModel):
-    """The newest step deliveries and conversions of a campaign."""
-
-    deliveries: list[DeliveryActivity]
-    conversions: list[ConversionActivity]
-
-
-class AutomationRun(BaseModel):
-    campaign_id: uuid.UUID
-    job_id: uuid.UUID
-
-
-class QueueStatus(BaseModel):
-    queue: str
-    depth: int
-    lag_seconds: float
-    running: int
-    failed: int
 
 
 class ReportProblem(BaseModel):

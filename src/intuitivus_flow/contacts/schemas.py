@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from intuitivus_flow.contacts.models import OptIn
+from intuitivus_flow.kit.pagination import PaginatedResponse
 
 MAX_TAGS = 50
 MAX_ATTRIBUTES_KEYS = 100
@@ -89,8 +90,5 @@ class ContactRead(BaseModel):
     updated_at: datetime
 
 
-class ContactPage(BaseModel):
-    items: list[ContactRead]
-    total: int
-    limit: int
-    offset: int
+class ContactPage(PaginatedResponse[ContactRead]):
+    pass

@@ -16,6 +16,7 @@ from intuitivus_flow.conversations.models import (
     MessageStatus,
     NumberStatus,
 )
+from intuitivus_flow.kit.pagination import PaginatedResponse
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message body
 MAX_WEBCHAT_TEXT = 2000
@@ -50,11 +51,8 @@ class InboxItem(ConversationRead):
     contact: ContactBrief
 
 
-class InboxPage(BaseModel):
-    items: list[InboxItem]
-    total: int
-    limit: int
-    offset: int
+class InboxPage(PaginatedResponse[InboxItem]):
+    pass
 
 
 class MessageRead(BaseModel):
@@ -74,11 +72,8 @@ class MessageRead(BaseModel):
     created_at: datetime
 
 
-class MessagePage(BaseModel):
-    items: list[MessageRead]
-    total: int
-    limit: int
-    offset: int
+class MessagePage(PaginatedResponse[MessageRead]):
+    pass
 
 
 class HumanReply(BaseModel):

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from intuitivus_flow.kit.pagination import PaginatedResponse
+
 
 class ClientEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -38,8 +40,5 @@ class EventRead(BaseModel):
     properties: dict[str, Any]
 
 
-class EventPage(BaseModel):
-    items: list[EventRead]
-    total: int
-    limit: int
-    offset: int
+class EventPage(PaginatedResponse[EventRead]):
+    pass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from sqlalchemy import Select, func, inspect, select
@@ -18,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
 from intuitivus_flow.kit.errors import NotFound
-
-MAX_PAGE_SIZE = 100
+from intuitivus_flow.kit.pagination import MAX_PAGE_SIZE, Page
 
 
 class HasId(Protocol):
@@ -32,15 +30,6 @@ class HasWorkspace(HasId, Protocol):
 
 M = TypeVar("M", bound=HasId)
 W = TypeVar("W", bound=HasWorkspace)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: Sequence[T]
-    total: int
-    limit: int
-    offset: int
 
 
 class Repository(Generic[M]):
