@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from intuitivus_flow.app import create_app
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.config import Settings
+from intuitivus_flow.identity.scopes import Scope
 from tests.conftest import Database, empty_tables
 from tests.fuzz.served import serve
 from tests.helpers import PASSWORD, unique_email

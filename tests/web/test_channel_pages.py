@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from intuitivus_flow.conversations.models import ConversationSettings, WhatsAppNumber
+from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.kit.db import unit_of_work
-from intuitivus_flow.users.models import Role, User
+from intuitivus_flow.users.models import User
 from tests.conversations.graph_server import RunningGraph, serve_graph
 from tests.web.browsing import Web, csrf_from, sign_up, submit, text_of
 from tests.web.test_agent_pages import create_agent

@@ -8,14 +8,15 @@ import re
 import zipfile
 
 import httpx
+from intuitivus_flow.jobs.embedded import install_handlers
 from sqlalchemy import func, select
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.dataport.models import ImportUploadChunk
-from intuitivus_flow.jobs.embedded import install_handlers
+from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.db import unit_of_work
-from intuitivus_flow.users.models import Role, User
+from intuitivus_flow.users.models import User
 from tests.dataport.support import jsonl, make_zip
 from tests.web.browsing import Web, csrf_from, sign_up, text_of
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
+from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.metrics_history import service as history
 from intuitivus_flow.metrics_history.models import MetricSample
-from intuitivus_flow.users.models import Role, User
+from intuitivus_flow.users.models import User
 from tests.web.browsing import Web, sign_up, submit, text_of
 
 

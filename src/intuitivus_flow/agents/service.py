@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.agents.models import Agent, AgentStatus
 from intuitivus_flow.agents.repository import AgentRepository
 from intuitivus_flow.agents.schemas import AgentCreate, AgentUpdate
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.repository import Page
 

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent, AgentStatus, AgentTask, TaskStatus
 from intuitivus_flow.agents.repository import AgentRepository, AgentTaskRepository
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.repository import WorkspaceJobRepository
@@ -27,7 +28,6 @@ from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.fallback import NoProviderAvailable
 from intuitivus_flow.llm.providers import ChatMessage, ChatRequest, ProviderKind
 from intuitivus_flow.observability.metrics import get_metrics
-from intuitivus_flow.users.models import Role
 
 RUN_TASK = "agent_task.run"
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.identity.scopes import Scope
 
 
 class ApiKeyCreate(BaseModel):

@@ -18,15 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.apikeys.repository import ApiKeyLookupRepository, ApiKeyRepository
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import ROLE_SCOPES, Scope
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import ROLE_SCOPES, Scope
 from intuitivus_flow.kit.errors import Forbidden, Unauthorized
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.kit.security import constant_time_equal, digest, new_secret
-from intuitivus_flow.users.models import Role, User
+from intuitivus_flow.users.models import User
 
 KEY_MARKER = "ifk"
 # Writing last_used_at on every call would turn reads into writes; a minute is precise enough.

@@ -14,11 +14,11 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.config import Settings
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden
-from intuitivus_flow.users.models import Role
 from intuitivus_flow.workspaces.repository import FirstWorkspaceRepository
 
 

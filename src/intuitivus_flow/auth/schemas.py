@@ -4,7 +4,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from intuitivus_flow.users.models import Role
+from intuitivus_flow.identity.roles import Role
 
 # Long enough to resist guessing, capped so hashing cost stays bounded (argon2 reads it all).
 PASSWORD_FIELD = Field(min_length=10, max_length=256)

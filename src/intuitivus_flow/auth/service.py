@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth.models import AuthSession, RefreshToken, SessionKind
 from intuitivus_flow.auth.policy import AuthPolicy
-from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.repository import AuthSessionRepository, RefreshTokenRepository
-from intuitivus_flow.auth.scopes import ROLE_SCOPES
 from intuitivus_flow.billing import licences
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import ROLE_SCOPES
 from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.security import (
@@ -30,7 +31,7 @@ from intuitivus_flow.kit.security import (
     password_needs_rehash,
     verify_password,
 )
-from intuitivus_flow.users.models import Role, User
+from intuitivus_flow.users.models import User
 from intuitivus_flow.users.repository import (
     AccountRepository,
     InvitationTokenRepository,

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing import webhooks
 from intuitivus_flow.billing.exceptions import InvalidLicence
@@ -29,6 +28,7 @@ from intuitivus_flow.billing.repository import (
 from intuitivus_flow.billing.webhooks import EventKind, Platform, PlatformEvent, WebhookSecrets
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.models import utcnow

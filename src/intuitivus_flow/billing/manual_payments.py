@@ -21,18 +21,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing.models import InvoiceStatus, Payment, PaymentStatus
 from intuitivus_flow.billing.payments import follow_invoice
 from intuitivus_flow.billing.repository import InvoiceRepository, PaymentDeskRepository
 from intuitivus_flow.config import Settings
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
-from intuitivus_flow.users.models import Role
 
 MAX_REASON_LENGTH = 500
 # What each decision is called in messages and events.

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress
 from intuitivus_flow.billing.gateways import ChargeRequest, PaymentGateway
@@ -38,6 +37,7 @@ from intuitivus_flow.billing.repository import (
 from intuitivus_flow.billing.schemas import PaymentCreate, PaymentRead
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.observability.metrics import get_metrics

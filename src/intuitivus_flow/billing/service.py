@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing import repository as counts
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.billing.models import (
@@ -33,10 +31,12 @@ from intuitivus_flow.billing.repository import (
 )
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
-from intuitivus_flow.users.models import Role
 from intuitivus_flow.workspaces.repository import lock_workspace
 
 BILLING_PERIOD = timedelta(days=30)

@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.repository import AgentRepository
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.campaigns.metrics import derive, ratio
 from intuitivus_flow.campaigns.models import (
     Campaign,
@@ -43,6 +41,8 @@ from intuitivus_flow.campaigns.schemas import (
 )
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page

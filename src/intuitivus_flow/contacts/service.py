@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.contacts.models import Contact, ContactTag, OptIn
 from intuitivus_flow.contacts.repository import ContactRepository
 from intuitivus_flow.contacts.schemas import ContactCreate, ContactUpdate, normalize_tags
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page

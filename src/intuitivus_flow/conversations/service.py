@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent, AgentStatus
 from intuitivus_flow.agents.repository import AgentRepository
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.contacts.models import Contact, OptIn
@@ -45,13 +43,15 @@ from intuitivus_flow.conversations.repository import (
 from intuitivus_flow.conversations.schemas import SettingsUpdate, WhatsAppNumberCreate
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.kit.crypto import SecretBox, mask
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.kit.security import digest
-from intuitivus_flow.users.models import Role
 
 REPLY_JOB = "conversation.reply"
 DELIVER_JOB = "conversation.deliver"

@@ -17,8 +17,6 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.conversations import service
 from intuitivus_flow.conversations.channels.whatsapp import WhatsAppClient, WhatsAppError
@@ -38,6 +36,9 @@ from intuitivus_flow.conversations.repository import (
 )
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
 from intuitivus_flow.kit.context import AppContext
@@ -47,7 +48,6 @@ from intuitivus_flow.kit.outbound import OutboundPolicy
 from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.providers import ChatMessage, ChatRequest, ProviderKind
 from intuitivus_flow.observability.metrics import get_metrics
-from intuitivus_flow.users.models import Role
 
 HISTORY_MESSAGES = 30
 

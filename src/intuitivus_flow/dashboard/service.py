@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.dashboard.repository import FINISHED_FAILED, FINISHED_OK, DashboardQueries
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.cache import Cache, cached
 from intuitivus_flow.kit.models import utcnow
 

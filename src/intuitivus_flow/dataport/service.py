@@ -18,8 +18,6 @@ from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.config import Settings
 from intuitivus_flow.dataport import exporter, importer
@@ -39,12 +37,14 @@ from intuitivus_flow.dataport.schemas import (
 from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.jobs.repository import WorkspaceJobRepository
 from intuitivus_flow.kit.db import SessionFactory
 from intuitivus_flow.kit.errors import InvalidInput
-from intuitivus_flow.users.models import Role
 from intuitivus_flow.workspaces.repository import WorkspaceRepository
 
 

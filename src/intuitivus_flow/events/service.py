@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.events.catalog import EVENT_NAME_PATTERN, RESERVED_NAMESPACES, SERVER_EVENTS
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.events.repository import EventRepository
 from intuitivus_flow.events.schemas import ClientEvent
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page

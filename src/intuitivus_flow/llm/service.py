@@ -8,10 +8,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.crypto import SecretBox, mask
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
@@ -36,7 +37,6 @@ from intuitivus_flow.llm.providers import (
 from intuitivus_flow.llm.repository import ProviderKeyRepository, UsageRepository
 from intuitivus_flow.llm.schemas import ProviderKeyCreate, ProviderKeyUpdate
 from intuitivus_flow.observability.metrics import get_metrics
-from intuitivus_flow.users.models import Role
 
 OFFLINE_LABEL = "offline"
 

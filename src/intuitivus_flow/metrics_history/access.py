@@ -15,8 +15,8 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from intuitivus_flow.auth.operators import require_operator
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden
 from intuitivus_flow.kit.http.deps import (
     ClientAddress,

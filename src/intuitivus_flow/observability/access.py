@@ -17,11 +17,11 @@ from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from intuitivus_flow.auth.operators import require_operator
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.config import Settings
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden, Unauthorized
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, get_principal
-from intuitivus_flow.users.models import Role
 
 _bearer = HTTPBearer(auto_error=False, description="Metrics token, access token or API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")

@@ -24,7 +24,7 @@ from intuitivus_flow.config import LogFormat, Settings
 from intuitivus_flow.observability.http_metrics import route_template
 
 if TYPE_CHECKING:
-    from intuitivus_flow.auth.principal import Principal
+    from intuitivus_flow.identity.principal import Principal
 
 REDACTED = "[REDACTED]"
 # Keys whose values are secrets whatever they look like (compared lower-case, '-' as '_').

@@ -2,22 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin
-
-
-class Role(StrEnum):
-    owner = "owner"
-    admin = "admin"
-    member = "member"
-
-    @property
-    def rank(self) -> int:
-        return {Role.member: 0, Role.admin: 1, Role.owner: 2}[self]
 
 
 class User(IdMixin, TimestampMixin, Base):

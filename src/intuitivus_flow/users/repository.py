@@ -5,8 +5,9 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 
+from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
-from intuitivus_flow.users.models import Invitation, Role, User
+from intuitivus_flow.users.models import Invitation, User
 
 
 def normalize_email(email: str) -> str:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from intuitivus_flow.users.models import Role
+from intuitivus_flow.identity.roles import Role
 
 
 class MemberRead(BaseModel):

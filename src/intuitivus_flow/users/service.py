@@ -8,17 +8,18 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
 from intuitivus_flow.auth.repository import AuthSessionRepository
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.kit.security import digest, new_secret
-from intuitivus_flow.users.models import Invitation, Role, User
+from intuitivus_flow.users.models import Invitation, User
 from intuitivus_flow.users.repository import (
     AccountRepository,
     InvitationRepository,

@@ -18,9 +18,9 @@ from intuitivus_flow.billing import licences, manual_payments, payments
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.manual_payments import PaymentOperator
 from intuitivus_flow.billing.plans import PLANS, PlanId
+from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import DbSession
-from intuitivus_flow.users.models import Role
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (

@@ -27,9 +27,9 @@ from intuitivus_flow.dataport.exceptions import ImportRejected
 from intuitivus_flow.dataport.models import FINISHED
 from intuitivus_flow.dataport.registry import ENTITIES
 from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult
+from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession
-from intuitivus_flow.users.models import Role
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import FormInvalid, FormState, PageState, form_action, parse_id

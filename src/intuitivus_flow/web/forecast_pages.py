@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.alerts.rules import RulesError, RuleSet, parse_duration
 from intuitivus_flow.alerts.runtime import configured_rules
 from intuitivus_flow.auth.operators import require_operator
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.forecasting import charts, service, views
 from intuitivus_flow.forecasting.options import ForecastOptions
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.web.auth import CurrentViewer, Viewer

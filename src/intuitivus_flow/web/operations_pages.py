@@ -19,7 +19,7 @@ from intuitivus_flow.alerts import service as alerts
 from intuitivus_flow.alerts.runtime import configured_rules
 from intuitivus_flow.alerts.schemas import SilenceCreate
 from intuitivus_flow.auth.operators import require_operator
-from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.metrics_history import charts

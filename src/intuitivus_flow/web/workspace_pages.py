@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.apikeys import service as api_keys
 from intuitivus_flow.apikeys.schemas import ApiKeyCreate
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.users import service as members
-from intuitivus_flow.users.models import Role
 from intuitivus_flow.users.schemas import InvitationCreate
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import CurrentViewer, Viewer

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
-from intuitivus_flow.users.models import Role
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.workspaces.models import Workspace
 from intuitivus_flow.workspaces.repository import WorkspaceRepository
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.apikeys import service as api_keys
 from intuitivus_flow.auth import service as auth
-from intuitivus_flow.auth.principal import Principal
+from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.kit.errors import Unauthorized

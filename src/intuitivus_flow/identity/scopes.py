@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from intuitivus_flow.users.models import Role
+from intuitivus_flow.identity.roles import Role
 
 
 class Scope(StrEnum):

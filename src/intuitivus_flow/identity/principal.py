@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from intuitivus_flow.auth.scopes import Scope
+from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden
-from intuitivus_flow.users.models import Role
 
 
 @dataclass(frozen=True, slots=True)
