@@ -12,8 +12,6 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.principal import Principal
-from intuitivus_flow.auth.scopes import Scope
 from intuitivus_flow.campaigns import editing
 from intuitivus_flow.campaigns.models import (
     Campaign,
@@ -46,6 +44,8 @@ from intuitivus_flow.contacts import service as contacts
 from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.kit.errors import Conflict, InvalidInput, NotFound
