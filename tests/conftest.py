@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from intuitivus_flow.app import create_app
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit import migrations
-from intuitivus_flow.kit.all_models import Base
+from intuitivus_flow.models import Base
 
 PG_HOST = os.environ.get("FLOW_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("FLOW_TEST_PG_PORT", "5432"))

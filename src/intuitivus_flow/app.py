@@ -18,6 +18,7 @@ from intuitivus_flow.billing.endpoints import router as billing_router
 from intuitivus_flow.campaigns.endpoints import router as campaigns_router
 from intuitivus_flow.config import Settings, get_settings
 from intuitivus_flow.contacts.endpoints import router as contacts_router
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.conversations.endpoints import channels_router, webchat_router
 from intuitivus_flow.conversations.endpoints import router as conversations_router
 from intuitivus_flow.dashboard.endpoints import router as dashboard_router
@@ -27,7 +28,6 @@ from intuitivus_flow.events.endpoints import router as events_router
 from intuitivus_flow.forecasting.endpoints import router as forecasting_router
 from intuitivus_flow.health.endpoints import router as health_router
 from intuitivus_flow.jobs.embedded import embedded_worker
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.http.middleware import (
     BodySizeLimitMiddleware,
     RejectBadInputMiddleware,

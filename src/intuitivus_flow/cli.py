@@ -256,6 +256,9 @@ _mount_optional_commands()
 
 
 def _mount_domain_commands() -> None:
+    # Domain commands open sessions: foreign keys need every table mapped (the composition
+    # root imports them all; a domain CLI cannot, it sits below that root).
+    import intuitivus_flow.models  # noqa: F401
     from intuitivus_flow.llm.cli import app as llm_app
 
     app.add_typer(llm_app, name="llm")

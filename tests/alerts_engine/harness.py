@@ -12,7 +12,7 @@ from intuitivus_flow.alerts.engine import EngineOptions
 from intuitivus_flow.alerts.models import Alert, AlertTransition, NotificationDelivery
 from intuitivus_flow.alerts.notifications import Notifier
 from intuitivus_flow.alerts.rules import RuleSet
-from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.metrics_history import service as history
 from intuitivus_flow.metrics_history.models import MetricSample

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from intuitivus_flow.alerts import lease
 from intuitivus_flow.alerts.runtime import Operations
-from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.metrics_history.sampler import PrometheusSource
 from tests.alerts_engine.harness import ManualClock

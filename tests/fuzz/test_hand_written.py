@@ -17,14 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
+from intuitivus_flow.jobs.embedded import install_handlers
 from sqlalchemy import func, select
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.conversations.models import Message
-from intuitivus_flow.jobs.embedded import install_handlers
 from intuitivus_flow.jobs.worker import Worker
-from intuitivus_flow.kit.all_models import Base
+from intuitivus_flow.models import Base
 from tests.helpers import PASSWORD, Account, register, unique_email
 from tests.web.browsing import csrf_from
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from intuitivus_flow.config import Settings
-from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.context import AppContext
 from tests.conftest import Database
 
 

@@ -13,10 +13,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import HandlerRegistry, Worker
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import SessionFactory, create_session_factory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.collectors import RuntimeGauges

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import HandlerRegistry, Worker
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from tests.conftest import Database, empty_tables
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.jobs.worker import (
@@ -19,7 +20,6 @@ from intuitivus_flow.jobs.worker import (
     RetryPolicy,
     Worker,
 )
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from tests.conftest import Database, empty_tables

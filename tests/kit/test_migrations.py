@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit import migrations
-from intuitivus_flow.kit.all_models import Base
 from intuitivus_flow.kit.db import create_engine
 from intuitivus_flow.metrics_history.partitions import include_object
+from intuitivus_flow.models import Base
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, _admin, _create_postgres_database
 
 

@@ -138,8 +138,8 @@ class TestEveryWorkspaceTableIsScoped:
         import pkgutil
 
         import intuitivus_flow
-        from intuitivus_flow.kit.all_models import Base
         from intuitivus_flow.kit.repository import WorkspaceRepository
+        from intuitivus_flow.models import Base
 
         for module in pkgutil.walk_packages(intuitivus_flow.__path__, "intuitivus_flow."):
             if module.name.endswith(".repository"):

@@ -33,6 +33,7 @@ from intuitivus_flow.agents.repository import (
     StepTotals,
 )
 from intuitivus_flow.agents.tasks import agent_request, worker_principal
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
@@ -40,7 +41,6 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent, AgentStatus, AgentTask, TaskStatus
 from intuitivus_flow.agents.repository import AgentRepository, AgentTaskRepository
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
@@ -18,7 +19,6 @@ from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.repository import WorkspaceJobRepository
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.models import utcnow

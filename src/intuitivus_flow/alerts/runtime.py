@@ -38,8 +38,8 @@ from intuitivus_flow.config import Settings
 from intuitivus_flow.forecasting import service as forecasting
 from intuitivus_flow.forecasting.evaluator import PredictiveEvaluator
 from intuitivus_flow.forecasting.options import ForecastOptions
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import unit_of_work
+from intuitivus_flow.kit.resources import Resources
 from intuitivus_flow.metrics_history import service as history
 from intuitivus_flow.metrics_history.sampler import (
     PoolCapacity,
@@ -83,7 +83,7 @@ def engine_options(settings: Settings) -> EngineOptions:
     )
 
 
-def pool_capacity(context: AppContext) -> PoolCapacity:
+def pool_capacity(context: Resources) -> PoolCapacity:
     """The pool as configured on the engine (SQLite's differs from the FLOW_DATABASE_* knobs)."""
     pool = context.engine.sync_engine.pool
     size = getattr(pool, "size", None)
@@ -97,7 +97,7 @@ def pool_capacity(context: AppContext) -> PoolCapacity:
 class Operations:
     """The state the loops share; tests drive `sample_once`/`evaluate_once` directly."""
 
-    context: AppContext
+    context: Resources
     source: SignalSource
     clock: Clock = field(default_factory=SystemClock)
     instance: str = field(default_factory=instance_name)
@@ -246,7 +246,7 @@ def _jobs(operations: Operations) -> list[tuple[float, Callable[[], Awaitable[ob
 
 @contextlib.asynccontextmanager
 async def start_operations(
-    context: AppContext,
+    context: Resources,
     *,
     registry: CollectorRegistry | None = None,
     source: SignalSource | None = None,

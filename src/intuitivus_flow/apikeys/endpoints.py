@@ -6,7 +6,8 @@ from fastapi import APIRouter, status
 
 from intuitivus_flow.apikeys import schemas
 from intuitivus_flow.apikeys import service as api_keys
-from intuitivus_flow.kit.http.deps import CurrentPrincipal, DbSession, Paging
+from intuitivus_flow.auth.deps import CurrentPrincipal
+from intuitivus_flow.kit.http.deps import DbSession, Paging
 
 router = APIRouter(prefix="/api/api-keys", tags=["api keys"])
 

@@ -4,8 +4,9 @@ from fastapi import APIRouter, status
 
 from intuitivus_flow.auth import schemas
 from intuitivus_flow.auth import service as auth
+from intuitivus_flow.auth.deps import AuthContext, CurrentPrincipal
 from intuitivus_flow.auth.service import IssuedTokens
-from intuitivus_flow.kit.http.deps import ClientAddress, Context, CurrentPrincipal, DbSession
+from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
 from intuitivus_flow.workspaces.repository import WorkspaceRepository
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -26,7 +27,7 @@ def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
     summary="Create a workspace and its owner",
 )
 async def register(
-    body: schemas.Register, session: DbSession, context: Context, client: ClientAddress
+    body: schemas.Register, session: DbSession, context: AuthContext, client: ClientAddress
 ) -> schemas.TokenPair:
     """Sign up: creates a new workspace, makes you its owner and signs you in."""
     owner = await auth.register(
@@ -44,7 +45,7 @@ async def register(
 
 @router.post("/login", response_model=schemas.TokenPair, summary="Sign in")
 async def login(
-    body: schemas.Login, session: DbSession, context: Context, client: ClientAddress
+    body: schemas.Login, session: DbSession, context: AuthContext, client: ClientAddress
 ) -> schemas.TokenPair:
     """Exchange email and password for an access token and a refresh token.
 
@@ -58,7 +59,7 @@ async def login(
 
 @router.post("/refresh", response_model=schemas.TokenPair, summary="Rotate the refresh token")
 async def refresh(
-    body: schemas.RefreshRequest, session: DbSession, context: Context
+    body: schemas.RefreshRequest, session: DbSession, context: AuthContext
 ) -> schemas.TokenPair:
     """Trade a refresh token for a new pair. Each refresh token works once; reusing one revokes
     the whole session."""
@@ -91,7 +92,10 @@ async def me(session: DbSession, principal: CurrentPrincipal) -> schemas.Me:
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT, summary="Change password")
 async def change_password(
-    body: schemas.PasswordChange, session: DbSession, context: Context, principal: CurrentPrincipal
+    body: schemas.PasswordChange,
+    session: DbSession,
+    context: AuthContext,
+    principal: CurrentPrincipal,
 ) -> None:
     """Set a new password; every other session of yours is signed out.
 
@@ -113,7 +117,7 @@ async def change_password(
     summary="Accept an invitation",
 )
 async def accept_invitation(
-    body: schemas.AcceptInvitation, session: DbSession, context: Context
+    body: schemas.AcceptInvitation, session: DbSession, context: AuthContext
 ) -> schemas.TokenPair:
     """Join the inviting workspace with the invited role and sign in."""
     member = await auth.accept_invitation(

@@ -15,7 +15,6 @@ import typer
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import intuitivus_flow.kit.all_models  # noqa: F401 - foreign keys need every table mapped
 from intuitivus_flow.billing import manual_payments
 from intuitivus_flow.billing.manual_payments import Decision, DeskPayment
 from intuitivus_flow.config import ConfigurationError, Settings, get_settings

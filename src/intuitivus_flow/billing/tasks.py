@@ -24,10 +24,10 @@ from intuitivus_flow.billing.models import Licence, LicenceStatus
 from intuitivus_flow.billing.repository import LicenceRepository
 from intuitivus_flow.billing.sweep import sweep_subscriptions
 from intuitivus_flow.config import Settings
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.crypto import SecretBox, SecretBoxError
 from intuitivus_flow.kit.models import utcnow
 

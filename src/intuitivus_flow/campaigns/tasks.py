@@ -47,11 +47,11 @@ from intuitivus_flow.campaigns.repository import (
     ConversionRepository,
     DeliveryRepository,
 )
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import HandlerRegistry, JobDeferred, PermanentJobError, registry
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.metrics import get_metrics
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.billing.exceptions import PlanLimitReached
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.conversations import service
 from intuitivus_flow.conversations.channels.whatsapp import WhatsAppClient, WhatsAppError
 from intuitivus_flow.conversations.models import (
@@ -41,7 +42,6 @@ from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.outbound import OutboundPolicy

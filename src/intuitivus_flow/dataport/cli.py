@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-import intuitivus_flow.kit.all_models  # noqa: F401 - foreign keys need every table mapped
 from intuitivus_flow.config import ConfigurationError, Settings, get_settings
 from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.exceptions import ImportRejected

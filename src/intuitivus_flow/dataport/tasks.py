@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.archive import ImportLimits, open_archive
 from intuitivus_flow.dataport.exceptions import ImportRejected
@@ -42,7 +43,6 @@ from intuitivus_flow.events import service as events
 from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError, registry
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import SessionFactory
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.models import utcnow

@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-import intuitivus_flow.kit.all_models  # noqa: F401 - foreign keys need every table mapped
 from intuitivus_flow.config import ConfigurationError, get_settings
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs.embedded import QUEUES, install_handlers
 from intuitivus_flow.jobs.worker import Worker
-from intuitivus_flow.kit.context import AppContext
 
 
 def worker(

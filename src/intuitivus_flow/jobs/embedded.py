@@ -8,8 +8,8 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs.worker import Worker
-from intuitivus_flow.kit.context import AppContext
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from typing import Any
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.repository import JobQueueRepository
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.tracing import attach_context

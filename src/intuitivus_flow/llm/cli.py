@@ -6,11 +6,10 @@ import asyncio
 
 import typer
 
-import intuitivus_flow.kit.all_models  # noqa: F401 - foreign keys need every table mapped
 from intuitivus_flow.config import ConfigurationError, get_settings
-from intuitivus_flow.kit.context import secret_box_for
 from intuitivus_flow.kit.crypto import SecretBoxError
 from intuitivus_flow.kit.db import create_engine, create_session_factory, unit_of_work
+from intuitivus_flow.kit.resources import secret_box_for
 from intuitivus_flow.llm import service
 
 app = typer.Typer(help="LLM provider keys.", no_args_is_help=True)

@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession
+from intuitivus_flow.auth.deps import CurrentPrincipal
+from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.llm import schemas
 from intuitivus_flow.llm import service as llm

@@ -14,17 +14,12 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from intuitivus_flow.auth.deps import AuthContext, CurrentPrincipal, get_principal
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden
-from intuitivus_flow.kit.http.deps import (
-    ClientAddress,
-    Context,
-    CurrentPrincipal,
-    DbSession,
-    get_principal,
-)
+from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
 from intuitivus_flow.observability.access import address_allowed, token_matches
 
 _bearer = HTTPBearer(auto_error=False, description="Access token, API key or metrics token")
@@ -47,7 +42,7 @@ class Operator:
 
 async def operator_reader(
     session: DbSession,
-    context: Context,
+    context: AuthContext,
     address: ClientAddress,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Operator:
@@ -62,7 +57,7 @@ async def operator_reader(
 
 
 async def operator_writer(
-    session: DbSession, principal: CurrentPrincipal, context: Context
+    session: DbSession, principal: CurrentPrincipal, context: AuthContext
 ) -> Operator:
     """Changes (silences) need an operator with `operations:write`; the token only reads."""
     await require_operator(session, principal, context.settings, scope=Scope.operations_write)

@@ -8,9 +8,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from intuitivus_flow.config import Settings
-from intuitivus_flow.kit.all_models import Base
 from intuitivus_flow.kit.db import create_engine
 from intuitivus_flow.metrics_history.partitions import include_object
+from intuitivus_flow.models import Base
 
 config = context.config
 target_metadata = Base.metadata

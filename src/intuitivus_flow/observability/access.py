@@ -16,12 +16,13 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from intuitivus_flow.auth.deps import AuthContext, get_principal
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.config import Settings
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden, Unauthorized
-from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, get_principal
+from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
 
 _bearer = HTTPBearer(auto_error=False, description="Metrics token, access token or API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
@@ -46,7 +47,7 @@ def token_matches(settings: Settings, bearer: HTTPAuthorizationCredentials | Non
     return hmac.compare_digest(bearer.credentials.encode(), expected)
 
 
-def require_metrics_access(context: Context, address: ClientAddress, bearer: Bearer) -> None:
+def require_metrics_access(context: AuthContext, address: ClientAddress, bearer: Bearer) -> None:
     """403 outside the allowed networks, then 401 without the right token."""
     settings = context.settings
     if not address_allowed(settings, address):
@@ -57,7 +58,7 @@ def require_metrics_access(context: Context, address: ClientAddress, bearer: Bea
 
 async def _require_ops_access(
     session: DbSession,
-    context: Context,
+    context: AuthContext,
     address: ClientAddress,
     bearer: Bearer,
     api_key: str | None,
@@ -75,7 +76,11 @@ async def _require_ops_access(
 
 
 async def require_ops_reader(
-    session: DbSession, context: Context, address: ClientAddress, bearer: Bearer, api_key: ApiKey
+    session: DbSession,
+    context: AuthContext,
+    address: ClientAddress,
+    bearer: Bearer,
+    api_key: ApiKey,
 ) -> None:
     await _require_ops_access(
         session, context, address, bearer, api_key, scope=Scope.operations_read, role=Role.admin
@@ -83,7 +88,11 @@ async def require_ops_reader(
 
 
 async def require_ops_writer(
-    session: DbSession, context: Context, address: ClientAddress, bearer: Bearer, api_key: ApiKey
+    session: DbSession,
+    context: AuthContext,
+    address: ClientAddress,
+    bearer: Bearer,
+    api_key: ApiKey,
 ) -> None:
     """Faults hit every tenant: an owner of an operator workspace (keys act as admins at most,
     so only people), or the metrics token."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.kit.resources import Resources
 from intuitivus_flow.observability import faults
 from intuitivus_flow.observability.collectors import (
     RuntimeGauges,
@@ -75,7 +75,7 @@ class Observability:
 
 
 def install_observability(
-    app: FastAPI, context: AppContext, telemetry: Telemetry | None = None
+    app: FastAPI, context: Resources, telemetry: Telemetry | None = None
 ) -> Observability:
     """Logs, metrics, tracing and (when enabled) fault injection for `app`.
 
@@ -103,14 +103,14 @@ def install_observability(
     return observability
 
 
-def _instrument_resources(context: AppContext, metrics: FlowMetrics) -> None:
+def _instrument_resources(context: Resources, metrics: FlowMetrics) -> None:
     instrument_pool(context.engine, metrics)
     if context.redis is not None:
         instrument_redis(context.redis, metrics)
 
 
 def _add_routes_and_middleware(
-    app: FastAPI, context: AppContext, observability: Observability
+    app: FastAPI, context: Resources, observability: Observability
 ) -> None:
     app.include_router(metrics_router)
     # Innermost first. Faults sit inside the metrics so injected latency and 500s are measured

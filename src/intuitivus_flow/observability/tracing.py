@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from opentelemetry.sdk.trace import TracerProvider
 
-    from intuitivus_flow.kit.context import AppContext
+    from intuitivus_flow.kit.resources import Resources
 
 SERVICE_NAME = "intuitivus-flow"
 TRACE_ID_HEADER = b"x-trace-id"
@@ -76,7 +76,7 @@ def new_tracer_provider() -> TracerProvider:
     return TracerProvider(resource=Resource.create(attributes))
 
 
-def instrument_app(app: FastAPI, context: AppContext, provider: TracerProvider) -> None:
+def instrument_app(app: FastAPI, context: Resources, provider: TracerProvider) -> None:
     """Server spans for the app, client spans for its database engine and Redis client."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth import service as auth
 from intuitivus_flow.auth.schemas import AcceptInvitation, Login, Register
-from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.kit.errors import FlowError, Unauthorized
-from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
+from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
 from intuitivus_flow.users.models import User
 from intuitivus_flow.web import csrf
+from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import (
     MaybeViewer,
     clear_session_cookie,

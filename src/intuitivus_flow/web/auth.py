@@ -16,15 +16,16 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth import service as auth
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.roles import Role
-from intuitivus_flow.kit.context import AppContext
 from intuitivus_flow.kit.errors import Unauthorized
-from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.kit.security import TokenType
 from intuitivus_flow.observability.logging import bind_request_identity
 from intuitivus_flow.users.models import User
 from intuitivus_flow.web import cookies
+from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.workspaces import service as workspaces
 from intuitivus_flow.workspaces.models import Workspace
 

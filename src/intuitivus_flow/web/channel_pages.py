@@ -15,12 +15,13 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents import service as agents
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.conversations import service as conversations
 from intuitivus_flow.conversations.numbers import GraphApi
 from intuitivus_flow.conversations.schemas import SettingsUpdate, WhatsAppNumberCreate
-from intuitivus_flow.kit.context import AppContext
-from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.web import csrf
+from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (
     FormInvalid,

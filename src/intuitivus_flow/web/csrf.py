@@ -23,7 +23,7 @@ import secrets
 from fastapi import Request, Response
 from starlette.exceptions import HTTPException
 
-from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.kit.errors import Unauthorized
 from intuitivus_flow.kit.security import TokenType
 from intuitivus_flow.web import cookies

@@ -29,8 +29,9 @@ from intuitivus_flow.dataport.registry import ENTITIES
 from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.kit.errors import FlowError
-from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.web import csrf
+from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import FormInvalid, FormState, PageState, form_action, parse_id
 from intuitivus_flow.web.templating import redirect, render

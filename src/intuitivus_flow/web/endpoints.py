@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from intuitivus_flow.kit.context import AppContext
+from intuitivus_flow.context import AppContext
 from intuitivus_flow.web.account_pages import router as account_router
 from intuitivus_flow.web.agent_pages import router as agent_router
 from intuitivus_flow.web.auth import (

@@ -20,7 +20,8 @@ from intuitivus_flow.forecasting import charts, service, views
 from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import FlowError
-from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.deps import DbSession
+from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.templating import render
 

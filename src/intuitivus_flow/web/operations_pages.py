@@ -21,10 +21,11 @@ from intuitivus_flow.alerts.schemas import SilenceCreate
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import FlowError, NotFound
-from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.metrics_history import charts
 from intuitivus_flow.metrics_history import service as history
 from intuitivus_flow.web import csrf
+from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (
     FormInvalid,

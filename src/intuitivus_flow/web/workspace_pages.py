@@ -20,10 +20,11 @@ from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import FlowError
-from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.users import service as members
 from intuitivus_flow.users.schemas import InvitationCreate
 from intuitivus_flow.web import csrf
+from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (
     FormInvalid,

@@ -4,7 +4,8 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from intuitivus_flow.kit.http.deps import Context, CurrentPrincipal, DbSession, Paging
+from intuitivus_flow.auth.deps import AuthContext, CurrentPrincipal
+from intuitivus_flow.kit.http.deps import DbSession, Paging
 from intuitivus_flow.users import schemas as user_schemas
 from intuitivus_flow.users import service as members
 from intuitivus_flow.workspaces import schemas
@@ -88,7 +89,7 @@ async def invite(
     body: user_schemas.InvitationCreate,
     session: DbSession,
     principal: CurrentPrincipal,
-    context: Context,
+    context: AuthContext,
 ) -> user_schemas.InvitationCreated:
     """Create an invitation with a role. The token is returned once: pass the link on."""
     issued = await members.invite(

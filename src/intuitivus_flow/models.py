@@ -1,4 +1,5 @@
-"""Imports every domain's models so that `Base.metadata` is complete (Alembic, tests)."""
+"""Composition root: every domain's models, so that `Base.metadata` is complete (Alembic,
+the CLI, tests). It sits above the domains; kit only defines `Base`."""
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.alerts.models import (

@@ -1,13 +1,18 @@
-"""Long-lived resources of a running instance, created at start-up and closed at shutdown."""
+"""Long-lived plumbing of a running instance, opened at start-up and closed at shutdown.
+
+Only what every layer may use (engine, sessions, Redis, counters, cache, secret box, outbound
+rule). The app's composition root (`intuitivus_flow/context.py`) extends it with the domains'
+runtime state, such as the auth policy, so kit never imports a domain.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.config import ConfigurationError, Settings
 from intuitivus_flow.kit.cache import Cache, MemoryCache, RedisCache
 from intuitivus_flow.kit.crypto import SecretBox, derive_key
@@ -22,20 +27,19 @@ from intuitivus_flow.kit.ratelimit import CounterStore, MemoryCounterStore, Redi
 
 
 @dataclass(slots=True)
-class AppContext:
+class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
     redis: Redis | None
     counters: CounterStore
     cache: Cache
-    auth: AuthPolicy
     secrets: SecretBox
     # Where outbound requests to URLs chosen by workspaces may go (FLOW_OUTBOUND_ALLOW).
     outbound: OutboundPolicy
 
     @classmethod
-    def build(cls, settings: Settings) -> AppContext:
+    def open(cls, settings: Settings) -> Resources:
         engine = create_engine(settings)
         redis = (
             Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2.0)
@@ -53,10 +57,13 @@ class AppContext:
             redis=redis,
             counters=counters,
             cache=cache,
-            auth=AuthPolicy.from_settings(settings, counters),
             secrets=secret_box_for(settings),
             outbound=OutboundPolicy.parse(settings.outbound_allow),
         )
+
+    def parts(self) -> dict[str, Any]:
+        """The fields by name, for a subclass that adds its own to already opened resources."""
+        return {field.name: getattr(self, field.name) for field in fields(Resources)}
 
     async def close(self) -> None:
         if self.redis is not None:
