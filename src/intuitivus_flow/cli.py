@@ -274,6 +274,9 @@ def _mount_domain_commands() -> None:
     from intuitivus_flow.autoscaling.cli import app as autoscale_app
 
     app.add_typer(autoscale_app, name="autoscale")
+    from intuitivus_flow.backup.cli import app as backup_app
+
+    app.add_typer(backup_app, name="backup")
 
 
 _mount_domain_commands()

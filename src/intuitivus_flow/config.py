@@ -299,6 +299,42 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
+    # --- backup and restore drill (issue 14, docs/operations/backup.md) ---
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Directory holding backups (and the local copy of S3 ones); default: "
+        "`<data dir>/backups`.",
+    )
+    backup_s3_bucket: str | None = Field(
+        default=None,
+        description="S3 (or S3-compatible) bucket for backups; unset: the backup directory. "
+        "Credentials come from the standard AWS_* variables or the pod's identity.",
+    )
+    backup_s3_prefix: str = Field(default="backups/", description="Key prefix inside the bucket.")
+    backup_s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible server (MinIO, Ceph, R2...)."
+    )
+    backup_keep_daily: int = Field(
+        default=7, ge=1, le=3650, description="Days whose newest backup is kept."
+    )
+    backup_keep_weekly: int = Field(
+        default=4, ge=0, le=520, description="ISO weeks whose newest backup is kept."
+    )
+    backup_max_age_hours: float = Field(
+        default=26,
+        gt=0,
+        le=24 * 30,
+        description="Newest backup older than this raises the BackupTooOld alert.",
+    )
+    backup_restore_jobs: int = Field(
+        default=4, ge=1, le=64, description="Parallel `pg_restore` jobs (PostgreSQL)."
+    )
+    backup_pg_bin_dir: Path | None = Field(
+        default=None,
+        description="Directory of pg_dump/pg_restore; default: the PATH's, else Debian's "
+        "/usr/lib/postgresql/<newest>/bin.",
+    )
+
     def _normalise_postgres_url(cls, value: str | None) -> str | None:
         # Operators paste libpq URLs; the async engine needs the asyncpg driver name.
         if value and value.startswith(("postgres://", "postgresql://")):
