@@ -275,30 +275,6 @@ class Settings(BaseSettings):
         description="Rows an export reads per query (memory per export grows with this).",
     )
 
-    @field_validator(
-        "alert_webhook_urls",
-        "alert_email_to",
-        "encryption_keys",
-        "operator_workspaces",
-        "outbound_allow",
-        mode="before",
-    )
-    @classmethod
-    def _split_commas(cls, value: object) -> object:
-        # FLOW_ALERT_WEBHOOK_URLS=https://a,https://b reads better than a JSON list in a .env.
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("outbound_allow")
-    @classmethod
-    def _valid_outbound_allow(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            parse_allow_entry(entry)  # a typo must stop the start, not widen or break the rule
-        return value
-
-    @field_validator("database_url")
-    @classmethod
     # --- backup and restore drill (issue 14, docs/operations/backup.md) ---
     backup_dir: Path | None = Field(
         default=None,
@@ -335,6 +311,30 @@ class Settings(BaseSettings):
         "/usr/lib/postgresql/<newest>/bin.",
     )
 
+    @field_validator(
+        "alert_webhook_urls",
+        "alert_email_to",
+        "encryption_keys",
+        "operator_workspaces",
+        "outbound_allow",
+        mode="before",
+    )
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        # FLOW_ALERT_WEBHOOK_URLS=https://a,https://b reads better than a JSON list in a .env.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _valid_outbound_allow(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_allow_entry(entry)  # a typo must stop the start, not widen or break the rule
+        return value
+
+    @field_validator("database_url")
+    @classmethod
     def _normalise_postgres_url(cls, value: str | None) -> str | None:
         # Operators paste libpq URLs; the async engine needs the asyncpg driver name.
         if value and value.startswith(("postgres://", "postgresql://")):
