@@ -86,6 +86,14 @@ k8s-check: $(VENV)/.installed-dev ## Render every kustomization and validate it 
 migration: $(VENV)/.installed-dev ## New Alembic migration from model changes: make migration m="message"
 	$(BIN)/alembic revision --autogenerate -m "$(m)"
 
+.PHONY: pitr-drill
+pitr-drill: $(VENV)/.installed ## Point-in-time recovery drill with pgBackRest on a throw-away cluster
+	$(BIN)/python deploy/pgbackrest/pitr_drill.py
+
+.PHONY: backup-drill
+backup-drill: $(VENV)/.installed ## Restore the newest backup into a scratch database and check it
+	$(BIN)/intuitivus-flow backup drill
+
 .PHONY: bench
 bench: $(VENV)/.installed-dev ## Run the benchmarks (prints tables)
 	$(BIN)/python benchmarks/predictive_nab.py
