@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=5, ge=0, le=200)
     redis_url: SecretStr | None = None
     secret_key: SecretStr | None = None
+    principal_cache_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="How long a checked credential may be reused while no revocation touched "
+        "its workspace (0: check the database on every request).",
+    )
+    serving_processes: int = Field(
+        default=1, ge=1, description="Set by `serve --workers N` for its workers."
+    )
 
     cors_origins: list[str] = Field(default_factory=list)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -188,6 +198,20 @@ class Settings(BaseSettings):
         le=24 * 3600,
         description="How long a worker holds a job before another may take it over (a worker "
         "that died is noticed after this long).",
+    )
+    job_retention_days: int = Field(
+        default=14,
+        ge=1,
+        le=3650,
+        description="Days a finished job (succeeded or cancelled) is kept before the hourly "
+        "prune deletes it.",
+    )
+    job_failed_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days a failed job (out of attempts) is kept, longer than a finished one "
+        "so its error can still be read.",
     )
     campaign_sender: str | None = Field(
         default=None,

@@ -9,20 +9,45 @@ above every domain, so it may import them; no domain imports it (routes read kit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+
+from sqlalchemy.engine import make_url
 
 from intuitivus_flow.auth.policy import AuthPolicy
+from intuitivus_flow.auth.principal_cache import (
+    PrincipalCache,
+    build_principal_cache,
+    bump_after_commit,
+)
 from intuitivus_flow.config import Settings
+from intuitivus_flow.kit.db import on_commit_info
 from intuitivus_flow.kit.resources import Resources
 
 
 @dataclass(slots=True)
 class AppContext(Resources):
     auth: AuthPolicy
+    # Who holds a credential, reused until a revocation touches its workspace.
+    principals: PrincipalCache
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
         resources = Resources.open(settings)
+        principals = build_principal_cache(
+            resources.redis,
+            ttl_seconds=settings.principal_cache_seconds,
+            single_process=_serves_alone(settings),
+        )
+        on_commit_info(resources.sessions, partial(bump_after_commit, principals))
         return cls(
             **resources.parts(),
             auth=AuthPolicy.from_settings(settings, resources.counters),
+            principals=principals,
         )
+
+
+def _serves_alone(settings: Settings) -> bool:
+    """One process over an embedded database: nothing else can revoke behind its back. A
+    PostgreSQL instance without Redis may have siblings, which in-process state cannot see."""
+    backend = make_url(settings.resolved_database_url).get_backend_name()
+    return backend == "sqlite" and settings.serving_processes == 1

@@ -12,7 +12,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,6 +105,17 @@ async def revoke(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
 
 
 async def principal_from_key(session: AsyncSession, secret: str) -> Principal:
+    return (await check_key(session, secret)).principal
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedKey:
+    principal: Principal
+    # Until when this check may be reused: the key's expiry, and the next `last_used_at` write.
+    reusable_until: datetime
+
+
+async def check_key(session: AsyncSession, secret: str) -> CheckedKey:
     api_key, creator = await _find_key(session, secret)
     now = utcnow()
     if api_key.revoked_at is not None:
@@ -115,13 +126,17 @@ async def principal_from_key(session: AsyncSession, secret: str) -> Principal:
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
         api_key.last_used_at = now
     role = _key_role(creator.role_enum)
-    return Principal(
+    principal = Principal(
         workspace_id=api_key.workspace_id,
         role=role,
         scopes=_key_scopes(api_key, role),
         api_key_id=api_key.id,
         key_creator_id=creator.id,
     )
+    reusable_until = api_key.last_used_at + LAST_USED_RESOLUTION
+    if api_key.expires_at is not None:
+        reusable_until = min(reusable_until, api_key.expires_at)
+    return CheckedKey(principal, reusable_until)
 
 
 async def _find_key(session: AsyncSession, secret: str) -> tuple[ApiKey, User | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,7 @@ from intuitivus_flow.identity.scopes import ROLE_SCOPES
 from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.security import (
+    TokenClaims,
     TokenType,
     digest,
     hash_password,
@@ -284,18 +286,27 @@ async def principal_from_token(
     session: AsyncSession, token: str, *, kind: TokenType, policy: AuthPolicy
 ) -> Principal:
     """Who holds this access (or web) token, checked against the live session and user."""
-    claims = policy.codec.decode(token, kind)
+    principal, _ = await session_principal(session, policy.codec.decode(token, kind))
+    return principal
+
+
+async def session_principal(
+    session: AsyncSession, claims: TokenClaims
+) -> tuple[Principal, datetime]:
+    """The principal of a token's session, checked against the live session and user, and
+    when that session ends (a cached principal must not outlive it)."""
     auth_session, user = await _live_session(session, claims.session_id)
     if user.id != claims.user_id:
         raise Unauthorized("Invalid token")
     role = user.role_enum
-    return Principal(
+    principal = Principal(
         workspace_id=user.workspace_id,
         role=role,
         scopes=ROLE_SCOPES[role],
         user_id=user.id,
         session_id=auth_session.id,
     )
+    return principal, auth_session.expires_at
 
 
 async def get_acting_user(session: AsyncSession, principal: Principal) -> User | None:

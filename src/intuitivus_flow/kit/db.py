@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -26,7 +27,9 @@ from intuitivus_flow.kit.errors import FlowError
 
 SessionFactory = async_sessionmaker[AsyncSession]
 CommitHook = Callable[[set[uuid.UUID]], Awaitable[None]]
+InfoHook = Callable[[dict[str, Any]], Awaitable[None]]
 COMMIT_HOOKS = "after_commit_hooks"
+INFO_HOOKS = "after_commit_info_hooks"
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -76,10 +79,27 @@ def on_commit(factory: SessionFactory, hook: CommitHook) -> None:
     hooks.append(hook)
 
 
+def on_commit_info(factory: SessionFactory, hook: InfoHook) -> None:
+    """Run `hook(session.info)` after every unit of work of this factory commits: for
+    listeners that note at flush time what to do once the work is durable."""
+    hooks: list[InfoHook] = factory.kw.setdefault("info", {}).setdefault(INFO_HOOKS, [])
+    hooks.append(hook)
+
+
 async def _after_commit(session: AsyncSession) -> None:
     touched = session.info.pop(TOUCHED_KEY, set())
     for hook in session.info.get(COMMIT_HOOKS, []):
         await hook(touched)
+    for info_hook in session.info.get(INFO_HOOKS, []):
+        await info_hook(session.info)
+
+
+async def _commit(session: AsyncSession) -> None:
+    # A request answered from caches never began a transaction (the session begins on first
+    # use); committing it would still cost a round through the greenlet bridge.
+    if session.in_transaction():
+        await session.commit()
+    await _after_commit(session)
 
 
 @asynccontextmanager
@@ -90,8 +110,7 @@ async def unit_of_work(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
             yield session
         except FlowError as error:
             if error.keeps_work:
-                await session.commit()
-                await _after_commit(session)
+                await _commit(session)
             else:
                 await session.rollback()
             raise
@@ -99,5 +118,4 @@ async def unit_of_work(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
-            await session.commit()
-            await _after_commit(session)
+            await _commit(session)

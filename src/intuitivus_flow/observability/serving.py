@@ -127,6 +127,8 @@ def run_workers(settings: Settings, *, host: str, port: int, workers: int) -> No
 
     prepare_multiprocess_dir(settings.data_dir)
     share_fault_plan(settings.data_dir)
+    # Caches kept in one process are wrong once several serve (auth/principal_cache.py).
+    os.environ["FLOW_SERVING_PROCESSES"] = str(workers)
     # Workers are forked with the master's cached settings; they must see the shared file too.
     get_settings.cache_clear()
     configure_logging(settings)

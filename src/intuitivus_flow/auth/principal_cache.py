@@ -1,0 +1,268 @@
+"""A short-lived, revocation-aware cache of who holds a credential (issue 12).
+
+Checking a bearer token or an API key against the database was about 40 % of every
+authenticated request: a pool checkout, BEGIN, a join and COMMIT. Here the resulting
+`Principal` is kept in the process for up to `FLOW_PRINCIPAL_CACHE_SECONDS`, and served only
+while the *auth versions* read with it are still current: the version of its workspace and the
+instance-wide one.
+
+Invalidation does not depend on each revoking code path remembering the cache. A flush
+listener notes the workspaces whose users, sessions, API keys or workspace row were deleted or
+changed in a column that matters (anything but bookkeeping such as `last_used_at`), and a bulk
+UPDATE/DELETE of those tables through a session marks every workspace; after the unit of work
+commits, their versions are bumped. Logout, refresh-token reuse, deactivation, deletion, role
+change, membership removal, key revocation and password change or reset all go through there.
+
+Ordering makes a race harmless: on a miss the versions are read *before* the database, so a
+revocation committing during the lookup bumps past them and the entry it stored is never
+served. That needs the workspace before the lookup: a token carries it (signed); an API key's
+is learned from its first lookup, which is therefore not stored.
+
+Versions live in Redis when configured (shared by every worker and instance; a hit costs one
+MGET). Without Redis they live in this process, which is only right for one process: served
+by several workers without Redis, the cache is off. When Redis cannot be reached, requests
+are authenticated against the database and this process drops its entries; bumps that failed
+are retried before this process serves from its cache again. The one window left is a bump
+lost with its process while Redis was away, which the TTL bounds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+
+from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.kit.models import utcnow
+
+log = logging.getLogger(__name__)
+
+AUTH_TOUCHED_KEY = "auth_touched_workspaces"
+EVERY_WORKSPACE = "*"
+# Tables whose rows decide who a credential is; workspaces for their deletion.
+AUTH_TABLES = frozenset({"users", "auth_sessions", "api_keys", "workspaces"})
+# Columns written while authenticating or signing in; they change no one's rights.
+BOOKKEEPING_COLUMNS = frozenset({"last_used_at", "last_login_at", "updated_at"})
+Versions = tuple[int, int]
+
+
+class VersionStore(Protocol):
+    async def read(self, workspace_id: uuid.UUID) -> Versions: ...
+
+    async def bump(self, workspace_ids: Iterable[uuid.UUID], *, everything: bool) -> None: ...
+
+
+class MemoryVersions:
+    """One process's versions: right only when this process is the only one serving."""
+
+    def __init__(self) -> None:
+        self._everything = 0
+        self._workspaces: dict[uuid.UUID, int] = {}
+
+    async def read(self, workspace_id: uuid.UUID) -> Versions:
+        return self._everything, self._workspaces.get(workspace_id, 0)
+
+    async def bump(self, workspace_ids: Iterable[uuid.UUID], *, everything: bool) -> None:
+        self._everything += everything
+        for workspace_id in workspace_ids:
+            self._workspaces[workspace_id] = self._workspaces.get(workspace_id, 0) + 1
+
+
+class RedisVersions:
+    def __init__(self, redis: Redis, prefix: str = "flow:auth:v:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def read(self, workspace_id: uuid.UUID) -> Versions:
+        everything, workspace = await self._redis.mget(
+            self._prefix + EVERY_WORKSPACE, f"{self._prefix}{workspace_id}"
+        )
+        return int(everything or 0), int(workspace or 0)
+
+    async def bump(self, workspace_ids: Iterable[uuid.UUID], *, everything: bool) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if everything:
+                pipe.incr(self._prefix + EVERY_WORKSPACE)
+            for workspace_id in workspace_ids:
+                pipe.incr(f"{self._prefix}{workspace_id}")
+            await pipe.execute()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    principal: Principal
+    versions: Versions
+    fresh_until: float  # time.monotonic()
+    valid_until: datetime  # the credential's own limit (session end, key expiry)
+
+
+class PrincipalCache:
+    def __init__(
+        self, versions: VersionStore | None, *, ttl_seconds: float, max_entries: int = 10_000
+    ) -> None:
+        self._versions = versions
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._workspaces: dict[str, uuid.UUID] = {}  # API key digest -> its workspace
+        self._pending: set[uuid.UUID] = set()
+        self._pending_everything = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._versions is not None and self._ttl > 0
+
+    async def principal(
+        self,
+        key: str,
+        load: Callable[[], Awaitable[tuple[Principal, datetime]]],
+        *,
+        workspace_id: uuid.UUID | None = None,
+    ) -> Principal:
+        """The principal for `key` (a session id, an API key's digest), from the cache while
+        it is current, else from `load()`: the database check, which raises when the
+        credential is refused and returns the principal and until when it may be reused."""
+        if not self.enabled:
+            return (await load())[0]
+        hit = await self._current(key)
+        if hit is not None:
+            return hit
+        workspace_id = workspace_id or self._workspaces.get(key)
+        versions = await self._read_versions(workspace_id) if workspace_id else None
+        principal, valid_until = await load()
+        self._workspaces[key] = principal.workspace_id
+        if versions is not None and principal.workspace_id == workspace_id:
+            self._store(key, principal, versions, valid_until)
+        return principal
+
+    async def bump(self, workspace_ids: set[uuid.UUID], *, everything: bool) -> None:
+        """Make every cached principal of these workspaces (or all) stale, on every process."""
+        if self._versions is None:
+            return
+        self._pending |= workspace_ids
+        self._pending_everything |= everything
+        self._entries.clear()  # this process re-reads at once, whatever Redis does
+        await self._flush_pending()
+
+    async def _current(self, key: str) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if (
+            entry.fresh_until <= time.monotonic()
+            or entry.valid_until <= utcnow()
+            or await self._read_versions(entry.principal.workspace_id) != entry.versions
+        ):
+            self._entries.pop(key, None)
+            return None
+        self._entries.move_to_end(key)
+        return entry.principal
+
+    async def _read_versions(self, workspace_id: uuid.UUID) -> Versions | None:
+        """The current versions, or None when they cannot be trusted (Redis away, or a bump
+        of this process still owed to it): then nothing is served from or put in the cache."""
+        assert self._versions is not None
+        try:
+            if not await self._flush_pending():
+                return None
+            return await self._versions.read(workspace_id)
+        except (RedisError, OSError) as error:
+            self._entries.clear()
+            log.warning("principal cache off while Redis is unreachable: %s", error)
+            return None
+
+    async def _flush_pending(self) -> bool:
+        if not (self._pending or self._pending_everything):
+            return True
+        assert self._versions is not None
+        try:
+            await self._versions.bump(self._pending, everything=self._pending_everything)
+        except (RedisError, OSError) as error:
+            self._entries.clear()
+            log.warning("auth version bump deferred, Redis is unreachable: %s", error)
+            return False
+        self._pending.clear()
+        self._pending_everything = False
+        return True
+
+    def _store(
+        self, key: str, principal: Principal, versions: Versions, valid_until: datetime
+    ) -> None:
+        fresh_until = time.monotonic() + self._ttl
+        self._entries[key] = _Entry(principal, versions, fresh_until, valid_until)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+        while len(self._workspaces) > self._max_entries:
+            self._workspaces.pop(next(iter(self._workspaces)))
+
+
+def build_principal_cache(
+    redis: Redis | None, *, ttl_seconds: float, single_process: bool
+) -> PrincipalCache:
+    if redis is not None:
+        return PrincipalCache(RedisVersions(redis), ttl_seconds=ttl_seconds)
+    return PrincipalCache(MemoryVersions() if single_process else None, ttl_seconds=ttl_seconds)
+
+
+async def bump_after_commit(cache: PrincipalCache, info: dict[str, Any]) -> None:
+    touched: set[uuid.UUID | str] = info.pop(AUTH_TOUCHED_KEY, set())
+    if touched:
+        workspaces = {item for item in touched if isinstance(item, uuid.UUID)}
+        await cache.bump(workspaces, everything=EVERY_WORKSPACE in touched)
+
+
+def _is_auth_row(row: object) -> bool:
+    return getattr(row, "__tablename__", None) in AUTH_TABLES
+
+
+def _changed_rights(row: object) -> bool:
+    return any(
+        attribute.key not in BOOKKEEPING_COLUMNS and attribute.history.has_changes()
+        for attribute in inspect(row).attrs
+    )
+
+
+def _workspaces_of(row: object) -> set[uuid.UUID | str]:
+    """The workspace a row's principals belong to, before and after this flush."""
+    column = "id" if getattr(row, "__tablename__", None) == "workspaces" else "workspace_id"
+    history = inspect(row).attrs[column].history
+    values = [*history.deleted, *history.unchanged, *history.added]
+    found: set[uuid.UUID | str] = {value for value in values if isinstance(value, uuid.UUID)}
+    return found or {EVERY_WORKSPACE}  # not loaded: which workspace is unknown
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_auth_changes(session: Session, _: object) -> None:
+    # New rows are left out: nothing can have cached a principal for them yet.
+    changed = [row for row in session.dirty if _is_auth_row(row) and _changed_rights(row)]
+    deleted = [row for row in session.deleted if _is_auth_row(row)]
+    for row in (*changed, *deleted):
+        session.info.setdefault(AUTH_TOUCHED_KEY, set()).update(_workspaces_of(row))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _remember_bulk_auth_changes(state: ORMExecuteState) -> None:
+    # A bulk UPDATE or DELETE names no rows; which workspaces it reached is unknown.
+    if state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in AUTH_TABLES:
+            state.session.info.setdefault(AUTH_TOUCHED_KEY, set()).add(EVERY_WORKSPACE)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_auth_changes(session: Session, previous: SessionTransaction) -> None:
+    # Only the whole transaction's rollback: a savepoint's keeps the outer changes, which
+    # still commit (an extra bump costs a re-read; a lost one would serve a revoked principal).
+    if previous.parent is None:
+        session.info.pop(AUTH_TOUCHED_KEY, None)
