@@ -52,6 +52,15 @@ test: $(VENV)/.installed-dev ## Run the test suite (SQLite + PostgreSQL + Redis)
 fuzz: $(VENV)/.installed-dev ## API fuzzing with many examples per operation (FUZZ_EXAMPLES=100); `make test` runs a quick pass
 	FLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz --timeout=3600 $(PYTEST_ARGS) tests/fuzz
 
+# Locust and the report's charts only: `make loadtest` works without the dev tools.
+$(VENV)/.installed-loadtest: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[loadtest]'
+	@touch $@ $(VENV)/.installed
+
+.PHONY: loadtest
+loadtest: $(VENV)/.installed-loadtest ## The plan's load tests (docs/loadtests.md): [URL=http://...] [ARGS="--quick" or "--profile headline --workers 2 --database postgresql://..."]
+	$(BIN)/python -m loadtests $(if $(URL),--url $(URL)) $(ARGS)
+
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## ruff (lint + format check), mypy, bandit and pip-audit (as CI runs them)
 	$(BIN)/ruff check .

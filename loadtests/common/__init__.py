@@ -1,0 +1,1 @@
+"""Helpers shared by the scenarios: pacing, credentials, checks, WhatsApp signatures, records."""
