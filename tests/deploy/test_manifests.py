@@ -283,9 +283,17 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
+def _pod_template(owner: Manifest) -> Manifest:
+    if owner["kind"] == "CronJob":
+        template: Manifest = owner["spec"]["jobTemplate"]["spec"]["template"]
+        return template
+    template = owner["spec"]["template"]
+    return template
+
+
 def _pod_labels(objects: tuple[Manifest, ...]) -> list[tuple[Manifest, dict[str, str]]]:
     return [
-        (owner, owner["spec"]["template"]["metadata"]["labels"]) for owner, _ in _pod_specs(objects)
+        (owner, _pod_template(owner)["metadata"]["labels"]) for owner, _ in _pod_specs(objects)
     ]
 
 
