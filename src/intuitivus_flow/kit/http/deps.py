@@ -15,7 +15,8 @@ from intuitivus_flow.kit.repository import MAX_PAGE_SIZE
 from intuitivus_flow.kit.resources import Resources
 
 
-def get_context(request: Request) -> Resources:
+async def get_context(request: Request) -> Resources:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request.
     # The app's context (intuitivus_flow/context.py) extends Resources; routes need only these.
     context: Resources = request.app.state.context
     return context
@@ -35,7 +36,7 @@ async def get_session(context: Context) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def client_address(request: Request, context: Context) -> str:
+async def client_address(request: Request, context: Context) -> str:
     """The caller's address, from X-Forwarded-For only when we sit behind a trusted proxy."""
     if context.settings.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for", "")
