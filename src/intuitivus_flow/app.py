@@ -13,6 +13,7 @@ from intuitivus_flow.agents.endpoints import router as agents_router
 from intuitivus_flow.alerts.endpoints import router as alerts_router
 from intuitivus_flow.alerts.runtime import start_operations
 from intuitivus_flow.apikeys.endpoints import router as api_keys_router
+from intuitivus_flow.auth.deps import request_authenticator
 from intuitivus_flow.auth.endpoints import router as auth_router
 from intuitivus_flow.billing.endpoints import router as billing_router
 from intuitivus_flow.campaigns.endpoints import router as campaigns_router
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         redoc_url=None,
     )
     app.state.context = context
+    # identity.http.CurrentPrincipal asks this port; auth answers it (identity sits below auth).
+    app.state.authenticate = request_authenticator(context)
     install_problem_handlers(app)
     install_openapi(app)  # errors documented as the problems they are
     for router in (

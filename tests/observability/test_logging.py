@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from intuitivus_flow.auth.deps import CurrentPrincipal
 from intuitivus_flow.config import LogFormat
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.security import digest
 from intuitivus_flow.observability.install import Telemetry
 from intuitivus_flow.observability.logging import REDACTED, configure_logging, redact_value

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from intuitivus_flow.agents import crews, schemas, tasks
 from intuitivus_flow.agents import service as agents
 from intuitivus_flow.agents.models import AgentStatus
-from intuitivus_flow.auth.deps import CurrentPrincipal
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import DbSession, Paging
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from intuitivus_flow.apikeys import schemas
 from intuitivus_flow.apikeys import service as api_keys
-from intuitivus_flow.auth.deps import CurrentPrincipal
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import DbSession, Paging
 
 router = APIRouter(prefix="/api/api-keys", tags=["api keys"])

@@ -4,8 +4,9 @@ from fastapi import APIRouter, status
 
 from intuitivus_flow.auth import schemas
 from intuitivus_flow.auth import service as auth
-from intuitivus_flow.auth.deps import AuthContext, CurrentPrincipal
+from intuitivus_flow.auth.deps import AuthContext
 from intuitivus_flow.auth.service import IssuedTokens
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
 from intuitivus_flow.workspaces.repository import WorkspaceRepository
 

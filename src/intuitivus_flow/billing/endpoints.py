@@ -6,13 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse
 
-from intuitivus_flow.auth.deps import CurrentPrincipal
 from intuitivus_flow.billing import licences, manual_payments, payments, schemas
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.gateways import gateway_for
 from intuitivus_flow.billing.manual_payments import Decision, DeskPayment, PaymentOperator
 from intuitivus_flow.billing.plans import PLANS
 from intuitivus_flow.billing.webhooks import parse_platform, secrets_from
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])

@@ -5,13 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile, status
 
-from intuitivus_flow.auth.deps import CurrentPrincipal
 from intuitivus_flow.campaigns import schemas
 from intuitivus_flow.campaigns import service as campaigns
 from intuitivus_flow.campaigns.automation import schemas as steps
 from intuitivus_flow.campaigns.automation import service as automation
 from intuitivus_flow.campaigns.models import CampaignStatus, Platform
 from intuitivus_flow.campaigns.reports import FileReports, StaticReports
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import DbSession, Paging
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])

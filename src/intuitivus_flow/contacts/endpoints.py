@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from intuitivus_flow.auth.deps import CurrentPrincipal
 from intuitivus_flow.contacts import schemas
 from intuitivus_flow.contacts import service as contacts
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import DbSession, Paging
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])

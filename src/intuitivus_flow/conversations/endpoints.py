@@ -6,11 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
-from intuitivus_flow.auth.deps import CurrentPrincipal
 from intuitivus_flow.conversations import schemas, webchat, webhooks
 from intuitivus_flow.conversations import service as conversations
 from intuitivus_flow.conversations.models import ConversationState
 from intuitivus_flow.conversations.numbers import GraphApi
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, Paging
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])

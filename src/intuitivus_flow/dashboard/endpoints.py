@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from intuitivus_flow.auth.deps import CurrentPrincipal
 from intuitivus_flow.dashboard import schemas
 from intuitivus_flow.dashboard import service as dashboard
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import Context, DbSession
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])

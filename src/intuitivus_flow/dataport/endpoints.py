@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 
-from intuitivus_flow.auth.deps import CurrentPrincipal
 from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.exporter import ExportPlan
 from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult, ImportRunRead
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import Context, DbSession
 
 router = APIRouter(prefix="/api/data", tags=["data"])

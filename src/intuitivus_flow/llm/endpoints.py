@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from intuitivus_flow.auth.deps import CurrentPrincipal
+from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.llm import schemas

@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from intuitivus_flow.auth.deps import AuthContext, CurrentPrincipal, get_principal
 from intuitivus_flow.auth.operators import require_operator
+from intuitivus_flow.identity.http import CurrentPrincipal, principal_from_credentials
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden
-from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
+from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
 from intuitivus_flow.observability.access import address_allowed, token_matches
 
 _bearer = HTTPBearer(auto_error=False, description="Access token, API key or metrics token")
@@ -41,8 +41,9 @@ class Operator:
 
 
 async def operator_reader(
+    request: Request,
     session: DbSession,
-    context: AuthContext,
+    context: Context,
     address: ClientAddress,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Operator:
@@ -51,13 +52,13 @@ async def operator_reader(
         if not address_allowed(context.settings, address):
             raise Forbidden("This address may not use the metrics token")
         return Operator(principal=None)
-    principal = await get_principal(session, context, bearer, None)
+    principal = await principal_from_credentials(request, session, bearer, None)
     await require_operator(session, principal, context.settings, scope=Scope.operations_read)
     return Operator(principal=principal)
 
 
 async def operator_writer(
-    session: DbSession, principal: CurrentPrincipal, context: AuthContext
+    session: DbSession, principal: CurrentPrincipal, context: Context
 ) -> Operator:
     """Changes (silences) need an operator with `operations:write`; the token only reads."""
     await require_operator(session, principal, context.settings, scope=Scope.operations_write)

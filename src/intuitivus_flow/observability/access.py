@@ -13,16 +13,16 @@ import hmac
 from ipaddress import ip_address
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from intuitivus_flow.auth.deps import AuthContext, get_principal
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.config import Settings
+from intuitivus_flow.identity.http import principal_from_credentials
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden, Unauthorized
-from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
+from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
 
 _bearer = HTTPBearer(auto_error=False, description="Metrics token, access token or API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
@@ -47,7 +47,7 @@ def token_matches(settings: Settings, bearer: HTTPAuthorizationCredentials | Non
     return hmac.compare_digest(bearer.credentials.encode(), expected)
 
 
-def require_metrics_access(context: AuthContext, address: ClientAddress, bearer: Bearer) -> None:
+def require_metrics_access(context: Context, address: ClientAddress, bearer: Bearer) -> None:
     """403 outside the allowed networks, then 401 without the right token."""
     settings = context.settings
     if not address_allowed(settings, address):
@@ -57,8 +57,9 @@ def require_metrics_access(context: AuthContext, address: ClientAddress, bearer:
 
 
 async def _require_ops_access(
+    request: Request,
     session: DbSession,
-    context: AuthContext,
+    context: Context,
     address: ClientAddress,
     bearer: Bearer,
     api_key: str | None,
@@ -71,25 +72,34 @@ async def _require_ops_access(
         if not address_allowed(context.settings, address):
             raise Forbidden("This address may not use the metrics token")
         return
-    principal = await get_principal(session, context, bearer, api_key)
+    principal = await principal_from_credentials(request, session, bearer, api_key)
     await require_operator(session, principal, context.settings, scope=scope, role=role)
 
 
 async def require_ops_reader(
+    request: Request,
     session: DbSession,
-    context: AuthContext,
+    context: Context,
     address: ClientAddress,
     bearer: Bearer,
     api_key: ApiKey,
 ) -> None:
     await _require_ops_access(
-        session, context, address, bearer, api_key, scope=Scope.operations_read, role=Role.admin
+        request,
+        session,
+        context,
+        address,
+        bearer,
+        api_key,
+        scope=Scope.operations_read,
+        role=Role.admin,
     )
 
 
 async def require_ops_writer(
+    request: Request,
     session: DbSession,
-    context: AuthContext,
+    context: Context,
     address: ClientAddress,
     bearer: Bearer,
     api_key: ApiKey,
@@ -97,7 +107,14 @@ async def require_ops_writer(
     """Faults hit every tenant: an owner of an operator workspace (keys act as admins at most,
     so only people), or the metrics token."""
     await _require_ops_access(
-        session, context, address, bearer, api_key, scope=Scope.operations_write, role=Role.owner
+        request,
+        session,
+        context,
+        address,
+        bearer,
+        api_key,
+        scope=Scope.operations_write,
+        role=Role.owner,
     )
 
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from fastapi import APIRouter, status
 
-from intuitivus_flow.auth.deps import AuthContext, CurrentPrincipal
-from intuitivus_flow.kit.http.deps import DbSession, Paging
+from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 from intuitivus_flow.users import schemas as user_schemas
 from intuitivus_flow.users import service as members
 from intuitivus_flow.workspaces import schemas
@@ -89,7 +90,7 @@ async def invite(
     body: user_schemas.InvitationCreate,
     session: DbSession,
     principal: CurrentPrincipal,
-    context: AuthContext,
+    context: Context,
 ) -> user_schemas.InvitationCreated:
     """Create an invitation with a role. The token is returned once: pass the link on."""
     issued = await members.invite(
@@ -97,7 +98,8 @@ async def invite(
         principal,
         email=body.email,
         role=body.role,
-        lifetime=context.auth.invitation_lifetime,
+        # The auth policy's invitation lifetime, from the same setting (auth sits above).
+        lifetime=timedelta(days=context.settings.invitation_days),
     )
     return user_schemas.InvitationCreated(
         **user_schemas.InvitationRead.model_validate(issued.invitation).model_dump(),
