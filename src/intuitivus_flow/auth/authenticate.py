@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.auth.principal_cache import PrincipalCache
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.kit.errors import Unauthorized
-from intuitivus_flow.kit.security import TokenType, digest
+from intuitivus_flow.kit.security import TokenClaims, TokenType, digest
 
 
 async def principal_for_credential(
@@ -22,7 +23,7 @@ async def principal_for_credential(
     has no current answer (its session then begins, else the request needs no transaction)."""
     if api_keys.looks_like_api_key(credential):
         return await _key_principal(session, credential, cache)
-    claims = policy.codec.decode(credential, TokenType.access)
+    claims = cache.tokens.claims(credential, _access_decoder(policy))
 
     async def load() -> tuple[Principal, datetime]:
         return await auth.session_principal(session, claims)
@@ -33,6 +34,13 @@ async def principal_for_credential(
     if principal.user_id != claims.user_id:
         raise Unauthorized("Invalid token")
     return principal
+
+
+def _access_decoder(policy: AuthPolicy) -> Callable[[str], TokenClaims]:
+    def decode(token: str) -> TokenClaims:
+        return policy.codec.decode(token, TokenType.access)
+
+    return decode
 
 
 async def _key_principal(session: AsyncSession, secret: str, cache: PrincipalCache) -> Principal:

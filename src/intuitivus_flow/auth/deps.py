@@ -8,13 +8,12 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.apikeys import service as api_keys
-from intuitivus_flow.auth import service as auth
+from intuitivus_flow.auth.authenticate import principal_for_credential
 from intuitivus_flow.auth.policy import AuthPolicy
+from intuitivus_flow.auth.principal_cache import PrincipalCache
 from intuitivus_flow.config import Settings
 from intuitivus_flow.identity.http import Authenticator
 from intuitivus_flow.identity.principal import Principal
-from intuitivus_flow.kit.security import TokenType
 from intuitivus_flow.observability.logging import bind_request_identity
 
 
@@ -24,6 +23,7 @@ class AuthRuntime(Protocol):
 
     settings: Settings
     auth: AuthPolicy
+    principals: PrincipalCache
 
 
 async def get_auth_runtime(request: Request) -> AuthRuntime:
@@ -45,12 +45,9 @@ def request_authenticator(context: AuthRuntime) -> Authenticator:
     """auth's answer to `identity.http`'s port, wired by the app on `app.state.authenticate`."""
 
     async def authenticate(session: AsyncSession, credential: str) -> Principal:
-        if api_keys.looks_like_api_key(credential):
-            principal = await api_keys.principal_from_key(session, credential)
-        else:
-            principal = await auth.principal_from_token(
-                session, credential, kind=TokenType.access, policy=context.auth
-            )
+        principal = await principal_for_credential(
+            session, credential, policy=context.auth, cache=context.principals
+        )
         bind_request_identity(principal)
         return principal
 

@@ -7,8 +7,7 @@ from intuitivus_flow.auth import service as auth
 from intuitivus_flow.auth.deps import AuthContext
 from intuitivus_flow.auth.service import IssuedTokens
 from intuitivus_flow.identity.http import CurrentPrincipal
-from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
-from intuitivus_flow.workspaces.repository import WorkspaceRepository
+from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -76,17 +75,16 @@ async def logout(session: DbSession, principal: CurrentPrincipal) -> None:
 
 
 @router.get("/me", response_model=schemas.Me, summary="Who am I")
-async def me(session: DbSession, principal: CurrentPrincipal) -> schemas.Me:
+async def me(session: DbSession, principal: CurrentPrincipal, context: Context) -> schemas.Me:
     """The signed-in user (or API key), its role, scopes and workspace."""
-    user = await auth.get_acting_user(session, principal)
-    workspace = await WorkspaceRepository(session, principal.workspace_id).current()
+    account = await auth.account_summary(session, principal, cache=context.cache)
     return schemas.Me(
-        id=user.id if user else None,
-        email=user.email if user else None,
-        name=user.name if user else None,
+        id=account["id"],
+        email=account["email"],
+        name=account["name"],
         role=principal.role,
         scopes=sorted(scope.value for scope in principal.scopes),
-        workspace=schemas.WorkspaceSummary.model_validate(workspace),
+        workspace=schemas.WorkspaceSummary.model_validate(account["workspace"]),
         via="token" if principal.is_user else "api_key",
     )
 

@@ -44,6 +44,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.security import TokenClaims
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,27 @@ class _Entry:
     valid_until: datetime  # the credential's own limit (session end, key expiry)
 
 
+class VerifiedTokens:
+    """Access tokens whose signature this process checked, with their claims, until they
+    expire. A JWT's bytes cannot change, so the check (HMAC, two JSON decodes and PyJWT's
+    key preparation: an eighth of a cached request) is done once per token, not per request.
+    Whether its session still stands is the principal cache's question, asked every time."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._claims: OrderedDict[str, TokenClaims] = OrderedDict()
+        self._max_entries = max_entries
+
+    def claims(self, token: str, decode: Callable[[str], TokenClaims]) -> TokenClaims:
+        found = self._claims.get(token)
+        if found is not None and found.expires_at > utcnow():
+            return found
+        claims = decode(token)  # raises for a bad, expired or wrong-kind token
+        self._claims[token] = claims
+        while len(self._claims) > self._max_entries:
+            self._claims.popitem(last=False)
+        return claims
+
+
 class PrincipalCache:
     def __init__(
         self, versions: VersionStore | None, *, ttl_seconds: float, max_entries: int = 10_000
@@ -117,6 +139,7 @@ class PrincipalCache:
         self._workspaces: dict[str, uuid.UUID] = {}  # API key digest -> its workspace
         self._pending: set[uuid.UUID] = set()
         self._pending_everything = False
+        self.tokens = VerifiedTokens(max_entries)
 
     @property
     def enabled(self) -> bool:

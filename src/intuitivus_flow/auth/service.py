@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import ROLE_SCOPES
+from intuitivus_flow.kit.cache import Cache, cached
 from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.security import (
@@ -41,8 +43,11 @@ from intuitivus_flow.users.repository import (
     normalize_email,
 )
 from intuitivus_flow.workspaces.models import Workspace
+from intuitivus_flow.workspaces.repository import WorkspaceRepository
 
 INVALID_CREDENTIALS = "Invalid email or password"
+# A TTL only bounds memory and writes outside the ORM: any write to the workspace recomputes.
+ME_CACHE_SECONDS = 60
 
 
 class RefreshTokenReused(Unauthorized):
@@ -307,6 +312,30 @@ async def session_principal(
         session_id=auth_session.id,
     )
     return principal, auth_session.expires_at
+
+
+async def account_summary(
+    session: AsyncSession, principal: Principal, *, cache: Cache
+) -> dict[str, Any]:
+    """The acting user's id, email and name (None for an API key) and the workspace's id and
+    name: read on every `/api/auth/me`, so cached per workspace data version (renaming either
+    is a write to the workspace, which makes the next read recompute)."""
+
+    async def compute() -> dict[str, Any]:
+        user = await get_acting_user(session, principal)
+        workspace = await WorkspaceRepository(session, principal.workspace_id).current()
+        return {
+            "id": str(user.id) if user else None,
+            "email": user.email if user else None,
+            "name": user.name if user else None,
+            "workspace": {"id": str(workspace.id), "name": workspace.name},
+        }
+
+    subject = principal.user_id or principal.api_key_id
+    summary, _ = await cached(
+        cache, principal.workspace_id, f"me:{subject}", compute, ttl_seconds=ME_CACHE_SECONDS
+    )
+    return dict(summary)
 
 
 async def get_acting_user(session: AsyncSession, principal: Principal) -> User | None:
