@@ -34,7 +34,7 @@ from intuitivus_flow.kit.http.middleware import (
     RejectBadInputMiddleware,
     RequestContextMiddleware,
 )
-from intuitivus_flow.kit.http.openapi import install_openapi
+from intuitivus_flow.kit.http.openapi import install_openapi, operation_id
 from intuitivus_flow.kit.http.problems import install_problem_handlers
 from intuitivus_flow.llm.endpoints import router as llm_router
 from intuitivus_flow.metrics_history.endpoints import router as metrics_history_router
@@ -75,12 +75,13 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        generate_unique_id_function=operation_id,  # `{tag}:{name}`, e.g. `campaigns:list`
     )
     app.state.context = context
     # identity.http.CurrentPrincipal asks this port; auth answers it (identity sits below auth).
     app.state.authenticate = request_authenticator(context)
     install_problem_handlers(app)
-    install_openapi(app)  # errors documented as the problems they are
+    install_openapi(app)  # the contract: operationIds, problems, scopes (kit/http/openapi.py)
     for router in (
         health_router,
         auth_router,

@@ -8,14 +8,21 @@ from fastapi import APIRouter, Query, status
 from intuitivus_flow.agents import crews, schemas, tasks
 from intuitivus_flow.agents import service as agents
 from intuitivus_flow.agents.models import AgentStatus
+from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import DbSession, Paging
+from intuitivus_flow.kit.http.openapi import route_errors
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
 
 @router.post(
     "",
+    openapi_extra=route_errors(PlanLimitReached),
+    dependencies=[requires(Scope.agents_write)],
     response_model=schemas.AgentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create an agent",
@@ -27,7 +34,12 @@ async def create_agent(
     return await agents.create(session, principal, data=body)
 
 
-@router.get("", response_model=schemas.AgentPage, summary="List agents")
+@router.get(
+    "",
+    dependencies=[requires(Scope.agents_read)],
+    response_model=schemas.AgentPage,
+    summary="List agents",
+)
 async def list_agents(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -40,7 +52,12 @@ async def list_agents(
     )
 
 
-@router.get("/stats", response_model=schemas.AgentStats, summary="Agent statistics")
+@router.get(
+    "/stats",
+    dependencies=[requires(Scope.agents_read)],
+    response_model=schemas.AgentStats,
+    summary="Agent statistics",
+)
 async def agent_stats(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -67,6 +84,7 @@ async def agent_stats(
 
 @router.post(
     "/crews",
+    dependencies=[requires(Scope.agents_write)],
     response_model=schemas.CrewRunRead,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a multi-agent run",
@@ -87,7 +105,12 @@ async def start_crew(
     return schemas.CrewRunRead.model_validate(run)
 
 
-@router.get("/crews", response_model=schemas.CrewRunPage, summary="List multi-agent runs")
+@router.get(
+    "/crews",
+    dependencies=[requires(Scope.agents_read)],
+    response_model=schemas.CrewRunPage,
+    summary="List multi-agent runs",
+)
 async def list_crews(
     session: DbSession, principal: CurrentPrincipal, paging: Paging
 ) -> schemas.CrewRunPage:
@@ -111,7 +134,12 @@ def _summary(item: crews.RunListing) -> schemas.CrewRunSummary:
     )
 
 
-@router.get("/crews/{run_id}", response_model=schemas.CrewRunRead, summary="A multi-agent run")
+@router.get(
+    "/crews/{run_id}",
+    dependencies=[requires(Scope.agents_read)],
+    response_model=schemas.CrewRunRead,
+    summary="A multi-agent run",
+)
 async def get_crew(
     run_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> schemas.CrewRunRead:
@@ -122,13 +150,24 @@ async def get_crew(
     return read
 
 
-@router.get("/tasks/{task_id}", response_model=schemas.TaskRead, summary="One task")
+@router.get(
+    "/tasks/{task_id}",
+    dependencies=[requires(Scope.agents_read)],
+    response_model=schemas.TaskRead,
+    summary="One task",
+)
 async def get_task(task_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> object:
     """Status, result, tokens, cost and latency of a task."""
     return await tasks.get_task(session, principal, task_id)
 
 
-@router.post("/tasks/{task_id}/cancel", response_model=schemas.TaskRead, summary="Cancel a task")
+@router.post(
+    "/tasks/{task_id}/cancel",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.agents_write)],
+    response_model=schemas.TaskRead,
+    summary="Cancel a task",
+)
 async def cancel_task(
     task_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -136,13 +175,23 @@ async def cancel_task(
     return await tasks.cancel(session, principal, task_id)
 
 
-@router.get("/{agent_id}", response_model=schemas.AgentRead, summary="One agent")
+@router.get(
+    "/{agent_id}",
+    dependencies=[requires(Scope.agents_read)],
+    response_model=schemas.AgentRead,
+    summary="One agent",
+)
 async def get_agent(agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> object:
     """An agent of this workspace; other workspaces' ids answer 404."""
     return await agents.get(session, principal, agent_id)
 
 
-@router.patch("/{agent_id}", response_model=schemas.AgentRead, summary="Change an agent")
+@router.patch(
+    "/{agent_id}",
+    dependencies=[requires(Scope.agents_write)],
+    response_model=schemas.AgentRead,
+    summary="Change an agent",
+)
 async def update_agent(
     agent_id: uuid.UUID,
     body: schemas.AgentUpdate,
@@ -153,7 +202,12 @@ async def update_agent(
     return await agents.update(session, principal, agent_id, changes=body)
 
 
-@router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an agent")
+@router.delete(
+    "/{agent_id}",
+    dependencies=[requires(Scope.agents_write)],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an agent",
+)
 async def delete_agent(
     agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> None:
@@ -163,6 +217,8 @@ async def delete_agent(
 
 @router.post(
     "/{agent_id}/clone",
+    openapi_extra=route_errors(PlanLimitReached),
+    dependencies=[requires(Scope.agents_write)],
     response_model=schemas.AgentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Clone an agent",
@@ -177,7 +233,12 @@ async def clone_agent(
     return await agents.clone(session, principal, agent_id, name=body.name)
 
 
-@router.put("/{agent_id}/status", response_model=schemas.AgentRead, summary="Change status")
+@router.put(
+    "/{agent_id}/status",
+    dependencies=[requires(Scope.agents_write)],
+    response_model=schemas.AgentRead,
+    summary="Change status",
+)
 async def change_status(
     agent_id: uuid.UUID,
     body: schemas.AgentStatusChange,
@@ -190,6 +251,7 @@ async def change_status(
 
 @router.post(
     "/{agent_id}/tasks",
+    dependencies=[requires(Scope.agents_write)],
     response_model=schemas.TaskRead,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run a prompt",
@@ -204,7 +266,12 @@ async def submit_task(
     return await tasks.submit(session, principal, agent_id, prompt=body.prompt)
 
 
-@router.get("/{agent_id}/tasks", response_model=schemas.TaskPage, summary="An agent's tasks")
+@router.get(
+    "/{agent_id}/tasks",
+    dependencies=[requires(Scope.agents_read)],
+    response_model=schemas.TaskPage,
+    summary="An agent's tasks",
+)
 async def list_tasks(
     agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
 ) -> object:

@@ -17,8 +17,11 @@ from intuitivus_flow.alerts import service as alerts
 from intuitivus_flow.alerts.models import Silence
 from intuitivus_flow.alerts.rules import RulesError
 from intuitivus_flow.alerts.runtime import configured_rules
-from intuitivus_flow.kit.errors import FlowError
+from intuitivus_flow.identity.requirements import checked_by_operator_access
+from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.errors import Conflict, FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
+from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.metrics_history.access import OperatorReader, OperatorWriter
 
 router = APIRouter(prefix="/api/alerts", tags=["operations"])
@@ -36,13 +39,24 @@ def _silence_out(silence: Silence, now: datetime) -> schemas.SilenceOut:
     return out
 
 
-@router.get("", response_model=schemas.AlertBoardOut, summary="Firing and pending alerts")
+@router.get(
+    "",
+    openapi_extra=route_errors(RulesUnavailable),
+    dependencies=[checked_by_operator_access(Scope.operations_read)],
+    response_model=schemas.AlertBoardOut,
+    summary="Firing and pending alerts",
+)
 async def list_alerts(session: DbSession, _: OperatorReader) -> object:
     """Alerts firing or pending now. `silenced_by`/`inhibited_by` tell which are muted."""
     return await alerts.board(session)
 
 
-@router.get("/history", response_model=schemas.TransitionPage, summary="Alert history")
+@router.get(
+    "/history",
+    dependencies=[checked_by_operator_access(Scope.operations_read)],
+    response_model=schemas.TransitionPage,
+    summary="Alert history",
+)
 async def list_history(
     session: DbSession,
     _: OperatorReader,
@@ -53,13 +67,24 @@ async def list_history(
     return await alerts.history(session, name=name, limit=paging.limit, offset=paging.offset)
 
 
-@router.get("/deliveries", response_model=schemas.DeliveryPage, summary="Notifications")
+@router.get(
+    "/deliveries",
+    dependencies=[checked_by_operator_access(Scope.operations_read)],
+    response_model=schemas.DeliveryPage,
+    summary="Notifications",
+)
 async def list_deliveries(session: DbSession, _: OperatorReader, paging: Paging) -> object:
     """Notifications sent or being retried, newest first, with attempts and last error."""
     return await alerts.deliveries(session, limit=paging.limit, offset=paging.offset)
 
 
-@router.get("/slos", response_model=list[schemas.SloStatus], summary="SLO error budgets")
+@router.get(
+    "/slos",
+    openapi_extra=route_errors(RulesUnavailable),
+    dependencies=[checked_by_operator_access(Scope.operations_read)],
+    response_model=list[schemas.SloStatus],
+    summary="SLO error budgets",
+)
 async def list_slos(session: DbSession, _: OperatorReader, context: Context) -> object:
     """Each SLO's remaining error budget over its window (1 untouched, 0 spent)."""
     try:
@@ -69,7 +94,12 @@ async def list_slos(session: DbSession, _: OperatorReader, context: Context) -> 
     return await alerts.slo_status(session, rules, now=datetime.now(UTC))
 
 
-@router.get("/silences", response_model=schemas.SilencePage, summary="Silences")
+@router.get(
+    "/silences",
+    dependencies=[checked_by_operator_access(Scope.operations_read)],
+    response_model=schemas.SilencePage,
+    summary="Silences",
+)
 async def list_silences(
     session: DbSession,
     _: OperatorReader,
@@ -95,6 +125,7 @@ async def list_silences(
 
 @router.post(
     "/silences",
+    dependencies=[checked_by_operator_access(Scope.operations_write)],
     response_model=schemas.SilenceOut,
     status_code=status.HTTP_201_CREATED,
     summary="Silence alerts",
@@ -110,7 +141,11 @@ async def create_silence(
 
 
 @router.delete(
-    "/silences/{silence_id}", response_model=schemas.SilenceOut, summary="Expire a silence"
+    "/silences/{silence_id}",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[checked_by_operator_access(Scope.operations_write)],
+    response_model=schemas.SilenceOut,
+    summary="Expire a silence",
 )
 async def expire_silence(
     silence_id: uuid.UUID, session: DbSession, operator: OperatorWriter

@@ -7,6 +7,8 @@ from fastapi import APIRouter, status
 from intuitivus_flow.apikeys import schemas
 from intuitivus_flow.apikeys import service as api_keys
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import DbSession, Paging
 
 router = APIRouter(prefix="/api/api-keys", tags=["api keys"])
@@ -14,6 +16,7 @@ router = APIRouter(prefix="/api/api-keys", tags=["api keys"])
 
 @router.post(
     "",
+    dependencies=[requires(Scope.api_keys_write)],
     response_model=schemas.ApiKeyCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Create an API key",
@@ -34,13 +37,23 @@ async def create_key(
     )
 
 
-@router.get("", response_model=schemas.ApiKeyPage, summary="List API keys")
+@router.get(
+    "",
+    dependencies=[requires(Scope.api_keys_write)],
+    response_model=schemas.ApiKeyPage,
+    summary="List API keys",
+)
 async def list_keys(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
     """Keys of this workspace with prefix, scopes and last-used time (never the secret)."""
     return await api_keys.list_keys(session, principal, limit=paging.limit, offset=paging.offset)
 
 
-@router.delete("/{key_id}", response_model=schemas.ApiKeyRead, summary="Revoke an API key")
+@router.delete(
+    "/{key_id}",
+    dependencies=[requires(Scope.api_keys_write)],
+    response_model=schemas.ApiKeyRead,
+    summary="Revoke an API key",
+)
 async def revoke_key(key_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> object:
     """The key stops working immediately."""
     return await api_keys.revoke(session, principal, key_id)

@@ -6,8 +6,11 @@ from intuitivus_flow.auth import schemas
 from intuitivus_flow.auth import service as auth
 from intuitivus_flow.auth.deps import AuthContext
 from intuitivus_flow.auth.service import IssuedTokens
+from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.kit.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
+from intuitivus_flow.kit.http.openapi import route_errors
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -22,6 +25,7 @@ def _token_pair(tokens: IssuedTokens) -> schemas.TokenPair:
 
 @router.post(
     "/register",
+    openapi_extra=route_errors(Conflict, TooManyRequests),
     response_model=schemas.TokenPair,
     status_code=status.HTTP_201_CREATED,
     summary="Create a workspace and its owner",
@@ -43,7 +47,12 @@ async def register(
     return _token_pair(await auth.open_api_session(session, owner, policy=context.auth))
 
 
-@router.post("/login", response_model=schemas.TokenPair, summary="Sign in")
+@router.post(
+    "/login",
+    openapi_extra=route_errors(Unauthorized, Forbidden, TooManyRequests),
+    response_model=schemas.TokenPair,
+    summary="Sign in",
+)
 async def login(
     body: schemas.Login, session: DbSession, context: AuthContext, client: ClientAddress
 ) -> schemas.TokenPair:
@@ -57,7 +66,12 @@ async def login(
     return _token_pair(tokens)
 
 
-@router.post("/refresh", response_model=schemas.TokenPair, summary="Rotate the refresh token")
+@router.post(
+    "/refresh",
+    openapi_extra=route_errors(Unauthorized, Forbidden),
+    response_model=schemas.TokenPair,
+    summary="Rotate the refresh token",
+)
 async def refresh(
     body: schemas.RefreshRequest, session: DbSession, context: AuthContext
 ) -> schemas.TokenPair:
@@ -89,7 +103,12 @@ async def me(session: DbSession, principal: CurrentPrincipal, context: Context) 
     )
 
 
-@router.post("/password", status_code=status.HTTP_204_NO_CONTENT, summary="Change password")
+@router.post(
+    "/password",
+    openapi_extra=route_errors(Forbidden, TooManyRequests),
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change password",
+)
 async def change_password(
     body: schemas.PasswordChange,
     session: DbSession,
@@ -111,6 +130,7 @@ async def change_password(
 
 @router.post(
     "/invitations/accept",
+    openapi_extra=route_errors(NotFound, Conflict, PlanLimitReached),
     response_model=schemas.TokenPair,
     status_code=status.HTTP_201_CREATED,
     summary="Accept an invitation",

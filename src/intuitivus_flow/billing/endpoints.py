@@ -8,12 +8,21 @@ from fastapi.responses import JSONResponse
 
 from intuitivus_flow.billing import licences, manual_payments, payments, schemas
 from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.exceptions import (
+    IdempotentRequestInProgress,
+    InvalidSignature,
+    PaymentGatewayUnavailable,
+)
 from intuitivus_flow.billing.gateways import gateway_for
 from intuitivus_flow.billing.manual_payments import Decision, DeskPayment, PaymentOperator
 from intuitivus_flow.billing.plans import PLANS
 from intuitivus_flow.billing.webhooks import parse_platform, secrets_from
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.errors import Conflict, NotFound
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
+from intuitivus_flow.kit.http.openapi import route_errors
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 
@@ -34,7 +43,12 @@ async def list_plans() -> list[schemas.PlanRead]:
     return [schemas.PlanRead.model_validate(plan) for plan in PLANS.values()]
 
 
-@router.get("/usage", response_model=schemas.UsageRead, summary="Plan, usage and limits")
+@router.get(
+    "/usage",
+    dependencies=[requires(Scope.billing_read)],
+    response_model=schemas.UsageRead,
+    summary="Plan, usage and limits",
+)
 async def get_usage(session: DbSession, principal: CurrentPrincipal) -> schemas.UsageRead:
     """The workspace's plan, its subscription, and each limit with how much of it is used."""
     usage = await billing.usage(session, principal)
@@ -54,14 +68,24 @@ async def get_usage(session: DbSession, principal: CurrentPrincipal) -> schemas.
 
 
 @router.get(
-    "/subscription", response_model=schemas.SubscriptionRead, summary="Current subscription"
+    "/subscription",
+    openapi_extra=route_errors(NotFound),
+    dependencies=[requires(Scope.billing_read)],
+    response_model=schemas.SubscriptionRead,
+    summary="Current subscription",
 )
 async def get_subscription(session: DbSession, principal: CurrentPrincipal) -> object:
     """404 while the workspace has never subscribed (it is then on the free plan)."""
     return await billing.get_subscription(session, principal)
 
 
-@router.put("/subscription", response_model=schemas.SubscriptionRead, summary="Choose a plan")
+@router.put(
+    "/subscription",
+    openapi_extra=route_errors(Conflict, PaymentGatewayUnavailable),
+    dependencies=[requires(Scope.billing_write)],
+    response_model=schemas.SubscriptionRead,
+    summary="Choose a plan",
+)
 async def choose_plan(
     body: schemas.PlanChoice, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -72,6 +96,8 @@ async def choose_plan(
 
 @router.post(
     "/subscription/cancel",
+    openapi_extra=route_errors(NotFound, Conflict),
+    dependencies=[requires(Scope.billing_write)],
     response_model=schemas.SubscriptionRead,
     summary="Cancel the subscription",
 )
@@ -80,13 +106,23 @@ async def cancel_subscription(session: DbSession, principal: CurrentPrincipal) -
     return await billing.cancel(session, principal)
 
 
-@router.get("/invoices", response_model=schemas.InvoicePage, summary="List invoices")
+@router.get(
+    "/invoices",
+    dependencies=[requires(Scope.billing_read)],
+    response_model=schemas.InvoicePage,
+    summary="List invoices",
+)
 async def list_invoices(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
     """Newest first."""
     return await billing.list_invoices(session, principal, limit=paging.limit, offset=paging.offset)
 
 
-@router.get("/invoices/{invoice_id}", response_model=schemas.InvoiceRead, summary="One invoice")
+@router.get(
+    "/invoices/{invoice_id}",
+    dependencies=[requires(Scope.billing_read)],
+    response_model=schemas.InvoiceRead,
+    summary="One invoice",
+)
 async def get_invoice(
     invoice_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -96,6 +132,8 @@ async def get_invoice(
 
 @router.post(
     "/payments",
+    openapi_extra=route_errors(Conflict, IdempotentRequestInProgress, PaymentGatewayUnavailable),
+    dependencies=[requires(Scope.billing_write)],
     response_model=schemas.PaymentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Make a payment",
@@ -122,7 +160,12 @@ async def create_payment(
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
-@router.get("/payments", response_model=schemas.PaymentPage, summary="Payments ledger")
+@router.get(
+    "/payments",
+    dependencies=[requires(Scope.billing_read)],
+    response_model=schemas.PaymentPage,
+    summary="Payments ledger",
+)
 async def list_payments(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
     """Every payment of the workspace, newest first, amounts in minor units."""
     return await payments.list_payments(
@@ -130,7 +173,12 @@ async def list_payments(session: DbSession, principal: CurrentPrincipal, paging:
     )
 
 
-@router.get("/payments/{payment_id}", response_model=schemas.PaymentRead, summary="One payment")
+@router.get(
+    "/payments/{payment_id}",
+    dependencies=[requires(Scope.billing_read)],
+    response_model=schemas.PaymentRead,
+    summary="One payment",
+)
 async def get_payment(
     payment_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -138,7 +186,12 @@ async def get_payment(
     return await payments.get_payment(session, principal, payment_id)
 
 
-@router.get("/licences", response_model=schemas.LicencePage, summary="My licences")
+@router.get(
+    "/licences",
+    dependencies=[requires(Scope.billing_read)],
+    response_model=schemas.LicencePage,
+    summary="My licences",
+)
 async def list_licences(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
     """Licences this workspace redeemed (keys are never shown again, only their last
     characters)."""
@@ -149,6 +202,8 @@ async def list_licences(session: DbSession, principal: CurrentPrincipal, paging:
 
 @router.post(
     "/licences/redeem",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.billing_write)],
     response_model=schemas.LicenceRead,
     status_code=status.HTTP_201_CREATED,
     summary="Redeem a licence key",
@@ -161,7 +216,10 @@ async def redeem_licence(
 
 
 @router.post(
-    "/webhooks/{platform}", response_model=schemas.WebhookAck, summary="Payment-platform webhook"
+    "/webhooks/{platform}",
+    openapi_extra=route_errors(InvalidSignature),
+    response_model=schemas.WebhookAck,
+    summary="Payment-platform webhook",
 )
 async def receive_webhook(
     platform: str, request: Request, session: DbSession, context: Context
@@ -206,6 +264,7 @@ def _decision_read(decision: Decision) -> schemas.PaymentDecisionRead:
 
 @router.get(
     "/operator/payments/pending",
+    dependencies=[requires(Scope.billing_write)],
     response_model=schemas.DeskPaymentPage,
     summary="Pending manual payments (operators)",
 )
@@ -227,6 +286,8 @@ async def list_pending_manual_payments(
 
 @router.post(
     "/operator/payments/{payment_id}/confirm",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.billing_write)],
     response_model=schemas.PaymentDecisionRead,
     summary="Confirm a manual payment (operators)",
 )
@@ -241,6 +302,8 @@ async def confirm_manual_payment(
 
 @router.post(
     "/operator/payments/{payment_id}/fail",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.billing_write)],
     response_model=schemas.PaymentDecisionRead,
     summary="Mark a manual payment failed (operators)",
 )

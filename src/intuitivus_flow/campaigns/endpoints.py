@@ -12,13 +12,18 @@ from intuitivus_flow.campaigns.automation import service as automation
 from intuitivus_flow.campaigns.models import CampaignStatus, Platform
 from intuitivus_flow.campaigns.reports import FileReports, StaticReports
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import DbSession, Paging
+from intuitivus_flow.kit.http.openapi import route_errors
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
 
 @router.post(
     "",
+    dependencies=[requires(Scope.campaigns_write)],
     response_model=schemas.CampaignRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a campaign",
@@ -30,7 +35,12 @@ async def create_campaign(
     return await campaigns.create(session, principal, data=body)
 
 
-@router.get("", response_model=schemas.CampaignPage, summary="List campaigns")
+@router.get(
+    "",
+    dependencies=[requires(Scope.campaigns_read)],
+    response_model=schemas.CampaignPage,
+    summary="List campaigns",
+)
 async def list_campaigns(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -50,7 +60,10 @@ async def list_campaigns(
 
 
 @router.get(
-    "/automation/status", response_model=steps.QueueStatus, summary="Automation queue status"
+    "/automation/status",
+    dependencies=[requires(Scope.campaigns_read)],
+    response_model=steps.QueueStatus,
+    summary="Automation queue status",
 )
 async def automation_status(session: DbSession, principal: CurrentPrincipal) -> object:
     """Depth (jobs ready to run), lag (age of the oldest ready job) and running jobs of the
@@ -58,7 +71,12 @@ async def automation_status(session: DbSession, principal: CurrentPrincipal) -> 
     return await automation.queue_status(session, principal)
 
 
-@router.get("/{campaign_id}", response_model=schemas.CampaignSummary, summary="One campaign")
+@router.get(
+    "/{campaign_id}",
+    dependencies=[requires(Scope.campaigns_read)],
+    response_model=schemas.CampaignSummary,
+    summary="One campaign",
+)
 async def get_campaign(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -66,7 +84,13 @@ async def get_campaign(
     return await campaigns.get_summary(session, principal, campaign_id)
 
 
-@router.patch("/{campaign_id}", response_model=schemas.CampaignRead, summary="Change a campaign")
+@router.patch(
+    "/{campaign_id}",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
+    response_model=schemas.CampaignRead,
+    summary="Change a campaign",
+)
 async def update_campaign(
     campaign_id: uuid.UUID,
     body: schemas.CampaignUpdate,
@@ -78,7 +102,11 @@ async def update_campaign(
 
 
 @router.delete(
-    "/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a campaign"
+    "/{campaign_id}",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a campaign",
 )
 async def delete_campaign(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
@@ -87,7 +115,13 @@ async def delete_campaign(
     await campaigns.delete(session, principal, campaign_id)
 
 
-@router.put("/{campaign_id}/status", response_model=schemas.CampaignRead, summary="Change status")
+@router.put(
+    "/{campaign_id}/status",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
+    response_model=schemas.CampaignRead,
+    summary="Change status",
+)
 async def change_status(
     campaign_id: uuid.UUID,
     body: schemas.CampaignStatusChange,
@@ -101,7 +135,10 @@ async def change_status(
 
 
 @router.get(
-    "/{campaign_id}/events", response_model=schemas.CampaignEventPage, summary="Campaign timeline"
+    "/{campaign_id}/events",
+    dependencies=[requires(Scope.campaigns_read)],
+    response_model=schemas.CampaignEventPage,
+    summary="Campaign timeline",
 )
 async def campaign_events(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
@@ -112,7 +149,12 @@ async def campaign_events(
     )
 
 
-@router.get("/{campaign_id}/performance", response_model=schemas.Performance, summary="Performance")
+@router.get(
+    "/{campaign_id}/performance",
+    dependencies=[requires(Scope.campaigns_read)],
+    response_model=schemas.Performance,
+    summary="Performance",
+)
 async def performance(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -122,6 +164,7 @@ async def performance(
 
 @router.post(
     "/{campaign_id}/reports",
+    dependencies=[requires(Scope.campaigns_write)],
     response_model=schemas.ReportIngested,
     summary="Ingest a report (JSON)",
 )
@@ -141,6 +184,7 @@ async def ingest_report(
 
 @router.post(
     "/{campaign_id}/reports/file",
+    dependencies=[requires(Scope.campaigns_write)],
     response_model=schemas.ReportIngested,
     summary="Ingest a report file (CSV or JSON)",
 )
@@ -159,7 +203,12 @@ async def ingest_report_file(
     return schemas.ReportIngested(rows=rows, campaign=summary)
 
 
-@router.get("/{campaign_id}/steps", response_model=list[steps.StepRead], summary="Automation steps")
+@router.get(
+    "/{campaign_id}/steps",
+    dependencies=[requires(Scope.campaigns_read)],
+    response_model=list[steps.StepRead],
+    summary="Automation steps",
+)
 async def list_steps(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -168,7 +217,13 @@ async def list_steps(
     return await automation.list_steps(session, principal, campaign_id)
 
 
-@router.put("/{campaign_id}/steps", response_model=list[steps.StepRead], summary="Set the steps")
+@router.put(
+    "/{campaign_id}/steps",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
+    response_model=list[steps.StepRead],
+    summary="Set the steps",
+)
 async def replace_steps(
     campaign_id: uuid.UUID,
     body: steps.StepsReplace,
@@ -186,6 +241,8 @@ async def replace_steps(
 
 @router.post(
     "/{campaign_id}/steps",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
     response_model=steps.StepRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add a step",
@@ -208,7 +265,11 @@ async def add_step(
 
 
 @router.patch(
-    "/{campaign_id}/steps/{step_id}", response_model=steps.StepRead, summary="Change a step"
+    "/{campaign_id}/steps/{step_id}",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
+    response_model=steps.StepRead,
+    summary="Change a step",
 )
 async def update_step(
     campaign_id: uuid.UUID,
@@ -225,6 +286,8 @@ async def update_step(
 
 @router.put(
     "/{campaign_id}/steps/{step_id}/position",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
     response_model=list[steps.StepRead],
     summary="Move a step",
 )
@@ -244,6 +307,8 @@ async def move_step(
 
 @router.delete(
     "/{campaign_id}/steps/{step_id}",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a step",
 )
@@ -261,6 +326,8 @@ async def delete_step(
 
 @router.post(
     "/{campaign_id}/automation/run",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.campaigns_write)],
     response_model=steps.AutomationRun,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Run the automation",
@@ -276,6 +343,7 @@ async def run_automation(
 
 @router.post(
     "/{campaign_id}/conversions",
+    dependencies=[requires(Scope.campaigns_write)],
     response_model=steps.ConversionRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record a conversion",

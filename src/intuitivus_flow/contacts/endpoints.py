@@ -8,13 +8,19 @@ from fastapi import APIRouter, Query, status
 from intuitivus_flow.contacts import schemas
 from intuitivus_flow.contacts import service as contacts
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import DbSession, Paging
+from intuitivus_flow.kit.http.openapi import route_errors
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 
 
 @router.post(
     "",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.contacts_write)],
     response_model=schemas.ContactRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a contact",
@@ -26,7 +32,12 @@ async def create_contact(
     return await contacts.create(session, principal, data=body)
 
 
-@router.get("", response_model=schemas.ContactPage, summary="List contacts")
+@router.get(
+    "",
+    dependencies=[requires(Scope.contacts_read)],
+    response_model=schemas.ContactPage,
+    summary="List contacts",
+)
 async def list_contacts(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -40,7 +51,12 @@ async def list_contacts(
     )
 
 
-@router.get("/{contact_id}", response_model=schemas.ContactRead, summary="One contact")
+@router.get(
+    "/{contact_id}",
+    dependencies=[requires(Scope.contacts_read)],
+    response_model=schemas.ContactRead,
+    summary="One contact",
+)
 async def get_contact(
     contact_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -48,7 +64,13 @@ async def get_contact(
     return await contacts.get(session, principal, contact_id)
 
 
-@router.patch("/{contact_id}", response_model=schemas.ContactRead, summary="Change a contact")
+@router.patch(
+    "/{contact_id}",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.contacts_write)],
+    response_model=schemas.ContactRead,
+    summary="Change a contact",
+)
 async def update_contact(
     contact_id: uuid.UUID,
     body: schemas.ContactUpdate,
@@ -59,7 +81,12 @@ async def update_contact(
     return await contacts.update(session, principal, contact_id, changes=body)
 
 
-@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a contact")
+@router.delete(
+    "/{contact_id}",
+    dependencies=[requires(Scope.contacts_write)],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a contact",
+)
 async def delete_contact(
     contact_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> None:

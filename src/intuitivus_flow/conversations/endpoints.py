@@ -6,12 +6,17 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
+from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.conversations import schemas, webchat, webhooks
 from intuitivus_flow.conversations import service as conversations
 from intuitivus_flow.conversations.models import ConversationState
 from intuitivus_flow.conversations.numbers import GraphApi
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.errors import Conflict, Forbidden, TooManyRequests, Unauthorized
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, Paging
+from intuitivus_flow.kit.http.openapi import route_errors
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 channels_router = APIRouter(prefix="/api/channels/whatsapp", tags=["channels"])
@@ -21,7 +26,12 @@ webchat_router = APIRouter(prefix="/api/webchat", tags=["web chat"])
 # --- inbox -----------------------------------------------------------------------------------
 
 
-@router.get("", response_model=schemas.InboxPage, summary="Inbox")
+@router.get(
+    "",
+    dependencies=[requires(Scope.conversations_read)],
+    response_model=schemas.InboxPage,
+    summary="Inbox",
+)
 async def inbox(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -34,13 +44,23 @@ async def inbox(
     )
 
 
-@router.get("/settings", response_model=schemas.SettingsRead, summary="Conversation settings")
+@router.get(
+    "/settings",
+    dependencies=[requires(Scope.conversations_read)],
+    response_model=schemas.SettingsRead,
+    summary="Conversation settings",
+)
 async def get_settings(session: DbSession, principal: CurrentPrincipal) -> object:
     """The default agent and the public web-chat widget key."""
     return await conversations.get_settings(session, principal)
 
 
-@router.patch("/settings", response_model=schemas.SettingsRead, summary="Change settings")
+@router.patch(
+    "/settings",
+    dependencies=[requires(Scope.conversations_write)],
+    response_model=schemas.SettingsRead,
+    summary="Change settings",
+)
 async def update_settings(
     body: schemas.SettingsUpdate, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -48,7 +68,12 @@ async def update_settings(
     return await conversations.update_settings(session, principal, changes=body)
 
 
-@router.get("/{conversation_id}", response_model=schemas.InboxItem, summary="One conversation")
+@router.get(
+    "/{conversation_id}",
+    dependencies=[requires(Scope.conversations_read)],
+    response_model=schemas.InboxItem,
+    summary="One conversation",
+)
 async def get_conversation(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -56,7 +81,12 @@ async def get_conversation(
     return await conversations.get(session, principal, conversation_id)
 
 
-@router.get("/{conversation_id}/messages", response_model=schemas.MessagePage, summary="Messages")
+@router.get(
+    "/{conversation_id}/messages",
+    dependencies=[requires(Scope.conversations_read)],
+    response_model=schemas.MessagePage,
+    summary="Messages",
+)
 async def list_messages(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
 ) -> object:
@@ -68,6 +98,8 @@ async def list_messages(
 
 @router.post(
     "/{conversation_id}/messages",
+    openapi_extra=route_errors(Conflict, PlanLimitReached),
+    dependencies=[requires(Scope.conversations_read, Scope.conversations_write)],
     response_model=schemas.MessageRead,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Reply as a person",
@@ -82,7 +114,13 @@ async def reply(
     return await conversations.reply_as_human(session, principal, conversation_id, text=body.text)
 
 
-@router.post("/{conversation_id}/escalate", response_model=schemas.InboxItem, summary="Escalate")
+@router.post(
+    "/{conversation_id}/escalate",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.conversations_read, Scope.conversations_write)],
+    response_model=schemas.InboxItem,
+    summary="Escalate",
+)
 async def escalate(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -90,7 +128,13 @@ async def escalate(
     return await conversations.escalate(session, principal, conversation_id)
 
 
-@router.post("/{conversation_id}/hand-back", response_model=schemas.InboxItem, summary="Hand back")
+@router.post(
+    "/{conversation_id}/hand-back",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.conversations_read, Scope.conversations_write)],
+    response_model=schemas.InboxItem,
+    summary="Hand back",
+)
 async def hand_back(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -98,7 +142,13 @@ async def hand_back(
     return await conversations.hand_back(session, principal, conversation_id)
 
 
-@router.post("/{conversation_id}/close", response_model=schemas.InboxItem, summary="Close")
+@router.post(
+    "/{conversation_id}/close",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.conversations_read, Scope.conversations_write)],
+    response_model=schemas.InboxItem,
+    summary="Close",
+)
 async def close(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -106,7 +156,13 @@ async def close(
     return await conversations.close(session, principal, conversation_id)
 
 
-@router.put("/{conversation_id}/agent", response_model=schemas.InboxItem, summary="Assign agent")
+@router.put(
+    "/{conversation_id}/agent",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.conversations_read, Scope.conversations_write)],
+    response_model=schemas.InboxItem,
+    summary="Assign agent",
+)
 async def assign_agent(
     conversation_id: uuid.UUID,
     body: schemas.AgentAssignment,
@@ -122,7 +178,12 @@ async def assign_agent(
 # --- WhatsApp --------------------------------------------------------------------------------
 
 
-@channels_router.get("/webhook", response_class=PlainTextResponse, summary="Webhook handshake")
+@channels_router.get(
+    "/webhook",
+    openapi_extra=route_errors(Forbidden),
+    response_class=PlainTextResponse,
+    summary="Webhook handshake",
+)
 async def whatsapp_handshake(
     session: DbSession,
     mode: Annotated[str | None, Query(alias="hub.mode", max_length=32)] = None,
@@ -135,7 +196,12 @@ async def whatsapp_handshake(
     )
 
 
-@channels_router.post("/webhook", response_model=schemas.WebhookReceipt, summary="Webhook")
+@channels_router.post(
+    "/webhook",
+    openapi_extra=route_errors(Unauthorized),
+    response_model=schemas.WebhookReceipt,
+    summary="Webhook",
+)
 async def whatsapp_webhook(
     request: Request,
     session: DbSession,
@@ -150,6 +216,8 @@ async def whatsapp_webhook(
 
 @channels_router.post(
     "/numbers",
+    openapi_extra=route_errors(Conflict),
+    dependencies=[requires(Scope.conversations_write)],
     response_model=schemas.WhatsAppNumberRead,
     status_code=status.HTTP_201_CREATED,
     summary="Connect a number",
@@ -174,7 +242,10 @@ async def add_number(
 
 
 @channels_router.get(
-    "/numbers", response_model=list[schemas.WhatsAppNumberRead], summary="Connected numbers"
+    "/numbers",
+    dependencies=[requires(Scope.conversations_read)],
+    response_model=list[schemas.WhatsAppNumberRead],
+    summary="Connected numbers",
 )
 async def list_numbers(session: DbSession, principal: CurrentPrincipal, context: Context) -> object:
     """The workspace's WhatsApp numbers (secrets masked), each with its `status`:
@@ -184,7 +255,10 @@ async def list_numbers(session: DbSession, principal: CurrentPrincipal, context:
 
 
 @channels_router.delete(
-    "/numbers/{number_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a number"
+    "/numbers/{number_id}",
+    dependencies=[requires(Scope.conversations_write)],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a number",
 )
 async def remove_number(
     number_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
@@ -198,6 +272,7 @@ async def remove_number(
 
 @webchat_router.post(
     "/{widget_key}/messages",
+    openapi_extra=route_errors(TooManyRequests),
     response_model=schemas.WebchatMessage,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Visitor message",

@@ -7,12 +7,19 @@ from fastapi import APIRouter, Header, Response
 from intuitivus_flow.dashboard import schemas
 from intuitivus_flow.dashboard import service as dashboard
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import Context, DbSession
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
 
-@router.get("", response_model=schemas.Dashboard, summary="Workspace overview")
+@router.get(
+    "",
+    dependencies=[requires(Scope.workspace_read)],
+    response_model=schemas.Dashboard,
+    summary="Workspace overview",
+)
 async def get_dashboard(
     session: DbSession,
     principal: CurrentPrincipal,

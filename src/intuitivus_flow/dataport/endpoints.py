@@ -10,6 +10,8 @@ from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.exporter import ExportPlan
 from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult, ImportRunRead
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import Context, DbSession
 
 router = APIRouter(prefix="/api/data", tags=["data"])
@@ -32,6 +34,7 @@ def export_response(context: Context, plan: ExportPlan) -> StreamingResponse:
 
 @router.get(
     "/export",
+    dependencies=[requires(Scope.data_export)],
     summary="Export the workspace",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}, "text/csv": {}}}},
@@ -52,7 +55,12 @@ async def export_data(
     return export_response(context, plan)
 
 
-@router.post("/import", response_model=ImportResult, summary="Import into the workspace")
+@router.post(
+    "/import",
+    dependencies=[requires(Scope.data_import)],
+    response_model=ImportResult,
+    summary="Import into the workspace",
+)
 async def import_data(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -75,6 +83,7 @@ async def import_data(
 
 @router.post(
     "/imports",
+    dependencies=[requires(Scope.data_import)],
     response_model=ImportRunRead,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue an import",
@@ -99,7 +108,12 @@ async def queue_import(
     )
 
 
-@router.get("/imports", response_model=list[ImportRunRead], summary="Recent imports")
+@router.get(
+    "/imports",
+    dependencies=[requires(Scope.data_import)],
+    response_model=list[ImportRunRead],
+    summary="Recent imports",
+)
 async def list_imports(
     session: DbSession,
     principal: CurrentPrincipal,
@@ -109,7 +123,12 @@ async def list_imports(
     return await dataport.recent_imports(session, principal, limit=limit)
 
 
-@router.get("/imports/{run_id}", response_model=ImportRunRead, summary="An import's status")
+@router.get(
+    "/imports/{run_id}",
+    dependencies=[requires(Scope.data_import)],
+    response_model=ImportRunRead,
+    summary="An import's status",
+)
 async def import_status(
     run_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> ImportRunRead:

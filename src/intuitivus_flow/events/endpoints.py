@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, status
 from intuitivus_flow.events import schemas
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -15,6 +17,7 @@ router = APIRouter(prefix="/api/events", tags=["events"])
 
 @router.post(
     "",
+    dependencies=[requires(Scope.events_write)],
     response_model=schemas.BatchAccepted,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send client-side events",
@@ -34,7 +37,12 @@ async def ingest(
     return schemas.BatchAccepted(accepted=accepted)
 
 
-@router.get("", response_model=schemas.EventPage, summary="List events")
+@router.get(
+    "",
+    dependencies=[requires(Scope.events_read)],
+    response_model=schemas.EventPage,
+    summary="List events",
+)
 async def list_events(
     session: DbSession,
     principal: CurrentPrincipal,

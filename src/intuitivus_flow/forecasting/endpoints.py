@@ -11,6 +11,8 @@ from intuitivus_flow.alerts.runtime import configured_rules
 from intuitivus_flow.forecasting import service, views
 from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.forecasting.schemas import Forecast, ModelState
+from intuitivus_flow.identity.requirements import checked_by_operator_access
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.metrics_history.access import OperatorReader
@@ -27,6 +29,7 @@ def _duration(value: str, field: str) -> timedelta:
 
 @router.get(
     "/api/metrics/{name}/forecast",
+    dependencies=[checked_by_operator_access(Scope.operations_read)],
     response_model=Forecast,
     summary="A signal's history, forecast, anomalies and threshold",
 )
@@ -57,7 +60,10 @@ async def get_forecast(
 
 
 @router.get(
-    "/api/predictive/models", response_model=list[ModelState], summary="Predictive model states"
+    "/api/predictive/models",
+    dependencies=[checked_by_operator_access(Scope.operations_read)],
+    response_model=list[ModelState],
+    summary="Predictive model states",
 )
 async def list_models(session: DbSession, context: Context, _: OperatorReader) -> list[ModelState]:
     """Every model with its status (cold_start, training, ready, failed), last fit, history

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from intuitivus_flow.health import service as health
 from intuitivus_flow.kit.http.deps import Context
 
 router = APIRouter(tags=["health"])
+
+
+class Readiness(BaseModel):
+    """The body of both answers of `/ready`: 200 when every component passed, else 503."""
+
+    status: Literal["ready", "unavailable"]
+    # Per component: `status` ("ok" or "fail"), `latency_ms`, and what failed when it did.
+    components: dict[str, dict[str, Any]]
 
 
 @router.get("/health", summary="Liveness")
@@ -18,7 +29,10 @@ async def liveness() -> dict[str, str]:
 @router.get(
     "/ready",
     summary="Readiness",
-    responses={503: {"description": "A component failed or timed out; see `components`."}},
+    response_model=Readiness,
+    responses={
+        503: {"model": Readiness, "description": "A component failed or timed out."},
+    },
 )
 async def readiness(context: Context) -> JSONResponse:
     """Ready to take traffic: database reachable, migrations current, Redis reachable when

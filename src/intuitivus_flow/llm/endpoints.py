@@ -6,16 +6,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.llm import schemas
 from intuitivus_flow.llm import service as llm
+from intuitivus_flow.llm.fallback import NoProviderAvailable
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
 
 
 @router.post(
     "/keys",
+    dependencies=[requires(Scope.llm_keys_write)],
     response_model=schemas.ProviderKeyRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add a provider key",
@@ -33,14 +38,22 @@ async def add_key(
     )
 
 
-@router.get("/keys", response_model=list[schemas.ProviderKeyRead], summary="List provider keys")
+@router.get(
+    "/keys",
+    dependencies=[requires(Scope.llm_use)],
+    response_model=list[schemas.ProviderKeyRead],
+    summary="List provider keys",
+)
 async def list_keys(session: DbSession, principal: CurrentPrincipal) -> object:
     """Keys in the order they are tried (lower priority first)."""
     return await llm.list_keys(session, principal)
 
 
 @router.patch(
-    "/keys/{key_id}", response_model=schemas.ProviderKeyRead, summary="Change a provider key"
+    "/keys/{key_id}",
+    dependencies=[requires(Scope.llm_keys_write)],
+    response_model=schemas.ProviderKeyRead,
+    summary="Change a provider key",
 )
 async def update_key(
     key_id: uuid.UUID,
@@ -54,14 +67,23 @@ async def update_key(
 
 
 @router.delete(
-    "/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a provider key"
+    "/keys/{key_id}",
+    dependencies=[requires(Scope.llm_keys_write)],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a provider key",
 )
 async def remove_key(key_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> None:
     """The key is deleted; its past usage stays in the statistics."""
     await llm.remove_key(session, principal, key_id)
 
 
-@router.post("/complete", response_model=schemas.CompletionRead, summary="Run a completion")
+@router.post(
+    "/complete",
+    openapi_extra=route_errors(NoProviderAvailable),
+    dependencies=[requires(Scope.llm_use)],
+    response_model=schemas.CompletionRead,
+    summary="Run a completion",
+)
 async def complete(
     body: schemas.CompletionRequest,
     session: DbSession,
@@ -95,7 +117,12 @@ async def complete(
     )
 
 
-@router.get("/usage", response_model=schemas.UsageSummary, summary="Usage this month")
+@router.get(
+    "/usage",
+    dependencies=[requires(Scope.llm_use)],
+    response_model=schemas.UsageSummary,
+    summary="Usage this month",
+)
 async def usage(
     session: DbSession,
     principal: CurrentPrincipal,

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from intuitivus_flow.identity.requirements import checked_by_operator_access
+from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.metrics_history import service
 from intuitivus_flow.metrics_history.access import OperatorReader
@@ -15,7 +17,12 @@ from intuitivus_flow.metrics_history.schemas import Series
 router = APIRouter(prefix="/api/metrics", tags=["operations"])
 
 
-@router.get("/{name}/series", response_model=Series, summary="A signal over a time range")
+@router.get(
+    "/{name}/series",
+    dependencies=[checked_by_operator_access(Scope.operations_read)],
+    response_model=Series,
+    summary="A signal over a time range",
+)
 async def get_series(
     name: str,
     session: DbSession,

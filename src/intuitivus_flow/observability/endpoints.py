@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
+from intuitivus_flow.kit.errors import Forbidden
+from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.observability.access import MetricsAccess
 from intuitivus_flow.observability.metrics import collect_registry
 
@@ -21,6 +23,8 @@ router = APIRouter(tags=["operations"])
 
 @router.get(
     "/metrics",
+    # The empty requirement: without FLOW_METRICS_TOKEN the scrape needs no credential.
+    openapi_extra={**route_errors(Forbidden), "security": [{}]},
     summary="Prometheus metrics",
     dependencies=[MetricsAccess],
     response_class=Response,

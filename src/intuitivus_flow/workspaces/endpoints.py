@@ -5,8 +5,13 @@ from datetime import timedelta
 
 from fastapi import APIRouter, status
 
+from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.identity.http import CurrentPrincipal
+from intuitivus_flow.identity.requirements import requires
+from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
+from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.users import schemas as user_schemas
 from intuitivus_flow.users import service as members
 from intuitivus_flow.workspaces import schemas
@@ -15,13 +20,23 @@ from intuitivus_flow.workspaces import service as workspaces
 router = APIRouter(prefix="/api/workspace", tags=["workspace"])
 
 
-@router.get("", response_model=schemas.WorkspaceRead, summary="Current workspace")
+@router.get(
+    "",
+    dependencies=[requires(Scope.workspace_read)],
+    response_model=schemas.WorkspaceRead,
+    summary="Current workspace",
+)
 async def get_workspace(session: DbSession, principal: CurrentPrincipal) -> object:
     """The workspace the credential belongs to."""
     return await workspaces.get_current(session, principal)
 
 
-@router.patch("", response_model=schemas.WorkspaceRead, summary="Rename the workspace")
+@router.patch(
+    "",
+    dependencies=[requires(Scope.workspace_write)],
+    response_model=schemas.WorkspaceRead,
+    summary="Rename the workspace",
+)
 async def update_workspace(
     body: schemas.WorkspaceUpdate, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -29,13 +44,23 @@ async def update_workspace(
     return await workspaces.rename(session, principal, name=body.name)
 
 
-@router.get("/members", response_model=user_schemas.MemberPage, summary="List members")
+@router.get(
+    "/members",
+    dependencies=[requires(Scope.members_read)],
+    response_model=user_schemas.MemberPage,
+    summary="List members",
+)
 async def list_members(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
     """Everyone in the workspace, oldest first."""
     return await members.list_members(session, principal, limit=paging.limit, offset=paging.offset)
 
 
-@router.get("/members/{member_id}", response_model=user_schemas.MemberRead, summary="One member")
+@router.get(
+    "/members/{member_id}",
+    dependencies=[requires(Scope.members_read)],
+    response_model=user_schemas.MemberRead,
+    summary="One member",
+)
 async def get_member(
     member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
 ) -> object:
@@ -44,7 +69,10 @@ async def get_member(
 
 
 @router.put(
-    "/members/{member_id}/role", response_model=user_schemas.MemberRead, summary="Change a role"
+    "/members/{member_id}/role",
+    dependencies=[requires(Scope.members_write)],
+    response_model=user_schemas.MemberRead,
+    summary="Change a role",
 )
 async def change_role(
     member_id: uuid.UUID,
@@ -58,6 +86,7 @@ async def change_role(
 
 @router.post(
     "/members/{member_id}/deactivate",
+    dependencies=[requires(Scope.members_write)],
     response_model=user_schemas.MemberRead,
     summary="Deactivate a member",
 )
@@ -70,6 +99,7 @@ async def deactivate_member(
 
 @router.post(
     "/members/{member_id}/reactivate",
+    dependencies=[requires(Scope.members_write)],
     response_model=user_schemas.MemberRead,
     summary="Reactivate a member",
 )
@@ -82,6 +112,8 @@ async def reactivate_member(
 
 @router.post(
     "/invitations",
+    openapi_extra=route_errors(Conflict, PlanLimitReached),
+    dependencies=[requires(Scope.members_write)],
     response_model=user_schemas.InvitationCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Invite a member",
@@ -109,7 +141,10 @@ async def invite(
 
 
 @router.get(
-    "/invitations", response_model=user_schemas.InvitationPage, summary="Pending invitations"
+    "/invitations",
+    dependencies=[requires(Scope.members_read)],
+    response_model=user_schemas.InvitationPage,
+    summary="Pending invitations",
 )
 async def list_invitations(
     session: DbSession, principal: CurrentPrincipal, paging: Paging
@@ -122,6 +157,7 @@ async def list_invitations(
 
 @router.delete(
     "/invitations/{invitation_id}",
+    dependencies=[requires(Scope.members_write)],
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an invitation",
 )
