@@ -5,6 +5,8 @@ Secrets are `SecretStr`, so they never show up in reprs, logs or error messages.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 import uuid
 from enum import StrEnum
@@ -15,7 +17,25 @@ from typing import Annotated
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from intuitivus_flow.kit.outbound import parse_allow_entry
+# Here rather than in kit/outbound.py, which uses it too: settings sit below kit (kit reads
+# them), so the validator cannot import from kit.
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_-]+)*$")
+
+
+def parse_allow_entry(entry: str) -> IPNetwork | str:
+    """One `FLOW_OUTBOUND_ALLOW` entry: a network (`10.0.0.0/8`, `192.168.1.20`, `::1`) or a
+    host name (`ollama.internal`), lower-cased."""
+    text = entry.strip()
+    try:
+        return ipaddress.ip_network(text.strip("[]"), strict=False)
+    except ValueError:
+        pass
+    name = text.lower().rstrip(".")
+    if not _HOST_NAME.fullmatch(name):
+        raise ValueError(f"{entry!r} is neither a host name nor an IP network (CIDR)")
+    return name
+
 
 SECRET_KEY_FILE = "secret_key"
 # Values that people paste from examples; production must never run with them.

@@ -41,14 +41,14 @@ import anyio
 import httpcore
 import httpx
 
+from intuitivus_flow.config import IPNetwork, parse_allow_entry
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 # NAT64 (RFC 6052) writes an IPv4 address in the last 32 bits of this prefix.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_-]+)*$")
 # Host names that are loopback by definition (RFC 6761), whatever a resolver says.
 _LOOPBACK_NAMES = ("localhost",)
 
@@ -117,20 +117,6 @@ def literal_address(host: str) -> IPAddress | None:
         return ipaddress.IPv4Address(socket.inet_aton(bare))
     except OSError:
         return None
-
-
-def parse_allow_entry(entry: str) -> IPNetwork | str:
-    """One `FLOW_OUTBOUND_ALLOW` entry: a network (`10.0.0.0/8`, `192.168.1.20`, `::1`) or a
-    host name (`ollama.internal`), lower-cased."""
-    text = entry.strip()
-    try:
-        return ipaddress.ip_network(text.strip("[]"), strict=False)
-    except ValueError:
-        pass
-    name = text.lower().rstrip(".")
-    if not _HOST_NAME.fullmatch(name):
-        raise ValueError(f"{entry!r} is neither a host name nor an IP network (CIDR)")
-    return name
 
 
 @dataclass(frozen=True, slots=True)
