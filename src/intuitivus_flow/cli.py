@@ -188,7 +188,7 @@ def serve(
     if settings.seed_demo:
         _announce_demo(settings, host, port)
     if workers > 1:
-        from intuitivus_flow.observability.serving import run_workers
+        from intuitivus_flow.serving import run_workers
 
         run_workers(settings, host=host, port=port, workers=workers)
         return

@@ -56,7 +56,7 @@ KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 # Settings that hold credentials although typed `str` (the URL carries the password).
 SECRET_SETTINGS_BY_CONTENT = frozenset({"database_url"})
-# gunicorn's graceful timeout (observability/serving.py gunicorn_options).
+# gunicorn's graceful timeout (serving.py gunicorn_options).
 GUNICORN_GRACEFUL_SECONDS = 20
 
 Manifest = dict[str, Any]
@@ -292,9 +292,7 @@ def _pod_template(owner: Manifest) -> Manifest:
 
 
 def _pod_labels(objects: tuple[Manifest, ...]) -> list[tuple[Manifest, dict[str, str]]]:
-    return [
-        (owner, _pod_template(owner)["metadata"]["labels"]) for owner, _ in _pod_specs(objects)
-    ]
+    return [(owner, _pod_template(owner)["metadata"]["labels"]) for owner, _ in _pod_specs(objects)]
 
 
 def test_services_pdbs_and_policies_select_running_pods(
