@@ -354,6 +354,16 @@ class Settings(BaseSettings):
         description="Directory of pg_dump/pg_restore; default: the PATH's, else Debian's "
         "/usr/lib/postgresql/<newest>/bin.",
     )
+    backup_daily_job: bool = Field(
+        default=False,
+        description="Back up, prune and drill once a day on the job queue (single-host "
+        "installs; on Kubernetes the backup CronJobs do it).",
+    )
+    backup_watch: bool = Field(
+        default=False,
+        description="Each minute, sample whether the newest backup is fresh and the last drill "
+        "passed, for the BackupTooOld and BackupDrillFailed alerts.",
+    )
 
     @field_validator(
         "alert_webhook_urls",

@@ -55,6 +55,8 @@ class TestDefaults:
         "HighDiskUsage": ("disk_usage_percent", ">", 90, "5m", Severity.critical),
         "DatabasePoolSaturated": ("db_connections_percent", ">", 80, "5m", Severity.warning),
         "DatabaseDown": ("database_up", "<", 1, "1m", Severity.critical),
+        "BackupTooOld": ("backup_fresh", "<", 1, "0s", Severity.critical),
+        "BackupDrillFailed": ("backup_drill_ok", "<", 1, "0s", Severity.critical),
     }
 
     def test_thresholds_are_the_contract_table(self) -> None:

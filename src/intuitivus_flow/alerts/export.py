@@ -22,6 +22,7 @@ import yaml
 from prometheus_client.utils import floatToGoString
 
 from intuitivus_flow.alerts.rules import (
+    IN_APP_SIGNALS,
     SLOW_REQUEST_SECONDS,
     BurnRateTier,
     RuleSet,
@@ -403,6 +404,11 @@ def _annotations(summary: str, description: str, runbook: str) -> dict[str, str]
     return {"summary": summary, "description": description, "runbook_url": runbook}
 
 
+def exported_thresholds(rules: RuleSet) -> list[ThresholdRule]:
+    """Threshold rules Prometheus can evaluate (the in-app backup signals have no series)."""
+    return [rule for rule in rules.thresholds if rule.signal not in IN_APP_SIGNALS]
+
+
 def threshold_alert(rule: ThresholdRule, options: ExportOptions) -> dict[str, Any]:
     alert: dict[str, Any] = {
         "alert": rule.name,
@@ -454,7 +460,7 @@ def slo_alerts(rule: SloRule, options: ExportOptions) -> list[dict[str, Any]]:
 
 
 def alerting_rules(rules: RuleSet, options: ExportOptions) -> dict[str, Any]:
-    thresholds = [threshold_alert(rule, options) for rule in rules.thresholds]
+    thresholds = [threshold_alert(rule, options) for rule in exported_thresholds(rules)]
     slos = [alert for rule in rules.slos for alert in slo_alerts(rule, options)]
     groups = [{"name": "flow-thresholds", "rules": thresholds}]
     if slos:
@@ -706,7 +712,7 @@ def latency_policy_tests(rule: SloRule, options: ExportOptions) -> list[dict[str
 
 
 def promtool_tests(rules: RuleSet, options: ExportOptions) -> dict[str, Any]:
-    tests = [test for rule in rules.thresholds for test in threshold_tests(rule, options)]
+    tests = [test for rule in exported_thresholds(rules) for test in threshold_tests(rule, options)]
     tests += [test for rule in rules.slos for test in slo_tests(rule, options)]
     tests += [test for rule in rules.slos for test in latency_policy_tests(rule, options)]
     return {

@@ -58,8 +58,13 @@ THRESHOLD_SIGNALS = (
     "queue_lag_seconds",
     "database_up",
     "redis_up",
+    "backup_fresh",
+    "backup_drill_ok",
 )
 SIGNALS = THRESHOLD_SIGNALS + SLO_INPUT_SIGNALS
+# Sampled by the app from its backup store (backup/status.py), not from a Prometheus series:
+# the engine evaluates their rules; the Prometheus export leaves them out.
+IN_APP_SIGNALS = frozenset({"backup_fresh", "backup_drill_ok"})
 
 # The history counts a covered request as slow above its route's threshold, this one for most
 # routes (observability/latency_slo.py), so a latency SLO can only state this threshold; it is

@@ -159,7 +159,7 @@ def drill(
     """Restore a backup into a scratch database, check it and print RTO and RPO."""
 
     async def work(settings: Settings, store: BackupStore) -> service.DrillReport:
-        return await service.run_drill(settings, store, reference)
+        return await service.drill_and_record(settings, store, reference)
 
     report = _run(work)
     print_drill(report)

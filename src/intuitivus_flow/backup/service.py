@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
@@ -34,6 +34,7 @@ from intuitivus_flow.backup.databases import (
 )
 from intuitivus_flow.backup.exceptions import (
     BackupCorrupt,
+    BackupError,
     BackupFromNewerSchema,
     BackupNotFound,
     TargetNotEmpty,
@@ -43,6 +44,7 @@ from intuitivus_flow.backup.invariants import broken_invariants
 from intuitivus_flow.backup.manifest import Manifest, compare_tables
 from intuitivus_flow.backup.retention import RetentionPolicy
 from intuitivus_flow.backup.snapshot import DatabaseSnapshot, sqlite_snapshot
+from intuitivus_flow.backup.status import DrillStatus, record_drill
 from intuitivus_flow.backup.store import BackupStore, StoredBackup, backup_directory, backup_name
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit import migrations
@@ -360,9 +362,31 @@ async def _drill_sqlite(
         await engine.dispose()
 
 
-def backup_age(store: BackupStore, engine: str, *, now: datetime | None = None) -> timedelta | None:
-    """How old the newest backup of this engine is (None: there is none)."""
-    backups = [item for item in store.list() if item.engine == engine]
-    if not backups:
-        return None
-    return (now or _now()) - backups[-1].created_at
+async def drill_and_record(
+    settings: Settings, store: BackupStore, reference: str | None = None
+) -> DrillReport:
+    """Run the drill and leave its outcome in the store for the backup alerts; a drill that
+    could not even start (no backup, a damaged one) is recorded as failed, then re-raised."""
+    try:
+        report = await run_drill(settings, store, reference)
+    except BackupError as exc:
+        failed = DrillStatus(
+            backup=reference or "",
+            finished_at=_now(),
+            ok=False,
+            restore_seconds=0.0,
+            rpo_seconds=None,
+            problems=[exc.detail],
+        )
+        await asyncio.to_thread(record_drill, store, failed)
+        raise
+    status = DrillStatus(
+        backup=report.name,
+        finished_at=report.finished_at,
+        ok=report.ok,
+        restore_seconds=report.restore_seconds,
+        rpo_seconds=report.rpo_seconds,
+        problems=report.problems,
+    )
+    await asyncio.to_thread(record_drill, store, status)
+    return report

@@ -57,6 +57,12 @@ class BackupStore(Protocol):
 
     def delete(self, name: str) -> None: ...
 
+    def write_note(self, name: str, text: str) -> None:
+        """A small status file beside the backups (the last drill's outcome)."""
+        ...
+
+    def read_note(self, name: str) -> str | None: ...
+
 
 def _check_name(name: str) -> None:
     if NAME.match(name) is None:
@@ -90,6 +96,16 @@ class LocalStore:
     def delete(self, name: str) -> None:
         _check_name(name)
         (self.directory / name).unlink(missing_ok=True)
+
+    def write_note(self, name: str, text: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self.directory / (name + ".partial")
+        partial.write_text(text)
+        partial.replace(self.directory / name)
+
+    def read_note(self, name: str) -> str | None:
+        path = self.directory / name
+        return path.read_text() if path.is_file() else None
 
 
 class S3Store:
@@ -156,6 +172,16 @@ class S3Store:
         _check_name(name)
         self._call("delete_object", Bucket=self.bucket, Key=self.prefix + name)
         (self.cache / name).unlink(missing_ok=True)
+
+    def write_note(self, name: str, text: str) -> None:
+        self._call("put_object", Bucket=self.bucket, Key=self.prefix + name, Body=text.encode())
+
+    def read_note(self, name: str) -> str | None:
+        try:
+            answer = self._call("get_object", Bucket=self.bucket, Key=self.prefix + name)
+        except BackupNotFound:
+            return None
+        return bytes(answer["Body"].read()).decode()
 
 
 def backup_directory(settings: Settings) -> Path:
