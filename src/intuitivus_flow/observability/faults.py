@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from intuitivus_flow.config import ConfigurationError, Settings
 from intuitivus_flow.identity.requirements import checked_by_operator_access
-from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.identity.scopes import Scope as ApiScope
 from intuitivus_flow.observability.access import OpsReadAccess, OpsWriteAccess
 
 EXEMPT_PREFIXES = ("/health", "/ready", "/metrics", "/api/ops")
@@ -164,7 +164,7 @@ def _state(request: Request) -> FaultState:
     "",
     response_model=FaultPlan | None,
     summary="Current fault plan",
-    dependencies=[checked_by_operator_access(Scope.operations_read), OpsReadAccess],
+    dependencies=[checked_by_operator_access(ApiScope.operations_read), OpsReadAccess],
 )
 async def get_faults(request: Request) -> FaultPlan | None:
     """The plan in force in this process, or null."""
@@ -175,7 +175,7 @@ async def get_faults(request: Request) -> FaultPlan | None:
     "",
     response_model=FaultPlan,
     summary="Inject faults",
-    dependencies=[checked_by_operator_access(Scope.operations_write), OpsWriteAccess],
+    dependencies=[checked_by_operator_access(ApiScope.operations_write), OpsWriteAccess],
 )
 async def put_faults(plan: FaultPlan, request: Request) -> FaultPlan:
     """Replace the plan: latency and/or a 500 rate on every path under `path_prefix`.
@@ -189,7 +189,7 @@ async def put_faults(plan: FaultPlan, request: Request) -> FaultPlan:
     "",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Stop injecting faults",
-    dependencies=[checked_by_operator_access(Scope.operations_write), OpsWriteAccess],
+    dependencies=[checked_by_operator_access(ApiScope.operations_write), OpsWriteAccess],
 )
 async def delete_faults(request: Request) -> None:
     """Clear the plan; requests behave normally again."""
