@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 
@@ -26,7 +26,7 @@ async def get_dashboard(
     context: Context,
     response: Response,
     cache_control: Annotated[str | None, Header()] = None,
-) -> object:
+) -> dict[str, Any]:
     """Agents by status, tasks in the last 24 h with success rate, LLM tokens and cost this
     month by provider, open and escalated conversations, campaigns by platform with spend and
     ROAS, revenue this month, and recent activity. Cached per workspace and invalidated by any write
