@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, status
 
 from intuitivus_flow.agents import crews, schemas, tasks
 from intuitivus_flow.agents import service as agents
-from intuitivus_flow.agents.models import AgentStatus
+from intuitivus_flow.agents.models import Agent, AgentStatus, AgentTask
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
@@ -15,6 +15,7 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.pagination import Page
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/api/agents", tags=["agents"])
 )
 async def create_agent(
     body: schemas.AgentCreate, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Agent:
     """A new agent, active at once."""
     return await agents.create(session, principal, data=body)
 
@@ -45,7 +46,7 @@ async def list_agents(
     principal: CurrentPrincipal,
     paging: Paging,
     status_filter: Annotated[AgentStatus | None, Query(alias="status")] = None,
-) -> object:
+) -> Page[Agent]:
     """The workspace's agents, oldest first, optionally by status."""
     return await agents.list_agents(
         session, principal, status=status_filter, limit=paging.limit, offset=paging.offset
@@ -156,7 +157,9 @@ async def get_crew(
     response_model=schemas.TaskRead,
     summary="One task",
 )
-async def get_task(task_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> object:
+async def get_task(
+    task_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+) -> AgentTask:
     """Status, result, tokens, cost and latency of a task."""
     return await tasks.get_task(session, principal, task_id)
 
@@ -170,7 +173,7 @@ async def get_task(task_id: uuid.UUID, session: DbSession, principal: CurrentPri
 )
 async def cancel_task(
     task_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> AgentTask:
     """Cancel a task that has not started yet (409 once it runs)."""
     return await tasks.cancel(session, principal, task_id)
 
@@ -181,7 +184,7 @@ async def cancel_task(
     response_model=schemas.AgentRead,
     summary="One agent",
 )
-async def get_agent(agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> object:
+async def get_agent(agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Agent:
     """An agent of this workspace; other workspaces' ids answer 404."""
     return await agents.get(session, principal, agent_id)
 
@@ -197,7 +200,7 @@ async def update_agent(
     body: schemas.AgentUpdate,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> Agent:
     """Change any of name, role, prompt, provider, model, temperature, token limit."""
     return await agents.update(session, principal, agent_id, changes=body)
 
@@ -228,7 +231,7 @@ async def clone_agent(
     body: schemas.AgentClone,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> Agent:
     """A paused copy with the same configuration."""
     return await agents.clone(session, principal, agent_id, name=body.name)
 
@@ -244,7 +247,7 @@ async def change_status(
     body: schemas.AgentStatusChange,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> Agent:
     """active ⇄ paused, either → archived, archived → paused."""
     return await agents.change_status(session, principal, agent_id, status=body.status)
 
@@ -261,7 +264,7 @@ async def submit_task(
     body: schemas.TaskCreate,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> AgentTask:
     """Queue a prompt for the agent; poll the task for the answer."""
     return await tasks.submit(session, principal, agent_id, prompt=body.prompt)
 
@@ -274,7 +277,7 @@ async def submit_task(
 )
 async def list_tasks(
     agent_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
-) -> object:
+) -> Page[AgentTask]:
     """Newest first."""
     return await tasks.list_tasks(
         session, principal, agent_id, limit=paging.limit, offset=paging.offset

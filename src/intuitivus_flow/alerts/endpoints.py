@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, status
 
 from intuitivus_flow.alerts import schemas
 from intuitivus_flow.alerts import service as alerts
-from intuitivus_flow.alerts.models import Silence
+from intuitivus_flow.alerts.models import AlertTransition, NotificationDelivery, Silence
 from intuitivus_flow.alerts.rules import RulesError
 from intuitivus_flow.alerts.runtime import configured_rules
 from intuitivus_flow.identity.requirements import checked_by_operator_access
@@ -22,6 +22,7 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict, FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.pagination import Page
 from intuitivus_flow.metrics_history.access import OperatorReader, OperatorWriter
 
 router = APIRouter(prefix="/api/alerts", tags=["operations"])
@@ -46,7 +47,7 @@ def _silence_out(silence: Silence, now: datetime) -> schemas.SilenceOut:
     response_model=schemas.AlertBoardOut,
     summary="Firing and pending alerts",
 )
-async def list_alerts(session: DbSession, _: OperatorReader) -> object:
+async def list_alerts(session: DbSession, _: OperatorReader) -> alerts.AlertBoard:
     """Alerts firing or pending now. `silenced_by`/`inhibited_by` tell which are muted."""
     return await alerts.board(session)
 
@@ -62,7 +63,7 @@ async def list_history(
     _: OperatorReader,
     paging: Paging,
     name: Annotated[str | None, Query(max_length=128)] = None,
-) -> object:
+) -> Page[AlertTransition]:
     """Every state change of every alert, newest first, optionally for one alert name."""
     return await alerts.history(session, name=name, limit=paging.limit, offset=paging.offset)
 
@@ -73,7 +74,9 @@ async def list_history(
     response_model=schemas.DeliveryPage,
     summary="Notifications",
 )
-async def list_deliveries(session: DbSession, _: OperatorReader, paging: Paging) -> object:
+async def list_deliveries(
+    session: DbSession, _: OperatorReader, paging: Paging
+) -> Page[NotificationDelivery]:
     """Notifications sent or being retried, newest first, with attempts and last error."""
     return await alerts.deliveries(session, limit=paging.limit, offset=paging.offset)
 
@@ -85,7 +88,9 @@ async def list_deliveries(session: DbSession, _: OperatorReader, paging: Paging)
     response_model=list[schemas.SloStatus],
     summary="SLO error budgets",
 )
-async def list_slos(session: DbSession, _: OperatorReader, context: Context) -> object:
+async def list_slos(
+    session: DbSession, _: OperatorReader, context: Context
+) -> list[schemas.SloStatus]:
     """Each SLO's remaining error budget over its window (1 untouched, 0 spent)."""
     try:
         rules = configured_rules(context.settings)

@@ -6,10 +6,12 @@ from fastapi import APIRouter, status
 
 from intuitivus_flow.apikeys import schemas
 from intuitivus_flow.apikeys import service as api_keys
+from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import DbSession, Paging
+from intuitivus_flow.kit.pagination import Page
 
 router = APIRouter(prefix="/api/api-keys", tags=["api keys"])
 
@@ -43,7 +45,9 @@ async def create_key(
     response_model=schemas.ApiKeyPage,
     summary="List API keys",
 )
-async def list_keys(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+async def list_keys(
+    session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> Page[ApiKey]:
     """Keys of this workspace with prefix, scopes and last-used time (never the secret)."""
     return await api_keys.list_keys(session, principal, limit=paging.limit, offset=paging.offset)
 
@@ -54,6 +58,6 @@ async def list_keys(session: DbSession, principal: CurrentPrincipal, paging: Pag
     response_model=schemas.ApiKeyRead,
     summary="Revoke an API key",
 )
-async def revoke_key(key_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> object:
+async def revoke_key(key_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> ApiKey:
     """The key stops working immediately."""
     return await api_keys.revoke(session, principal, key_id)

@@ -15,6 +15,7 @@ from intuitivus_flow.billing.exceptions import (
 )
 from intuitivus_flow.billing.gateways import gateway_for
 from intuitivus_flow.billing.manual_payments import Decision, DeskPayment, PaymentOperator
+from intuitivus_flow.billing.models import Invoice, Licence, Payment, Subscription
 from intuitivus_flow.billing.plans import PLANS
 from intuitivus_flow.billing.webhooks import parse_platform, secrets_from
 from intuitivus_flow.identity.http import CurrentPrincipal
@@ -23,6 +24,7 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict, NotFound
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.pagination import Page
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 
@@ -74,7 +76,7 @@ async def get_usage(session: DbSession, principal: CurrentPrincipal) -> schemas.
     response_model=schemas.SubscriptionRead,
     summary="Current subscription",
 )
-async def get_subscription(session: DbSession, principal: CurrentPrincipal) -> object:
+async def get_subscription(session: DbSession, principal: CurrentPrincipal) -> Subscription:
     """404 while the workspace has never subscribed (it is then on the free plan)."""
     return await billing.get_subscription(session, principal)
 
@@ -88,7 +90,7 @@ async def get_subscription(session: DbSession, principal: CurrentPrincipal) -> o
 )
 async def choose_plan(
     body: schemas.PlanChoice, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Subscription:
     """Owners and admins. A paid plan starts its trial (first time) and opens an invoice;
     `free` cancels the paid subscription."""
     return await billing.choose_plan(session, principal, plan_id=body.plan)
@@ -101,7 +103,7 @@ async def choose_plan(
     response_model=schemas.SubscriptionRead,
     summary="Cancel the subscription",
 )
-async def cancel_subscription(session: DbSession, principal: CurrentPrincipal) -> object:
+async def cancel_subscription(session: DbSession, principal: CurrentPrincipal) -> Subscription:
     """Owners and admins. The workspace falls back to the free plan's limits at once."""
     return await billing.cancel(session, principal)
 
@@ -112,7 +114,9 @@ async def cancel_subscription(session: DbSession, principal: CurrentPrincipal) -
     response_model=schemas.InvoicePage,
     summary="List invoices",
 )
-async def list_invoices(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+async def list_invoices(
+    session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> Page[Invoice]:
     """Newest first."""
     return await billing.list_invoices(session, principal, limit=paging.limit, offset=paging.offset)
 
@@ -125,7 +129,7 @@ async def list_invoices(session: DbSession, principal: CurrentPrincipal, paging:
 )
 async def get_invoice(
     invoice_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Invoice:
     """An invoice of this workspace."""
     return await billing.get_invoice(session, principal, invoice_id)
 
@@ -166,7 +170,9 @@ async def create_payment(
     response_model=schemas.PaymentPage,
     summary="Payments ledger",
 )
-async def list_payments(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+async def list_payments(
+    session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> Page[Payment]:
     """Every payment of the workspace, newest first, amounts in minor units."""
     return await payments.list_payments(
         session, principal, limit=paging.limit, offset=paging.offset
@@ -181,7 +187,7 @@ async def list_payments(session: DbSession, principal: CurrentPrincipal, paging:
 )
 async def get_payment(
     payment_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Payment:
     """A payment of this workspace."""
     return await payments.get_payment(session, principal, payment_id)
 
@@ -192,7 +198,9 @@ async def get_payment(
     response_model=schemas.LicencePage,
     summary="My licences",
 )
-async def list_licences(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+async def list_licences(
+    session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> Page[Licence]:
     """Licences this workspace redeemed (keys are never shown again, only their last
     characters)."""
     return await licences.list_my_licences(
@@ -210,7 +218,7 @@ async def list_licences(session: DbSession, principal: CurrentPrincipal, paging:
 )
 async def redeem_licence(
     body: schemas.LicenceRedeem, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Licence:
     """Owners and admins. The licence's plan becomes the workspace's active plan."""
     return await licences.redeem(session, principal, key=body.licence_key)
 

@@ -9,7 +9,8 @@ from intuitivus_flow.campaigns import schemas
 from intuitivus_flow.campaigns import service as campaigns
 from intuitivus_flow.campaigns.automation import schemas as steps
 from intuitivus_flow.campaigns.automation import service as automation
-from intuitivus_flow.campaigns.models import CampaignStatus, Platform
+from intuitivus_flow.campaigns.automation.models import CampaignConversion
+from intuitivus_flow.campaigns.models import Campaign, CampaignEvent, CampaignStatus, Platform
 from intuitivus_flow.campaigns.reports import FileReports, StaticReports
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
@@ -17,6 +18,7 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.pagination import Page
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
@@ -30,7 +32,7 @@ router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 )
 async def create_campaign(
     body: schemas.CampaignCreate, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Campaign:
     """A new campaign, in draft."""
     return await campaigns.create(session, principal, data=body)
 
@@ -47,7 +49,7 @@ async def list_campaigns(
     paging: Paging,
     status_filter: Annotated[CampaignStatus | None, Query(alias="status")] = None,
     platform: Platform | None = None,
-) -> object:
+) -> Page[schemas.CampaignSummary]:
     """Newest first, with spend, revenue and derived ratios."""
     return await campaigns.list_campaigns(
         session,
@@ -65,7 +67,7 @@ async def list_campaigns(
     response_model=steps.QueueStatus,
     summary="Automation queue status",
 )
-async def automation_status(session: DbSession, principal: CurrentPrincipal) -> object:
+async def automation_status(session: DbSession, principal: CurrentPrincipal) -> steps.QueueStatus:
     """Depth (jobs ready to run), lag (age of the oldest ready job) and running jobs of the
     campaigns queue, and this workspace's campaign jobs that failed for good."""
     return await automation.queue_status(session, principal)
@@ -79,7 +81,7 @@ async def automation_status(session: DbSession, principal: CurrentPrincipal) -> 
 )
 async def get_campaign(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> schemas.CampaignSummary:
     """A campaign of this workspace with its totals; other workspaces' ids answer 404."""
     return await campaigns.get_summary(session, principal, campaign_id)
 
@@ -96,7 +98,7 @@ async def update_campaign(
     body: schemas.CampaignUpdate,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> Campaign:
     """Change settings; completed and cancelled campaigns are read-only (409)."""
     return await campaigns.update(session, principal, campaign_id, changes=body)
 
@@ -127,7 +129,7 @@ async def change_status(
     body: schemas.CampaignStatusChange,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> Campaign:
     """draft → scheduled → active ⇄ paused → completed; cancelled from any non-final state."""
     return await campaigns.change_status(
         session, principal, campaign_id, status=body.status, reason=body.reason
@@ -142,7 +144,7 @@ async def change_status(
 )
 async def campaign_events(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
-) -> object:
+) -> Page[CampaignEvent]:
     """Status changes (with reasons, e.g. the budget auto-pause) and automation runs."""
     return await campaigns.timeline(
         session, principal, campaign_id, limit=paging.limit, offset=paging.offset
@@ -157,7 +159,7 @@ async def campaign_events(
 )
 async def performance(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> schemas.Performance:
     """Totals and days with CTR, CPC, CPA and ROAS (null where the denominator is zero)."""
     return await campaigns.performance(session, principal, campaign_id)
 
@@ -353,7 +355,7 @@ async def record_conversion(
     body: steps.ConversionCreate,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> CampaignConversion:
     """A contact converted (from the shop or CRM); branches on "conversion" read it."""
     return await automation.record_conversion(
         session, principal, campaign_id, contact_id=body.contact_id, value_minor=body.value_minor

@@ -7,12 +7,14 @@ from fastapi import APIRouter, Query, status
 
 from intuitivus_flow.contacts import schemas
 from intuitivus_flow.contacts import service as contacts
+from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.pagination import Page
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 
@@ -27,7 +29,7 @@ router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 )
 async def create_contact(
     body: schemas.ContactCreate, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Contact:
     """A contact; the phone (E.164) is unique in the workspace (409 when taken)."""
     return await contacts.create(session, principal, data=body)
 
@@ -44,7 +46,7 @@ async def list_contacts(
     paging: Paging,
     tag: Annotated[list[str], Query(max_length=20, description="Has all these tags")] = [],  # noqa: B006
     q: Annotated[str | None, Query(max_length=100, description="Name, email or phone")] = None,
-) -> object:
+) -> Page[Contact]:
     """Oldest first; repeat `tag` to keep contacts having every one of them."""
     return await contacts.list_contacts(
         session, principal, tags=tag, search=q, limit=paging.limit, offset=paging.offset
@@ -59,7 +61,7 @@ async def list_contacts(
 )
 async def get_contact(
     contact_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Contact:
     """A contact of this workspace; other workspaces' ids answer 404."""
     return await contacts.get(session, principal, contact_id)
 
@@ -76,7 +78,7 @@ async def update_contact(
     body: schemas.ContactUpdate,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> Contact:
     """Change any field; `tags` replaces the whole set."""
     return await contacts.update(session, principal, contact_id, changes=body)
 

@@ -9,14 +9,20 @@ from fastapi.responses import PlainTextResponse
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.conversations import schemas, webchat, webhooks
 from intuitivus_flow.conversations import service as conversations
-from intuitivus_flow.conversations.models import ConversationState
-from intuitivus_flow.conversations.numbers import GraphApi
+from intuitivus_flow.conversations.models import (
+    Conversation,
+    ConversationSettings,
+    ConversationState,
+    Message,
+)
+from intuitivus_flow.conversations.numbers import ConnectedNumber, GraphApi
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict, Forbidden, TooManyRequests, Unauthorized
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.pagination import Page
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 channels_router = APIRouter(prefix="/api/channels/whatsapp", tags=["channels"])
@@ -37,7 +43,7 @@ async def inbox(
     principal: CurrentPrincipal,
     paging: Paging,
     state: ConversationState | None = None,
-) -> object:
+) -> Page[Conversation]:
     """Conversations by state with their contact and last message, latest activity first."""
     return await conversations.list_inbox(
         session, principal, state=state, limit=paging.limit, offset=paging.offset
@@ -50,7 +56,7 @@ async def inbox(
     response_model=schemas.SettingsRead,
     summary="Conversation settings",
 )
-async def get_settings(session: DbSession, principal: CurrentPrincipal) -> object:
+async def get_settings(session: DbSession, principal: CurrentPrincipal) -> ConversationSettings:
     """The default agent and the public web-chat widget key."""
     return await conversations.get_settings(session, principal)
 
@@ -63,7 +69,7 @@ async def get_settings(session: DbSession, principal: CurrentPrincipal) -> objec
 )
 async def update_settings(
     body: schemas.SettingsUpdate, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> ConversationSettings:
     """Admins: the default agent, and whether the web-chat widget accepts messages."""
     return await conversations.update_settings(session, principal, changes=body)
 
@@ -76,7 +82,7 @@ async def update_settings(
 )
 async def get_conversation(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Conversation:
     """A conversation of this workspace; other workspaces' ids answer 404."""
     return await conversations.get(session, principal, conversation_id)
 
@@ -89,7 +95,7 @@ async def get_conversation(
 )
 async def list_messages(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, paging: Paging
-) -> object:
+) -> Page[Message]:
     """Oldest first, with delivery status."""
     return await conversations.list_messages(
         session, principal, conversation_id, limit=paging.limit, offset=paging.offset
@@ -109,7 +115,7 @@ async def reply(
     body: schemas.HumanReply,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> Message:
     """Sent through the conversation's channel in the background (status `pending` → `sent`)."""
     return await conversations.reply_as_human(session, principal, conversation_id, text=body.text)
 
@@ -123,7 +129,7 @@ async def reply(
 )
 async def escalate(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Conversation:
     """A person takes over; the agent stops replying."""
     return await conversations.escalate(session, principal, conversation_id)
 
@@ -137,7 +143,7 @@ async def escalate(
 )
 async def hand_back(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Conversation:
     """The agent answers again from the next inbound message."""
     return await conversations.hand_back(session, principal, conversation_id)
 
@@ -151,7 +157,7 @@ async def hand_back(
 )
 async def close(
     conversation_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Conversation:
     """Closed; the contact's next message starts a new conversation."""
     return await conversations.close(session, principal, conversation_id)
 
@@ -168,7 +174,7 @@ async def assign_agent(
     body: schemas.AgentAssignment,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> Conversation:
     """The agent that answers this conversation (null: the workspace default)."""
     return await conversations.assign_agent(
         session, principal, conversation_id, agent_id=body.agent_id
@@ -207,7 +213,7 @@ async def whatsapp_webhook(
     session: DbSession,
     context: Context,
     signature: Annotated[str | None, Header(alias="X-Hub-Signature-256", max_length=200)] = None,
-) -> object:
+) -> webhooks.WebhookOutcome:
     """Inbound messages and delivery statuses, signed with the app secret (401 otherwise)."""
     return await webhooks.receive_notification(
         session, raw_body=await request.body(), signature=signature, box=context.secrets
@@ -227,7 +233,7 @@ async def add_number(
     session: DbSession,
     principal: CurrentPrincipal,
     context: Context,
-) -> object:
+) -> ConnectedNumber:
     """Admins: a Cloud API number with its access token, verify token and app secret
     (stored encrypted or digested, never returned). The number is connected only when the
     Graph API confirms that the access token can read it (422 otherwise), so no workspace can
@@ -247,7 +253,9 @@ async def add_number(
     response_model=list[schemas.WhatsAppNumberRead],
     summary="Connected numbers",
 )
-async def list_numbers(session: DbSession, principal: CurrentPrincipal, context: Context) -> object:
+async def list_numbers(
+    session: DbSession, principal: CurrentPrincipal, context: Context
+) -> list[ConnectedNumber]:
     """The workspace's WhatsApp numbers (secrets masked), each with its `status`:
     `needs_secret` when its stored secrets can no longer be decrypted (its webhooks are
     refused with 401 until it is connected again with them)."""
@@ -283,7 +291,7 @@ async def webchat_post(
     session: DbSession,
     context: Context,
     address: ClientAddress,
-) -> object:
+) -> Message:
     """Public (widget key + visitor id); rate-limited per visitor and per address (429)."""
     limits = webchat.WebchatLimits.build(
         context.counters, per_minute=context.settings.webchat_messages_per_minute
@@ -307,6 +315,6 @@ async def webchat_poll(
     session: DbSession,
     visitor: Annotated[str, Query(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")],
     after: uuid.UUID | None = None,
-) -> object:
+) -> webchat.Thread:
     """The visitor's conversation: messages after the `after` message id (all without it)."""
     return await webchat.poll(session, widget_key=widget_key, visitor=visitor, after=after)

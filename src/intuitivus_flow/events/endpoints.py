@@ -7,10 +7,12 @@ from fastapi import APIRouter, Query, status
 
 from intuitivus_flow.events import schemas
 from intuitivus_flow.events import service as events
+from intuitivus_flow.events.models import Event
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
+from intuitivus_flow.kit.pagination import Page
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -49,7 +51,7 @@ async def list_events(
     paging: Paging,
     name: Annotated[str | None, Query(max_length=80)] = None,
     since: Annotated[datetime | None, Query()] = None,
-) -> object:
+) -> Page[Event]:
     """This workspace's events, newest first, optionally by name and start time."""
     return await events.list_events(
         session, principal, name=name, since=since, limit=paging.limit, offset=paging.offset

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -14,6 +15,7 @@ from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.llm import schemas
 from intuitivus_flow.llm import service as llm
 from intuitivus_flow.llm.fallback import NoProviderAvailable
+from intuitivus_flow.llm.models import ProviderKey
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
 
@@ -30,7 +32,7 @@ async def add_key(
     session: DbSession,
     principal: CurrentPrincipal,
     context: Context,
-) -> object:
+) -> ProviderKey:
     """Store a workspace's own key for OpenAI, Anthropic, Google or an OpenAI-compatible server.
     The key is encrypted at rest and never returned; only its last characters are shown."""
     return await llm.add_key(
@@ -44,7 +46,7 @@ async def add_key(
     response_model=list[schemas.ProviderKeyRead],
     summary="List provider keys",
 )
-async def list_keys(session: DbSession, principal: CurrentPrincipal) -> object:
+async def list_keys(session: DbSession, principal: CurrentPrincipal) -> Sequence[ProviderKey]:
     """Keys in the order they are tried (lower priority first)."""
     return await llm.list_keys(session, principal)
 
@@ -61,7 +63,7 @@ async def update_key(
     session: DbSession,
     principal: CurrentPrincipal,
     context: Context,
-) -> object:
+) -> ProviderKey:
     """Rename, reprioritise, set limits, pause, or replace the secret."""
     return await llm.update_key(session, principal, key_id, changes=body, box=context.secrets)
 

@@ -12,10 +12,13 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.pagination import Page
 from intuitivus_flow.users import schemas as user_schemas
 from intuitivus_flow.users import service as members
+from intuitivus_flow.users.models import Invitation, User
 from intuitivus_flow.workspaces import schemas
 from intuitivus_flow.workspaces import service as workspaces
+from intuitivus_flow.workspaces.models import Workspace
 
 router = APIRouter(prefix="/api/workspace", tags=["workspace"])
 
@@ -26,7 +29,7 @@ router = APIRouter(prefix="/api/workspace", tags=["workspace"])
     response_model=schemas.WorkspaceRead,
     summary="Current workspace",
 )
-async def get_workspace(session: DbSession, principal: CurrentPrincipal) -> object:
+async def get_workspace(session: DbSession, principal: CurrentPrincipal) -> Workspace:
     """The workspace the credential belongs to."""
     return await workspaces.get_current(session, principal)
 
@@ -39,7 +42,7 @@ async def get_workspace(session: DbSession, principal: CurrentPrincipal) -> obje
 )
 async def update_workspace(
     body: schemas.WorkspaceUpdate, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> Workspace:
     """Admins and owners can rename the workspace."""
     return await workspaces.rename(session, principal, name=body.name)
 
@@ -50,7 +53,9 @@ async def update_workspace(
     response_model=user_schemas.MemberPage,
     summary="List members",
 )
-async def list_members(session: DbSession, principal: CurrentPrincipal, paging: Paging) -> object:
+async def list_members(
+    session: DbSession, principal: CurrentPrincipal, paging: Paging
+) -> Page[User]:
     """Everyone in the workspace, oldest first."""
     return await members.list_members(session, principal, limit=paging.limit, offset=paging.offset)
 
@@ -61,9 +66,7 @@ async def list_members(session: DbSession, principal: CurrentPrincipal, paging: 
     response_model=user_schemas.MemberRead,
     summary="One member",
 )
-async def get_member(
-    member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+async def get_member(member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> User:
     """A member of this workspace; ids from other workspaces answer 404."""
     return await members.get_member(session, principal, member_id)
 
@@ -79,7 +82,7 @@ async def change_role(
     body: user_schemas.RoleChange,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> User:
     """Admins manage members and admins; only owners grant or remove ownership."""
     return await members.change_role(session, principal, member_id, role=body.role)
 
@@ -92,7 +95,7 @@ async def change_role(
 )
 async def deactivate_member(
     member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> User:
     """The member can no longer sign in, and every session and token of theirs stops working."""
     return await members.set_active(session, principal, member_id, active=False)
 
@@ -105,7 +108,7 @@ async def deactivate_member(
 )
 async def reactivate_member(
     member_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> User:
     """Let a deactivated member sign in again."""
     return await members.set_active(session, principal, member_id, active=True)
 
@@ -148,7 +151,7 @@ async def invite(
 )
 async def list_invitations(
     session: DbSession, principal: CurrentPrincipal, paging: Paging
-) -> object:
+) -> Page[Invitation]:
     """Invitations not yet accepted, revoked or expired."""
     return await members.list_pending_invitations(
         session, principal, limit=paging.limit, offset=paging.offset
