@@ -28,7 +28,6 @@ from intuitivus_flow.dataport.endpoints import router as data_router
 from intuitivus_flow.events.endpoints import router as events_router
 from intuitivus_flow.forecasting.endpoints import router as forecasting_router
 from intuitivus_flow.health.endpoints import router as health_router
-from intuitivus_flow.jobs.embedded import embedded_worker
 from intuitivus_flow.kit.http.middleware import (
     BodySizeLimitMiddleware,
     RejectBadInputMiddleware,
@@ -39,6 +38,7 @@ from intuitivus_flow.kit.http.problems import install_problem_handlers
 from intuitivus_flow.llm.endpoints import router as llm_router
 from intuitivus_flow.metrics_history.endpoints import router as metrics_history_router
 from intuitivus_flow.observability.install import Telemetry, install_observability
+from intuitivus_flow.task_registry import embedded_worker
 from intuitivus_flow.web.endpoints import install_web
 from intuitivus_flow.workspaces.endpoints import router as workspace_router
 

@@ -262,9 +262,9 @@ def _mount_domain_commands() -> None:
     from intuitivus_flow.llm.cli import app as llm_app
 
     app.add_typer(llm_app, name="llm")
-    from intuitivus_flow.jobs.cli import worker
+    from intuitivus_flow.task_registry import worker_command
 
-    app.command("worker")(worker)
+    app.command("worker")(worker_command)
     from intuitivus_flow.dataport.cli import app as data_app
 
     app.add_typer(data_app, name="data")

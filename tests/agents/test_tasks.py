@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from intuitivus_flow.jobs.embedded import install_handlers
-from intuitivus_flow.jobs.worker import Worker
+from intuitivus_flow.task_registry import worker_for
 from tests.agents.test_agents import create
 from tests.helpers import Account, assert_problem, register
 from tests.llm.vendor_server import API_KEY, RunningVendor, serve_vendor
@@ -27,8 +26,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def run_jobs(app: Any) -> int:
-    install_handlers()
-    return await Worker(app.state.context, name="test-worker").run_until_idle()
+    return await worker_for(app.state.context, name="test-worker").run_until_idle()
 
 
 async def submit(

@@ -228,5 +228,4 @@ class TestDelivery:
             assert (await tasks.deliver(session, job, settings=settings, box=box)) == {
                 "status": "revoked"
             }
-        tasks.install_handler()  # idempotent: registered once per process
         assert inbox[0].messages == []

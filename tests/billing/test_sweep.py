@@ -15,11 +15,11 @@ from sqlalchemy.exc import OperationalError
 
 from intuitivus_flow.billing import manual_payments, tasks
 from intuitivus_flow.billing.sweep import SweepResult, sweep_subscriptions
-from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job, JobStatus
-from intuitivus_flow.jobs.worker import HandlerRegistry, Worker, registry
+from intuitivus_flow.jobs.registry import TaskRegistry
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.task_registry import task_registry, worker_for
 from tests.billing.helpers import (
     make_licence,
     pending_invoice_payment,
@@ -219,19 +219,13 @@ class TestLeftAlone:
 
 
 class TestPeriodicJob:
-    async def test_registered_once_and_run_by_a_worker(
-        self, client: httpx.AsyncClient, app: Any
-    ) -> None:
+    async def test_declared_and_run_by_a_worker(self, client: httpx.AsyncClient, app: Any) -> None:
         context = app.state.context
-        tasks.install_handler()
-        tasks.install_handler()  # once per process
-        schedule = periodic.SCHEDULES[tasks.SWEEP_SUBSCRIPTIONS]
-        assert schedule.interval == timedelta(hours=1)
-        # A worker with only this handler, so other domains' periodic jobs stay out of it.
-        only_sweep = HandlerRegistry(
-            handlers={tasks.SWEEP_SUBSCRIPTIONS: registry.handlers[tasks.SWEEP_SUBSCRIPTIONS]}
-        )
-        worker = Worker(context, handlers=only_sweep, queues=[schedule.queue])
+        schedule = task_registry().spec(tasks.SWEEP_SUBSCRIPTIONS)
+        assert schedule.every == timedelta(hours=1)
+        # A worker with only this task, so other domains' periodic jobs stay out of it.
+        only_sweep = TaskRegistry.of(tasks.TASKS).only(tasks.SWEEP_SUBSCRIPTIONS)
+        worker = worker_for(context, tasks=only_sweep, queues=[schedule.queue])
         assert await worker.schedule_periodic() == 1
         assert await worker.schedule_periodic() == 1  # the same slot's job, not a second one
         assert await worker.run_until_idle() == 1

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select, update
 
 from intuitivus_flow.campaigns import service as campaigns
@@ -19,9 +18,11 @@ from intuitivus_flow.campaigns.automation import QUEUE, RUN_STEP
 from intuitivus_flow.campaigns.models import CampaignStepDelivery
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import HandlerRegistry, RetryPolicy, Worker
+from intuitivus_flow.jobs.registry import TaskRegistry
+from intuitivus_flow.jobs.worker import RetryPolicy, Worker
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.task_registry import worker_for
 from tests.campaigns.fakes import InMemorySender
 from tests.campaigns.helpers import activate, create_agent, create_campaign, report, set_status
 from tests.helpers import Account, assert_problem, register
@@ -35,10 +36,8 @@ def contacts(count: int) -> list[uuid.UUID]:
     return [uuid.uuid4() for _ in range(count)]
 
 
-def handlers_for(sender: Any) -> HandlerRegistry:
-    registry = HandlerRegistry()
-    tasks.register(registry, sender)
-    return registry
+def handlers_for(sender: Any) -> TaskRegistry:
+    return TaskRegistry.of(tasks.declare(sender))
 
 
 def sessions_of(app: Any) -> SessionFactory:
@@ -49,9 +48,9 @@ def sessions_of(app: Any) -> SessionFactory:
 def workers(app: Any, sender: Any, count: int = 1) -> list[Worker]:
     registry = handlers_for(sender)
     return [
-        Worker(
+        worker_for(
             app.state.context,
-            handlers=registry,
+            tasks=registry,
             queues=[QUEUE],
             concurrency=3,
             retry=FAST_RETRY,
@@ -262,9 +261,9 @@ class TestExactlyOnce:
         sender = InMemorySender(segment=audience, failures_left=2)
         cid = await automated_campaign(client, owner, [TEMPLATE])
         await run(client, owner, cid)
-        slow = Worker(
+        slow = worker_for(
             app.state.context,
-            handlers=handlers_for(sender),
+            tasks=handlers_for(sender),
             queues=[QUEUE],
             retry=RetryPolicy(base=timedelta(minutes=1)),
         )
@@ -448,13 +447,3 @@ class TestRunAndStatus:
         assert 89 <= status["lag_seconds"] < 300
         timeline = (await client.get(f"/api/campaigns/{cid}/events", headers=owner.headers)).json()
         assert timeline["items"][0]["kind"] == "automation_started"
-
-    @pytest.mark.parametrize("settings_overrides", [{"embedded_worker": False}])
-    async def test_the_installed_handlers_use_the_configured_sender(
-        self, app: Any, settings_overrides: dict[str, Any]
-    ) -> None:
-        from intuitivus_flow.jobs.worker import registry
-
-        tasks.install_handlers()
-        tasks.install_handlers()  # once per process
-        assert tasks.RUN_STEP in registry.handlers

@@ -18,8 +18,8 @@ from intuitivus_flow.campaigns.models import Campaign
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import Worker, registry
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
+from intuitivus_flow.task_registry import task_registry, worker_for
 from tests.campaigns.helpers import activate, create_campaign, report, set_status
 from tests.helpers import Account, assert_problem, register
 
@@ -235,10 +235,9 @@ class TestPeriodicJob:
     async def test_the_hourly_job_resumes_campaigns(
         self, client: httpx.AsyncClient, app: Any, settings_overrides: dict[str, Any]
     ) -> None:
-        tasks.install_handlers()
-        tasks.install_handlers()  # once per process
-        schedule = periodic.SCHEDULES[tasks.RESUME_DAILY_BUDGET]
-        assert (schedule.interval, schedule.queue) == (timedelta(hours=1), "default")
+        registry = task_registry()  # every domain's tasks, as a real worker has them
+        schedule = registry.spec(tasks.RESUME_DAILY_BUDGET)
+        assert (schedule.every, schedule.queue) == (timedelta(hours=1), "default")
         owner = await register(client)
         cid = await daily_campaign(client, owner)
         yesterday = today() - timedelta(days=1)
@@ -249,8 +248,9 @@ class TestPeriodicJob:
             # As if yesterday's report had come in yesterday evening: its pause ran out.
             evening = datetime.combine(yesterday, time(23, 30), tzinfo=UTC)
             assert await campaigns.pause_when_daily_budget_reached(session, row, 3000, now=evening)
-            await periodic.schedule_due(session, queues=["default"])
-        worker = Worker(app.state.context, handlers=registry, queues=["default"])
+            only_resume = registry.only(tasks.RESUME_DAILY_BUDGET)
+            await periodic.schedule_due(session, queues=["default"], tasks=only_resume)
+        worker = worker_for(app.state.context, tasks=registry, queues=["default"])
         assert await worker.run_until_idle() >= 1
         async with sessions_of(app)() as session:
             job = await session.scalar(select(Job).where(Job.kind == tasks.RESUME_DAILY_BUDGET))

@@ -17,8 +17,10 @@ from intuitivus_flow.campaigns.channels import ConversationsSender
 from intuitivus_flow.campaigns.models import CampaignStepDelivery
 from intuitivus_flow.conversations.models import Conversation, Message
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import HandlerRegistry, Worker
+from intuitivus_flow.jobs.registry import TaskRegistry
+from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.db import unit_of_work
+from intuitivus_flow.task_registry import worker_for
 from tests.campaigns.test_automation import (
     FAST_RETRY,
     TEMPLATE,
@@ -45,10 +47,9 @@ def settings_overrides(graph: RunningGraph) -> dict[str, Any]:
 
 
 def real_workers(app: Any) -> list[Worker]:
-    registry = HandlerRegistry()
-    tasks.register(registry, ConversationsSender())
+    registry = TaskRegistry.of(tasks.declare(ConversationsSender()))
     return [
-        Worker(app.state.context, handlers=registry, queues=[QUEUE], retry=FAST_RETRY, name="e2e")
+        worker_for(app.state.context, tasks=registry, queues=[QUEUE], retry=FAST_RETRY, name="e2e")
     ]
 
 

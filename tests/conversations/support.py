@@ -9,9 +9,8 @@ from typing import Any
 
 import httpx
 
-from intuitivus_flow.conversations import tasks as conversation_tasks
 from intuitivus_flow.conversations.channels.whatsapp import sign
-from intuitivus_flow.jobs.worker import Worker
+from intuitivus_flow.task_registry import worker_for
 from tests.conversations.graph_server import ACCESS_TOKEN
 from tests.helpers import Account, register
 
@@ -150,8 +149,7 @@ async def post_webhook(
 
 
 async def run_jobs(app: Any) -> int:
-    conversation_tasks.install_handlers()
-    return await Worker(app.state.context, name="test-worker").run_until_idle()
+    return await worker_for(app.state.context, name="test-worker").run_until_idle()
 
 
 async def inbox(client: httpx.AsyncClient, account: Account, **params: str) -> dict[str, Any]:

@@ -16,11 +16,10 @@ from sqlalchemy import func, select
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.plans import PLANS, PlanId
 from intuitivus_flow.billing.repository import MessageUsageRepository
-from intuitivus_flow.conversations import tasks as conversation_tasks
 from intuitivus_flow.conversations.models import Message
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.db import unit_of_work
+from intuitivus_flow.task_registry import worker_for
 from tests.conversations.graph_server import RunningGraph, serve_graph
 from tests.conversations.support import (
     connect,
@@ -218,8 +217,7 @@ class TestAgents:
         await use_quota_but(app, await workspace_of(client, owner), left=3)
         for index in range(9):
             await visit(client, key, f"visitor-{index:04d}")
-        conversation_tasks.install_handlers()
-        workers = [Worker(app.state.context, name=f"w{i}") for i in range(3)]
+        workers = [worker_for(app.state.context, name=f"w{i}") for i in range(3)]
         await asyncio.gather(*(worker.run_until_idle() for worker in workers))
         assert await outbound_count(app) == 3
         assert await messages_used(client, owner) == ALLOWED

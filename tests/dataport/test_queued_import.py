@@ -36,12 +36,11 @@ from intuitivus_flow.dataport.models import ImportRun, ImportUploadChunk
 from intuitivus_flow.dataport.repository import PortableRows
 from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.events.models import Event
-from intuitivus_flow.jobs.embedded import install_handlers
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.task_registry import worker_for
 
 BAD = make_zip(
     {
@@ -66,8 +65,7 @@ async def status(client: httpx.AsyncClient, headers: dict[str, str], run_id: str
 
 
 async def run_worker(app: Any, name: str = "test-worker") -> int:
-    install_handlers()
-    return await Worker(app.state.context, name=name).run_until_idle()
+    return await worker_for(app.state.context, name=name).run_until_idle()
 
 
 async def job_of(app: Any, run_id: str) -> Job:
@@ -386,10 +384,9 @@ class TestInterruptions:
     ) -> None:
         acme = await owner(client)
         run = (await queue(client, acme.headers, small_archive())).json()
-        install_handlers()
-        dead = Worker(app.state.context, name="dead", lease=timedelta(seconds=30))
+        dead = worker_for(app.state.context, name="dead", lease=timedelta(seconds=30))
         assert await dead._claim() is not None  # claimed, then the process died
-        survivor = Worker(app.state.context, name="survivor")
+        survivor = worker_for(app.state.context, name="survivor")
         assert await survivor.run_until_idle() == 0  # the lease still protects it
         await make_ready(app)
         assert await survivor.run_until_idle() == 1

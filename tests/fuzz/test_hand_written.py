@@ -17,14 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from intuitivus_flow.jobs.embedded import install_handlers
 from sqlalchemy import func, select
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.conversations.models import Message
-from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.models import Base
+from intuitivus_flow.task_registry import worker_for
 from tests.helpers import PASSWORD, Account, register, unique_email
 from tests.web.browsing import csrf_from
 
@@ -285,5 +284,4 @@ _INTERNALS = ("Traceback", "Error:", "SELECT", "INSERT", "[SQL", "sqlalchemy", "
 
 
 async def _run_jobs(app: Any) -> None:
-    install_handlers()
-    await Worker(app.state.context, name="fuzz-worker").run_until_idle()
+    await worker_for(app.state.context, name="fuzz-worker").run_until_idle()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from intuitivus_flow.config import Settings
 from intuitivus_flow.context import AppContext
+from intuitivus_flow.jobs.registry import TaskList, TaskRegistry
+from intuitivus_flow.jobs.worker import Worker
+from intuitivus_flow.task_registry import worker_for
 from tests.conftest import Database
 
 
@@ -18,3 +22,9 @@ async def context(database: Database, data_root: Path) -> AsyncIterator[AppConte
     app_context = AppContext.build(settings)
     yield app_context
     await app_context.close()
+
+
+def make_worker(context: AppContext, *, tasks: TaskList | None = None, **options: Any) -> Worker:
+    """A worker of `context`'s app that runs only `tasks` (none given: no task at all)."""
+    registry = TaskRegistry.of(tasks) if tasks is not None else TaskRegistry()
+    return worker_for(context, tasks=registry, **options)

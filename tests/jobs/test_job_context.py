@@ -1,6 +1,6 @@
 """Each app runs its jobs with its own settings, however many apps one process builds (issue 10,
-item 12): handlers used to keep the first app's settings in closures (billing, campaigns) or the
-last app's in module dictionaries (agents, crews, conversations, data imports)."""
+item 12; issue 11): handlers once kept the first app's settings in closures or the last app's
+in module dictionaries; now each worker hands its own app's `JobContext` to every call."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import pytest
 
 from intuitivus_flow.app import create_app
 from intuitivus_flow.config import Settings
-from intuitivus_flow.jobs.embedded import install_handlers
-from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit import migrations
+from intuitivus_flow.task_registry import worker_for
 from tests.alerts_engine.receivers import smtp_receiver
 from tests.billing.helpers import WEBHOOK_SETTINGS, hotmart_event, send_hotmart
 from tests.dataport.support import jsonl, make_zip
@@ -43,7 +42,6 @@ async def make_app(tmp_path: Path) -> AsyncIterator[AppFactory]:
             )
             app = create_app(settings)
             await migrations.upgrade(app.state.context.engine)
-            install_handlers()  # as the app's startup does
             stack.push_async_callback(app.state.context.close)
             built.append(app)
             return app
@@ -56,7 +54,7 @@ def client_of(app: Any) -> httpx.AsyncClient:
 
 
 async def run_jobs(app: Any) -> int:
-    return await Worker(app.state.context, name="test-worker").run_until_idle()
+    return await worker_for(app.state.context, name="test-worker").run_until_idle()
 
 
 async def test_licence_mail_goes_out_with_each_apps_own_sender(make_app: AppFactory) -> None:

@@ -11,18 +11,18 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import service as jobs
-from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import HandlerRegistry, Worker
+from intuitivus_flow.jobs.context import JobContext
+from intuitivus_flow.jobs.registry import TaskList
 from intuitivus_flow.kit.db import SessionFactory, create_session_factory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.collectors import RuntimeGauges
 from intuitivus_flow.observability.metrics import FlowMetrics
 from intuitivus_flow.observability.tracing import new_tracer_provider
 from tests.conftest import Database, empty_tables
+from tests.jobs.conftest import make_worker
 
 
 @pytest.fixture
@@ -47,17 +47,17 @@ async def test_job_span_is_a_child_of_the_enqueuing_span(
 ) -> None:
     tracer_provider, exporter = provider
     tracer = tracer_provider.get_tracer("test")
-    registry = HandlerRegistry()
+    registry = TaskList("test")
 
-    @registry.register("traced")
-    async def traced(session: AsyncSession, job: Job, context: AppContext) -> None:
+    @registry.task("traced")
+    async def traced(run: JobContext) -> None:
         with tracer.start_as_current_span("inside the handler"):
             pass
 
     with tracer.start_as_current_span("request") as request_span:
         async with unit_of_work(sessions) as session:
             await jobs.enqueue(session, kind="traced", payload={})
-    worker = Worker(context, handlers=registry, tracer=tracer)
+    worker = make_worker(context, tasks=registry, tracer=tracer)
     assert await worker.run_until_idle() == 1
     spans = {span.name: span for span in exporter.get_finished_spans()}
     job_span, inner = spans["job traced"], spans["inside the handler"]

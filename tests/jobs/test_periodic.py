@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import periodic
+from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import HandlerRegistry, Worker
+from intuitivus_flow.jobs.registry import TaskList, TaskRegistry
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from tests.conftest import Database, empty_tables
+from tests.jobs.conftest import make_worker
 
 HOURLY = "test.hourly"
 NIGHTLY_ON_OTHER_QUEUE = "test.nightly"
@@ -31,22 +32,21 @@ async def sessions(database: Database) -> AsyncIterator[SessionFactory]:
 
 
 @pytest.fixture
-def handlers() -> Iterator[tuple[HandlerRegistry, list[datetime]]]:
-    registry = HandlerRegistry()
+def handlers() -> tuple[TaskList, list[datetime]]:
+    registry = TaskList("test")
     slots: list[datetime] = []
 
-    @periodic.every(HOURLY, timedelta(hours=1), handlers=registry)
-    async def hourly(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
+    @registry.periodic(HOURLY, every=timedelta(hours=1))
+    async def hourly(run: JobContext) -> dict[str, Any]:
+        job = run.job
         slots.append(periodic.slot_of(job))
         return {"ran": True}
 
-    @periodic.every(NIGHTLY_ON_OTHER_QUEUE, timedelta(days=1), queue="nightly", handlers=registry)
-    async def nightly(session: AsyncSession, job: Job, context: AppContext) -> None:
+    @registry.periodic(NIGHTLY_ON_OTHER_QUEUE, every=timedelta(days=1), queue="nightly")
+    async def nightly(run: JobContext) -> None:
         raise AssertionError("a worker of other queues must not schedule or run this")
 
-    yield registry, slots
-    periodic.SCHEDULES.pop(HOURLY)
-    periodic.SCHEDULES.pop(NIGHTLY_ON_OTHER_QUEUE)
+    return registry, slots
 
 
 async def periodic_jobs(sessions: SessionFactory) -> list[Job]:
@@ -68,14 +68,14 @@ def test_slots_are_cut_from_the_epoch_in_utc() -> None:
 
 def test_intervals_under_a_minute_are_refused() -> None:
     with pytest.raises(ValueError, match="once a minute"):
-        periodic.every("too.often", timedelta(seconds=5), handlers=HandlerRegistry())
+        TaskList("test").periodic("too.often", every=timedelta(seconds=5))
 
 
 async def test_many_workers_scheduling_one_slot_make_one_job(
-    sessions: SessionFactory, handlers: tuple[HandlerRegistry, list[datetime]], context: AppContext
+    sessions: SessionFactory, handlers: tuple[TaskList, list[datetime]], context: AppContext
 ) -> None:
     registry, slots = handlers
-    workers = [Worker(context, handlers=registry, name=f"w{i}") for i in range(4)]
+    workers = [make_worker(context, tasks=registry, name=f"w{i}") for i in range(4)]
     await asyncio.gather(*(worker.schedule_periodic() for worker in workers))
     await asyncio.gather(*(worker.schedule_periodic() for worker in workers))
     (job,) = await periodic_jobs(sessions)
@@ -86,7 +86,7 @@ async def test_many_workers_scheduling_one_slot_make_one_job(
 
 
 async def test_each_new_slot_gets_its_own_job(
-    sessions: SessionFactory, handlers: tuple[HandlerRegistry, list[datetime]]
+    sessions: SessionFactory, handlers: tuple[TaskList, list[datetime]]
 ) -> None:
     registry, _ = handlers
     start = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
@@ -95,7 +95,7 @@ async def test_each_new_slot_gets_its_own_job(
             await periodic.schedule_due(
                 session,
                 queues=["default"],
-                handlers=registry,
+                tasks=TaskRegistry.of(registry),
                 now=start + timedelta(minutes=minutes),
             )
     run_ats = sorted(job.run_at.replace(tzinfo=UTC) for job in await periodic_jobs(sessions))
@@ -103,10 +103,10 @@ async def test_each_new_slot_gets_its_own_job(
 
 
 async def test_a_running_worker_schedules_and_runs_the_current_slot(
-    sessions: SessionFactory, handlers: tuple[HandlerRegistry, list[datetime]], context: AppContext
+    sessions: SessionFactory, handlers: tuple[TaskList, list[datetime]], context: AppContext
 ) -> None:
     registry, slots = handlers
-    worker = Worker(context, handlers=registry, poll_interval=0.05, schedule_every=0.05)
+    worker = make_worker(context, tasks=registry, poll_interval=0.05, schedule_every=0.05)
     task = asyncio.create_task(worker.run())
     for _ in range(100):
         if slots:

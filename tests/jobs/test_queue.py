@@ -9,20 +9,20 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import service as jobs
+from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job, JobStatus
+from intuitivus_flow.jobs.registry import TaskList
 from intuitivus_flow.jobs.worker import (
-    HandlerRegistry,
     PermanentJobError,
     RetryPolicy,
-    Worker,
 )
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from tests.conftest import Database, empty_tables
+from tests.jobs.conftest import make_worker
 
 FAST_RETRY = RetryPolicy(base=timedelta(milliseconds=1), cap=timedelta(milliseconds=5))
 
@@ -47,11 +47,12 @@ async def statuses(sessions: SessionFactory) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
-def counting_registry(seen: list[int], *, delay: float = 0.0) -> HandlerRegistry:
-    registry = HandlerRegistry()
+def counting_registry(seen: list[int], *, delay: float = 0.0) -> TaskList:
+    registry = TaskList("test")
 
-    @registry.register("count")
-    async def count(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
+    @registry.task("count")
+    async def count(run: JobContext) -> dict[str, Any]:
+        job = run.job
         if delay:
             await asyncio.sleep(delay)
         seen.append(job.payload["n"])
@@ -66,7 +67,7 @@ async def test_racing_workers_run_each_job_exactly_once(
     await enqueue_many(sessions, 60)
     seen: list[int] = []
     registry = counting_registry(seen, delay=0.001)
-    workers = [Worker(context, handlers=registry, concurrency=3, name=f"w{i}") for i in range(3)]
+    workers = [make_worker(context, tasks=registry, concurrency=3, name=f"w{i}") for i in range(3)]
     await asyncio.gather(*(worker.run_until_idle() for worker in workers))
     assert sorted(seen) == list(range(60))
     assert await statuses(sessions) == {"succeeded": 60}
@@ -76,12 +77,12 @@ async def test_a_dead_workers_job_is_run_again_after_its_lease(
     sessions: SessionFactory, context: AppContext
 ) -> None:
     await enqueue_many(sessions, 1)
-    crashed = Worker(
-        context, handlers=HandlerRegistry(), lease=timedelta(seconds=30), name="crashed"
+    crashed = make_worker(
+        context, tasks=TaskList("test"), lease=timedelta(seconds=30), name="crashed"
     )
     assert await crashed._claim() is not None  # claimed, then the process "died"
     seen: list[int] = []
-    survivor = Worker(context, handlers=counting_registry(seen), name="survivor")
+    survivor = make_worker(context, tasks=counting_registry(seen), name="survivor")
     assert await survivor.run_until_idle() == 0  # the lease still protects it
     async with unit_of_work(sessions) as session:  # time passes: the lease runs out
         await session.execute(update(Job).values(locked_until=utcnow() - timedelta(seconds=1)))
@@ -97,12 +98,12 @@ async def test_a_late_finish_from_the_dead_worker_is_discarded(
     sessions: SessionFactory, context: AppContext
 ) -> None:
     await enqueue_many(sessions, 1)
-    first = Worker(context, name="first")
+    first = make_worker(context, name="first")
     job_id = await first._claim()
     assert job_id is not None
     async with unit_of_work(sessions) as session:
         await session.execute(update(Job).values(locked_until=utcnow() - timedelta(seconds=1)))
-    second = Worker(context, name="second")
+    second = make_worker(context, name="second")
     assert await second._claim() == job_id
     from intuitivus_flow.jobs.repository import JobQueueRepository
 
@@ -116,17 +117,18 @@ async def test_a_late_finish_from_the_dead_worker_is_discarded(
 async def test_failures_retry_with_backoff_then_give_up(
     sessions: SessionFactory, context: AppContext
 ) -> None:
-    registry = HandlerRegistry()
+    registry = TaskList("test")
     calls: list[int] = []
 
-    @registry.register("flaky")
-    async def flaky(session: AsyncSession, job: Job, context: AppContext) -> None:
+    @registry.task("flaky")
+    async def flaky(run: JobContext) -> None:
+        job = run.job
         calls.append(job.attempts)
         raise RuntimeError("vendor down")
 
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(session, kind="flaky", payload={}, max_attempts=3)
-    worker = Worker(context, handlers=registry, retry=FAST_RETRY)
+    worker = make_worker(context, tasks=registry, retry=FAST_RETRY)
     for _ in range(3):
         await asyncio.sleep(0.01)
         await worker.run_until_idle()
@@ -139,16 +141,16 @@ async def test_failures_retry_with_backoff_then_give_up(
 
 
 async def test_retry_waits_for_its_backoff(sessions: SessionFactory, context: AppContext) -> None:
-    registry = HandlerRegistry()
+    registry = TaskList("test")
 
-    @registry.register("flaky")
-    async def flaky(session: AsyncSession, job: Job, context: AppContext) -> None:
+    @registry.task("flaky")
+    async def flaky(run: JobContext) -> None:
         raise RuntimeError("later")
 
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(session, kind="flaky", payload={})
     slow_retry = RetryPolicy(base=timedelta(minutes=1))
-    worker = Worker(context, handlers=registry, retry=slow_retry)
+    worker = make_worker(context, tasks=registry, retry=slow_retry)
     assert await worker.run_until_idle() == 1
     assert await worker.run_until_idle() == 0  # not due yet
     async with sessions() as session:
@@ -161,16 +163,16 @@ async def test_retry_waits_for_its_backoff(sessions: SessionFactory, context: Ap
 async def test_permanent_errors_and_unknown_kinds_fail_at_once(
     sessions: SessionFactory, context: AppContext
 ) -> None:
-    registry = HandlerRegistry()
+    registry = TaskList("test")
 
-    @registry.register("bad")
-    async def bad(session: AsyncSession, job: Job, context: AppContext) -> None:
+    @registry.task("bad")
+    async def bad(run: JobContext) -> None:
         raise PermanentJobError("contact deleted")
 
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(session, kind="bad", payload={})
         await jobs.enqueue(session, kind="nobody-handles-this", payload={})
-    await Worker(context, handlers=registry).run_until_idle()
+    await make_worker(context, tasks=registry).run_until_idle()
     assert await statuses(sessions) == {"failed": 2}
 
 
@@ -179,17 +181,18 @@ async def test_handler_writes_roll_back_with_a_failed_attempt(
 ) -> None:
     from intuitivus_flow.workspaces.models import Workspace
 
-    registry = HandlerRegistry()
+    registry = TaskList("test")
 
-    @registry.register("half-done")
-    async def half_done(session: AsyncSession, job: Job, context: AppContext) -> None:
+    @registry.task("half-done")
+    async def half_done(run: JobContext) -> None:
+        session = run.session
         session.add(Workspace(name="written then failed"))
         await session.flush()
         raise RuntimeError("boom after writing")
 
     async with unit_of_work(sessions) as session:
         await jobs.enqueue(session, kind="half-done", payload={}, max_attempts=1)
-    await Worker(context, handlers=registry).run_until_idle()
+    await make_worker(context, tasks=registry).run_until_idle()
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Workspace)) == 0
 
@@ -262,7 +265,7 @@ async def test_a_running_worker_stops_cleanly(
     sessions: SessionFactory, context: AppContext
 ) -> None:
     seen: list[int] = []
-    worker = Worker(context, handlers=counting_registry(seen), poll_interval=0.05)
+    worker = make_worker(context, tasks=counting_registry(seen), poll_interval=0.05)
     task = asyncio.create_task(worker.run())
     await enqueue_many(sessions, 5)
     for _ in range(100):

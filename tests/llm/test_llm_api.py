@@ -550,8 +550,7 @@ class TestStoredBadKeys:
     async def test_the_agent_task_fails_with_the_reason(
         self, client: httpx.AsyncClient, app: Any, vendor: RunningVendor
     ) -> None:
-        from intuitivus_flow.jobs.embedded import install_handlers
-        from intuitivus_flow.jobs.worker import Worker
+        from intuitivus_flow.task_registry import worker_for
         from tests.agents.test_agents import create
 
         owner = await register(client)
@@ -561,8 +560,7 @@ class TestStoredBadKeys:
         queued = await client.post(
             f"/api/agents/{agent['id']}/tasks", json={"prompt": "hi"}, headers=owner.headers
         )
-        install_handlers()
-        await Worker(app.state.context, name="test-worker").run_until_idle()
+        await worker_for(app.state.context, name="test-worker").run_until_idle()
         done = await client.get(f"/api/agents/tasks/{queued.json()['id']}", headers=owner.headers)
         assert done.json()["status"] == "failed"
         assert "rejected" in done.json()["error"]

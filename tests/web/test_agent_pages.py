@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import select, update
 
 from intuitivus_flow.agents.models import AgentTask
-from intuitivus_flow.jobs.embedded import install_handlers
-from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.task_registry import worker_for
 from tests.web.browsing import Web, sign_up, submit, text_of
 
 
@@ -44,8 +43,7 @@ async def test_create_agent_and_run_a_prompt(web: Web, browser: httpx.AsyncClien
     agent_url = created.headers["location"].split("?")[0]
     queued = await submit(browser, agent_url, f"{agent_url}/tasks", {"prompt": "Hi there"})
     assert queued.status_code == 303
-    install_handlers()
-    assert await Worker(web.app.state.context).run_until_idle() == 1
+    assert await worker_for(web.app.state.context).run_until_idle() == 1
     page = text_of((await browser.get(agent_url)).text)
     assert "Succeeded" in page
     assert "[offline provider" in page
@@ -105,8 +103,7 @@ async def test_dashboard_page_shows_figures_and_charts(
     await sign_up(browser)
     agent_url = (await create_agent(browser)).headers["location"].split("?")[0]
     await submit(browser, agent_url, f"{agent_url}/tasks", {"prompt": "Hi"})
-    install_handlers()
-    await Worker(web.app.state.context).run_until_idle()
+    await worker_for(web.app.state.context).run_until_idle()
     page = await browser.get("/dashboard")
     assert page.status_code == 200
     text = text_of(page.text)
@@ -126,8 +123,7 @@ async def engine_browser(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def run_worker(app: Any) -> int:
-    install_handlers()
-    return await Worker(app.state.context).run_until_idle()
+    return await worker_for(app.state.context).run_until_idle()
 
 
 async def agent_with_history(app: Any, browser: httpx.AsyncClient) -> str:

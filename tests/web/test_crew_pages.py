@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 
 from intuitivus_flow.agents.models import CrewRun
 from intuitivus_flow.events.models import Event
-from intuitivus_flow.jobs.embedded import install_handlers
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import Worker
+from intuitivus_flow.task_registry import worker_for
 from tests.web.browsing import Web, sign_up, submit, text_of
 from tests.web.test_agent_pages import create_agent
 
@@ -40,8 +39,7 @@ async def start(browser: httpx.AsyncClient, *agents: str, **fields: str) -> http
 
 
 async def run_worker(web: Web) -> int:
-    install_handlers()
-    return await Worker(web.app.state.context).run_until_idle()
+    return await worker_for(web.app.state.context).run_until_idle()
 
 
 async def count(web: Web, model: Any, *where: Any) -> int:

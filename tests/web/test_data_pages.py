@@ -8,14 +8,13 @@ import re
 import zipfile
 
 import httpx
-from intuitivus_flow.jobs.embedded import install_handlers
 from sqlalchemy import func, select
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.dataport.models import ImportUploadChunk
 from intuitivus_flow.identity.roles import Role
-from intuitivus_flow.jobs.worker import Worker
 from intuitivus_flow.kit.db import unit_of_work
+from intuitivus_flow.task_registry import worker_for
 from intuitivus_flow.users.models import User
 from tests.dataport.support import jsonl, make_zip
 from tests.web.browsing import Web, csrf_from, sign_up, text_of
@@ -47,8 +46,7 @@ async def upload_chunks(web: Web) -> int:
 
 
 async def run_worker(web: Web) -> int:
-    install_handlers()
-    return await Worker(web.app.state.context, name="test-worker").run_until_idle()
+    return await worker_for(web.app.state.context, name="test-worker").run_until_idle()
 
 
 async def queued(browser: httpx.AsyncClient, data: bytes) -> str:

@@ -33,14 +33,15 @@ from intuitivus_flow.agents.repository import (
     StepTotals,
 )
 from intuitivus_flow.agents.tasks import agent_request, worker_principal
-from intuitivus_flow.context import AppContext
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs import service as jobs
+from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.jobs.registry import TaskList
+from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.models import utcnow
@@ -143,14 +144,12 @@ async def agent_names(
     return {agent.id: agent.name for agent in await repository.all(repository.with_ids(wanted))}
 
 
-def install_handler() -> None:
-    """Register the worker-side handler (once per process)."""
-    if RUN_STEP not in registry.handlers:
-        registry.register(RUN_STEP)(run_step)
+TASKS = TaskList("crews")
 
 
-async def run_step(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
-    return await execute_step(session, job, box=context.secrets, outbound=context.outbound)
+@TASKS.task(RUN_STEP)
+async def run_step(job: JobContext) -> dict[str, str]:
+    return await execute_step(job.session, job.job, box=job.secrets, outbound=job.outbound)
 
 
 async def execute_step(
@@ -185,7 +184,11 @@ async def execute_step(
             session,
             workspace_id=workspace_id,
             name=catalog.CREW_RUN_FINISHED,
-            properties={"run_id": str(run.id), "steps": position + 1},
+            properties={
+                "run_id": str(run.id),
+                "steps": position + 1,
+                "actor": worker_principal(workspace_id).actor,
+            },
         )
     else:
         step.handed_to_id = handover.agent_id

@@ -9,16 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent, AgentStatus, AgentTask, TaskStatus
 from intuitivus_flow.agents.repository import AgentRepository, AgentTaskRepository
-from intuitivus_flow.context import AppContext
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
-from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.jobs import service as jobs
+from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job
+from intuitivus_flow.jobs.registry import TaskList
 from intuitivus_flow.jobs.repository import WorkspaceJobRepository
-from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.models import utcnow
@@ -116,15 +116,13 @@ def success_rate(tasks: int, succeeded: int) -> float:
     return round(succeeded / tasks, 4) if tasks else 0.0
 
 
-def install_handler() -> None:
-    """Register the worker-side handler (once per process)."""
-    if RUN_TASK not in registry.handlers:
-        registry.register(RUN_TASK)(run_task)
+TASKS = TaskList("agents")
 
 
-async def run_task(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
-    # The running app's secret box and outbound rule (where LLM providers may be reached).
-    return await execute(session, job, box=context.secrets, outbound=context.outbound)
+@TASKS.task(RUN_TASK)
+async def run_task(job: JobContext) -> dict[str, str]:
+    # The worker's secret box and outbound rule (where LLM providers may be reached).
+    return await execute(job.session, job.job, box=job.secrets, outbound=job.outbound)
 
 
 async def execute(
@@ -171,7 +169,13 @@ async def execute(
         task.cost_micros, task.latency_ms = cost, round(result.latency_ms)
     get_metrics().agent_replies_total.labels(outcome=task.status).inc()
     await _record(
-        session, job.workspace_id, None, catalog.AGENT_TASK_FINISHED, task, status=task.status
+        session,
+        job.workspace_id,
+        None,
+        catalog.AGENT_TASK_FINISHED,
+        task,
+        status=task.status,
+        actor=worker_principal(job.workspace_id).actor,
     )
     return {"status": task.status}
 
@@ -187,8 +191,8 @@ def agent_request(agent: Agent, prompt: str) -> ChatRequest:
 
 
 def worker_principal(workspace_id: uuid.UUID) -> Principal:
-    # The job acts for the workspace that queued it, with only what running a task needs.
-    return Principal(workspace_id=workspace_id, role=Role.member, scopes=frozenset({Scope.llm_use}))
+    # The system runs the task for the workspace that queued it, with only what it needs.
+    return Principal.system(workspace_id, scopes={Scope.llm_use})
 
 
 def _finish_failed(task: AgentTask, error: str) -> None:

@@ -24,10 +24,10 @@ from intuitivus_flow.billing.models import Licence, LicenceStatus
 from intuitivus_flow.billing.repository import LicenceRepository
 from intuitivus_flow.billing.sweep import sweep_subscriptions
 from intuitivus_flow.config import Settings
-from intuitivus_flow.context import AppContext
-from intuitivus_flow.jobs import periodic
+from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.jobs.registry import TaskList
+from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.kit.crypto import SecretBox, SecretBoxError
 from intuitivus_flow.kit.models import utcnow
 
@@ -35,23 +35,19 @@ SEND_TIMEOUT_SECONDS = 20
 SWEEP_SUBSCRIPTIONS = "billing.sweep_subscriptions"
 SWEEP_INTERVAL = timedelta(hours=1)
 
-
-def install_handler() -> None:
-    """Register the worker-side handlers (each once per process)."""
-    if DELIVER_LICENCE not in registry.handlers:
-        registry.register(DELIVER_LICENCE)(deliver_licence)
-    if SWEEP_SUBSCRIPTIONS not in registry.handlers:
-        periodic.every(SWEEP_SUBSCRIPTIONS, SWEEP_INTERVAL)(sweep)
+TASKS = TaskList("billing")
 
 
-async def deliver_licence(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
-    return await deliver(session, job, settings=context.settings, box=context.secrets)
+@TASKS.task(DELIVER_LICENCE)
+async def deliver_licence(job: JobContext) -> dict[str, str]:
+    return await deliver(job.session, job.job, settings=job.settings, box=job.secrets)
 
 
-async def sweep(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
-    grace = timedelta(days=context.settings.billing_grace_days)
+@TASKS.periodic(SWEEP_SUBSCRIPTIONS, every=SWEEP_INTERVAL)
+async def sweep(job: JobContext) -> dict[str, Any]:
+    grace = timedelta(days=job.settings.billing_grace_days)
     # "Everything due as of now", not as of the slot: a retried job catches up too.
-    return (await sweep_subscriptions(session, utcnow(), grace=grace)).as_dict()
+    return (await sweep_subscriptions(job.session, job.now(), grace=grace)).as_dict()
 
 
 async def deliver(

@@ -47,11 +47,11 @@ from intuitivus_flow.campaigns.repository import (
     ConversionRepository,
     DeliveryRepository,
 )
-from intuitivus_flow.context import AppContext
-from intuitivus_flow.jobs import periodic
 from intuitivus_flow.jobs import service as jobs
+from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import HandlerRegistry, JobDeferred, PermanentJobError, registry
+from intuitivus_flow.jobs.registry import TaskList
+from intuitivus_flow.jobs.worker import JobDeferred, PermanentJobError
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.metrics import get_metrics
 
@@ -63,38 +63,32 @@ RESUME_DAILY_BUDGET = "campaigns.resume_daily_budget"
 RESUME_INTERVAL = timedelta(hours=1)
 
 
-def install_handlers() -> None:
-    """Register the handlers once per process; each job sends through the channel its app's
-    settings configure (`FLOW_CAMPAIGN_SENDER`)."""
-    if RUN_STEP not in registry.handlers:
-        register(registry)
-    if RESUME_DAILY_BUDGET not in registry.handlers:
-        periodic.every(RESUME_DAILY_BUDGET, RESUME_INTERVAL)(resume_daily_budget)
+def declare(sender: CampaignSender | None = None) -> TaskList:
+    """The campaigns' tasks. Each job sends through the channel its worker's settings configure
+    (`FLOW_CAMPAIGN_SENDER`), unless `sender` replaces it (tests, drills)."""
+    tasks = TaskList("campaigns")
+
+    def engine(job: JobContext) -> Engine:
+        return Engine(sender or sender_from_settings(job.settings))
+
+    @tasks.task(ENROLL, queue=QUEUE)
+    async def enroll(job: JobContext) -> dict[str, Any]:
+        return await engine(job).enroll(job.session, job.job)
+
+    @tasks.task(RUN_STEP, queue=QUEUE)
+    async def run_step(job: JobContext) -> dict[str, Any]:
+        return await engine(job).run_step(job.session, job.job)
+
+    @tasks.periodic(RESUME_DAILY_BUDGET, every=RESUME_INTERVAL)
+    async def resume_daily_budget(job: JobContext) -> dict[str, Any]:
+        """Activate the campaigns whose daily-budget pause ran out (every workspace's)."""
+        resumed = await campaigns.resume_after_daily_budget(job.session, now=job.now())
+        return {"resumed": [str(campaign.id) for campaign in resumed]}
+
+    return tasks
 
 
-async def resume_daily_budget(
-    session: AsyncSession, job: Job, context: AppContext
-) -> dict[str, Any]:
-    """Activate the campaigns whose daily-budget pause ran out (every workspace's)."""
-    resumed = await campaigns.resume_after_daily_budget(session, now=utcnow())
-    return {"resumed": [str(campaign.id) for campaign in resumed]}
-
-
-def register(handlers: HandlerRegistry, sender: CampaignSender | None = None) -> None:
-    """The step handlers. Each job sends through the channel its app's settings configure,
-    unless `sender` replaces it (tests, drills)."""
-
-    def engine(context: AppContext) -> Engine:
-        return Engine(sender or sender_from_settings(context.settings))
-
-    async def enroll(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
-        return await engine(context).enroll(session, job)
-
-    async def run_step(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
-        return await engine(context).run_step(session, job)
-
-    handlers.register(ENROLL)(enroll)
-    handlers.register(RUN_STEP)(run_step)
+TASKS = declare()
 
 
 @dataclass(frozen=True, slots=True)

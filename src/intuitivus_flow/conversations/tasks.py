@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.billing.exceptions import PlanLimitReached
-from intuitivus_flow.context import AppContext
 from intuitivus_flow.conversations import service
 from intuitivus_flow.conversations.channels.whatsapp import WhatsAppClient, WhatsAppError
 from intuitivus_flow.conversations.models import (
@@ -38,10 +37,11 @@ from intuitivus_flow.conversations.repository import (
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
-from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.jobs.registry import TaskList
+from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.outbound import OutboundPolicy
@@ -62,31 +62,28 @@ class ChannelRuntime:
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
     @classmethod
-    def of(cls, context: AppContext) -> ChannelRuntime:
-        """The running app's secret box, Graph API address and outbound rule."""
-        settings = context.settings
+    def of(cls, job: JobContext) -> ChannelRuntime:
+        """The worker's secret box, Graph API address and outbound rule."""
+        settings = job.settings
         return cls(
-            context.secrets,
+            job.secrets,
             settings.whatsapp_graph_url,
             settings.whatsapp_graph_version,
-            outbound=context.outbound,
+            outbound=job.outbound,
         )
 
 
-def install_handlers() -> None:
-    """Register the handlers once per process; each call reads its app's context."""
-    if service.REPLY_JOB in registry.handlers:
-        return
-    registry.register(service.REPLY_JOB)(_reply)
-    registry.register(service.DELIVER_JOB)(_deliver)
+TASKS = TaskList("conversations")
 
 
-async def _reply(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
-    return await reply(session, job, runtime=ChannelRuntime.of(context))
+@TASKS.task(service.REPLY_JOB)
+async def _reply(job: JobContext) -> dict[str, str]:
+    return await reply(job.session, job.job, runtime=ChannelRuntime.of(job))
 
 
-async def _deliver(session: AsyncSession, job: Job, context: AppContext) -> dict[str, str]:
-    return await deliver(session, job, runtime=ChannelRuntime.of(context))
+@TASKS.task(service.DELIVER_JOB)
+async def _deliver(job: JobContext) -> dict[str, str]:
+    return await deliver(job.session, job.job, runtime=ChannelRuntime.of(job))
 
 
 async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> dict[str, str]:
@@ -141,6 +138,7 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
             "agent_id": str(agent.id),
             "tokens": completion.result.total_tokens,
             "cost_micros": cost,
+            "actor": _worker_principal(workspace_id).actor,
         },
     )
     return {"message_id": str(answer.id)}
@@ -256,5 +254,6 @@ def _workspace(job: Job) -> uuid.UUID:
 
 
 def _worker_principal(workspace_id: uuid.UUID) -> Principal:
-    # The job acts for the workspace, with only what answering needs.
-    return Principal(workspace_id=workspace_id, role=Role.member, scopes=frozenset({Scope.llm_use}))
+    # No one asked for this answer: the system gives it for the workspace, with only what
+    # answering needs.
+    return Principal.system(workspace_id, scopes={Scope.llm_use})

@@ -293,6 +293,7 @@ def _shown_name(file_name: str) -> str:
 
 
 async def operator_principal(session: AsyncSession, workspace_id: uuid.UUID) -> Principal:
-    """The CLI acts with shell access to the database: as an owner of the named workspace."""
+    """The CLI acts with shell access to the database: the system, as an owner of the named
+    workspace (what it records names no user)."""
     await WorkspaceRepository(session, workspace_id).current()  # 404 for an unknown id
-    return Principal(workspace_id=workspace_id, role=Role.owner, scopes=frozenset(Scope))
+    return Principal.system(workspace_id, scopes=Scope, role=Role.owner)

@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.context import AppContext
 from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.archive import ImportLimits, open_archive
 from intuitivus_flow.dataport.exceptions import ImportRejected
@@ -40,9 +39,10 @@ from intuitivus_flow.dataport.schemas import ImportResult
 from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
-from intuitivus_flow.jobs import periodic
+from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job
-from intuitivus_flow.jobs.worker import PermanentJobError, registry
+from intuitivus_flow.jobs.registry import TaskList
+from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.kit.db import SessionFactory
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.models import utcnow
@@ -65,11 +65,11 @@ class ImportRuntime:
     lease: timedelta
 
     @classmethod
-    def of(cls, context: AppContext) -> ImportRuntime:
-        """The running app's sessions, import limits and job lease."""
-        settings = context.settings
+    def of(cls, job: JobContext) -> ImportRuntime:
+        """The worker's sessions, import limits and job lease."""
+        settings = job.settings
         return cls(
-            sessions=context.sessions,
+            sessions=job.sessions,
             limits=dataport.limits_from(settings),
             lease=timedelta(seconds=settings.worker_lease_seconds),
         )
@@ -80,16 +80,12 @@ PRUNE_EVERY = timedelta(hours=6)
 ABANDONED_AFTER = timedelta(hours=1)
 
 
-def install_handler() -> None:
-    """Register the handlers (once per process); each call reads its app's context."""
-    if dataport.IMPORT_JOB not in registry.handlers:
-        registry.register(dataport.IMPORT_JOB)(_run)
-    if PRUNE_JOB not in registry.handlers:
-        periodic.every(PRUNE_JOB, PRUNE_EVERY)(_prune)
+TASKS = TaskList("dataport")
 
 
-async def _prune(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
-    return {"chunks_deleted": await prune_abandoned(session, now=utcnow())}
+@TASKS.periodic(PRUNE_JOB, every=PRUNE_EVERY)
+async def _prune(job: JobContext) -> dict[str, Any]:
+    return {"chunks_deleted": await prune_abandoned(job.session, now=job.now())}
 
 
 async def prune_abandoned(session: AsyncSession, *, now: datetime) -> int:
@@ -107,8 +103,9 @@ async def prune_abandoned(session: AsyncSession, *, now: datetime) -> int:
     )
 
 
-async def _run(session: AsyncSession, job: Job, context: AppContext) -> dict[str, Any]:
-    return await run_import(session, job, runtime=ImportRuntime.of(context))
+@TASKS.task(dataport.IMPORT_JOB)
+async def _run(job: JobContext) -> dict[str, Any]:
+    return await run_import(job.session, job.job, runtime=ImportRuntime.of(job))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from intuitivus_flow.kit.models import Base, IdMixin, utcnow
 
+# Every queue the product uses; one worker (embedded or `intuitivus-flow worker`) takes them all
+# unless told otherwise (`--queues campaigns` for a dedicated campaigns worker).
+QUEUES = ("default", "campaigns")
+
 
 class JobStatus(StrEnum):
     queued = "queued"
@@ -30,6 +34,8 @@ class Job(IdMixin, Base):
     __table_args__ = (
         Index("ix_jobs_queue_status_run_at", "queue", "status", "run_at"),
         Index("ix_jobs_workspace_id_kind", "workspace_id", "kind"),
+        # The retention prune's batches (jobs/retention.py).
+        Index("ix_jobs_status_finished_at", "status", "finished_at"),
     )
 
     workspace_id: Mapped[uuid.UUID | None] = mapped_column(

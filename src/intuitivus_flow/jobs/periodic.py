@@ -13,15 +13,15 @@ slot. Handlers therefore do "everything that is due as of now", never "the work 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.jobs.models import Job
+from intuitivus_flow.jobs.registry import TaskRegistry, TaskSpec
 from intuitivus_flow.jobs.service import enqueue
-from intuitivus_flow.jobs.worker import Handler, HandlerRegistry, registry
 from intuitivus_flow.kit.models import utcnow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,6 +33,12 @@ class Periodic:
     interval: timedelta
     queue: str = "default"
 
+    @classmethod
+    def of(cls, spec: TaskSpec) -> Periodic:
+        if spec.every is None:
+            raise ValueError(f"{spec.kind!r} is not periodic")
+        return cls(spec.kind, spec.every, spec.queue)
+
     def slot_start(self, moment: datetime) -> datetime:
         """The start of the slot `moment` falls in."""
         elapsed = (moment - EPOCH) // self.interval
@@ -42,43 +48,17 @@ class Periodic:
         return f"periodic:{self.kind}:{slot.isoformat()}"
 
 
-# kind -> schedule, for every periodic handler registered in this process
-SCHEDULES: dict[str, Periodic] = {}
-
-
-def every(
-    kind: str,
-    interval: timedelta,
-    *,
-    queue: str = "default",
-    handlers: HandlerRegistry = registry,
-) -> Callable[[Handler], Handler]:
-    """Register `handler` for `kind` and have workers run it once per `interval` slot."""
-    if interval < timedelta(minutes=1):
-        raise ValueError("periodic jobs run at most once a minute")
-
-    def decorator(handler: Handler) -> Handler:
-        handlers.register(kind)(handler)
-        SCHEDULES[kind] = Periodic(kind, interval, queue)
-        return handler
-
-    return decorator
-
-
 async def schedule_due(
     session: AsyncSession,
     *,
     queues: Iterable[str],
-    handlers: HandlerRegistry = registry,
+    tasks: TaskRegistry,
     now: datetime | None = None,
 ) -> list[Job]:
-    """Make sure the current slot of every periodic job these queues serve has its job."""
+    """Make sure the current slot of every periodic task these queues serve has its job."""
     moment = now or utcnow()
-    wanted = set(queues)
     jobs = []
-    for periodic in SCHEDULES.values():
-        if periodic.queue not in wanted or periodic.kind not in handlers.handlers:
-            continue
+    for periodic in (Periodic.of(spec) for spec in tasks.periodic(queues)):
         slot = periodic.slot_start(moment)
         job = await enqueue(
             session,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, inspect, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from intuitivus_flow.jobs.models import Job, JobStatus
@@ -129,6 +129,23 @@ class JobQueueRepository(Repository[Job]):
             last_error=error,
             locked_until=None,
         )
+
+    async def delete_finished(
+        self, *, statuses: list[str], finished_before: datetime, limit: int
+    ) -> int:
+        """Delete up to `limit` jobs in `statuses` that finished before the cutoff; one
+        bounded statement, so the rows it locks are few and held briefly."""
+        batch = (
+            select(Job.id)
+            .where(Job.status.in_(statuses), Job.finished_at < finished_before)
+            .limit(limit)
+        )
+        result = await self.session.execute(
+            delete(Job)
+            .where(Job.id.in_(batch.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
 
     async def stats(self, now: datetime) -> list[QueueStats]:
         ready = and_(Job.status == JobStatus.queued.value, Job.run_at <= now)

@@ -5,10 +5,9 @@ worker runs the job again. Handlers therefore make their effects idempotent (uni
 what they write). A handler's database writes and the job's completion commit together, and
 the completion is fenced on the lease, so a worker that lost its lease cannot also commit.
 
-Every handler is called as `handler(session, job, context)`: `context` is the `AppContext` of
-the app (or CLI) that runs the worker, so a handler reads its settings, secrets and clients at
-call time and keeps nothing of an app in module state (a process may hold several apps: tests,
-reloads; each runs its jobs with its own settings).
+A worker is built with its own `TaskRegistry` and `JobResources` (by the composition root,
+`intuitivus_flow/task_registry.py`); every handler is called with a `JobContext` made of those
+resources and the job's own session, so it keeps nothing of an app in module state.
 """
 
 from __future__ import annotations
@@ -20,16 +19,15 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.context import AppContext
-from intuitivus_flow.jobs.models import Job
+from intuitivus_flow.jobs.context import JobResources
+from intuitivus_flow.jobs.registry import TaskRegistry
 from intuitivus_flow.jobs.repository import JobQueueRepository
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.kit.models import utcnow
@@ -37,8 +35,6 @@ from intuitivus_flow.observability.tracing import attach_context
 
 logger = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
-
-Handler = Callable[[AsyncSession, Job, AppContext], Awaitable[dict[str, Any] | None]]
 
 
 class JobLeaseLost(RuntimeError):
@@ -58,21 +54,12 @@ class JobDeferred(Exception):
         self.run_at = run_at
 
 
-@dataclass
-class HandlerRegistry:
-    handlers: dict[str, Handler] = field(default_factory=dict)
+class Wakeups(Protocol):
+    """Something that calls `wake()` when a job is enqueued (LISTEN/NOTIFY on PostgreSQL)."""
 
-    def register(self, kind: str) -> Callable[[Handler], Handler]:
-        def decorator(handler: Handler) -> Handler:
-            if kind in self.handlers:
-                raise ValueError(f"a handler for {kind!r} is already registered")
-            self.handlers[kind] = handler
-            return handler
-
-        return decorator
-
-
-registry = HandlerRegistry()
+    def listen(
+        self, queues: Iterable[str], wake: Callable[[], None]
+    ) -> contextlib.AbstractAsyncContextManager[None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +80,9 @@ def worker_name() -> str:
 class Worker:
     def __init__(
         self,
-        context: AppContext,
+        resources: JobResources,
+        tasks: TaskRegistry,
         *,
-        handlers: HandlerRegistry = registry,
         queues: Iterable[str] = ("default",),
         concurrency: int = 2,
         poll_interval: float = 1.0,
@@ -104,10 +91,11 @@ class Worker:
         name: str | None = None,
         tracer: trace.Tracer | None = None,
         schedule_every: float = 60.0,
+        wakeups: Wakeups | None = None,
     ) -> None:
-        self.context = context
-        self.sessions = context.sessions
-        self.handlers = handlers
+        self.resources = resources
+        self.sessions = resources.sessions
+        self.tasks = tasks
         self.queues = list(queues)
         self.concurrency = concurrency
         self.poll_interval = poll_interval
@@ -115,23 +103,39 @@ class Worker:
         self.retry = retry or RetryPolicy()
         self.name = name or worker_name()
         self.tracer = tracer or _tracer
-        self.schedule_every = schedule_every
+        self.schedule_every = _scheduling_period(tasks, self.queues, schedule_every)
+        self.wakeups = wakeups
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """A job may be ready: idle slots poll now instead of at their next interval."""
+        self._wake.set()
 
     async def run(self) -> None:
         """Process jobs until `stop()`; each slot claims and runs one job at a time."""
-        slots = (self._slot() for _ in range(self.concurrency))
-        await asyncio.gather(self._keep_periodic_jobs_scheduled(), *slots)
+        async with self._listening():
+            slots = (self._slot() for _ in range(self.concurrency))
+            await asyncio.gather(self._keep_periodic_jobs_scheduled(), *slots)
+
+    @contextlib.asynccontextmanager
+    async def _listening(self) -> AsyncIterator[None]:
+        if self.wakeups is None:
+            yield
+            return
+        async with self.wakeups.listen(self.queues, self.wake):
+            yield
 
     async def schedule_periodic(self) -> int:
-        """Create the current slot's job of every periodic job this worker's queues serve."""
-        from intuitivus_flow.jobs import periodic  # periodic registers handlers from here
+        """Create the current slot's job of every periodic task this worker's queues serve."""
+        from intuitivus_flow.jobs import periodic  # periodic enqueues through the service
 
         async with unit_of_work(self.sessions) as session:
-            jobs = await periodic.schedule_due(session, queues=self.queues, handlers=self.handlers)
+            jobs = await periodic.schedule_due(session, queues=self.queues, tasks=self.tasks)
         return len(jobs)
 
     async def _keep_periodic_jobs_scheduled(self) -> None:
@@ -165,8 +169,16 @@ class Worker:
                 logger.exception("job worker %s failed to poll", self.name)
                 worked = False
             if not worked:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval)
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for a wake-up (a job enqueued, or stopping) or, failing one, the next poll."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        # Cleared after waking, before claiming: a wake-up that arrives while this slot claims
+        # stays set, so no enqueue between the claim and the next wait goes unnoticed.
+        if not self._stopping.is_set():
+            self._wake.clear()
 
     async def _claim(self) -> uuid.UUID | None:
         async with unit_of_work(self.sessions) as session:
@@ -178,7 +190,7 @@ class Worker:
         try:
             async with unit_of_work(self.sessions) as session:
                 job = await JobQueueRepository(session).get_or_raise(job_id)
-                handler = self.handlers.handlers.get(job.kind)
+                handler = self.tasks.handler(job.kind)
                 if handler is None:
                     raise PermanentJobError(f"no handler for job kind {job.kind!r}")
                 with (
@@ -188,7 +200,7 @@ class Worker:
                         attributes={"job.id": str(job.id), "job.attempt": job.attempts},
                     ),
                 ):
-                    result = await handler(session, job, self.context)
+                    result = await handler(self.resources.for_job(session, job, self.name))
                 if not await JobQueueRepository(session).finish(
                     job_id, worker=self.name, now=utcnow(), result=result
                 ):
@@ -224,3 +236,10 @@ class Worker:
                     run_at.isoformat(),
                     message,
                 )
+
+
+def _scheduling_period(tasks: TaskRegistry, queues: Iterable[str], most: float) -> float:
+    """How often to schedule periodic slots: at most `most` seconds, and at least twice per
+    slot of the shortest period, so no slot of a minute-long task goes unscheduled."""
+    periods = [spec.every.total_seconds() for spec in tasks.periodic(queues) if spec.every]
+    return min([most, *(period / 2 for period in periods)])

@@ -170,6 +170,7 @@ async def complete(
             "model": completion.result.model,
             "tokens": completion.result.total_tokens,
             "fallbacks": len(completion.attempts) - 1,
+            "actor": principal.actor,  # a job's completion shows as the system's
         },
     )
     return completion, cost

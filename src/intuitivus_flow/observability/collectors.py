@@ -151,7 +151,7 @@ class RuntimeGauges:
 
     async def _sample_queues(self) -> None:
         """Depth and lag of every job queue (the jobs table is shared, so any worker can tell)."""
-        from intuitivus_flow.jobs.embedded import QUEUES
+        from intuitivus_flow.jobs.models import QUEUES
         from intuitivus_flow.jobs.service import queue_stats
 
         try:
