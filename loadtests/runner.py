@@ -170,6 +170,8 @@ def execute(args: argparse.Namespace) -> int:
     thresholds = Thresholds(args.p95_ms, args.max_error_rate, args.max_dropped_rate)
     options = ServerOptions(args.workers, args.database, args.redis)
     results: list[ProfileResult] = []
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    server_log: Path | None = None
     with ExitStack() as stack:
         if args.url:
             url, target = args.url.rstrip("/"), args.url
@@ -216,6 +218,9 @@ def execute(args: argparse.Namespace) -> int:
             )
             _print_gates(result)
             results.append(result)
+        if not args.url:
+            args.out.mkdir(parents=True, exist_ok=True)
+            server_log = server.save_log(args.out / f"server-{started}.log")
     run = RunInfo(
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         commit=_commit(),
@@ -229,6 +234,8 @@ def execute(args: argparse.Namespace) -> int:
     report.write_text(render_html(run, results), encoding="utf-8")
     passed = all(result.passed for result in results)
     print(f"\nreport: {report}\nhistory: {args.out / 'history.csv'}")
+    if server_log is not None:
+        print(f"server log: {server_log}")
     print("load test passed" if passed else "load test FAILED: a gate was not met")
     return 0 if passed else 1
 

@@ -177,6 +177,13 @@ class EmbeddedServer:
             time.sleep(0.2)
         raise ServerError(f"the server did not answer /health in {START_TIMEOUT_SECONDS} s")
 
+    def save_log(self, destination: Path) -> Path | None:
+        """Keep the server's log (its errors under load) beyond the scratch directory."""
+        if self._log is None or not self._log.exists():
+            return None
+        destination.write_bytes(self._log.read_bytes())
+        return destination
+
     def log_tail(self, lines: int = 20) -> str:
         if self._log is None or not self._log.exists():
             return ""
