@@ -11,7 +11,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from intuitivus_flow import __version__
 from intuitivus_flow.agents.endpoints import router as agents_router
 from intuitivus_flow.alerts.endpoints import router as alerts_router
-from intuitivus_flow.alerts.runtime import start_operations
 from intuitivus_flow.apikeys.endpoints import router as api_keys_router
 from intuitivus_flow.auth.deps import request_authenticator
 from intuitivus_flow.auth.endpoints import router as auth_router
@@ -38,6 +37,7 @@ from intuitivus_flow.kit.http.problems import install_problem_handlers
 from intuitivus_flow.llm.endpoints import router as llm_router
 from intuitivus_flow.metrics_history.endpoints import router as metrics_history_router
 from intuitivus_flow.observability.install import Telemetry, install_observability
+from intuitivus_flow.operations import start_operations
 from intuitivus_flow.task_registry import embedded_worker
 from intuitivus_flow.web.endpoints import install_web
 from intuitivus_flow.workspaces.endpoints import router as workspace_router

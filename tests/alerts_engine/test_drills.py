@@ -21,12 +21,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from intuitivus_flow.alerts.runtime import Operations
 from intuitivus_flow.app import create_app
 from intuitivus_flow.config import Settings
 from intuitivus_flow.metrics_history.sampler import OverrideSource, PrometheusSource
 from intuitivus_flow.observability.install import Telemetry
 from intuitivus_flow.observability.metrics import FlowMetrics
+from intuitivus_flow.operations import Operations
 from tests.alerts_engine.harness import ManualClock
 from tests.alerts_engine.receivers import HttpReceiver, http_receiver, smtp_receiver
 from tests.conftest import Database, empty_tables

@@ -11,10 +11,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from intuitivus_flow.alerts import lease
-from intuitivus_flow.alerts.runtime import Operations
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.metrics_history.sampler import PrometheusSource
+from intuitivus_flow.operations import Operations
 from tests.alerts_engine.harness import ManualClock
 
 

@@ -15,8 +15,7 @@ from fastapi import APIRouter, Query, status
 from intuitivus_flow.alerts import schemas
 from intuitivus_flow.alerts import service as alerts
 from intuitivus_flow.alerts.models import AlertTransition, NotificationDelivery, Silence
-from intuitivus_flow.alerts.rules import RulesError
-from intuitivus_flow.alerts.runtime import configured_rules
+from intuitivus_flow.alerts.rules import RulesError, configured_rules
 from intuitivus_flow.identity.requirements import checked_by_operator_access
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict, FlowError

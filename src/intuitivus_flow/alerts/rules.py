@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -34,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from intuitivus_flow.config import Settings
 from intuitivus_flow.observability.latency_slo import DEFAULT_THRESHOLD_SECONDS
 
 DEFAULT_RULES_RESOURCE = "default_rules.yaml"
@@ -540,3 +542,15 @@ def _cross_check(rules: RuleSet) -> list[str]:
                     f"{here}.targets: unknown alert {target!r}; defined alerts: {valid}"
                 )
     return problems
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path | None, _mtime: float) -> RuleSet:
+    return load_rules(path)
+
+
+def configured_rules(settings: Settings) -> RuleSet:
+    """The rule set in FLOW_ALERT_RULES_FILE (re-read when the file changes) or the defaults."""
+    path = settings.alert_rules_file
+    mtime = path.stat().st_mtime if path is not None and path.exists() else 0.0
+    return _load_cached(path, mtime)

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Query
 
-from intuitivus_flow.alerts.rules import parse_duration
-from intuitivus_flow.alerts.runtime import configured_rules
+from intuitivus_flow.alerts.rules import configured_rules, parse_duration
 from intuitivus_flow.forecasting import service, views
 from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.forecasting.schemas import Forecast, ModelState

@@ -12,8 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from intuitivus_flow.alerts import lease
-from intuitivus_flow.alerts.rules import RulesError
-from intuitivus_flow.alerts.runtime import configured_rules
+from intuitivus_flow.alerts.rules import RulesError, configured_rules
 from intuitivus_flow.forecasting import service
 from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.jobs.context import JobContext

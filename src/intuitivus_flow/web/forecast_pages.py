@@ -13,8 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.alerts.rules import RulesError, RuleSet, parse_duration
-from intuitivus_flow.alerts.runtime import configured_rules
+from intuitivus_flow.alerts.rules import RulesError, RuleSet, configured_rules, parse_duration
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.forecasting import charts, service, views
 from intuitivus_flow.forecasting.options import ForecastOptions

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.alerts import service as alerts
-from intuitivus_flow.alerts.runtime import configured_rules
+from intuitivus_flow.alerts.rules import configured_rules
 from intuitivus_flow.alerts.schemas import SilenceCreate
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.identity.scopes import Scope

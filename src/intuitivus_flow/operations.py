@@ -1,5 +1,8 @@
 """The operations loops of a running instance: sample, evaluate, notify, maintain.
 
+A composition root (it wires alerts, forecasting, autoscaling and the metric history
+together), so it sits above those domains rather than inside alerts.
+
 `start_operations(context)` is the one call the app's lifespan makes. Each loop is a unit of
 work per tick (it commits), never raises out (a failed tick is logged and the next one runs),
 and stops when the lifespan ends:
@@ -7,11 +10,10 @@ and stops when the lifespan ends:
 - sampler (every FLOW_METRICS_SAMPLE_SECONDS): one worker per instance writes, under the
   lease `metrics:sampler:<instance>`; the others keep their reading current to take over;
 - evaluator (every FLOW_ALERT_EVALUATION_SECONDS): only the holder of `alerts:evaluator`;
-- dispatcher (every 2 s, evaluator holder only): sends due notifications and retries.
-
-Work that runs a minute or more apart is a periodic job on the job queue instead, run once
-per slot by whichever worker takes it: the predictive trainer (`forecasting/tasks.py`, every
-minute) and the metric history's partitions and retention (`metrics_history/tasks.py`, hourly).
+- dispatcher (every 2 s, evaluator holder only): sends due notifications and retries;
+- trainer (every minute, evaluator holder only): fits the predictive models that are new, due
+  on schedule, drifted or failed (forecasting/service.py);
+- maintenance (hourly): metric partitions ahead and retention.
 """
 
 from __future__ import annotations
@@ -25,17 +27,16 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import lru_cache
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from intuitivus_flow.alerts import engine, lease, notifications
 from intuitivus_flow.alerts.engine import Clock, EngineOptions, SystemClock
 from intuitivus_flow.alerts.notifications import Notifier
-from intuitivus_flow.alerts.rules import RulesError, RuleSet, load_rules
+from intuitivus_flow.alerts.rules import RulesError, configured_rules
 from intuitivus_flow.autoscaling.prescaling import PRESCALE_SECONDS, Prescaler
 from intuitivus_flow.config import Settings
+from intuitivus_flow.forecasting import service as forecasting
 from intuitivus_flow.forecasting.evaluator import PredictiveEvaluator
 from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.kit.db import unit_of_work
@@ -52,19 +53,9 @@ from intuitivus_flow.observability.metrics import collect_registry
 logger = logging.getLogger(__name__)
 
 DISPATCH_SECONDS = 2.0
+TRAIN_SECONDS = 60.0
+MAINTENANCE_SECONDS = 3600.0
 MIN_LEASE = timedelta(seconds=30)
-
-
-@lru_cache(maxsize=8)
-def _load(path: Path | None, _mtime: float) -> RuleSet:
-    return load_rules(path)
-
-
-def configured_rules(settings: Settings) -> RuleSet:
-    """The rule set in FLOW_ALERT_RULES_FILE (re-read when the file changes) or the defaults."""
-    path = settings.alert_rules_file
-    mtime = path.stat().st_mtime if path is not None and path.exists() else 0.0
-    return _load(path, mtime)
 
 
 def instance_name() -> str:
@@ -165,6 +156,21 @@ class Operations:
                 predictive=self.predictive,
             )
 
+    async def train_once(self) -> list[forecasting.TrainingJob]:
+        """Fit the predictive models that need it (evaluator holder only); returns the jobs."""
+        if not self.leading:
+            return []
+        now = self.clock.now()
+        options = self.predictive.options
+        async with unit_of_work(self.context.sessions) as session:
+            jobs = await forecasting.plan_training(
+                session, configured_rules(self.settings), now=now, options=options
+            )
+        for job in jobs:
+            async with unit_of_work(self.context.sessions) as session:
+                await forecasting.train(session, job, now=now, options=options)
+        return jobs
+
     async def dispatch_once(self) -> int:
         """Send every due notification once; returns how many got through."""
         if not self.leading:
@@ -178,6 +184,12 @@ class Operations:
             async with unit_of_work(self.context.sessions) as session:
                 sent += await notifications.deliver(session, delivery_id, self.notifier, now=now)
         return sent
+
+    async def maintain_once(self) -> history.RetentionOutcome:
+        async with unit_of_work(self.context.sessions) as session:
+            return await history.maintain(
+                session, now=self.clock.now(), retention_days=self.settings.metrics_retention_days
+            )
 
     async def release(self) -> None:
         async with unit_of_work(self.context.sessions) as session:
@@ -201,7 +213,9 @@ async def _every(seconds: float, job: Callable[[], Awaitable[object]], name: str
 
 def _jobs(operations: Operations) -> list[tuple[float, Callable[[], Awaitable[object]], str]]:
     settings = operations.settings
-    jobs: list[tuple[float, Callable[[], Awaitable[object]], str]] = []
+    jobs: list[tuple[float, Callable[[], Awaitable[object]], str]] = [
+        (MAINTENANCE_SECONDS, operations.maintain_once, "maintenance")
+    ]
     if settings.metrics_sample_seconds > 0:
         jobs.append((settings.metrics_sample_seconds, operations.sample_once, "sampler"))
         # The HPA's forecast metric reads the sampled request counts (autoscaling/prescaling.py).
@@ -215,6 +229,7 @@ def _jobs(operations: Operations) -> list[tuple[float, Callable[[], Awaitable[ob
             return jobs
         jobs.append((settings.alert_evaluation_seconds, operations.evaluate_once, "evaluator"))
         jobs.append((DISPATCH_SECONDS, operations.dispatch_once, "dispatcher"))
+        jobs.append((TRAIN_SECONDS, operations.train_once, "trainer"))
     return jobs
 
 
