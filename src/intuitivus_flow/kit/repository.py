@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
 from intuitivus_flow.kit.errors import NotFound
-from intuitivus_flow.kit.pagination import MAX_PAGE_SIZE, Page
+
+# Re-exported: services and the HTTP paging dependency import them from here.
+from intuitivus_flow.kit.pagination import MAX_PAGE_SIZE as MAX_PAGE_SIZE
+from intuitivus_flow.kit.pagination import Page as Page
 
 
 class HasId(Protocol):
