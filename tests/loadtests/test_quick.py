@@ -29,7 +29,8 @@ def run_loadtests(*args: str, timeout: float) -> subprocess.CompletedProcess[str
 
 def test_quick_run_passes_its_gates_and_writes_history_and_report(tmp_path: Path) -> None:
     done = run_loadtests("--quick", "--out", str(tmp_path), timeout=240)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    verdicts = [line for line in done.stdout.splitlines() if line.startswith(("  pass", "  FAIL"))]
+    assert done.returncode == 0, "\n".join(verdicts) + "\n" + done.stderr[-3000:]
     assert "load test passed" in done.stdout
     with (tmp_path / "history.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
