@@ -11,10 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot-free Figure use: never open a window
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure  # used without pyplot: no GUI backend, no global state
 
 from loadtests.gates import Gate
 

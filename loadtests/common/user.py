@@ -45,11 +45,11 @@ class OpenModelUser(FastHttpUser):
     schedule: ArrivalSchedule
 
     def on_start(self) -> None:
-        interval = 1 / current_run().settings.rate_per_user
+        rate = current_run().settings.rate_per_user
         self.schedule = ArrivalSchedule(
-            1 / interval,
+            rate,
             start=time.monotonic(),
-            phase=random.uniform(0, interval * 0.999),  # noqa: S311 - spreading, not secrecy
+            phase=random.random() / rate,  # noqa: S311 - spreads users over the interval
         )
 
     def wait_time(self) -> float:
