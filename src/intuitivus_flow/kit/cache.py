@@ -23,6 +23,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 TOUCHED_KEY = "touched_workspaces"
+# How long a value read from Redis is also kept in the process (see RedisCache).
+LOCAL_SECONDS = 5
 
 
 class Cache(Protocol):
@@ -66,11 +68,20 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Values are stored as JSON; callers cache plain data (dicts of numbers and strings)."""
+    """Values are stored as JSON; callers cache plain data (dicts of numbers and strings).
 
-    def __init__(self, redis: Redis, prefix: str = "flow:cache:") -> None:
+    A value read is also kept in this process for a few seconds: its key holds the data
+    version, so no write can make it stale (only the TTL's bulk-UPDATE bound applies), and a
+    hit then costs the version's round trip to Redis instead of two.
+    """
+
+    def __init__(
+        self, redis: Redis, prefix: str = "flow:cache:", local_seconds: int = LOCAL_SECONDS
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._local = MemoryCache(max_entries=1_000)
+        self._local_seconds = local_seconds
 
     async def version(self, workspace_id: uuid.UUID) -> int:
         return int(await self._redis.get(f"{self._prefix}v:{workspace_id}") or 0)
@@ -85,11 +96,21 @@ class RedisCache:
             await pipe.execute()
 
     async def get(self, key: str) -> Any | None:
+        found = await self._local.get(key)
+        if found is not None:
+            return found
         raw = await self._redis.get(self._prefix + key)
-        return json.loads(raw) if raw is not None else None
+        if raw is None:
+            return None
+        value = json.loads(raw)
+        await self._local.set(key, value, self._local_seconds)
+        return value
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
-        await self._redis.set(self._prefix + key, json.dumps(value, default=str), ex=ttl_seconds)
+        encoded = json.dumps(value, default=str)
+        await self._redis.set(self._prefix + key, encoded, ex=ttl_seconds)
+        # What other processes will read back: JSON's types, not the caller's.
+        await self._local.set(key, json.loads(encoded), min(ttl_seconds, self._local_seconds))
 
 
 async def cached(

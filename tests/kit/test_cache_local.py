@@ -1,0 +1,56 @@
+"""RedisCache keeps what it read in the process for a few seconds (one round trip per hit)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from intuitivus_flow.kit.cache import RedisCache, cached
+from tests.conftest import REDIS_URL, _redis_reachable, require_service
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    problem = await _redis_reachable()
+    if problem:
+        require_service("Redis", problem)
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+async def test_a_value_read_once_is_served_from_the_process(redis: Redis) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    writer, reader = RedisCache(redis, prefix=prefix), RedisCache(redis, prefix=prefix)
+    await writer.set("view:1", {"n": 1}, ttl_seconds=60)
+    assert await reader.get("view:1") == {"n": 1}
+    await redis.delete(prefix + "view:1")
+    assert await reader.get("view:1") == {"n": 1}  # no second trip to Redis
+    assert await RedisCache(redis, prefix=prefix).get("view:1") is None
+
+
+async def test_a_bump_seen_by_another_process_still_recomputes(redis: Redis) -> None:
+    # Keys carry the data version, so the kept copy can never answer for newer data.
+    prefix = f"test:{uuid.uuid4().hex}:"
+    first, second = RedisCache(redis, prefix=prefix), RedisCache(redis, prefix=prefix)
+    workspace, calls = uuid.uuid4(), 0
+
+    async def compute() -> dict[str, int]:
+        nonlocal calls
+        calls += 1
+        return {"n": calls}
+
+    assert (await cached(second, workspace, "view", compute, ttl_seconds=60))[0] == {"n": 1}
+    await first.bump([workspace])
+    assert await cached(second, workspace, "view", compute, ttl_seconds=60) == ({"n": 2}, False)
+
+
+async def test_kept_values_expire(redis: Redis) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    cache = RedisCache(redis, prefix=prefix, local_seconds=0)
+    await cache.set("view:1", {"n": 1}, ttl_seconds=60)
+    await redis.delete(prefix + "view:1")
+    assert await cache.get("view:1") is None
