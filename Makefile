@@ -103,6 +103,10 @@ pitr-drill: $(VENV)/.installed ## Point-in-time recovery drill with pgBackRest o
 backup-drill: $(VENV)/.installed ## Restore the newest backup into a scratch database and check it
 	$(BIN)/intuitivus-flow backup drill
 
+.PHONY: bench-restore
+bench-restore: $(VENV)/.installed-dev ## Restore benchmark: 1 million events, pg_restore -j N vs one job
+	$(BIN)/python benchmarks/restore.py $(BENCH_ARGS)
+
 .PHONY: bench
 bench: $(VENV)/.installed-dev ## Run the benchmarks (prints tables)
 	$(BIN)/python benchmarks/predictive_nab.py

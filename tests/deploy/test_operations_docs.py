@@ -32,7 +32,14 @@ from intuitivus_flow import cli
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "operations"
-PAGES = ("deployment.md", "troubleshooting.md", "emergency.md", "faq.md", "training.md")
+PAGES = (
+    "deployment.md",
+    "troubleshooting.md",
+    "emergency.md",
+    "faq.md",
+    "training.md",
+    "backup.md",
+)
 FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 RUNNABLE, CLUSTER = "sh", "sh cluster"
 # Seconds one runnable block may take (the training blocks start the embedded server).

@@ -49,6 +49,8 @@ def _run(work: Callable[[Settings, BackupStore], Coroutine[Any, Any, T]]) -> T:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2f} s"
     return f"{seconds:.1f} s" if seconds < 120 else str(timedelta(seconds=round(seconds)))
 
 
