@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from intuitivus_flow.campaigns import service as campaigns
 from intuitivus_flow.campaigns import tasks
-from intuitivus_flow.campaigns.automation import QUEUE, RUN_STEP
+from intuitivus_flow.campaigns.automation.service import ENROLL, QUEUE, RUN_STEP
 from intuitivus_flow.campaigns.models import CampaignStepDelivery
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.models import Job
@@ -114,11 +114,28 @@ async def automated_campaign(
         client, owner, starts_at=START, audience_tags=["vip"], agent_id=agent_id, **fields
     )
     response = await client.put(
-        f"/api/campaigns/{campaign['id']}/steps", json={"steps": steps}, headers=owner.headers
+        f"/api/campaigns/{campaign['id']}/steps",
+        json={"steps": labelled(steps)},
+        headers=owner.headers,
     )
     assert response.status_code == 200, response.text
     await activate(client, owner, campaign["id"])
     return str(campaign["id"])
+
+
+def labelled(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Whole-list entries with ids, a branch's targets written as positions (1-based) here
+    turned into the ids of the steps at those positions."""
+    ids = [str(uuid.uuid4()) for _ in steps]
+    entries = []
+    for step_id, step in zip(ids, steps, strict=True):
+        targets: dict[str, Any] = {
+            name: ids[step[name] - 1] if isinstance(step.get(name), int) else step.get(name)
+            for name in ("if_true", "if_false")
+            if name in step
+        }
+        entries.append({"id": step_id, "step": {**step, **targets}})
+    return entries
 
 
 async def run(client: httpx.AsyncClient, owner: Account, campaign_id: str) -> dict[str, Any]:
@@ -373,9 +390,7 @@ class TestHeldAndStopped:
     async def test_bad_payloads_fail_permanently(self, app: Any) -> None:
         async with unit_of_work(sessions_of(app)) as session:
             await jobs.enqueue(session, kind=RUN_STEP, payload={}, queue=QUEUE)
-            await jobs.enqueue(
-                session, kind=tasks.ENROLL, payload={"campaign_id": "x"}, queue=QUEUE
-            )
+            await jobs.enqueue(session, kind=ENROLL, payload={"campaign_id": "x"}, queue=QUEUE)
         await drain(app, workers(app, InMemorySender()))
         errors = sorted(str(job.last_error) for job in await campaign_jobs(app))
         assert all(job.status == "failed" for job in await campaign_jobs(app))
@@ -394,10 +409,24 @@ class TestRunAndStatus:
         assert "activate it" in assert_problem(not_active, 422)["detail"]
         backwards = await client.put(
             f"{url}/steps",
-            json={"steps": [TEMPLATE, {"kind": "branch", "on": "reply", "if_true": 1}]},
+            json={"steps": labelled([TEMPLATE, {"kind": "branch", "on": "reply", "if_true": 1}])},
             headers=owner.headers,
         )
-        assert assert_problem(backwards, 422)["field"] == "steps.1.if_true"
+        problem = assert_problem(backwards, 422)
+        assert problem["field"] == "steps.1.step.if_true"
+        assert problem["errors"][0]["msg"] == "Must name a later step (or stop)"
+        elsewhere = await client.put(
+            f"{url}/steps",
+            json={"steps": [{"kind": "branch", "on": "reply", "if_false": str(uuid.uuid4())}]},
+            headers=owner.headers,
+        )
+        assert assert_problem(elsewhere, 422)["field"] == "steps.0.step.if_false"
+        twice = await client.put(
+            f"{url}/steps",
+            json={"steps": [{"id": draft["id"], **TEMPLATE}, {"id": draft["id"], **TEMPLATE}]},
+            headers=owner.headers,
+        )
+        assert assert_problem(twice, 422)["field"] == "steps.1.id"
         unknown = await client.put(
             f"{url}/steps", json={"steps": [{"kind": "teleport"}]}, headers=owner.headers
         )

@@ -8,7 +8,7 @@ import pytest
 
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.billing.plans import PLANS, Limit, PlanId
-from intuitivus_flow.campaigns.channels import (
+from intuitivus_flow.campaigns.automation.channels import (
     ChannelNotConfigured,
     ContactUnreachable,
     ConversationsSender,

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from intuitivus_flow.campaigns import tasks
-from intuitivus_flow.campaigns.automation import QUEUE
-from intuitivus_flow.campaigns.channels import ConversationsSender
+from intuitivus_flow.campaigns.automation.channels import ConversationsSender
+from intuitivus_flow.campaigns.automation.service import QUEUE
 from intuitivus_flow.campaigns.models import CampaignStepDelivery
 from intuitivus_flow.conversations.models import Conversation, Message
 from intuitivus_flow.jobs.models import Job

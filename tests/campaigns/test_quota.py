@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.plans import PLANS, PlanId
-from intuitivus_flow.campaigns.automation import RUN_STEP
+from intuitivus_flow.campaigns.automation.service import RUN_STEP
 from intuitivus_flow.conversations.models import Conversation
 from intuitivus_flow.kit.db import unit_of_work
 from tests.campaigns.test_automation import (

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from intuitivus_flow.campaigns.automation import ENROLL, QUEUE, RUN_STEP
+from intuitivus_flow.campaigns.automation.service import ENROLL, QUEUE, RUN_STEP
 from intuitivus_flow.campaigns.models import Campaign, CampaignStep, CampaignStepDelivery
 from intuitivus_flow.config import Settings
 from intuitivus_flow.jobs import service as jobs

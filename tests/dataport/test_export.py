@@ -235,7 +235,8 @@ async def test_the_export_records_an_event(client: httpx.AsyncClient) -> None:
 def test_registry_lists_parents_first() -> None:
     seen: set[str] = set()
     for spec in ENTITIES:
-        assert set(spec.references.values()) <= seen, spec.name
+        # An entity may name its own rows (a branch's later steps), anywhere in its file.
+        assert set(spec.references.values()) - {spec.name} <= seen, spec.name
         seen.add(spec.name)
     assert seen >= REFERENCED
 

@@ -156,7 +156,24 @@ async def stored_steps(app: Any) -> list[CampaignStep]:
 
 
 async def specs(app: Any) -> list[dict[str, Any]]:
-    return [{"kind": step.kind, **step.config} for step in await stored_steps(app)]
+    """The stored steps as settings, a branch's targets as the positions of its steps."""
+    steps = await stored_steps(app)
+    positions = {step.id: step.position for step in steps}
+    return [
+        {
+            "kind": step.kind,
+            **step.config,
+            **(
+                {
+                    "if_true": positions.get(step.if_true_step_id),  # type: ignore[arg-type]
+                    "if_false": positions.get(step.if_false_step_id),  # type: ignore[arg-type]
+                }
+                if step.kind == "branch"
+                else {}
+            ),
+        }
+        for step in steps
+    ]
 
 
 async def events_named(app: Any, name: str) -> list[Event]:
@@ -182,10 +199,15 @@ async def test_step_editor_adds_edits_moves_and_deletes(
     for fields in (
         {"kind": "wait", "duration": "2", "unit": "hours"},
         {"kind": "send_message", "text": "See you soon!"},
-        # Inserted before step 3, continuing at step 3 as numbered now: the message.
-        {"kind": "branch", "on": "reply", "if_true": "3", "if_false": "", "position": "3"},
     ):
         assert (await add_step(shopper, url, **fields)).status_code == 303
+    ids_before = [step.id for step in await stored_steps(app)]
+    message_id = str(ids_before[2])
+    # Inserted before step 3 (the message), continuing at the message.
+    branch_fields = {"kind": "branch", "on": "reply", "if_true": message_id, "if_false": ""}
+    assert (await add_step(shopper, url, **branch_fields, position="3")).status_code == 303
+    stored = await stored_steps(app)
+    assert [step.id for step in stored if step.kind != "branch"] == ids_before  # ids stay
     assert await specs(app) == [
         {
             "kind": "send_template",
@@ -229,7 +251,7 @@ async def test_step_editor_adds_edits_moves_and_deletes(
     assert backwards.status_code == 422
     assert "The branch at step 4 would then continue at an earlier step" in text_of(backwards.text)
     in_use = await submit(shopper, url, f"{url}/steps/{message.id}/delete", {})
-    assert in_use.status_code == 422
+    assert in_use.status_code == 409
     assert "Step 3 (a branch) continues at this step" in text_of(in_use.text)
     assert await specs(app) == before  # refused edits write nothing
 
@@ -271,6 +293,8 @@ async def test_invalid_steps_show_field_errors_and_write_nothing(
     for index, (fields, field_id, message) in enumerate(cases):
         if index == 5:  # a step to point back at
             assert (await add_step(shopper, url, **TEMPLATE_STEP)).status_code == 303
+            (first,) = await stored_steps(app)
+            fields = {**fields, "if_true": str(first.id)}
         refused = await add_step(shopper, url, **fields)
         assert refused.status_code == 422, fields
         html = refused.text
@@ -296,10 +320,15 @@ async def test_invalid_steps_show_field_errors_and_write_nothing(
     )
     assert other_kind.status_code == 422
     assert "keeps its kind" in text_of(other_kind.text)
-    await add_step(shopper, url, kind="send_message", text="second")  # every id changes
-    stale = await submit(shopper, url, f"{url}/steps/{step.id}/delete", {})
+    seen = (await stored_campaign(app)).steps_version
+    await add_step(shopper, url, kind="send_message", text="second")  # from another page
+    stale = await submit(shopper, url, f"{url}/steps/{step.id}/delete", {"version": str(seen)})
     assert stale.status_code == 409
     assert "changed since this page was loaded" in text_of(stale.text)
+    not_a_target = await add_step(
+        shopper, url, kind="branch", on="reply", if_true="step one", if_false=""
+    )
+    assert 'id="add-branch-if_true-error"' in not_a_target.text
     unknown = await add_step(shopper, url, kind="teleport")
     assert unknown.status_code == 404
     assert (await submit(shopper, url, f"{url}/steps/not-an-id/delete", {})).status_code == 404
@@ -342,7 +371,7 @@ async def test_conversions_are_recorded_from_the_page(shopper: httpx.AsyncClient
     assert event.properties["contact_id"] == str(conversion.contact_id)
 
 
-async def test_deliveries_are_listed_and_fix_the_steps(
+async def test_deliveries_are_listed_and_keep_their_step(
     shopper: httpx.AsyncClient, app: Any
 ) -> None:
     url = await campaign_url(shopper)
@@ -367,12 +396,18 @@ async def test_deliveries_are_listed_and_fix_the_steps(
     page = text_of(html)
     assert "Recent step deliveries" in page
     assert "1. send template Ana sent" in page
-    assert "Contacts already went through these steps" in page
-    assert "Add a step" not in page
-    assert f"/steps/{step.id}/delete" not in html
-    refused = await add_step(shopper, url, **TEMPLATE_STEP)
+    assert "done for 1 contact " in page
+    assert f"/steps/{step.id}/delete" not in html  # it stays with its history
+    refused = await submit(shopper, url, f"{url}/steps/{step.id}/delete", {})
     assert refused.status_code == 409
-    assert "steps are fixed" in text_of(refused.text)
+    assert "Contacts already went through this step" in text_of(refused.text)
+    # The automation goes on growing: a step after it, and the step itself edited.
+    assert (await add_step(shopper, url, kind="send_message", text="More?")).status_code == 303
+    edited = await submit(
+        shopper, url, f"{url}/steps/{step.id}", {**TEMPLATE_STEP, "template": "autumn"}
+    )
+    assert edited.status_code == 303
+    assert [spec.get("template") for spec in await specs(app)] == ["autumn", None]
 
 
 async def test_audience_and_agent(shopper: httpx.AsyncClient, app: Any) -> None:

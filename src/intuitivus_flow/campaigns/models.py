@@ -17,7 +17,30 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from intuitivus_flow.campaigns.automation.models import (
+    CampaignConversion,
+    CampaignStep,
+    CampaignStepDelivery,
+    DeliveryStatus,
+    StepKind,
+)
 from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, utcnow
+
+# The automation's tables live in `automation/models.py`; named here too so that importing the
+# campaigns' models registers every campaign table (Alembic, tests) and old imports keep working.
+__all__ = [
+    "Campaign",
+    "CampaignConversion",
+    "CampaignEvent",
+    "CampaignReport",
+    "CampaignStatus",
+    "CampaignStep",
+    "CampaignStepDelivery",
+    "DeliveryStatus",
+    "PauseReason",
+    "Platform",
+    "StepKind",
+]
 
 
 class Platform(StrEnum):
@@ -43,13 +66,6 @@ class PauseReason(StrEnum):
 
     budget_reached = "budget_reached"  # the total budget: stays paused until a person acts
     daily_budget = "daily_budget"  # today's budget: resumes by itself when the UTC day ends
-
-
-class StepKind(StrEnum):
-    send_template = "send_template"
-    send_message = "send_message"
-    wait = "wait"
-    branch = "branch"
 
 
 class Campaign(IdMixin, TimestampMixin, Base):
@@ -84,6 +100,9 @@ class Campaign(IdMixin, TimestampMixin, Base):
     # clears both. A daily-budget pause ends at `resume_at`, the start of the next UTC day.
     pause_reason: Mapped[str | None] = mapped_column(String(20), default=None)
     resume_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Bumped by every change of the automation's steps: an edit made from a list that is out
+    # of date (it names the version it saw) is refused instead of applied to another order.
+    steps_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -126,59 +145,3 @@ class CampaignEvent(IdMixin, TimestampMixin, Base):
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
-
-
-class CampaignStep(IdMixin, TimestampMixin, Base):
-    """One step of a campaign's automation, in order of `position` (1, 2, ...)."""
-
-    __tablename__ = "campaign_steps"
-    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
-
-    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))
-    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
-class DeliveryStatus(StrEnum):
-    sent = "sent"
-    waited = "waited"
-    branched = "branched"
-    skipped = "skipped"  # the contact cannot get messages; their journey ends here
-
-
-class CampaignStepDelivery(IdMixin, TimestampMixin, Base):
-    """A step done for one contact. The unique pair is what makes "never twice" hold: the row
-    commits with the job's completion, and a second run for the pair cannot insert it again."""
-
-    __tablename__ = "campaign_step_deliveries"
-    __table_args__ = (
-        UniqueConstraint("step_id", "contact_id"),
-        Index("ix_campaign_step_deliveries_campaign_id", "campaign_id"),
-    )
-
-    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    step_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaign_steps.id", ondelete="CASCADE"))
-    # No foreign key: the contacts table lives in another migration branch (contacts/), which
-    # this revision cannot depend on. A deleted contact leaves its history here; the engine
-    # treats a contact the segment no longer returns as gone.
-    contact_id: Mapped[uuid.UUID] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16))
-    # What the channel answered (message id) or what a branch decided.
-    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
-class CampaignConversion(IdMixin, TimestampMixin, Base):
-    """A contact converted thanks to the campaign (reported by the shop, CRM or a person);
-    branches on "conversion" read this."""
-
-    __tablename__ = "campaign_conversions"
-    __table_args__ = (UniqueConstraint("campaign_id", "contact_id"),)
-
-    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    # No foreign key, for the same reason as in deliveries (contacts is another branch).
-    contact_id: Mapped[uuid.UUID] = mapped_column()
-    value_minor: Mapped[int] = mapped_column(BigInteger, default=0)

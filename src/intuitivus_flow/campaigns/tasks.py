@@ -24,8 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.campaigns import service as campaigns
-from intuitivus_flow.campaigns.automation import ENROLL, QUEUE, RUN_STEP, step_dedupe_key
-from intuitivus_flow.campaigns.channels import (
+from intuitivus_flow.campaigns.automation.channels import (
     CampaignSender,
     MessageQuotaReached,
     SendSkipped,
@@ -33,6 +32,12 @@ from intuitivus_flow.campaigns.channels import (
     TextMessage,
     sender_from_settings,
 )
+from intuitivus_flow.campaigns.automation.repository import (
+    CampaignStepRepository,
+    ConversionRepository,
+    DeliveryRepository,
+)
+from intuitivus_flow.campaigns.automation.service import ENROLL, QUEUE, RUN_STEP, step_dedupe_key
 from intuitivus_flow.campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -41,12 +46,7 @@ from intuitivus_flow.campaigns.models import (
     DeliveryStatus,
     StepKind,
 )
-from intuitivus_flow.campaigns.repository import (
-    CampaignRepository,
-    CampaignStepRepository,
-    ConversionRepository,
-    DeliveryRepository,
-)
+from intuitivus_flow.campaigns.repository import CampaignRepository
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.context import JobContext
 from intuitivus_flow.jobs.models import Job
@@ -149,9 +149,9 @@ class Engine:
         )
         if delivery is None:
             return {"status": "already_done"}  # a racing or earlier run did it and committed
-        next_position, run_at = await self._perform(session, campaign, step, delivery)
-        if next_position is not None:
-            await self._queue_next(session, campaign, next_position, ref.contact_id, run_at)
+        following, run_at = await self._perform(session, campaign, step, delivery)
+        if following is not None:
+            await self._queue_next(session, campaign, following, ref.contact_id, run_at)
         await session.flush()
         return {"status": delivery.status, **delivery.detail}
 
@@ -161,8 +161,9 @@ class Engine:
         campaign: Campaign,
         step: CampaignStep,
         delivery: CampaignStepDelivery,
-    ) -> tuple[int | None, datetime]:
-        """Do the step; return where the contact goes next (None: the journey ends) and when."""
+    ) -> tuple[int | uuid.UUID | None, datetime]:
+        """Do the step; return where the contact goes next and when: the position after this
+        step's (as the steps are ordered now), a branch's target step, or None (the end)."""
         kind, config, now = StepKind(step.kind), step.config, utcnow()
         if kind is StepKind.wait:
             delivery.status = DeliveryStatus.waited.value
@@ -171,8 +172,7 @@ class Engine:
             outcome = await self._evaluate(session, campaign, delivery.contact_id, config["on"])
             delivery.status = DeliveryStatus.branched.value
             delivery.detail = {"on": config["on"], "result": outcome}
-            target = config.get("if_true") if outcome else config.get("if_false")
-            return (int(target) if target is not None else None), now
+            return (step.if_true_step_id if outcome else step.if_false_step_id), now
         try:
             message_id = await self._send(session, campaign, step, delivery.contact_id)
         except SendSkipped as skipped:
@@ -233,13 +233,15 @@ class Engine:
         self,
         session: AsyncSession,
         campaign: Campaign,
-        position: int,
+        following: int | uuid.UUID,
         contact_id: uuid.UUID,
         run_at: datetime,
     ) -> None:
-        step = await CampaignStepRepository(session, campaign.workspace_id).at_position(
-            campaign.id, position
-        )
+        steps = CampaignStepRepository(session, campaign.workspace_id)
+        if isinstance(following, uuid.UUID):
+            step = await steps.of_campaign(campaign.id, following)
+        else:
+            step = await steps.at_position(campaign.id, following)
         if step is not None:  # past the last step: the journey is over
             await _enqueue_step(session, campaign, step, contact_id, run_at=run_at)
 

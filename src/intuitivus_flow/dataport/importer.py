@@ -137,7 +137,10 @@ class Validation:
     async def _resolve_references(
         self, file: str, pending: dict[str, list[PendingReference]]
     ) -> None:
-        for target, references in pending.items():
+        for target, found in pending.items():
+            # A reference to a row further down the same file (a branch's later step) was
+            # pending when its line was read; the whole file is known now.
+            references = [item for item in found if item[2] not in self.file_ids[target]]
             rows = PortableRows(self.session, BY_NAME[target], self.workspace_id)
             existing = await rows.existing_ids({value for _, _, value in references})
             for line, name, value in references:
@@ -252,10 +255,15 @@ def _rewrite(
     old_id = row.pop("id", None)
     row["id"] = uuid.uuid4()
     if old_id is not None and spec.name in REFERENCED:
-        new_ids[spec.name][old_id] = row["id"]
+        # A row named before its own line (see below) already has its new id.
+        row["id"] = new_ids[spec.name].setdefault(old_id, row["id"])
     for name, target in spec.references.items():
         value = row.get(name)
-        if value is not None:
+        if value is not None and target == spec.name:
+            # A row of the same file, maybe further down: its new id is chosen here (the
+            # foreign key is checked at commit, when every row is in).
+            row[name] = new_ids[target].setdefault(value, uuid.uuid4())
+        elif value is not None:
             # Not in the file: validation found it among the workspace's own rows (or it is a
             # loose reference to a row deleted before the export); keep it.
             row[name] = new_ids[target].get(value, value)

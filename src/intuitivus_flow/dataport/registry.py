@@ -35,16 +35,19 @@ from intuitivus_flow.agents.repository import (
     CrewRunRepository,
     CrewStepRepository,
 )
+from intuitivus_flow.campaigns.automation.repository import (
+    CampaignStepRepository,
+    ConversionRepository,
+    DeliveryRepository,
+)
+from intuitivus_flow.campaigns.automation.schemas import StepSpec
 from intuitivus_flow.campaigns.models import CampaignStatus, DeliveryStatus, Platform, StepKind
 from intuitivus_flow.campaigns.repository import (
     CampaignEventRepository,
     CampaignReportRepository,
     CampaignRepository,
-    CampaignStepRepository,
-    ConversionRepository,
-    DeliveryRepository,
 )
-from intuitivus_flow.campaigns.schemas import Currency, StepSpec
+from intuitivus_flow.campaigns.schemas import Currency
 from intuitivus_flow.contacts.models import OptIn
 from intuitivus_flow.contacts.repository import ContactRepository, ContactTagRepository
 from intuitivus_flow.contacts.schemas import Phone
@@ -408,8 +411,22 @@ ENTITIES: tuple[EntitySpec, ...] = (
     EntitySpec(
         name="campaign_steps",
         repository=CampaignStepRepository,
-        fields=("id", "campaign_id", "position", "kind", "config", "created_at"),
-        references={"campaign_id": "campaigns"},
+        fields=(
+            "id",
+            "campaign_id",
+            "position",
+            "kind",
+            "config",
+            "if_true_step_id",
+            "if_false_step_id",
+            "created_at",
+        ),
+        # A branch names later steps of its campaign, which may come later in the file.
+        references={
+            "campaign_id": "campaigns",
+            "if_true_step_id": "campaign_steps",
+            "if_false_step_id": "campaign_steps",
+        },
         choices={"kind": StepKind},
         unique=(("campaign_id", "position"),),
         check=_check_step_config,

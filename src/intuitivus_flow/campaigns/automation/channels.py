@@ -20,7 +20,7 @@ from typing import Protocol, cast, runtime_checkable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.billing.exceptions import PlanLimitReached
-from intuitivus_flow.campaigns.repository import InboundMessageRepository
+from intuitivus_flow.campaigns.automation.repository import InboundMessageRepository
 from intuitivus_flow.config import ConfigurationError, Settings
 from intuitivus_flow.contacts import service as contacts
 from intuitivus_flow.conversations import service as conversations

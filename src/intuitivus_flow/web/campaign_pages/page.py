@@ -1,0 +1,242 @@
+"""One campaign's page, shared by its parts: rendering it (performance chart, status, settings,
+report upload, automation with the step editor, activity) and running its forms with
+post/redirect/get, re-rendering the page with the errors when one fails."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intuitivus_flow.agents import service as agents
+from intuitivus_flow.campaigns import service as campaigns
+from intuitivus_flow.campaigns.automation import service as automation
+from intuitivus_flow.campaigns.models import CampaignStatus
+from intuitivus_flow.campaigns.schemas import CampaignSummary, Performance
+from intuitivus_flow.campaigns.service import ALLOWED_TRANSITIONS
+from intuitivus_flow.kit.errors import InvalidInput
+from intuitivus_flow.kit.money import decimals
+from intuitivus_flow.metrics_history import charts
+from intuitivus_flow.web import csrf
+from intuitivus_flow.web.auth import Viewer
+from intuitivus_flow.web.campaign_pages.step_display import STEP_TITLES, WAIT_UNITS, step_views
+from intuitivus_flow.web.forms import (
+    FormInvalid,
+    FormState,
+    PageState,
+    echo,
+    form_action,
+    parse_id,
+    validate,
+)
+from intuitivus_flow.web.templating import redirect, render
+
+csrf_checked = [Depends(csrf.require_csrf)]
+GENDERS = ("female", "male", "other")
+AGENT_CHOICES = 100
+# Free-text fields that may be long: echoed back whole (up to this) when the form fails, so a
+# typo in a long creatives list does not cost the rest of it (the shared echo keeps 320).
+MAX_LONG_ECHO = 100_000
+NOTICES = {
+    "created": "The campaign was created as a draft.",
+    "status": "The campaign's status was changed.",
+    "report": "The report was stored.",
+    "run": "The automation is running: its jobs are on the queue.",
+    "audience": "The audience and agent were saved.",
+    "step-added": "The step was added.",
+    "step-edited": "The step was saved.",
+    "step-moved": "The step was moved.",
+    "step-deleted": "The step was deleted.",
+    "conversion": "The conversion was recorded.",
+    "settings": "The settings were saved.",
+    "deleted": "The campaign was deleted.",
+}
+# Schema fields that the forms name differently (the form asks in people's terms).
+FORM_FIELD = {
+    "seconds": "duration",
+    "contact_id": "contact",
+    "value_minor": "value",
+    "total_budget_minor": "total_budget",
+    "daily_budget_minor": "daily_budget",
+}
+
+
+def ratio_text(value: float | None, *, percent: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:.2f} %" if percent else f"{value:.2f}"
+
+
+def notice(request: Request) -> PageState:
+    return PageState(notice=NOTICES.get(request.query_params.get("done", "")))
+
+
+async def submit(
+    request: Request,
+    session: AsyncSession,
+    viewer: Viewer,
+    campaign_id: str,
+    values: dict[str, str],
+    action: Callable[[], Awaitable[object]],
+    *,
+    form: str | None,
+    done: str,
+    long_fields: tuple[str, ...] = (),
+) -> Response:
+    """Run a campaign-page form's action, then back to the page (post/redirect/get) with the
+    `done` notice; on failure, the page again with the errors at `form` (None: a button, whose
+    failure goes in the banner) and the `long_fields` refilled beyond the usual echo limit."""
+    try:
+        await form_action(session, viewer, values, action)
+    except FormInvalid as invalid:
+        invalid.state.values.update({name: values[name][:MAX_LONG_ECHO] for name in long_fields})
+        state = PageState.failed(form, invalid.state) if form else PageState.alerting(invalid.state)
+        return await render_campaign(request, session, viewer, campaign_id, state)
+    return redirect(f"/campaigns/{campaign_id}?done={done}")
+
+
+def validate_form(schema: type[Any], data: dict[str, object], values: dict[str, str]) -> Any:
+    """`validate`, with each error moved to the form field that holds the schema's field."""
+    try:
+        return validate(schema, data, values)
+    except FormInvalid as invalid:
+        errors = invalid.state.errors
+        invalid.state.errors = {FORM_FIELD.get(name, name): text for name, text in errors.items()}
+        raise
+
+
+def field_error(values: dict[str, str], name: str, message: str) -> FormState:
+    return FormState(values=echo(values), errors={name: message}, status_code=422)
+
+
+def on_form_field(error: InvalidInput) -> InvalidInput:
+    """The service names schema fields; the form names budgets in major units differently."""
+    field_name = error.extra.get("field")
+    if not isinstance(field_name, str):
+        return error
+    return InvalidInput(
+        error.detail, **{**error.extra, "field": FORM_FIELD.get(field_name, field_name)}
+    )
+
+
+async def render_campaign(
+    request: Request,
+    session: AsyncSession,
+    viewer: Viewer,
+    campaign_id: str,
+    state: PageState,
+    *,
+    report_problems: list[dict[str, Any]] | None = None,
+) -> Response:
+    principal = viewer.principal
+    summary = await campaigns.get_summary(session, principal, parse_id(campaign_id, "Campaign"))
+    performance = await campaigns.performance(session, principal, summary.id)
+    steps = await automation.list_steps(session, principal, summary.id)
+    timeline = await campaigns.timeline(session, principal, summary.id, limit=20, offset=0)
+    team = await agents.list_agents(session, principal, status=None, limit=AGENT_CHOICES, offset=0)
+    views = step_views(state, steps)
+    context = {
+        "viewer": viewer,
+        "view": state,
+        "report_problems": report_problems or [],
+        "campaign": summary,
+        "performance": performance,
+        "spent_today": _spent_on(performance, datetime.now(UTC).date()),
+        "chart": _chart(performance),
+        "steps": views,
+        "step_targets": [
+            (str(item.step.id), f"Step {item.step.position}: {item.label}") for item in views
+        ],
+        "step_kinds": [(kind.value, title) for kind, title in STEP_TITLES.items()],
+        "wait_units": [(unit, unit) for unit in WAIT_UNITS],
+        "agents": team.items,
+        "audience_form": state.forms.get("audience") or _audience_values(summary),
+        "settings_form": state.forms.get("settings") or _settings_values(summary),
+        "genders": GENDERS,
+        "activity": await automation.activity(session, principal, summary.id),
+        "timeline": timeline.items,
+        "actions": sorted(ALLOWED_TRANSITIONS[summary.status], key=list(CampaignStatus).index),
+        "ratio_text": ratio_text,
+    }
+    return render(request, "campaign.html", context, status_code=state.status_code)
+
+
+def day_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _audience_values(campaign: CampaignSummary) -> FormState:
+    return FormState(
+        values={
+            "audience_tags": ", ".join(campaign.audience_tags),
+            "agent_id": str(campaign.agent_id or ""),
+        }
+    )
+
+
+def _settings_values(campaign: CampaignSummary) -> FormState:
+    targeting = campaign.targeting
+    creatives = [
+        creative.model_dump(mode="json", exclude_none=True) for creative in campaign.creatives
+    ]
+    return FormState(
+        values={
+            "name": campaign.name,
+            "total_budget": _major_text(campaign.total_budget_minor, campaign.currency),
+            "daily_budget": _major_text(campaign.daily_budget_minor, campaign.currency),
+            "starts_at": day_text(campaign.starts_at) if campaign.starts_at else "",
+            "ends_at": day_text(campaign.ends_at) if campaign.ends_at else "",
+            "countries": ", ".join(targeting.countries),
+            "languages": ", ".join(targeting.languages),
+            "genders": ",".join(targeting.genders),
+            "age_min": str(targeting.age_min or ""),
+            "age_max": str(targeting.age_max or ""),
+            "interests": "\n".join(targeting.interests),
+            "keywords": "\n".join(targeting.keywords),
+            "creatives": json.dumps(creatives, indent=2, ensure_ascii=False) if creatives else "",
+        }
+    )
+
+
+def _major_text(minor: int | None, currency: str) -> str:
+    """Minor units as the amount people type (no thousands separators, no currency)."""
+    if minor is None:
+        return ""
+    places = decimals(currency)
+    return f"{Decimal(minor).scaleb(-places):.{places}f}"  # exact: budgets reach 10**15
+
+
+def _spent_on(performance: Performance, day: date) -> int | None:
+    return next((item.spend_minor for item in performance.days if item.date == day), None)
+
+
+def _chart(performance: Performance) -> Any:
+    """Daily spend and revenue in major units, or None before the first report."""
+    if not performance.days:
+        return None
+    scale = 10 ** decimals(performance.currency)
+
+    def at(day: Any) -> datetime:
+        return datetime.combine(day.date, time(), tzinfo=UTC)
+
+    lines = [
+        charts.Line(
+            label=label,
+            points=[(at(day), getattr(day, attribute) / scale) for day in performance.days],
+        )
+        for label, attribute in (("spend", "spend_minor"), ("revenue", "revenue_minor"))
+    ]
+    chart = charts.Chart(
+        title="Spend and revenue per day",
+        unit=performance.currency,
+        lines=lines,
+        start=at(performance.days[0]),
+        end=at(performance.days[-1]),
+    )
+    return charts.render(chart)
