@@ -21,6 +21,7 @@ import typer
 
 from intuitivus_flow.agents import crews as crew_tasks
 from intuitivus_flow.agents import tasks as agent_tasks
+from intuitivus_flow.backup import tasks as backup_tasks
 from intuitivus_flow.billing import tasks as billing_tasks
 from intuitivus_flow.campaigns import tasks as campaign_tasks
 from intuitivus_flow.config import ConfigurationError, get_settings
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 DOMAIN_TASKS: tuple[Iterable[TaskSpec], ...] = (
     agent_tasks.TASKS,
     crew_tasks.TASKS,
+    backup_tasks.TASKS,
     billing_tasks.TASKS,
     campaign_tasks.TASKS,
     conversation_tasks.TASKS,
