@@ -82,9 +82,12 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
     app.state.authenticate = request_authenticator(context)
     install_problem_handlers(app)
     install_openapi(app)  # the contract: operationIds, problems, scopes (kit/http/openapi.py)
+    # The router tries routes in this order until one matches (about a quarter of a cached
+    # request's CPU when the dashboard came 15th), so the hottest paths come first.
     for router in (
         health_router,
         auth_router,
+        dashboard_router,
         workspace_router,
         api_keys_router,
         events_router,
@@ -96,7 +99,6 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         webchat_router,
         billing_router,
         campaigns_router,
-        dashboard_router,
         data_router,
         metrics_history_router,
         alerts_router,
