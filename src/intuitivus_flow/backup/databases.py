@@ -219,7 +219,7 @@ async def _postgres_has_rows(connection: AsyncConnection) -> bool:
         )
     )
     for name in tables.scalars():
-        query = f"SELECT EXISTS (SELECT 1 FROM {quote(name)})"  # noqa: S608 - quoted name
+        query = f"SELECT EXISTS (SELECT 1 FROM {quote(name)})"  # noqa: S608  # nosec B608
         found = await connection.execute(text(query))
         if found.scalar():
             return True

@@ -67,7 +67,7 @@ async def postgres_snapshot(connection: AsyncConnection) -> DatabaseSnapshot:
     tables = {}
     for name in names:
         query = (
-            "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' "  # noqa: S608
+            "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' "  # noqa: S608  # nosec B608
             f"ORDER BY md5(t::text))), '') FROM {quote(name)} AS t"
         )
         row = (await connection.execute(text(query))).one()
@@ -75,11 +75,11 @@ async def postgres_snapshot(connection: AsyncConnection) -> DatabaseSnapshot:
     newest = []
     for table, column in (await connection.execute(text(_PG_TIME_COLUMNS))).all():
         if table in tables:
-            latest = text(f"SELECT max({quote(column)}) FROM {quote(table)}")  # noqa: S608
+            latest = text(f"SELECT max({quote(column)}) FROM {quote(table)}")  # noqa: S608  # nosec B608
             newest.append(_utc((await connection.execute(latest)).scalar()))
     heads: list[str] = []
     if VERSION_TABLE in tables:
-        versions = text(f"SELECT version_num FROM {VERSION_TABLE} ORDER BY 1")  # noqa: S608
+        versions = text(f"SELECT version_num FROM {VERSION_TABLE} ORDER BY 1")  # noqa: S608  # nosec B608
         heads = [str(value) for value in (await connection.execute(versions)).scalars()]
     return DatabaseSnapshot(tables, heads, _newest(newest))
 
@@ -96,7 +96,7 @@ def _sqlite_table_stats(db: sqlite3.Connection, name: str) -> TableStats:
     # of the physical order a restore produces.
     digests = sorted(
         hashlib.sha256(repr(row).encode()).digest()
-        for row in db.execute(f"SELECT * FROM {_quote(name)}")  # noqa: S608 - quoted table name
+        for row in db.execute(f"SELECT * FROM {_quote(name)}")  # noqa: S608  # nosec B608
     )
     checksum = hashlib.sha256(b"".join(digests)).hexdigest() if digests else ""
     return TableStats(rows=len(digests), checksum=checksum)
@@ -119,11 +119,11 @@ def sqlite_snapshot(path: Path) -> DatabaseSnapshot:
             columns = {str(row[1]) for row in db.execute(f"PRAGMA table_info({_quote(name)})")}
             for column in TIME_COLUMNS:
                 if column in columns:
-                    query = f"SELECT max({_quote(column)}) FROM {_quote(name)}"  # noqa: S608
+                    query = f"SELECT max({_quote(column)}) FROM {_quote(name)}"  # noqa: S608  # nosec B608
                     newest.append(_utc(db.execute(query).fetchone()[0]))
         heads: list[str] = []
         if VERSION_TABLE in tables:
-            query = f"SELECT version_num FROM {VERSION_TABLE} ORDER BY 1"  # noqa: S608
+            query = f"SELECT version_num FROM {VERSION_TABLE} ORDER BY 1"  # noqa: S608  # nosec B608
             heads = [str(row[0]) for row in db.execute(query)]
         return DatabaseSnapshot(tables, heads, _newest(newest))
     finally:
