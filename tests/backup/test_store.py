@@ -65,6 +65,8 @@ async def test_backups_round_trip_through_an_s3_bucket(s3_settings: Settings) ->
     report = await service.run_drill(s3_settings, store)
     assert report.problems == []
     assert report.rows == created.manifest.total_rows
+    # the drill's downloaded copy is not kept beside the bucket's
+    assert list((s3_settings.data_dir / "backups").glob("*.flowbak")) == []
 
     store.delete(created.name)
     assert store.list() == []

@@ -187,7 +187,10 @@ async def create_backup(
 
 async def verify_backup(store: BackupStore, reference: str) -> Manifest:
     path = await asyncio.to_thread(resolve, store, reference)
-    manifest = await asyncio.to_thread(archive.verify, path)
+    try:
+        manifest = await asyncio.to_thread(archive.verify, path)
+    finally:
+        store.release(path)
     unknown = unknown_revisions(manifest.migration_heads)
     if unknown:
         raise BackupFromNewerSchema(
@@ -218,15 +221,18 @@ async def restore_backup(
     url = settings.resolved_database_url
     engine = engine_of(url)
     path = await asyncio.to_thread(resolve, store, reference)
-    manifest = await asyncio.to_thread(archive.read_manifest, path)
-    check_restorable(manifest, path, engine)
-    started = time.perf_counter()
-    with _scratch_dir(settings) as work:
-        payload = await asyncio.to_thread(archive.extract_payload, path, manifest, Path(work))
-        if engine == "postgresql":
-            await _restore_postgres(settings, manifest, payload, force=force)
-        else:
-            await _restore_sqlite(url, manifest, payload, Path(work), force=force)
+    try:
+        manifest = await asyncio.to_thread(archive.read_manifest, path)
+        check_restorable(manifest, path, engine)
+        started = time.perf_counter()
+        with _scratch_dir(settings) as work:
+            payload = await asyncio.to_thread(archive.extract_payload, path, manifest, Path(work))
+            if engine == "postgresql":
+                await _restore_postgres(settings, manifest, payload, force=force)
+            else:
+                await _restore_sqlite(url, manifest, payload, Path(work), force=force)
+    finally:
+        store.release(path)
     return RestoreReport(path.name, manifest, time.perf_counter() - started)
 
 
@@ -295,17 +301,20 @@ async def run_drill(
     engine = engine_of(url)
     if reference is None:
         reference = newest(store, engine).name
+    started = time.perf_counter()  # the RTO counts the download too
     path = await asyncio.to_thread(resolve, store, reference)
-    manifest = await asyncio.to_thread(archive.read_manifest, path)
-    check_restorable(manifest, path, engine)
-    report = DrillReport(path.name, engine, manifest.created_at)
-    with _scratch_dir(settings) as work:
-        started = time.perf_counter()
-        payload = await asyncio.to_thread(archive.extract_payload, path, manifest, Path(work))
-        if engine == "postgresql":
-            await _drill_postgres(settings, manifest, payload, report, started)
-        else:
-            await _drill_sqlite(manifest, payload, report, started)
+    try:
+        manifest = await asyncio.to_thread(archive.read_manifest, path)
+        check_restorable(manifest, path, engine)
+        report = DrillReport(path.name, engine, manifest.created_at)
+        with _scratch_dir(settings) as work:
+            payload = await asyncio.to_thread(archive.extract_payload, path, manifest, Path(work))
+            if engine == "postgresql":
+                await _drill_postgres(settings, manifest, payload, report, started)
+            else:
+                await _drill_sqlite(manifest, payload, report, started)
+    finally:
+        store.release(path)
     report.finished_at = _now()
     return report
 

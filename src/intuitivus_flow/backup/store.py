@@ -55,6 +55,10 @@ class BackupStore(Protocol):
         """A local, readable path of the backup."""
         ...
 
+    def release(self, path: Path) -> None:
+        """Done with a path `fetch` gave: a downloaded copy is removed, a local file kept."""
+        ...
+
     def delete(self, name: str) -> None: ...
 
     def write_note(self, name: str, text: str) -> None:
@@ -92,6 +96,9 @@ class LocalStore:
         if not path.is_file():
             raise BackupNotFound(f"no backup named {name} in {self.directory}")
         return path
+
+    def release(self, path: Path) -> None:
+        return None
 
     def delete(self, name: str) -> None:
         _check_name(name)
@@ -167,6 +174,11 @@ class S3Store:
         )
         partial.replace(target)
         return target
+
+    def release(self, path: Path) -> None:
+        # Only the copies this store downloaded; a file the operator named stays.
+        if path.parent == self.cache and NAME.match(path.name):
+            path.unlink(missing_ok=True)
 
     def delete(self, name: str) -> None:
         _check_name(name)
