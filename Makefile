@@ -62,10 +62,11 @@ loadtest: $(VENV)/.installed-loadtest ## The plan's load tests (docs/loadtests.m
 	$(BIN)/python -m loadtests $(if $(URL),--url $(URL)) $(ARGS)
 
 .PHONY: lint
-lint: $(VENV)/.installed-dev ## ruff (lint + format check), mypy, bandit and pip-audit (as CI runs them)
+lint: $(VENV)/.installed-dev ## ruff (lint + format check), mypy, import layers, bandit and pip-audit (as CI runs them)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/bandit -c pyproject.toml -r src -q
 	@# --strict: a dependency the vulnerability service cannot answer for fails the audit; without
 	@# it, pip-audit skips that dependency and still reports "No known vulnerabilities found".

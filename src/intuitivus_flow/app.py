@@ -39,6 +39,7 @@ from intuitivus_flow.metrics_history.endpoints import router as metrics_history_
 from intuitivus_flow.observability.install import Telemetry, install_observability
 from intuitivus_flow.operations import start_operations
 from intuitivus_flow.task_registry import embedded_worker
+from intuitivus_flow.users.endpoints import router as members_router
 from intuitivus_flow.web.endpoints import install_web
 from intuitivus_flow.workspaces.endpoints import router as workspace_router
 
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         auth_router,
         dashboard_router,
         workspace_router,
+        members_router,
         api_keys_router,
         events_router,
         llm_router,

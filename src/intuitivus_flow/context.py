@@ -8,25 +8,32 @@ above every domain, so it may import them; no domain imports it (routes read kit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy.engine import make_url
 
+from intuitivus_flow.agents.service import count_agents
 from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.auth.principal_cache import (
     PrincipalCache,
     build_principal_cache,
     bump_after_commit,
 )
+from intuitivus_flow.billing.plans import Limit
+from intuitivus_flow.billing.service import Counter
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit.db import on_commit_info
 from intuitivus_flow.kit.resources import Resources
+from intuitivus_flow.users.service import count_active_members
 
 
 @dataclass(slots=True)
 class AppContext(Resources):
     auth: AuthPolicy
+    # How billing's usage view counts what the plan limits; the owning domains count.
+    usage_counters: Mapping[Limit, Counter]
     # Who holds a credential, reused until a revocation touches its workspace.
     principals: PrincipalCache
 
@@ -42,6 +49,7 @@ class AppContext(Resources):
         return cls(
             **resources.parts(),
             auth=AuthPolicy.from_settings(settings, resources.counters),
+            usage_counters={Limit.agents: count_agents, Limit.members: count_active_members},
             principals=principals,
         )
 

@@ -171,6 +171,8 @@ class TestDeactivation:
         target = await member_id(client, member)
         await client.post(f"/api/workspace/members/{target}/deactivate", headers=owner.headers)
         await client.post(f"/api/workspace/members/{target}/reactivate", headers=owner.headers)
+        # Deactivation revoked the sessions (auth/models.py): reactivating does not revive them.
+        assert_problem(await client.get("/api/auth/me", headers=member.headers), 401)
         await login(client, member.email)
 
     async def test_cannot_deactivate_yourself(self, client: httpx.AsyncClient) -> None:

@@ -10,6 +10,8 @@ from intuitivus_flow.agents.models import Agent, AgentStatus
 from intuitivus_flow.agents.repository import AgentRepository
 from intuitivus_flow.agents.schemas import AgentCreate, AgentUpdate
 from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.plans import Limit
+from intuitivus_flow.billing.repository import count as count_rows
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
@@ -27,7 +29,7 @@ ALLOWED_TRANSITIONS = {
 
 async def create(session: AsyncSession, principal: Principal, *, data: AgentCreate) -> Agent:
     principal.require_scope(Scope.agents_write)
-    await billing.check_can_add_agent(session, principal.workspace_id)
+    await billing.check_room(session, principal.workspace_id, Limit.agents, count=count_agents)
     agent = await AgentRepository(session, principal.workspace_id).add(
         Agent(**data.model_dump(mode="json"))
     )
@@ -81,7 +83,7 @@ async def clone(
     session: AsyncSession, principal: Principal, agent_id: uuid.UUID, *, name: str | None
 ) -> Agent:
     principal.require_scope(Scope.agents_write)
-    await billing.check_can_add_agent(session, principal.workspace_id)
+    await billing.check_room(session, principal.workspace_id, Limit.agents, count=count_agents)
     repository = AgentRepository(session, principal.workspace_id)
     source = await repository.get_or_raise(agent_id)
     copy = await repository.add(
@@ -131,3 +133,8 @@ async def _record(
         name=name,
         properties={"agent_id": str(agent.id), **extra},
     )
+
+
+async def count_agents(session: AsyncSession, workspace_id: uuid.UUID) -> int:
+    """The workspace's agents, as billing's agent limit counts them."""
+    return await count_rows(session, AgentRepository(session, workspace_id).scoped())

@@ -4,10 +4,11 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, event, inspect, update
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
+from intuitivus_flow.users.models import User
 
 
 class SessionKind(StrEnum):
@@ -44,3 +45,24 @@ class RefreshToken(IdMixin, TimestampMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+@event.listens_for(Session, "after_flush")
+def revoke_sessions_of_deactivated_users(session: Session, _context: UOWTransaction) -> None:
+    """Deactivation means "out now", whoever deactivates: every session of the user is revoked
+    in the same transaction. Here rather than in the users service because auth sits above
+    users (it signs their accounts in); users change the row, auth reacts."""
+    deactivated = [
+        user.id for user in session.dirty if isinstance(user, User) and _was_deactivated(user)
+    ]
+    if deactivated:
+        session.connection().execute(
+            update(AuthSession)
+            .where(AuthSession.user_id.in_(deactivated), AuthSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason="deactivated")
+        )
+
+
+def _was_deactivated(user: User) -> bool:
+    history = inspect(user).attrs.active.history
+    return list(history.deleted) == [True] and user.active is False

@@ -19,6 +19,7 @@ from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.auth.repository import AuthSessionRepository, RefreshTokenRepository
 from intuitivus_flow.billing import licences
 from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.plans import Limit
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
@@ -35,6 +36,7 @@ from intuitivus_flow.kit.security import (
     password_needs_rehash,
     verify_password,
 )
+from intuitivus_flow.users import service as members
 from intuitivus_flow.users.models import User
 from intuitivus_flow.users.repository import (
     AccountRepository,
@@ -267,7 +269,9 @@ async def accept_invitation(session: AsyncSession, *, token: str, password: str,
         raise Conflict("This invitation was already accepted")
     if await AccountRepository(session).email_taken(invitation.email):
         raise Conflict("An account with this email already exists")
-    await billing.check_can_add_member(session, invitation.workspace_id)
+    await billing.check_room(
+        session, invitation.workspace_id, Limit.members, count=members.count_active_members
+    )
     invitation.accepted_at = now
     user = await _add_member(
         session,

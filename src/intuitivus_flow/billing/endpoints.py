@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, status
@@ -16,7 +17,7 @@ from intuitivus_flow.billing.exceptions import (
 from intuitivus_flow.billing.gateways import gateway_for
 from intuitivus_flow.billing.manual_payments import Decision, DeskPayment, PaymentOperator
 from intuitivus_flow.billing.models import Invoice, Licence, Payment, Subscription
-from intuitivus_flow.billing.plans import PLANS
+from intuitivus_flow.billing.plans import PLANS, Limit
 from intuitivus_flow.billing.webhooks import parse_platform, secrets_from
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
@@ -25,6 +26,15 @@ from intuitivus_flow.kit.errors import Conflict, NotFound
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.kit.pagination import Page
+
+
+async def _usage_counters(request: Request) -> Mapping[Limit, billing.Counter]:
+    # Wired by the app (intuitivus_flow/context.py): the domains that own agents and members.
+    counters: Mapping[Limit, billing.Counter] = request.app.state.context.usage_counters
+    return counters
+
+
+UsageCounters = Annotated[Mapping[Limit, billing.Counter], Depends(_usage_counters)]
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 
@@ -51,9 +61,11 @@ async def list_plans() -> list[schemas.PlanRead]:
     response_model=schemas.UsageRead,
     summary="Plan, usage and limits",
 )
-async def get_usage(session: DbSession, principal: CurrentPrincipal) -> schemas.UsageRead:
+async def get_usage(
+    session: DbSession, principal: CurrentPrincipal, counters: UsageCounters
+) -> schemas.UsageRead:
     """The workspace's plan, its subscription, and each limit with how much of it is used."""
-    usage = await billing.usage(session, principal)
+    usage = await billing.usage(session, principal, counters=counters)
     return schemas.UsageRead(
         plan=schemas.PlanRead.model_validate(usage.plan),
         subscription=(

@@ -19,7 +19,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from intuitivus_flow.agents.repository import AgentRepository
 from intuitivus_flow.billing.models import (
     IdempotencyRecord,
     Invoice,
@@ -35,8 +34,6 @@ from intuitivus_flow.billing.models import (
 )
 from intuitivus_flow.kit.errors import NotFound
 from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
-from intuitivus_flow.users.models import User
-from intuitivus_flow.users.repository import InvitationRepository, MemberRepository
 from intuitivus_flow.workspaces.models import Workspace
 
 MANUAL_GATEWAY = "manual"
@@ -152,21 +149,6 @@ class MessageUsageRepository(WorkspaceRepository[MessageUsage]):
         ).returning(MessageUsage.messages)
         total: int | None = (await self.session.execute(statement)).scalar()
         return total
-
-
-async def count_agents(session: AsyncSession, workspace_id: uuid.UUID) -> int:
-    return await count(session, AgentRepository(session, workspace_id).scoped())
-
-
-async def count_members(session: AsyncSession, workspace_id: uuid.UUID) -> int:
-    members = MemberRepository(session, workspace_id).scoped().where(User.active.is_(True))
-    return await count(session, members)
-
-
-async def count_pending_invitations(
-    session: AsyncSession, workspace_id: uuid.UUID, now: datetime
-) -> int:
-    return await count(session, InvitationRepository(session, workspace_id).pending(now))
 
 
 class LicenceRepository(Repository[Licence]):

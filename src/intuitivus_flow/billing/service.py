@@ -1,21 +1,21 @@
 """Plans, limits and usage; subscriptions and their transitions; invoices.
 
-Other domains call one hook where the limited thing is created: `check_can_add_agent`,
-`check_can_invite_member` / `check_can_add_member`, and `use_message_quota` for each message
-sent (docs/billing.md). A check and the insert it allows are atomic: the checks hold the
-workspace's limit lock until the caller's transaction ends, and the message counter is
-raised by one conditional statement, so parallel requests at the limit never all pass.
+Other domains call one hook where the limited thing is created, `check_room` (or
+`check_added` after a bulk insert) with their own count of it, and `use_message_quota` for
+each message sent (docs/billing.md). A check and the insert it allows are atomic: the checks
+hold the workspace's limit lock until the caller's transaction ends, and the message counter
+is raised by one conditional statement, so parallel requests at the limit never all pass.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.billing import repository as counts
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.billing.models import (
     Invoice,
@@ -110,16 +110,28 @@ async def _enforce(
         raise PlanLimitReached(plan, limit, allowed=allowed, used=used)
 
 
-async def check_can_add_agent(session: AsyncSession, workspace_id: uuid.UUID) -> None:
-    """Before an agent is created or cloned: 402 `/problems/plan-limit` when full. Like the
-    member checks, it holds the workspace's limit lock until the caller's transaction ends."""
+# Counts the rows of one limited thing in a workspace. The domain that owns the rows supplies
+# it (agents count agents, users count members): billing asks "may I add n?", it does not
+# reach into their tables.
+Counter = Callable[[AsyncSession, uuid.UUID], Awaitable[int]]
+
+
+async def check_room(
+    session: AsyncSession, workspace_id: uuid.UUID, limit: Limit, *, count: Counter
+) -> None:
+    """Before one more agent or member is created: 402 `/problems/plan-limit` when full.
+
+    `count` runs after the workspace's limit lock is taken, and the lock is held until the
+    caller's transaction ends, so the count and the insert it allows are one step.
+    """
     await lock_workspace(session, workspace_id)
-    used = await counts.count_agents(session, workspace_id)
-    await _enforce(session, workspace_id, Limit.agents, used, 1)
+    await _enforce(session, workspace_id, limit, await count(session, workspace_id), 1)
 
 
-async def check_agents_added(session: AsyncSession, workspace_id: uuid.UUID, *, added: int) -> None:
-    """After `added` agents were inserted in bulk (an import): 402 when they do not fit.
+async def check_added(
+    session: AsyncSession, workspace_id: uuid.UUID, limit: Limit, *, added: int, count: Counter
+) -> None:
+    """After `added` rows were inserted in bulk (an import): 402 when they do not fit.
 
     Taken after the inserts, the limit lock makes the count include every creation or import
     that committed before and makes later ones wait for this transaction (on SQLite the
@@ -128,23 +140,8 @@ async def check_agents_added(session: AsyncSession, workspace_id: uuid.UUID, *, 
     if added < 1:
         return
     await lock_workspace(session, workspace_id)
-    total = await counts.count_agents(session, workspace_id)
-    await _enforce(session, workspace_id, Limit.agents, total - added, added)
-
-
-async def check_can_invite_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
-    """Before an invitation: active members plus pending invitations must stay in the plan."""
-    await lock_workspace(session, workspace_id)
-    used = await counts.count_members(session, workspace_id)
-    pending = await counts.count_pending_invitations(session, workspace_id, utcnow())
-    await _enforce(session, workspace_id, Limit.members, used + pending, 1)
-
-
-async def check_can_add_member(session: AsyncSession, workspace_id: uuid.UUID) -> None:
-    """Before an invitation is accepted (the plan may have shrunk since it was sent)."""
-    await lock_workspace(session, workspace_id)
-    used = await counts.count_members(session, workspace_id)
-    await _enforce(session, workspace_id, Limit.members, used, 1)
+    total = await count(session, workspace_id)
+    await _enforce(session, workspace_id, limit, total - added, added)
 
 
 async def check_message_quota(
@@ -181,14 +178,17 @@ async def use_message_quota(
     return total
 
 
-async def usage(session: AsyncSession, principal: Principal) -> Usage:
+async def usage(
+    session: AsyncSession, principal: Principal, *, counters: Mapping[Limit, Counter]
+) -> Usage:
+    """`counters`: how the owning domains count agents and members (the app wires them)."""
     require_billing_reader(principal)
     workspace_id = principal.workspace_id
     plan = await current_plan(session, workspace_id)
     period = month_period()
     used = {
-        Limit.agents: await counts.count_agents(session, workspace_id),
-        Limit.members: await counts.count_members(session, workspace_id),
+        Limit.agents: await counters[Limit.agents](session, workspace_id),
+        Limit.members: await counters[Limit.members](session, workspace_id),
         Limit.monthly_messages: await MessageUsageRepository(session, workspace_id).used(period),
     }
     return Usage(

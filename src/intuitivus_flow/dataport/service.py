@@ -18,7 +18,9 @@ from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.agents import service as agents
 from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.plans import Limit
 from intuitivus_flow.config import Settings
 from intuitivus_flow.dataport import exporter, importer
 from intuitivus_flow.dataport.archive import Archive, ImportLimits, open_archive
@@ -144,7 +146,13 @@ async def apply_import(
         )
         # Validation counted without a lock; parallel imports and agent creations may have
         # counted the same agents, so the plan is checked again, under its lock, at the end.
-        await billing.check_agents_added(session, workspace_id, added=counts.get("agents", 0))
+        await billing.check_added(
+            session,
+            workspace_id,
+            Limit.agents,
+            added=counts.get("agents", 0),
+            count=agents.count_agents,
+        )
     return ImportResult(
         dry_run=dry_run, created=counts, skipped=validation.skipped, total=sum(counts.values())
     )

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.repository import AuthSessionRepository
 from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.plans import Limit
+from intuitivus_flow.billing.repository import count as count_rows
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
@@ -64,7 +65,9 @@ async def invite(
     now = utcnow()
     for stale in await repository.pending_for_email(normalize_email(email), now):
         stale.revoked_at = now  # a new invitation replaces any earlier one
-    await billing.check_can_invite_member(session, principal.workspace_id)
+    await billing.check_room(
+        session, principal.workspace_id, Limit.members, count=count_members_and_invitations
+    )
     token = new_secret()
     invitation = await repository.add(
         Invitation(
@@ -129,10 +132,7 @@ async def set_active(
     if not active and member.role_enum is Role.owner:
         await _ensure_another_owner(change.repository)
     member.active = active
-    if not active:
-        await AuthSessionRepository(session).revoke_for_user(
-            member.id, reason="deactivated", now=utcnow()
-        )
+    # Deactivation revokes their sessions when this change is flushed (auth/models.py).
     await events.record(
         session,
         workspace_id=principal.workspace_id,
@@ -218,3 +218,16 @@ async def _ensure_another_owner(repository: MemberRepository) -> None:
     before the caller's write."""
     if await repository.count_active_owners() <= 1:
         raise InvalidInput("A workspace must keep at least one active owner")
+
+
+async def count_active_members(session: AsyncSession, workspace_id: uuid.UUID) -> int:
+    """Active members, as billing's member limit counts them."""
+    members = MemberRepository(session, workspace_id).scoped().where(User.active.is_(True))
+    return await count_rows(session, members)
+
+
+async def count_members_and_invitations(session: AsyncSession, workspace_id: uuid.UUID) -> int:
+    """Active members plus pending invitations: each pending invitation may become a member."""
+    invitations = InvitationRepository(session, workspace_id)
+    pending = await count_rows(session, invitations.pending(utcnow()))
+    return await count_active_members(session, workspace_id) + pending

@@ -65,7 +65,9 @@ async def _render(
     page: dict[str, Any] = {
         "viewer": viewer,
         "view": state,
-        "usage": await billing.usage(session, principal),
+        "usage": await billing.usage(
+            session, principal, counters=request.app.state.context.usage_counters
+        ),
         "plans": list(PLANS.values()),
         "invoices": (await billing.list_invoices(session, principal, limit=ROWS, offset=0)).items,
         "payments": (await payments.list_payments(session, principal, limit=ROWS, offset=0)).items,
