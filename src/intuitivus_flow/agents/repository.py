@@ -49,12 +49,12 @@ class AgentTaskRepository(WorkspaceRepository[AgentTask]):
                 func.coalesce(func.sum(AgentTask.cost_micros), 0),
                 func.avg(AgentTask.latency_ms).filter(succeeded),
             )
-            .where(AgentTask.workspace_id == self.workspace_id, AgentTask.created_at >= since)
+            .where(AgentTask.created_at >= since)
             .group_by(AgentTask.agent_id)
         )
         if agent_id is not None:
             statement = statement.where(AgentTask.agent_id == agent_id)
-        rows = (await self.session.execute(statement)).all()
+        rows = (await self.execute(statement)).all()
         return [
             (
                 agent_id,
@@ -72,13 +72,12 @@ class AgentTaskRepository(WorkspaceRepository[AgentTask]):
         statement = (
             select(AgentTask.status, func.count())
             .where(
-                AgentTask.workspace_id == self.workspace_id,
                 AgentTask.agent_id == agent_id,
                 AgentTask.created_at >= since,
             )
             .group_by(AgentTask.status)
         )
-        rows = (await self.session.execute(statement)).all()
+        rows = (await self.execute(statement)).all()
         return {status: int(count) for status, count in rows}
 
 
@@ -117,10 +116,10 @@ class CrewStepRepository(WorkspaceRepository[CrewStep]):
                 func.coalesce(func.sum(CrewStep.tokens), 0),
                 func.coalesce(func.sum(CrewStep.cost_micros), 0),
             )
-            .where(CrewStep.workspace_id == self.workspace_id, CrewStep.run_id.in_(run_ids))
+            .where(CrewStep.run_id.in_(run_ids))
             .group_by(CrewStep.run_id)
         )
-        rows = (await self.session.execute(statement)).all()
+        rows = (await self.execute(statement)).all()
         return {
             run_id: StepTotals(int(steps), int(tokens), int(cost))
             for run_id, steps, tokens, cost in rows

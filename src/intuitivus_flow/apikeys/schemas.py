@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.pagination import PaginatedResponse
 
 
 class ApiKeyCreate(BaseModel):
@@ -33,8 +34,5 @@ class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The secret. Shown once; store it now.")
 
 
-class ApiKeyPage(BaseModel):
-    items: list[ApiKeyRead]
-    total: int
-    limit: int
-    offset: int
+class ApiKeyPage(PaginatedResponse[ApiKeyRead]):
+    pass

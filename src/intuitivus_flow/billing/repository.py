@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -43,13 +43,6 @@ def _insert(session: AsyncSession, model: type[Any]) -> Any:
     """INSERT with ON CONFLICT support for the engine in use (both dialects have it)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
-async def count(session: AsyncSession, statement: Select[Any]) -> int:
-    total = await session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    )
-    return int(total or 0)
 
 
 class SubscriptionRepository(WorkspaceRepository[Subscription]):
@@ -108,7 +101,7 @@ class IdempotencyRepository(WorkspaceRepository[IdempotencyRecord]):
             .on_conflict_do_nothing(index_elements=["workspace_id", "operation", "key"])
             .returning(IdempotencyRecord.id)
         )
-        return (await self.session.execute(statement)).scalar() is not None
+        return (await self.execute(statement)).scalar() is not None
 
     async def find(self, operation: str, key: str) -> IdempotencyRecord | None:
         return await self.first(
@@ -122,10 +115,8 @@ class MessageUsageRepository(WorkspaceRepository[MessageUsage]):
     model = MessageUsage
 
     async def used(self, period: str) -> int:
-        value = await self.session.scalar(
-            select(MessageUsage.messages).where(
-                MessageUsage.workspace_id == self.workspace_id, MessageUsage.period == period
-            )
+        value = await self.scalar(
+            select(MessageUsage.messages).where(MessageUsage.period == period)
         )
         return int(value or 0)
 
@@ -147,7 +138,7 @@ class MessageUsageRepository(WorkspaceRepository[MessageUsage]):
             set_={"messages": MessageUsage.messages + count},
             where=MessageUsage.messages + count <= allowed,
         ).returning(MessageUsage.messages)
-        total: int | None = (await self.session.execute(statement)).scalar()
+        total: int | None = (await self.execute(statement)).scalar()
         return total
 
 

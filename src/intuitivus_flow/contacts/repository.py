@@ -36,7 +36,7 @@ class ContactRepository(WorkspaceRepository[Contact]):
         wanted = sorted(set(tags))
         return (
             select(ContactTag.contact_id)
-            .where(ContactTag.workspace_id == self.workspace_id, ContactTag.tag.in_(wanted))
+            .where(ContactTag.tag.in_(wanted))
             .group_by(ContactTag.contact_id)
             .having(func.count(func.distinct(ContactTag.tag)) == len(wanted))
         )

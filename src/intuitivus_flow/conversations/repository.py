@@ -58,9 +58,9 @@ class ConversationRepository(WorkspaceRepository[Conversation]):
         committed), the database's write lock on SQLite (whose SELECT ... FOR UPDATE is
         nothing).
         """
-        await self.session.execute(
+        await self.execute(
             update(Contact)
-            .where(Contact.id == contact_id, Contact.workspace_id == self.workspace_id)
+            .where(Contact.id == contact_id)
             .values(updated_at=Contact.updated_at)
             .execution_options(synchronize_session=False)
         )
@@ -163,9 +163,8 @@ class ConversationSettingsRepository(WorkspaceRepository[ConversationSettings]):
         """Hold the workspace's settings row until the transaction ends (a no-op UPDATE: a row
         lock on PostgreSQL, the write lock on SQLite), so that one new web-chat visitor at a
         time is created; see `ConversationRepository.lock_contact`."""
-        await self.session.execute(
+        await self.execute(
             update(ConversationSettings)
-            .where(ConversationSettings.workspace_id == self.workspace_id)
             .values(updated_at=ConversationSettings.updated_at)
             .execution_options(synchronize_session=False)
         )

@@ -2,44 +2,37 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent, AgentTask, TaskStatus
 from intuitivus_flow.billing.models import Payment, PaymentStatus
 from intuitivus_flow.campaigns.models import Campaign, CampaignReport
 from intuitivus_flow.conversations.models import Conversation
 from intuitivus_flow.events.models import Event
+from intuitivus_flow.kit.repository import WorkspaceQueries
 from intuitivus_flow.llm.models import LlmUsage
 
 
-class DashboardQueries:
-    def __init__(self, session: AsyncSession, workspace_id: uuid.UUID) -> None:
-        self.session = session
-        self.workspace_id = workspace_id
+class DashboardQueries(WorkspaceQueries):
+    """Each figure's query names its tables only: the base restricts them to the workspace."""
 
     async def agents_by_status(self) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(Agent.status, func.count())
-            .where(Agent.workspace_id == self.workspace_id)
-            .group_by(Agent.status)
-        )
+        rows = await self.execute(select(Agent.status, func.count()).group_by(Agent.status))
         return {str(status): int(count) for status, count in rows.all()}
 
     async def tasks_since(self, since: datetime) -> dict[str, int]:
-        rows = await self.session.execute(
+        rows = await self.execute(
             select(AgentTask.status, func.count())
-            .where(AgentTask.workspace_id == self.workspace_id, AgentTask.created_at >= since)
+            .where(AgentTask.created_at >= since)
             .group_by(AgentTask.status)
         )
         return {str(status): int(count) for status, count in rows.all()}
 
     async def llm_by_provider(self, since: datetime) -> list[tuple[str, int, int, int]]:
         """(provider, calls, tokens, cost in micro-USD) of successful calls."""
-        rows = await self.session.execute(
+        rows = await self.execute(
             select(
                 LlmUsage.provider,
                 func.count(),
@@ -47,7 +40,6 @@ class DashboardQueries:
                 func.coalesce(func.sum(LlmUsage.cost_micros), 0),
             )
             .where(
-                LlmUsage.workspace_id == self.workspace_id,
                 LlmUsage.created_at >= since,
                 LlmUsage.outcome == "ok",
             )
@@ -57,10 +49,8 @@ class DashboardQueries:
         return [(str(p), int(c), int(t), int(cost)) for p, c, t, cost in rows.all()]
 
     async def conversations_by_state(self) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(Conversation.state, func.count())
-            .where(Conversation.workspace_id == self.workspace_id)
-            .group_by(Conversation.state)
+        rows = await self.execute(
+            select(Conversation.state, func.count()).group_by(Conversation.state)
         )
         return {str(state): int(count) for state, count in rows.all()}
 
@@ -72,11 +62,10 @@ class DashboardQueries:
                 func.sum(CampaignReport.spend_minor).label("spend"),
                 func.sum(CampaignReport.revenue_minor).label("revenue"),
             )
-            .where(CampaignReport.workspace_id == self.workspace_id)
             .group_by(CampaignReport.campaign_id)
             .subquery()
         )
-        rows = await self.session.execute(
+        rows = await self.execute(
             select(
                 Campaign.platform,
                 Campaign.currency,
@@ -85,7 +74,6 @@ class DashboardQueries:
                 func.coalesce(func.sum(totals.c.revenue), 0),
             )
             .outerjoin(totals, totals.c.campaign_id == Campaign.id)
-            .where(Campaign.workspace_id == self.workspace_id)
             .group_by(Campaign.platform, Campaign.currency)
             .order_by(Campaign.platform, Campaign.currency)
         )
@@ -93,10 +81,9 @@ class DashboardQueries:
 
     async def revenue_since(self, since: datetime) -> list[tuple[str, int, int]]:
         """(currency, payments, amount in minor units) of succeeded payments."""
-        rows = await self.session.execute(
+        rows = await self.execute(
             select(Payment.currency, func.count(), func.coalesce(func.sum(Payment.amount_minor), 0))
             .where(
-                Payment.workspace_id == self.workspace_id,
                 Payment.status == PaymentStatus.succeeded.value,
                 Payment.created_at >= since,
             )
@@ -106,11 +93,8 @@ class DashboardQueries:
         return [(str(c), int(n), int(a)) for c, n, a in rows.all()]
 
     async def recent_events(self, limit: int) -> list[Event]:
-        result = await self.session.execute(
-            select(Event)
-            .where(Event.workspace_id == self.workspace_id)
-            .order_by(Event.occurred_at.desc(), Event.id)
-            .limit(limit)
+        result = await self.execute(
+            select(Event).order_by(Event.occurred_at.desc(), Event.id).limit(limit)
         )
         return list(result.scalars().all())
 

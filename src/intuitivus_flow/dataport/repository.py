@@ -34,7 +34,7 @@ from intuitivus_flow.dataport.models import FINISHED, ImportRun, ImportStatus, I
 from intuitivus_flow.dataport.registry import EntitySpec
 from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.kit.cache import TOUCHED_KEY
-from intuitivus_flow.kit.repository import WorkspaceRepository
+from intuitivus_flow.kit.repository import WorkspaceQueries, WorkspaceRepository
 
 # IN lists stay well under SQLite's and asyncpg's parameter limits.
 LOOKUP_CHUNK = 500
@@ -69,7 +69,7 @@ class PortableRows:
         key: Sequence[Any] | None = None
         while True:
             statement = base if key is None else base.where(self._after(key))
-            rows = (await self.session.execute(statement)).mappings().all()
+            rows = (await self.repository.execute(statement)).mappings().all()
             if rows:
                 yield rows
             if len(rows) < size:
@@ -78,7 +78,7 @@ class PortableRows:
 
     async def count(self) -> int:
         statement = self.repository.scoped().with_only_columns(func.count())
-        return int(await self.session.scalar(statement) or 0)
+        return int(await self.repository.scalar(statement) or 0)
 
     async def existing_ids(self, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         """Which of `ids` are rows of this entity in the workspace (others' ids never are)."""
@@ -95,7 +95,7 @@ class PortableRows:
                 .with_only_columns(column)
                 .where(column.in_(wanted[start : start + LOOKUP_CHUNK]))
             )
-            found.update((await self.session.scalars(statement)).all())
+            found.update((await self.repository.execute(statement)).scalars().all())
         return found
 
     async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -110,16 +110,16 @@ class PortableRows:
         """The workspace's one row of a singleton entity: the exported columns of an existing
         row are replaced (the others, such as a widget key, stay); otherwise it is inserted."""
         model = self.spec.model
-        existing = await self.session.scalar(
+        existing = await self.repository.scalar(
             self.repository.scoped().with_only_columns(model.id).limit(1)
         )
         if existing is None:
             await self.insert([row])
             return
         changes = {name: row[name] for name in self.spec.fields if name != "id" and name in row}
-        await self.session.execute(
+        await self.repository.execute(
             update(model)
-            .where(model.id == existing, model.workspace_id == self.repository.workspace_id)
+            .where(model.id == existing)
             .values(**changes)
             .execution_options(synchronize_session=False)
         )
@@ -159,15 +159,15 @@ class ImportRunRepository(WorkspaceRepository[ImportRun]):
 
     async def report(self, run_id: uuid.UUID, **values: Any) -> None:
         """Set columns of one run with a statement (no loaded object to go stale)."""
-        await self.session.execute(
+        await self.execute(
             update(ImportRun)
-            .where(ImportRun.id == run_id, ImportRun.workspace_id == self.workspace_id)
+            .where(ImportRun.id == run_id)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
 
 
-class UploadChunkRepository:
+class UploadChunkRepository(WorkspaceQueries):
     """The chunks of one workspace's import uploads (dataport/uploads.py).
 
     A chunk has no workspace column of its own, so every read and delete is scoped through the
@@ -176,20 +176,12 @@ class UploadChunkRepository:
     (the session would keep it) and an upload is never one result set.
     """
 
-    def __init__(self, session: AsyncSession, workspace_id: uuid.UUID) -> None:
-        self.session = session
-        self.workspace_id = workspace_id
-
     def _of_run(self, run_id: uuid.UUID) -> ColumnElement[bool]:
-        runs = select(ImportRun.id).where(
-            ImportRun.id == run_id, ImportRun.workspace_id == self.workspace_id
-        )
-        return ImportUploadChunk.run_id.in_(runs)
+        # The base restricts the run to this workspace wherever the condition is used.
+        return ImportUploadChunk.run_id.in_(select(ImportRun.id).where(ImportRun.id == run_id))
 
     async def add(self, run_id: uuid.UUID, seq: int, data: bytes) -> None:
-        await self.session.execute(
-            insert(ImportUploadChunk).values(run_id=run_id, seq=seq, data=data)
-        )
+        await self.execute(insert(ImportUploadChunk).values(run_id=run_id, seq=seq, data=data))
 
     async def numbers(self, run_id: uuid.UUID) -> list[int]:
         """The run's chunk numbers, in order (no data)."""
@@ -198,16 +190,16 @@ class UploadChunkRepository:
             .where(self._of_run(run_id))
             .order_by(ImportUploadChunk.seq)
         )
-        return list((await self.session.scalars(statement)).all())
+        return list((await self.execute(statement)).scalars().all())
 
     async def data(self, run_id: uuid.UUID, seq: int) -> bytes | None:
         statement = select(ImportUploadChunk.data).where(
             self._of_run(run_id), ImportUploadChunk.seq == seq
         )
-        return await self.session.scalar(statement)
+        return await self.scalar(statement)
 
     async def delete(self, run_id: uuid.UUID) -> None:
-        await self.session.execute(
+        await self.execute(
             delete(ImportUploadChunk)
             .where(self._of_run(run_id))
             .execution_options(synchronize_session=False)

@@ -195,13 +195,9 @@ class WorkspaceJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var
     not_found_message = "Job not found"
 
     async def cancel_if_waiting(self, job_id: uuid.UUID, now: datetime) -> bool:
-        result = await self.session.execute(
+        result = await self.execute(
             update(Job)
-            .where(
-                Job.id == job_id,
-                Job.workspace_id == self.workspace_id,
-                Job.status == JobStatus.queued.value,
-            )
+            .where(Job.id == job_id, Job.status == JobStatus.queued.value)
             .values(status=JobStatus.cancelled.value, finished_at=now)
             .execution_options(synchronize_session=False)
         )

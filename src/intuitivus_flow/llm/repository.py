@@ -27,11 +27,10 @@ class UsageRepository(WorkspaceRepository[LlmUsage]):
             func.coalesce(func.sum(LlmUsage.prompt_tokens + LlmUsage.completion_tokens), 0),
             func.coalesce(func.sum(LlmUsage.cost_micros), 0),
         ).where(
-            LlmUsage.workspace_id == self.workspace_id,
             LlmUsage.key_id == key_id,
             LlmUsage.created_at >= since,
         )
-        tokens, cost = (await self.session.execute(statement)).one()
+        tokens, cost = (await self.execute(statement)).one()
         return int(tokens), int(cost)
 
     async def summary_since(self, since: datetime) -> list[tuple[str, str, int, int, int]]:
@@ -44,9 +43,9 @@ class UsageRepository(WorkspaceRepository[LlmUsage]):
                 func.coalesce(func.sum(LlmUsage.prompt_tokens + LlmUsage.completion_tokens), 0),
                 func.coalesce(func.sum(LlmUsage.cost_micros), 0),
             )
-            .where(LlmUsage.workspace_id == self.workspace_id, LlmUsage.created_at >= since)
+            .where(LlmUsage.created_at >= since)
             .group_by(LlmUsage.provider, LlmUsage.outcome)
             .order_by(LlmUsage.provider, LlmUsage.outcome)
         )
-        rows = (await self.session.execute(statement)).all()
+        rows = (await self.execute(statement)).all()
         return [(p, o, int(c), int(t), int(cost)) for p, o, c, t, cost in rows]

@@ -30,10 +30,9 @@ class MemberRepository(WorkspaceRepository[User]):
         statement = (
             select(func.count())
             .select_from(User)
-            .where(User.workspace_id == self.workspace_id)
             .where(User.role == Role.owner.value, User.active.is_(True))
         )
-        return int(await self.session.scalar(statement) or 0)
+        return int(await self.scalar(statement) or 0)
 
 
 class InvitationRepository(WorkspaceRepository[Invitation]):

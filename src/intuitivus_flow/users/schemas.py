@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from intuitivus_flow.identity.roles import Role
+from intuitivus_flow.kit.pagination import PaginatedResponse
 
 
 class MemberRead(BaseModel):
@@ -20,11 +21,8 @@ class MemberRead(BaseModel):
     last_login_at: datetime | None
 
 
-class MemberPage(BaseModel):
-    items: list[MemberRead]
-    total: int
-    limit: int
-    offset: int
+class MemberPage(PaginatedResponse[MemberRead]):
+    pass
 
 
 class InvitationCreate(BaseModel):
@@ -55,8 +53,5 @@ class RoleChange(BaseModel):
     role: Role
 
 
-class InvitationPage(BaseModel):
-    items: list[InvitationRead]
-    total: int
-    limit: int
-    offset: int
+class InvitationPage(PaginatedResponse[InvitationRead]):
+    pass

@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.kit.repository import Repository
+from intuitivus_flow.kit.repository import Repository, hold_write_lock
 from intuitivus_flow.workspaces.models import Workspace
 
 
@@ -54,9 +54,4 @@ async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> None
         statement = select(Workspace.id).where(Workspace.id == workspace_id)
         await session.execute(statement.with_for_update(key_share=True))
         return
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    # pysqlite opens a transaction only before its first write, so a transaction already
-    # open here has written, and holds the write lock until it ends.
-    if not getattr(raw.driver_connection, "in_transaction", False):
-        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+    await hold_write_lock(session)
