@@ -27,6 +27,8 @@ from intuitivus_flow.dataport.endpoints import router as data_router
 from intuitivus_flow.events.endpoints import router as events_router
 from intuitivus_flow.forecasting.endpoints import router as forecasting_router
 from intuitivus_flow.health.endpoints import router as health_router
+from intuitivus_flow.jobs.models import QUEUES
+from intuitivus_flow.jobs.service import queue_stats
 from intuitivus_flow.kit.http.middleware import (
     BodySizeLimitMiddleware,
     RejectBadInputMiddleware,
@@ -36,6 +38,7 @@ from intuitivus_flow.kit.http.openapi import install_openapi, operation_id
 from intuitivus_flow.kit.http.problems import install_problem_handlers
 from intuitivus_flow.llm.endpoints import router as llm_router
 from intuitivus_flow.metrics_history.endpoints import router as metrics_history_router
+from intuitivus_flow.observability.collectors import QueueProbe
 from intuitivus_flow.observability.install import Telemetry, install_observability
 from intuitivus_flow.operations import start_operations
 from intuitivus_flow.task_registry import embedded_worker
@@ -121,6 +124,6 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         max_bytes=settings.max_request_bytes,
         path_limits=dict.fromkeys(IMPORT_PATHS, settings.import_max_bytes),
     )
-    install_observability(app, context, telemetry)
+    install_observability(app, context, telemetry, queues=QueueProbe(QUEUES, queue_stats))
     app.add_middleware(RequestContextMiddleware)  # outermost: every log line gets the request id
     return app

@@ -15,10 +15,12 @@ from prometheus_client import CollectorRegistry
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.jobs import service as jobs
 from intuitivus_flow.jobs.context import JobContext
+from intuitivus_flow.jobs.models import QUEUES
 from intuitivus_flow.jobs.registry import TaskList
+from intuitivus_flow.jobs.service import queue_stats
 from intuitivus_flow.kit.db import SessionFactory, create_session_factory, unit_of_work
 from intuitivus_flow.kit.models import utcnow
-from intuitivus_flow.observability.collectors import RuntimeGauges
+from intuitivus_flow.observability.collectors import QueueProbe, RuntimeGauges
 from intuitivus_flow.observability.metrics import FlowMetrics
 from intuitivus_flow.observability.tracing import new_tracer_provider
 from tests.conftest import Database, empty_tables
@@ -78,7 +80,10 @@ async def test_queue_depth_and_lag_gauges(
         await jobs.enqueue(session, kind="x", payload={}, queue="campaigns")
     registry = CollectorRegistry()
     metrics = FlowMetrics(registry)
-    gauges = RuntimeGauges(metrics, engine=database.engine, redis=None, data_dir=tmp_path)
+    probe = QueueProbe(QUEUES, queue_stats)
+    gauges = RuntimeGauges(
+        metrics, engine=database.engine, redis=None, data_dir=tmp_path, queues=probe
+    )
     await gauges.refresh()
     depth = registry.get_sample_value("flow_job_queue_depth", {"queue": "default"})
     lag = registry.get_sample_value("flow_job_queue_lag_seconds", {"queue": "default"})

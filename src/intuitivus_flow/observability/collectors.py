@@ -13,9 +13,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -121,6 +122,24 @@ def _command_name(args: Any) -> str:
     return name.split(" ", 1)[0].lower()[:32]
 
 
+class QueueStat(Protocol):
+    @property
+    def queue(self) -> str: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def lag_seconds(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueProbe:
+    """How to read the job queues: handed in by the app, because the jobs layer sits above
+    this one (jobs record their own metrics through it)."""
+
+    names: Collection[str]
+    stats: Callable[[AsyncSession], Awaitable[Sequence[QueueStat]]]
+
+
 class RuntimeGauges:
     """Samples this process's CPU and memory, the data dir's disk, and the dependencies."""
 
@@ -131,8 +150,10 @@ class RuntimeGauges:
         engine: AsyncEngine,
         redis: Redis | None,
         data_dir: Path,
+        queues: QueueProbe | None = None,
     ) -> None:
         self.metrics = metrics
+        self.queues = queues
         self.engine = engine
         self.redis = redis
         self.data_dir = data_dir
@@ -151,16 +172,15 @@ class RuntimeGauges:
 
     async def _sample_queues(self) -> None:
         """Depth and lag of every job queue (the jobs table is shared, so any worker can tell)."""
-        from intuitivus_flow.jobs.models import QUEUES
-        from intuitivus_flow.jobs.service import queue_stats
-
+        if self.queues is None:
+            return
         try:
             async with AsyncSession(self.engine) as session:
-                stats = {item.queue: item for item in await queue_stats(session)}
+                stats = {item.queue: item for item in await self.queues.stats(session)}
         except Exception as exc:  # a missing table or a down database must not stop the rest
             logger.warning("job queue sampling failed: %s", type(exc).__name__)
             return
-        for queue in sorted(set(QUEUES) | set(stats)):
+        for queue in sorted(set(self.queues.names) | set(stats)):
             found = stats.get(queue)
             self.metrics.job_queue_depth.labels(queue=queue).set(found.depth if found else 0)
             self.metrics.job_queue_lag_seconds.labels(queue=queue).set(

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from intuitivus_flow.kit.resources import Resources
 from intuitivus_flow.observability import faults
 from intuitivus_flow.observability.collectors import (
+    QueueProbe,
     RuntimeGauges,
     instrument_pool,
     instrument_redis,
@@ -75,7 +76,11 @@ class Observability:
 
 
 def install_observability(
-    app: FastAPI, context: Resources, telemetry: Telemetry | None = None
+    app: FastAPI,
+    context: Resources,
+    telemetry: Telemetry | None = None,
+    *,
+    queues: QueueProbe | None = None,
 ) -> Observability:
     """Logs, metrics, tracing and (when enabled) fault injection for `app`.
 
@@ -93,6 +98,7 @@ def install_observability(
             engine=context.engine,
             redis=context.redis,
             data_dir=settings.data_dir,
+            queues=queues,
         ),
         faults=faults.FaultState(path=settings.fault_plan_file),
         tracer_provider=telemetry.tracer_provider,
