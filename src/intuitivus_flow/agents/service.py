@@ -11,7 +11,6 @@ from intuitivus_flow.agents.repository import AgentRepository
 from intuitivus_flow.agents.schemas import AgentCreate, AgentUpdate
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.plans import Limit
-from intuitivus_flow.billing.repository import count as count_rows
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
@@ -137,4 +136,4 @@ async def _record(
 
 async def count_agents(session: AsyncSession, workspace_id: uuid.UUID) -> int:
     """The workspace's agents, as billing's agent limit counts them."""
-    return await count_rows(session, AgentRepository(session, workspace_id).scoped())
+    return await AgentRepository(session, workspace_id).count()

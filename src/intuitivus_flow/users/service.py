@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.plans import Limit
-from intuitivus_flow.billing.repository import count as count_rows
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
@@ -222,12 +221,12 @@ async def _ensure_another_owner(repository: MemberRepository) -> None:
 
 async def count_active_members(session: AsyncSession, workspace_id: uuid.UUID) -> int:
     """Active members, as billing's member limit counts them."""
-    members = MemberRepository(session, workspace_id).scoped().where(User.active.is_(True))
-    return await count_rows(session, members)
+    members = MemberRepository(session, workspace_id)
+    return await members.count(members.scoped().where(User.active.is_(True)))
 
 
 async def count_members_and_invitations(session: AsyncSession, workspace_id: uuid.UUID) -> int:
     """Active members plus pending invitations: each pending invitation may become a member."""
     invitations = InvitationRepository(session, workspace_id)
-    pending = await count_rows(session, invitations.pending(utcnow()))
+    pending = await invitations.count(invitations.pending(utcnow()))
     return await count_active_members(session, workspace_id) + pending
