@@ -31,7 +31,7 @@ def test_validate_prints_ok_for_the_packaged_rules() -> None:
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("OK: ")
-    assert "7 threshold rules, 2 SLOs, 1 inhibitions" in result.output
+    assert "9 threshold rules, 2 SLOs, 1 inhibitions" in result.output
 
 
 def test_validate_prints_the_problem_and_exits_2(tmp_path: Path) -> None:
