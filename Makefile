@@ -112,6 +112,10 @@ bench-restore: $(VENV)/.installed-dev ## Restore benchmark: 1 million events, pg
 bench: $(VENV)/.installed-dev ## Run the benchmarks (prints tables)
 	$(BIN)/python benchmarks/predictive_nab.py
 
+.PHONY: bench-hot-path
+bench-hot-path: $(VENV)/.installed-dev ## Authenticated request path vs a bare Starlette app (PostgreSQL, redis-server, wrk)
+	$(BIN)/python benchmarks/hot_path.py $(ARGS)
+
 .PHONY: clean
 clean: ## Remove caches (keeps .venv and ./var)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
