@@ -136,6 +136,7 @@ async def list_invitations(
 
 @router.delete(
     "/invitations/{invitation_id}",
+    openapi_extra=route_errors(Conflict),  # an invitation already accepted
     dependencies=[requires(Scope.members_write)],
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an invitation",
