@@ -52,6 +52,10 @@ test: $(VENV)/.installed-dev ## Run the test suite (SQLite + PostgreSQL + Redis)
 fuzz: $(VENV)/.installed-dev ## API fuzzing with many examples per operation (FUZZ_EXAMPLES=100); `make test` runs a quick pass
 	FLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz --timeout=3600 $(PYTEST_ARGS) tests/fuzz
 
+.PHONY: contract
+contract: $(VENV)/.installed-dev ## The suite with every API response held to the statuses its operation documents
+	FLOW_CONTRACT_CHECK=1 $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
 # Locust and the report's charts only: `make loadtest` works without the dev tools.
 $(VENV)/.installed-loadtest: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[loadtest]'

@@ -25,6 +25,7 @@ from intuitivus_flow.app import create_app
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit import migrations
 from intuitivus_flow.models import Base
+from tests.contract import status_hook
 
 PG_HOST = os.environ.get("FLOW_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("FLOW_TEST_PG_PORT", "5432"))
@@ -33,6 +34,8 @@ PG_USER = os.environ.get("FLOW_TEST_PG_USER", "postgres")
 # so one worker's FLUSHDB never wipes another's keys.
 _XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 REDIS_URL = os.environ.get("FLOW_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER}")
+# Opt-in: hold every API response of the suite to the documented statuses (tests/contract.py).
+CONTRACT_CHECK = os.environ.get("FLOW_CONTRACT_CHECK") == "1"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -153,7 +156,12 @@ async def app(
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    # With FLOW_CONTRACT_CHECK=1 (`make contract`) every response is also held to the OpenAPI
+    # document's statuses (tests/contract.py).
+    hooks = {"response": [status_hook(app)]} if CONTRACT_CHECK else {}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as http:
         yield http
 
 
