@@ -284,10 +284,8 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 
 def _pod_template(owner: Manifest) -> Manifest:
-    if owner["kind"] == "CronJob":
-        template: Manifest = owner["spec"]["jobTemplate"]["spec"]["template"]
-        return template
-    template = owner["spec"]["template"]
+    spec = owner["spec"]["jobTemplate"]["spec"] if owner["kind"] == "CronJob" else owner["spec"]
+    template: Manifest = spec["template"]
     return template
 
 
