@@ -62,9 +62,11 @@ done = function(summary, latency, requests)
   local bad = summary.errors.status + summary.errors.connect + summary.errors.read
     + summary.errors.write + summary.errors.timeout
   io.write(string.format(
-    '{"requests": %d, "seconds": %f, "errors": %d, "p50": %f, "p95": %f, "p99": %f}\\n',
+    '{"requests": %d, "seconds": %f, "errors": %d, "p50": %f, "p95": %f, "p99": %f, '
+    .. '"status": %d, "connect": %d, "read": %d, "timeout": %d}\\n',
     summary.requests, summary.duration / 1e6, bad,
-    latency:percentile(50) / 1e3, latency:percentile(95) / 1e3, latency:percentile(99) / 1e3))
+    latency:percentile(50) / 1e3, latency:percentile(95) / 1e3, latency:percentile(99) / 1e3,
+    summary.errors.status, summary.errors.connect, summary.errors.read, summary.errors.timeout))
 end
 """
 
@@ -162,7 +164,9 @@ def sign_up(base: str) -> str:
     return str(token)
 
 
-def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int, tmp: Path) -> dict[str, float]:
+def run_wrk(
+    url: str, headers: dict[str, str], seconds: int, connections: int, tmp: Path
+) -> dict[str, float]:
     script = tmp / "report.lua"
     script.write_text(WRK_REPORT)
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
@@ -173,6 +177,9 @@ def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int, t
     if found is None:
         raise SystemExit(f"wrk printed no report:\n{output}")
     report: dict[str, float] = json.loads(found.group(0))
+    if report["errors"]:
+        kinds = ("status", "connect", "read", "timeout")
+        print("    errors: " + ", ".join(f"{kind} {int(report[kind])}" for kind in kinds))
     return report
 
 
