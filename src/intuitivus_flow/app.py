@@ -14,6 +14,7 @@ from intuitivus_flow.alerts.endpoints import router as alerts_router
 from intuitivus_flow.apikeys.endpoints import router as api_keys_router
 from intuitivus_flow.auth.deps import request_authenticator
 from intuitivus_flow.auth.endpoints import router as auth_router
+from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.billing.endpoints import router as billing_router
 from intuitivus_flow.campaigns.endpoints import router as campaigns_router
 from intuitivus_flow.config import Settings, get_settings
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
     app.state.context = context
     # identity.http.CurrentPrincipal asks this port; auth answers it (identity sits below auth).
     app.state.authenticate = request_authenticator(context)
+    # observability's /metrics and /api/ops guards ask auth who operates this instance.
+    app.state.require_operator = require_operator
     install_problem_handlers(app)
     install_openapi(app)  # the contract: operationIds, problems, scopes (kit/http/openapi.py)
     # The router tries routes in this order until one matches (about a quarter of a cached

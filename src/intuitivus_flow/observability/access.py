@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import hmac
 from ipaddress import ip_address
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.config import Settings
 from intuitivus_flow.identity.http import principal_from_credentials
+from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden, Unauthorized
@@ -26,6 +27,24 @@ from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
 
 _bearer = HTTPBearer(auto_error=False, description="Metrics token, access token or API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+class OperatorCheck(Protocol):
+    """403 unless the principal is an operator of this instance with `scope` and `role`. auth
+    answers it (`auth.operators.require_operator`, wired by the app on
+    `app.state.require_operator`): observability sits below auth, which records metrics."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        settings: Settings,
+        *,
+        scope: Scope,
+        role: Role = ...,
+    ) -> None: ...
+
+
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ApiKey = Annotated[str | None, Depends(_api_key_header)]
 
@@ -73,6 +92,7 @@ async def _require_ops_access(
             raise Forbidden("This address may not use the metrics token")
         return
     principal = await principal_from_credentials(request, session, bearer, api_key)
+    require_operator: OperatorCheck = request.app.state.require_operator
     await require_operator(session, principal, context.settings, scope=scope, role=role)
 
 
