@@ -74,3 +74,25 @@ async def test_a_worker_polls_when_nothing_can_wake_it(context: AppContext) -> N
         worker.stop()
         await asyncio.wait_for(running, timeout=10)
         await empty_tables(context.engine)
+
+
+async def test_a_listener_that_cannot_connect_leaves_polling_and_says_so_once(
+    context: AppContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = make_url("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    wakeups = PostgresWakeups(unreachable, reconnect_seconds=0.02)
+    ran = asyncio.Event()
+    worker = make_worker(context, tasks=recording_tasks(ran), wakeups=wakeups, poll_interval=0.05)
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.3)  # several reconnection attempts
+        async with unit_of_work(context.sessions) as session:
+            await jobs.enqueue(session, kind="test.wake", payload={})
+        await asyncio.wait_for(ran.wait(), timeout=30)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=10)
+        await empty_tables(context.engine)
+    assert not wakeups.listening.is_set()
+    warnings = [r for r in caplog.records if "wake-ups unavailable" in r.getMessage()]
+    assert len(warnings) == 1

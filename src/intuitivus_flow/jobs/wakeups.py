@@ -58,13 +58,18 @@ class PostgresWakeups:
                 await task
 
     async def _keep_listening(self, queues: frozenset[str], wake: Callable[[], None]) -> None:
+        failing = False  # said once per outage, not at every reconnection attempt
         while True:
             try:
                 await self._listen_once(queues, wake)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # polling covers the gap; try again later
-                logger.warning("job wake-ups unavailable (%s); polling only", error)
+                if not failing:
+                    logger.warning("job wake-ups unavailable, polling only: %s", error)
+                failing = True
+            else:
+                failing = False
             self.listening.clear()
             await asyncio.sleep(self.reconnect_seconds)
 
