@@ -246,7 +246,7 @@ def _mount_optional_commands() -> None:
         for command in predictive_app.registered_commands:
             if command not in alerts_app.registered_commands:
                 alerts_app.registered_commands.append(command)
-    from intuitivus_flow.alerts.silence_cli import silence_app
+    from intuitivus_flow.alerts.silences.cli import silence_app
 
     alerts_app.add_typer(silence_app, name="silence")
     app.add_typer(alerts_app, name="alerts")

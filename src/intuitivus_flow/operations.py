@@ -30,9 +30,10 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
-from intuitivus_flow.alerts import engine, lease, notifications
+from intuitivus_flow.alerts import engine, lease
 from intuitivus_flow.alerts.engine import Clock, EngineOptions, SystemClock
-from intuitivus_flow.alerts.notifications import Notifier
+from intuitivus_flow.alerts.notifications import service as notifications
+from intuitivus_flow.alerts.notifications.service import Notifier
 from intuitivus_flow.alerts.rules import RulesError, configured_rules
 from intuitivus_flow.autoscaling.prescaling import PRESCALE_SECONDS, Prescaler
 from intuitivus_flow.config import Settings

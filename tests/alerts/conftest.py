@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from intuitivus_flow.alerts.export import ExportOptions, export_prometheus
+from intuitivus_flow.alerts.export.service import ExportOptions, export_prometheus
 from intuitivus_flow.alerts.rules import default_rules
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from intuitivus_flow.alerts.export import (
+from intuitivus_flow.alerts.export.service import (
     ALERTING_FILE,
     ALERTMANAGER_FILE,
     RECORDING_FILE,

@@ -23,8 +23,8 @@ import httpx
 import pytest
 import yaml
 
-from intuitivus_flow.alerts.export import ALERTING_FILE, RECORDING_FILE, ExportOptions
-from intuitivus_flow.alerts.export import export_prometheus as export
+from intuitivus_flow.alerts.export.service import ALERTING_FILE, RECORDING_FILE, ExportOptions
+from intuitivus_flow.alerts.export.service import export_prometheus as export
 from intuitivus_flow.alerts.rules import RuleSet, default_rules
 
 from .conftest import require_tool

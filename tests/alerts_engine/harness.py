@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from intuitivus_flow.alerts import engine, notifications
+from intuitivus_flow.alerts import engine
 from intuitivus_flow.alerts.engine import EngineOptions
 from intuitivus_flow.alerts.models import Alert, AlertTransition, NotificationDelivery
-from intuitivus_flow.alerts.notifications import Notifier
+from intuitivus_flow.alerts.notifications import service as notifications
+from intuitivus_flow.alerts.notifications.service import Notifier
 from intuitivus_flow.alerts.rules import RuleSet
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.kit.db import unit_of_work

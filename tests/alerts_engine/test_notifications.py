@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from intuitivus_flow.alerts.models import NotificationAttempt
-from intuitivus_flow.alerts.notifications import Notifier
+from intuitivus_flow.alerts.notifications.service import Notifier
 from intuitivus_flow.alerts.rules import parse_rules
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit.db import unit_of_work
@@ -149,8 +149,8 @@ async def test_failed_deliveries_are_retried_with_backoff_and_logged(
 
 
 async def test_unreachable_receiver_gives_up_after_the_last_attempt(harness: Harness) -> None:
-    from intuitivus_flow.alerts import notifications
-    from intuitivus_flow.alerts.notifications import Channel, Destination, HttpTransport
+    from intuitivus_flow.alerts.notifications import service as notifications
+    from intuitivus_flow.alerts.notifications.service import Channel, Destination, HttpTransport
 
     dead = Destination(Channel.webhook, "http://127.0.0.1:9/unreachable")
     harness.notifier = Notifier(destinations=[dead], transports={Channel.webhook: HttpTransport()})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from intuitivus_flow.alerts.silence_cli import silence_app
+from intuitivus_flow.alerts.silences.cli import silence_app
 from intuitivus_flow.config import Settings, get_settings
 from intuitivus_flow.kit import migrations
 from intuitivus_flow.kit.db import create_engine

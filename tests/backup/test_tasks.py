@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from intuitivus_flow.alerts.engine import EngineOptions, evaluate
 from intuitivus_flow.alerts.models import Alert, AlertTransition, NotificationDelivery
-from intuitivus_flow.alerts.notifications import Channel, Destination, Notifier
+from intuitivus_flow.alerts.notifications.service import Channel, Destination, Notifier
 from intuitivus_flow.alerts.rules import default_rules
 from intuitivus_flow.backup import service, tasks
 from intuitivus_flow.backup.status import DrillStatus, last_drill, record_drill

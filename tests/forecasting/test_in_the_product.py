@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from intuitivus_flow.alerts.notifications import Notifier
+from intuitivus_flow.alerts.notifications.service import Notifier
 from intuitivus_flow.alerts.rules import parse_rules
 from intuitivus_flow.config import Settings
 from tests.alerts_engine.receivers import HttpReceiver, http_receiver

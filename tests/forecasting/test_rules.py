@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from intuitivus_flow.alerts.engine import timings
-from intuitivus_flow.alerts.export import ALERTING_FILE, ExportOptions, export_prometheus
+from intuitivus_flow.alerts.export.service import ALERTING_FILE, ExportOptions, export_prometheus
 from intuitivus_flow.alerts.rules import PredictiveKind, RulesError, default_rules, parse_rules
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from intuitivus_flow.alerts.export import (
+from intuitivus_flow.alerts.export.service import (
     PLACEHOLDER_WEBHOOK,
     ExportError,
     ExportOptions,

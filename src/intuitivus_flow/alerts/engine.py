@@ -35,9 +35,9 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.alerts import notifications
 from intuitivus_flow.alerts.models import Alert, AlertState, AlertTransition, Silence
-from intuitivus_flow.alerts.notifications import Notifier
+from intuitivus_flow.alerts.notifications import service as notifications
+from intuitivus_flow.alerts.notifications.service import Notifier
 from intuitivus_flow.alerts.repository import AlertRepository, SilenceRepository
 from intuitivus_flow.alerts.rules import (
     Inhibition,

@@ -1,0 +1,1 @@
+"""Silences sub-domain: the `alerts silence` CLI (the silence rules live in alerts/service.py)."""
