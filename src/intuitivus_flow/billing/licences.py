@@ -109,7 +109,7 @@ async def _apply(
         return "already_issued", await licences.by_ref(event.platform.value, event.order_ref)
     if existing is None:
         return "unknown_order", None
-    if existing.status == LicenceStatus.revoked.value:
+    if existing.status == LicenceStatus.revoked:
         return "already_revoked", existing
     await _revoke(session, existing, reason=event.kind.value)
     return "revoked", existing
@@ -146,7 +146,7 @@ async def _issue(
 
 
 async def _revoke(session: AsyncSession, licence: Licence, *, reason: str) -> None:
-    licence.status, licence.revoked_at = LicenceStatus.revoked.value, utcnow()
+    licence.status, licence.revoked_at = LicenceStatus.revoked, utcnow()
     licence.revoke_reason, licence.delivery_ciphertext = reason, None
     workspace_id = licence.redeemed_workspace_id
     if workspace_id is None:
@@ -198,7 +198,7 @@ async def _redeem(
     licence = await licences.by_key_hash(digest(normalise_key(key)))
     if licence is None:
         raise InvalidLicence("This licence key is not valid", field="licence_key")
-    if licence.status == LicenceStatus.revoked.value:
+    if licence.status == LicenceStatus.revoked:
         raise InvalidLicence("This licence was revoked", field="licence_key")
     # Conditional update: of two redemptions racing for one key, exactly one wins.
     if not await licences.claim_for(licence.id, workspace_id, utcnow()):

@@ -152,7 +152,7 @@ async def _decide(
     names = await desk.workspace_names({payment.workspace_id})
     decision = Decision(payment, names.get(payment.workspace_id, ""), changed)
     if not changed:
-        if payment.status != outcome.value:
+        if payment.status != outcome:
             raise Conflict(f"This payment is already {payment.status}; it cannot be changed")
         return decision
     await _follow_invoice_of(session, payment, outcome)
@@ -168,7 +168,7 @@ async def _follow_invoice_of(
     invoice = await InvoiceRepository(session, payment.workspace_id).get(payment.invoice_id)
     # An invoice settled meanwhile (another payment) or voided is left as it is; the money of a
     # second payment is the operator's to return.
-    if invoice is not None and invoice.status == InvoiceStatus.open.value:
+    if invoice is not None and invoice.status == InvoiceStatus.open:
         await follow_invoice(session, invoice, outcome)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum, utcnow
 
 
 class SubscriptionStatus(StrEnum):
@@ -48,7 +48,7 @@ class Subscription(IdMixin, TimestampMixin, Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), unique=True
     )
     plan: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[SubscriptionStatus] = mapped_column(str_enum(SubscriptionStatus))
     trial_ends_at: Mapped[datetime | None] = mapped_column(default=None)
     current_period_start: Mapped[datetime] = mapped_column(default=utcnow)
     current_period_end: Mapped[datetime | None] = mapped_column(default=None)
@@ -74,7 +74,9 @@ class Invoice(IdMixin, TimestampMixin, Base):
     description: Mapped[str] = mapped_column(String(200), default="")
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default=InvoiceStatus.open.value)
+    status: Mapped[InvoiceStatus] = mapped_column(
+        str_enum(InvoiceStatus), default=InvoiceStatus.open
+    )
     period_start: Mapped[datetime | None] = mapped_column(default=None)
     period_end: Mapped[datetime | None] = mapped_column(default=None)
     paid_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -99,7 +101,7 @@ class Payment(IdMixin, TimestampMixin, Base):
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[PaymentStatus] = mapped_column(str_enum(PaymentStatus, length=20))
     gateway: Mapped[str] = mapped_column(String(20))
     gateway_reference: Mapped[str | None] = mapped_column(String(200), default=None)
     failure_message: Mapped[str | None] = mapped_column(String(500), default=None)
@@ -144,7 +146,9 @@ class Licence(IdMixin, TimestampMixin, Base):
     external_ref: Mapped[str] = mapped_column(String(200))
     buyer_email: Mapped[str | None] = mapped_column(String(320), default=None)
     plan: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default=LicenceStatus.available.value)
+    status: Mapped[LicenceStatus] = mapped_column(
+        str_enum(LicenceStatus), default=LicenceStatus.available
+    )
     redeemed_workspace_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("workspaces.id", ondelete="SET NULL"), default=None, index=True
     )

@@ -119,7 +119,7 @@ async def _collect(
             amount_minor=amount,
             currency=currency,
             description=description,
-            status=PaymentStatus.pending.value,
+            status=PaymentStatus.pending,
             gateway=gateway.name,
             created_by_id=principal.user_id,
         )
@@ -134,7 +134,7 @@ async def _collect(
             metadata={"workspace_id": str(principal.workspace_id), "payment_id": str(payment.id)},
         )
     )
-    payment.status, payment.gateway_reference = result.status.value, result.reference
+    payment.status, payment.gateway_reference = result.status, result.reference
     payment.failure_message = result.failure_message
     get_metrics().payments_total.labels(provider=gateway.name, outcome=payment.status).inc()
     await session.flush()
@@ -162,7 +162,7 @@ async def _invoice_for(
     if data.invoice_id is None:
         return None
     invoice = await InvoiceRepository(session, principal.workspace_id).get_or_raise(data.invoice_id)
-    if invoice.status != InvoiceStatus.open.value:
+    if invoice.status != InvoiceStatus.open:
         raise Conflict(f"The invoice is {invoice.status}")
     if (data.amount_minor, data.currency) != (None, None) and (
         data.amount_minor != invoice.amount_minor or data.currency != invoice.currency
@@ -184,8 +184,8 @@ async def follow_invoice(session: AsyncSession, invoice: Invoice, status: Paymen
     )
     # A failed charge of a live subscription's invoice makes it past due (not canceled yet).
     if subscription is not None and subscription.status in {
-        SubscriptionStatus.trialing.value,
-        SubscriptionStatus.active.value,
+        SubscriptionStatus.trialing,
+        SubscriptionStatus.active,
     }:
         await billing.transition(
             session, subscription, SubscriptionStatus.past_due, reason="payment_failed"

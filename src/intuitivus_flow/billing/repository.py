@@ -70,7 +70,7 @@ class InvoiceRepository(WorkspaceRepository[Invoice]):
         return await self.all(
             self.scoped().where(
                 Invoice.subscription_id == subscription_id,
-                Invoice.status == InvoiceStatus.open.value,
+                Invoice.status == InvoiceStatus.open,
             )
         )
 
@@ -162,9 +162,9 @@ class LicenceRepository(Repository[Licence]):
         """Mark an available licence redeemed; False when it was not available any more."""
         result = await self.session.execute(
             update(Licence)
-            .where(Licence.id == licence_id, Licence.status == LicenceStatus.available.value)
+            .where(Licence.id == licence_id, Licence.status == LicenceStatus.available)
             .values(
-                status=LicenceStatus.redeemed.value,
+                status=LicenceStatus.redeemed,
                 redeemed_workspace_id=workspace_id,
                 redeemed_at=now,
             )
@@ -214,7 +214,7 @@ class PaymentDeskRepository(Repository[Payment]):
         """Oldest first: the customer who has waited longest is served first."""
         return (
             self.scoped()
-            .where(Payment.status == PaymentStatus.pending.value)
+            .where(Payment.status == PaymentStatus.pending)
             .order_by(Payment.created_at, Payment.id)
         )
 
@@ -247,9 +247,9 @@ class PaymentDeskRepository(Repository[Payment]):
             .where(
                 Payment.id == payment_id,
                 Payment.gateway == MANUAL_GATEWAY,
-                Payment.status == PaymentStatus.pending.value,
+                Payment.status == PaymentStatus.pending,
             )
-            .values(status=to.value, failure_message=failure_message, updated_at=now)
+            .values(status=to, failure_message=failure_message, updated_at=now)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -279,8 +279,8 @@ class SweepRepository:
             .join(Invoice, Invoice.subscription_id == Subscription.id)
             .where(
                 Subscription.licence_id.is_(None),  # a licence pays its plan: nothing to chase
-                Subscription.status.in_([status.value for status in statuses]),
-                Invoice.status == InvoiceStatus.open.value,
+                Subscription.status.in_(list(statuses)),
+                Invoice.status == InvoiceStatus.open,
                 Invoice.due_at <= due_before,
             )
             .order_by(Subscription.id)
@@ -296,7 +296,7 @@ class SweepRepository:
             select(Subscription)
             .where(
                 Subscription.licence_id.is_(None),
-                Subscription.status.in_([status.value for status in statuses]),
+                Subscription.status.in_(list(statuses)),
                 Subscription.plan.in_(list(plans)),
                 Subscription.current_period_end.is_not(None),
                 Subscription.current_period_end <= now,

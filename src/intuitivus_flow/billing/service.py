@@ -229,7 +229,7 @@ async def choose_plan(
     ):
         return subscription
     else:
-        if subscription.status == SubscriptionStatus.canceled.value:
+        if subscription.status == SubscriptionStatus.canceled:
             await transition(session, subscription, SubscriptionStatus.active, principal=principal)
         await _void_open_invoices(session, subscription, same_period_only=True)
         # From now on invoices pay for the plan; a licence that paid for the old one no longer
@@ -249,7 +249,7 @@ async def _start(
     subscription = await SubscriptionRepository(session, principal.workspace_id).add(
         Subscription(
             plan=plan.id.value,
-            status=status.value,
+            status=status,
             trial_ends_at=now + timedelta(days=plan.trial_days) if trialing else None,
             current_period_start=now,
             current_period_end=now + BILLING_PERIOD,
@@ -269,7 +269,7 @@ async def cancel(session: AsyncSession, principal: Principal) -> Subscription:
 
 
 async def _cancel(session: AsyncSession, principal: Principal, subscription: Subscription) -> None:
-    in_trial = subscription.status == SubscriptionStatus.trialing.value
+    in_trial = subscription.status == SubscriptionStatus.trialing
     await transition(session, subscription, SubscriptionStatus.canceled, principal=principal)
     if in_trial:
         # Nothing is owed for a trial; its invoice must not make a later return past_due.
@@ -294,7 +294,7 @@ async def transition(
             f"A {current.value} subscription cannot become {to.value}", field="status"
         )
     now = now or utcnow()
-    subscription.status = to.value
+    subscription.status = to
     if to is SubscriptionStatus.canceled:
         subscription.canceled_at = now
     elif current is SubscriptionStatus.canceled:
@@ -328,7 +328,7 @@ async def activate_with_plan(
         return await repository.add(
             Subscription(
                 plan=plan_id,
-                status=SubscriptionStatus.active.value,
+                status=SubscriptionStatus.active,
                 current_period_start=now,
                 licence_id=licence_id,
             )
@@ -359,7 +359,7 @@ async def issue_invoice(
             description=f"{plan.name} plan, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
             amount_minor=plan.price_minor,
             currency=plan.currency,
-            status=InvoiceStatus.open.value,
+            status=InvoiceStatus.open,
             period_start=start,
             period_end=end,
             due_at=due_date(subscription, issued_at),
@@ -370,7 +370,7 @@ async def issue_invoice(
 def due_date(subscription: Subscription, issued_at: datetime) -> datetime:
     """Pay by the end of the trial; otherwise within the payment terms of issuing."""
     trial_end = subscription.trial_ends_at
-    trialing = subscription.status == SubscriptionStatus.trialing.value
+    trialing = subscription.status == SubscriptionStatus.trialing
     if trialing and trial_end is not None and trial_end > issued_at:
         return trial_end
     return issued_at + PAYMENT_TERMS
@@ -385,7 +385,7 @@ async def _void_open_invoices(
         subscription.id
     ):
         if not same_period_only or invoice.period_start == subscription.current_period_start:
-            invoice.status = InvoiceStatus.void.value
+            invoice.status = InvoiceStatus.void
 
 
 async def list_invoices(
@@ -405,7 +405,7 @@ async def get_invoice(
 
 async def settle_invoice(session: AsyncSession, invoice: Invoice) -> None:
     """A payment covered the invoice: mark it paid and bring its subscription to active."""
-    invoice.status, invoice.paid_at = InvoiceStatus.paid.value, utcnow()
+    invoice.status, invoice.paid_at = InvoiceStatus.paid, utcnow()
     if invoice.subscription_id is None:
         return
     subscription = await SubscriptionRepository(session, invoice.workspace_id).get(

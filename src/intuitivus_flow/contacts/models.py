@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum, utcnow
 
 
 class OptIn(StrEnum):
@@ -32,7 +32,7 @@ class Contact(IdMixin, TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(16), default=None)
     email: Mapped[str | None] = mapped_column(String(320), default=None)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    opt_in: Mapped[str] = mapped_column(String(16), default=OptIn.unknown.value)
+    opt_in: Mapped[OptIn] = mapped_column(str_enum(OptIn), default=OptIn.unknown)
     opt_in_changed_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Tags live in their own table so that "contacts with all these tags" is one portable,

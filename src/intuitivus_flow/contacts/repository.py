@@ -30,7 +30,7 @@ class ContactRepository(WorkspaceRepository[Contact]):
 
     def segment(self, tags: Sequence[str]) -> Select[Contact]:
         """Contacts with every tag who have not opted out (campaign audiences)."""
-        return self.listing(tags=tags).where(Contact.opt_in != OptIn.opted_out.value)
+        return self.listing(tags=tags).where(Contact.opt_in != OptIn.opted_out)
 
     def _having_all(self, tags: Sequence[str]) -> Select[uuid.UUID]:
         wanted = sorted(set(tags))

@@ -29,7 +29,7 @@ async def create(session: AsyncSession, principal: Principal, *, data: ContactCr
         phone=data.phone,
         email=str(data.email) if data.email else None,
         attributes=data.attributes,
-        opt_in=data.opt_in.value,
+        opt_in=data.opt_in,
         opt_in_changed_at=utcnow() if data.opt_in is not OptIn.unknown else None,
         tag_rows=[],
     )
@@ -146,8 +146,8 @@ async def create_visitor(
 
 
 def set_opt_in(contact: Contact, state: OptIn) -> None:
-    if contact.opt_in != state.value:
-        contact.opt_in, contact.opt_in_changed_at = state.value, utcnow()
+    if contact.opt_in != state:
+        contact.opt_in, contact.opt_in_changed_at = state, utcnow()
 
 
 def _valid_tags(tags: Sequence[str]) -> list[str]:

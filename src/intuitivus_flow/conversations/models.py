@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intuitivus_flow.contacts.models import Contact
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum, utcnow
 
 
 class Channel(StrEnum):
@@ -120,7 +120,7 @@ class Conversation(IdMixin, TimestampMixin, Base):
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
     whatsapp_number_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("whatsapp_numbers.id", ondelete="SET NULL"), default=None
     )
@@ -128,7 +128,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
     agent_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL"), default=None
     )
-    state: Mapped[str] = mapped_column(String(16), default=ConversationState.open.value)
+    state: Mapped[ConversationState] = mapped_column(
+        str_enum(ConversationState), default=ConversationState.open
+    )
     # Denormalised so the inbox lists conversations with their last message in one query.
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_text: Mapped[str] = mapped_column(String(200), default="")
@@ -157,12 +159,12 @@ class Message(IdMixin, TimestampMixin, Base):
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE")
     )
-    direction: Mapped[str] = mapped_column(String(8))
-    author: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, length=8))
+    author: Mapped[Author] = mapped_column(str_enum(Author))
     author_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
-    kind: Mapped[str] = mapped_column(String(16), default=MessageKind.text.value)
+    kind: Mapped[MessageKind] = mapped_column(str_enum(MessageKind), default=MessageKind.text)
     text: Mapped[str] = mapped_column(Text, default="")
     # Template name, language and components for template messages.
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

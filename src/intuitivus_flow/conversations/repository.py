@@ -40,7 +40,7 @@ class ConversationRepository(WorkspaceRepository[Conversation]):
         statement = self.scoped().where(
             Conversation.contact_id == contact_id,
             Conversation.channel == channel,
-            Conversation.state != ConversationState.closed.value,
+            Conversation.state != ConversationState.closed,
         )
         if whatsapp_number_id is not None:
             statement = statement.where(Conversation.whatsapp_number_id == whatsapp_number_id)
@@ -133,7 +133,7 @@ class MessageRepository(WorkspaceRepository[Message]):
         found = await self.first(
             self.scoped().where(
                 Message.conversation_id == message.conversation_id,
-                Message.direction == Direction.inbound.value,
+                Message.direction == Direction.inbound,
                 Message.created_at > message.created_at,
             )
         )

@@ -118,8 +118,8 @@ async def escalate(
     """A human takes over: the agent stops answering until the conversation is handed back."""
     principal.require_scope(Scope.conversations_write)
     conversation = await _open_for_write(session, principal, conversation_id)
-    if conversation.state == ConversationState.open.value:
-        conversation.state, conversation.escalated_at = ConversationState.escalated.value, utcnow()
+    if conversation.state == ConversationState.open:
+        conversation.state, conversation.escalated_at = ConversationState.escalated, utcnow()
         await _record(session, principal, catalog.CONVERSATION_ESCALATED, conversation)
     return conversation
 
@@ -130,8 +130,8 @@ async def hand_back(
     """The agent answers again (from the next inbound message on)."""
     principal.require_scope(Scope.conversations_write)
     conversation = await _open_for_write(session, principal, conversation_id)
-    if conversation.state == ConversationState.escalated.value:
-        conversation.state = ConversationState.open.value
+    if conversation.state == ConversationState.escalated:
+        conversation.state = ConversationState.open
         await _record(session, principal, catalog.CONVERSATION_HANDED_BACK, conversation)
     return conversation
 
@@ -142,8 +142,8 @@ async def close(
     """Closed for good; the contact's next message starts a new conversation."""
     principal.require_scope(Scope.conversations_write)
     conversation = await get(session, principal, conversation_id)
-    if conversation.state != ConversationState.closed.value:
-        conversation.state, conversation.closed_at = ConversationState.closed.value, utcnow()
+    if conversation.state != ConversationState.closed:
+        conversation.state, conversation.closed_at = ConversationState.closed, utcnow()
         await _record(session, principal, catalog.CONVERSATION_CLOSED, conversation)
     return conversation
 
@@ -174,7 +174,7 @@ async def _open_for_write(
     session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
 ) -> Conversation:
     conversation = await get(session, principal, conversation_id)
-    if conversation.state == ConversationState.closed.value:
+    if conversation.state == ConversationState.closed:
         raise Conflict("The conversation is closed")
     return conversation
 
@@ -363,8 +363,8 @@ async def receive_once(
 def _inbound(conversation: Conversation, text: str, *, channel_message_id: str | None) -> Message:
     return Message(
         conversation_id=conversation.id,
-        direction=Direction.inbound.value,
-        author=Author.contact.value,
+        direction=Direction.inbound,
+        author=Author.contact,
         text=text,
         channel_message_id=channel_message_id,
         status=MessageStatus.received.value,
@@ -382,7 +382,7 @@ async def _accept_inbound(
         name=catalog.CONVERSATION_MESSAGE_RECEIVED,
         properties={"conversation_id": str(conversation.id), "channel": conversation.channel},
     )
-    if conversation.state == ConversationState.open.value:
+    if conversation.state == ConversationState.open:
         await jobs.enqueue(
             session,
             kind=REPLY_JOB,
@@ -468,11 +468,11 @@ async def _store_outbound(
     user_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
 ) -> Message:
-    whatsapp = conversation.channel == Channel.whatsapp.value
+    whatsapp = conversation.channel == Channel.whatsapp
     message = await MessageRepository(session, conversation.workspace_id).add(
         Message(
             conversation_id=conversation.id,
-            direction=Direction.outbound.value,
+            direction=Direction.outbound,
             author=author.value,
             author_user_id=user_id,
             kind=kind.value,
@@ -606,7 +606,7 @@ async def _whatsapp_recipient(
     contact = await ContactRepository(session, workspace_id).get_or_raise(contact_id)
     if not contact.phone:
         raise InvalidInput("The contact has no phone number", field="contact_id")
-    if contact.opt_in == OptIn.opted_out.value:
+    if contact.opt_in == OptIn.opted_out:
         raise InvalidInput("The contact opted out of messages", field="contact_id")
     return contact, await _sending_number(session, workspace_id, contact)
 
@@ -617,7 +617,7 @@ async def _sending_number(
     """The number the contact last talked to, else the workspace's first active number."""
     numbers = WhatsAppNumberRepository(session, workspace_id)
     last = await ConversationRepository(session, workspace_id).latest_for_contact(
-        contact.id, Channel.whatsapp.value
+        contact.id, Channel.whatsapp
     )
     if last is not None and last.whatsapp_number_id is not None:
         number = await numbers.get(last.whatsapp_number_id)

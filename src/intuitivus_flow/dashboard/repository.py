@@ -84,7 +84,7 @@ class DashboardQueries(WorkspaceQueries):
         rows = await self.execute(
             select(Payment.currency, func.count(), func.coalesce(func.sum(Payment.amount_minor), 0))
             .where(
-                Payment.status == PaymentStatus.succeeded.value,
+                Payment.status == PaymentStatus.succeeded,
                 Payment.created_at >= since,
             )
             .group_by(Payment.currency)

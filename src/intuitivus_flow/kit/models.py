@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid
+from sqlalchemy import JSON, DateTime, Enum, MetaData, TypeDecorator, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -23,6 +24,27 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+S = TypeVar("S", bound=StrEnum)
+
+
+def str_enum(enum: type[S], length: int = 16) -> Enum:
+    """A StrEnum column stored as its values in a VARCHAR(length): no native enum type and no
+    CHECK constraint, so the schema is that of the plain string column it replaces; rows read
+    back as members, and a string outside the enum is refused before it reaches the database."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        validate_strings=True,
+        values_callable=_enum_values,
+    )
+
+
+def _enum_values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
