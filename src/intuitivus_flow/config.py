@@ -70,7 +70,28 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_max_overflow: int = Field(default=5, ge=0, le=200)
+    database_timeout_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=120,
+        description="Longest wait for a database connection (connect or pool checkout) before "
+        "a request is answered 503.",
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="Longest wait for one statement's answer on PostgreSQL, so a hanging server "
+        "cannot hold a request forever (0: no limit).",
+    )
     redis_url: SecretStr | None = None
+    redis_timeout_seconds: float = Field(
+        default=1,
+        gt=0,
+        le=30,
+        description="Socket timeout of Redis commands and connects: a hanging Redis costs a "
+        "request at most this long before the in-process fallback takes over.",
+    )
     secret_key: SecretStr | None = None
     principal_cache_seconds: float = Field(
         default=30,

@@ -73,6 +73,11 @@ class RetryPolicy:
         return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
 
 
+# The longest pause between claims while the database keeps failing them: how late, at most,
+# a worker notices that the database is back.
+CLAIM_PAUSE_CAP = 10.0
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -107,6 +112,8 @@ class Worker:
         self.wakeups = wakeups
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._failed_claims = 0  # consecutive, over all slots: the database's, not a slot's
+        self._outage_started = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -165,11 +172,34 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 worked = await self.run_one()
-            except Exception:  # a broken database must not kill the worker; try again later
-                logger.exception("job worker %s failed to poll", self.name)
-                worked = False
+            except Exception as error:  # a broken database must not kill the worker
+                await self._pause_claiming(error)
+                continue
+            self._claims_resumed()
             if not worked:
                 await self._idle()
+
+    async def _pause_claiming(self, error: Exception) -> None:
+        """The database failed a claim: stop claiming for a while, longer each time it fails
+        again (up to `CLAIM_PAUSE_CAP`), and say so once per outage, not once per poll."""
+        self._failed_claims += 1
+        if self._failed_claims == 1:
+            self._outage_started = asyncio.get_running_loop().time()
+            logger.error(
+                "job worker %s pauses claiming: %s: %s",
+                self.name,
+                type(error).__name__,
+                str(error).splitlines()[0][:200] if str(error) else "",
+            )
+        pause = min(CLAIM_PAUSE_CAP, self.poll_interval * 2 ** min(self._failed_claims, 16))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=pause)
+
+    def _claims_resumed(self) -> None:
+        if self._failed_claims:
+            paused = asyncio.get_running_loop().time() - self._outage_started
+            logger.info("job worker %s resumed claiming after %.1f s", self.name, paused)
+            self._failed_claims = 0
 
     async def _idle(self) -> None:
         """Wait for a wake-up (a job enqueued, or stopping) or, failing one, the next poll."""

@@ -22,13 +22,18 @@ from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from intuitivus_flow.kit.redis_outage import REDIS_ERRORS, RedisOutage
+
 TOUCHED_KEY = "touched_workspaces"
 # How long a value read from Redis is also kept in the process (see RedisCache).
 LOCAL_SECONDS = 5
 
 
 class Cache(Protocol):
-    async def version(self, workspace_id: uuid.UUID) -> int: ...
+    async def version(self, workspace_id: uuid.UUID) -> int | None:
+        """The workspace's data version, or None when it cannot be trusted now (then the
+        cache is bypassed: values are computed and not stored)."""
+        ...
 
     async def bump(self, workspace_ids: Iterable[uuid.UUID]) -> None: ...
 
@@ -73,6 +78,10 @@ class RedisCache:
     A value read is also kept in this process for a few seconds: its key holds the data
     version, so no write can make it stale (only the TTL's bulk-UPDATE bound applies), and a
     hit then costs the version's round trip to Redis instead of two.
+
+    While Redis is away (kit/redis_outage.py) the cache is bypassed: views are computed from
+    the database. Bumps that failed are kept and sent before any version is trusted again,
+    so a write made during the outage cannot leave an older cached view servable after it.
     """
 
     def __init__(
@@ -82,24 +91,49 @@ class RedisCache:
         self._prefix = prefix
         self._local = MemoryCache(max_entries=1_000)
         self._local_seconds = local_seconds
+        self._pending: set[uuid.UUID] = set()
+        self.outage = RedisOutage("the view cache")
 
-    async def version(self, workspace_id: uuid.UUID) -> int:
-        return int(await self._redis.get(f"{self._prefix}v:{workspace_id}") or 0)
+    async def version(self, workspace_id: uuid.UUID) -> int | None:
+        if not self.outage.worth_trying():
+            return None
+        try:
+            await self._send_pending()
+            found = int(await self._redis.get(f"{self._prefix}v:{workspace_id}") or 0)
+        except REDIS_ERRORS as error:
+            self.outage.failed(error)
+            return None
+        self.outage.succeeded()
+        return found
 
     async def bump(self, workspace_ids: Iterable[uuid.UUID]) -> None:
-        ids = list(workspace_ids)
-        if not ids:
+        self._pending.update(workspace_ids)
+        if not self._pending or not self.outage.worth_trying():
             return
+        try:
+            await self._send_pending()
+        except REDIS_ERRORS as error:
+            self.outage.failed(error)
+
+    async def _send_pending(self) -> None:
+        if not self._pending:
+            return
+        ids = list(self._pending)
         async with self._redis.pipeline(transaction=False) as pipe:
             for workspace_id in ids:
                 pipe.incr(f"{self._prefix}v:{workspace_id}")
             await pipe.execute()
+        self._pending.difference_update(ids)
 
     async def get(self, key: str) -> Any | None:
         found = await self._local.get(key)
         if found is not None:
             return found
-        raw = await self._redis.get(self._prefix + key)
+        try:
+            raw = await self._redis.get(self._prefix + key)
+        except REDIS_ERRORS as error:
+            self.outage.failed(error)
+            return None
         if raw is None:
             return None
         value = json.loads(raw)
@@ -108,7 +142,11 @@ class RedisCache:
 
     async def set(self, key: str, value: Any, ttl_seconds: int) -> None:
         encoded = json.dumps(value, default=str)
-        await self._redis.set(self._prefix + key, encoded, ex=ttl_seconds)
+        try:
+            await self._redis.set(self._prefix + key, encoded, ex=ttl_seconds)
+        except REDIS_ERRORS as error:
+            self.outage.failed(error)
+            return
         # What other processes will read back: JSON's types, not the caller's.
         await self._local.set(key, json.loads(encoded), min(ttl_seconds, self._local_seconds))
 
@@ -125,7 +163,10 @@ async def cached(
     """The cached value of `name` for the workspace's current data, or a fresh one
     (always fresh with `refresh`, which still stores it). Returns (value, hit).
     """
-    key = f"{name}:{workspace_id}:{await cache.version(workspace_id)}"
+    version = await cache.version(workspace_id)
+    if version is None:  # the cache is away: the view is still served, from the database
+        return await compute(), False
+    key = f"{name}:{workspace_id}:{version}"
     found = None if refresh else await cache.get(key)
     if found is not None:
         return found, True

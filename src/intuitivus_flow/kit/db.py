@@ -6,12 +6,15 @@ work succeeds and rolls back when it raises. Services and repositories never com
 
 from __future__ import annotations
 
+import errno
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -40,9 +43,54 @@ def create_engine(settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        # An unreachable or hanging server must cost a request a bounded wait, then a 503
+        # (kit/http/problems.py), never a hang: connect, checkout and each statement are
+        # limited. A dead connection found by the pre-ping invalidates the whole pool, so
+        # service resumes by itself, without a restart, once the server is back.
         pool_pre_ping=True,
+        pool_timeout=settings.database_timeout_seconds,
+        connect_args=_asyncpg_timeouts(settings),
         hide_parameters=True,  # see _create_sqlite_engine
     )
+
+
+def _asyncpg_timeouts(settings: Settings) -> dict[str, float]:
+    timeouts = {"timeout": settings.database_timeout_seconds}
+    if settings.database_statement_timeout_seconds:
+        timeouts["command_timeout"] = settings.database_statement_timeout_seconds
+    return timeouts
+
+
+# What a database that is down, refusing or hanging raises: the driver's connect errors and
+# timeouts pass through SQLAlchemy's asyncpg adapter untranslated (OSError, TimeoutError).
+_CONNECTION_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH,
+                                errno.ENETUNREACH, errno.ETIMEDOUT, errno.EPIPE})  # fmt: skip
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database (or another network dependency) could not be
+    reached or did not answer in time, rather than that the work itself was wrong."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection within the timeout
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        return orig is not None and (is_unavailable(orig) or _unavailable_cause(orig))
+    if isinstance(exc, TimeoutError | ConnectionError | socket.gaierror):
+        return True
+    if isinstance(exc, OSError):
+        # asyncpg's "Multiple exceptions: [Errno 111] Connect call failed" has no errno.
+        return exc.errno in _CONNECTION_ERRNOS or "Connect call failed" in str(exc)
+    # Connection exceptions (class 08) and a server shutting down or starting (57P0x).
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(("08", "57P0"))
+
+
+def _unavailable_cause(error: BaseException) -> bool:
+    # SQLAlchemy's adapter wraps asyncpg's exception; the reason is on the original.
+    cause = error.__cause__
+    return cause is not None and cause is not error and is_unavailable(cause)
 
 
 def _create_sqlite_engine(settings: Settings, database: str | None) -> AsyncEngine:

@@ -19,6 +19,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from intuitivus_flow.kit.errors import TooManyRequests
+from intuitivus_flow.kit.redis_outage import REDIS_ERRORS, RedisOutage
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +93,31 @@ return 0
 
 
 class RedisCounterStore:
+    """Counters shared by every process, with this process's own counters as the fallback
+    while Redis is away (kit/redis_outage.py): throttling then counts per process (a limit
+    of N becomes at most N per process for that time), which keeps the API serving and
+    still stops a flood, rather than refusing every attempt or letting all of them through.
+    """
+
     def __init__(self, redis: Redis, prefix: str = "flow:rl:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._decrement_live = redis.register_script(_DECREMENT_LIVE)
+        self._fallback = MemoryCounterStore()
+        self.outage = RedisOutage("throttling")
 
     async def increment(self, key: str, window_seconds: int) -> WindowCount:
-        name = self._prefix + key
+        if self.outage.worth_trying():
+            try:
+                found = await self._increment(self._prefix + key, window_seconds)
+            except REDIS_ERRORS as error:
+                self.outage.failed(error)
+            else:
+                self.outage.succeeded()
+                return found
+        return await self._fallback.increment(key, window_seconds)
+
+    async def _increment(self, name: str, window_seconds: int) -> WindowCount:
         # One MULTI/EXEC round trip: INCR and the window's expiry cannot be split by a crash
         # or interleaved with another client's commands.
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -109,10 +128,24 @@ class RedisCounterStore:
         return WindowCount(int(count), max(int(ttl), 1))
 
     async def decrement(self, key: str) -> None:
-        await self._decrement_live(keys=[self._prefix + key])
+        await self._fallback.decrement(key)
+        if self.outage.worth_trying():
+            try:
+                await self._decrement_live(keys=[self._prefix + key])
+            except REDIS_ERRORS as error:
+                self.outage.failed(error)
 
     async def peek(self, key: str) -> WindowCount:
-        name = self._prefix + key
+        if self.outage.worth_trying():
+            try:
+                found = await self._peek(self._prefix + key)
+            except REDIS_ERRORS as error:
+                self.outage.failed(error)
+            else:
+                return found
+        return await self._fallback.peek(key)
+
+    async def _peek(self, name: str) -> WindowCount:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(name)
             pipe.ttl(name)
@@ -120,7 +153,12 @@ class RedisCounterStore:
         return WindowCount(int(count or 0), max(int(ttl), 0))
 
     async def reset(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        await self._fallback.reset(key)
+        if self.outage.worth_trying():
+            try:
+                await self._redis.delete(self._prefix + key)
+            except REDIS_ERRORS as error:
+                self.outage.failed(error)
 
 
 class Throttle:

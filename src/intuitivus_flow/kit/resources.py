@@ -42,7 +42,12 @@ class Resources:
     def open(cls, settings: Settings) -> Resources:
         engine = create_engine(settings)
         redis = (
-            Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2.0)
+            Redis.from_url(
+                settings.redis_url.get_secret_value(),
+                # Short: a hanging Redis must cost a request little before the fallback.
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+            )
             if settings.redis_url
             else None
         )

@@ -10,12 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
+from intuitivus_flow.kit.db import is_unavailable
 from intuitivus_flow.kit.errors import FlowError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
+# When a client should try again after a dependency outage: about a pool reconnect's time.
+RETRY_AFTER_SECONDS = 5
 logger = logging.getLogger(__name__)
 
 _HTTP_TYPES = {
@@ -178,10 +182,34 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Logged without the traceback: an outage produces one per request, and the cause is the
+    # dependency, not this code; /ready and the metrics tell the rest.
+    logger.warning(
+        "dependency unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return problem_response(
+        request,
+        status=503,
+        type_="unavailable",
+        title="Service unavailable",
+        detail="A service this request needs cannot be reached right now; retry shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _network_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):
+        return _unavailable(request, exc)
+    return await _unexpected_error(request, exc)
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # Only PostgreSQL's data exceptions (a value too long, out of range, malformed) are the
     # client's: schemas should have refused them, this is the net. Anything else is ours.
     assert isinstance(exc, DBAPIError)
+    if is_unavailable(exc):
+        return _unavailable(request, exc)
     state = _sqlstate(exc)
     if state is None or not state.startswith(_DATA_EXCEPTION_CLASS):
         raise exc
@@ -212,4 +240,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    # A database that is down, refusing or hanging: 503 with Retry-After, not a 500.
+    app.add_exception_handler(PoolTimeout, _network_error)
+    app.add_exception_handler(OSError, _network_error)  # TimeoutError, ConnectionError too
     app.add_exception_handler(Exception, _unexpected_error)
