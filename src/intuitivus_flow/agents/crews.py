@@ -163,15 +163,13 @@ async def execute_step(
         raise PermanentJobError("the crew run no longer exists")
     position = int(job.payload["position"])
     steps = CrewStepRepository(session, workspace_id)
-    if run.status in {TaskStatus.succeeded.value, TaskStatus.failed.value} or await steps.at(
-        run.id, position
-    ):
+    if run.status in {TaskStatus.succeeded, TaskStatus.failed} or await steps.at(run.id, position):
         return {"status": run.status}  # already done: at-least-once delivery, run once
     agent = await AgentRepository(session, workspace_id).get(uuid.UUID(job.payload["agent_id"]))
-    if agent is None or agent.status != AgentStatus.active.value:
+    if agent is None or agent.status != AgentStatus.active:
         _finish(run, failed="an agent of the crew was paused, archived or deleted")
         return {"status": run.status}
-    run.status = TaskStatus.running.value
+    run.status = TaskStatus.running
     step = await _run_agent(
         session, run, agent, position, job.payload["input"], box=box, outbound=outbound
     )
@@ -240,7 +238,7 @@ async def _next_handover(
     order = crew_order(run)
     if step.position + 1 >= run.max_steps:
         return None
-    if run.mode == CrewMode.sequential.value:
+    if run.mode == CrewMode.sequential:
         following = step.position + 1
         return Handover(order[following], step.output or "") if following < len(order) else None
     return await _delegation(session, run.workspace_id, order, step.output or "", agent)
@@ -292,13 +290,13 @@ async def _require_active_agents(
         agent = found.get(agent_id)
         if agent is None:
             raise InvalidInput("Unknown agent in the crew", field=f"agent_ids.{index}")
-        if agent.status != AgentStatus.active.value:
+        if agent.status != AgentStatus.active:
             raise InvalidInput(f"{agent.name} is {agent.status}", field=f"agent_ids.{index}")
 
 
 def _finish(run: CrewRun, *, output: str | None = None, failed: str | None = None) -> None:
     run.finished_at = utcnow()
     if failed is not None:
-        run.status, run.error = TaskStatus.failed.value, failed[:2000]
+        run.status, run.error = TaskStatus.failed, failed[:2000]
     else:
-        run.status, run.output = TaskStatus.succeeded.value, output
+        run.status, run.output = TaskStatus.succeeded, output

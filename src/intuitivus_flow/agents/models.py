@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum, utcnow
 
 
 class AgentStatus(StrEnum):
@@ -32,7 +32,7 @@ class Agent(IdMixin, TimestampMixin, Base):
     model: Mapped[str | None] = mapped_column(String(120), default=None)
     temperature: Mapped[float] = mapped_column(Float, default=0.7)
     max_tokens: Mapped[int] = mapped_column(Integer, default=1024)
-    status: Mapped[str] = mapped_column(String(16), default=AgentStatus.active.value)
+    status: Mapped[AgentStatus] = mapped_column(str_enum(AgentStatus), default=AgentStatus.active)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -60,7 +60,7 @@ class AgentTask(IdMixin, TimestampMixin, Base):
     )
     job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     prompt: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.queued.value)
+    status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus), default=TaskStatus.queued)
     result_text: Mapped[str | None] = mapped_column(Text, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     provider: Mapped[str | None] = mapped_column(String(160), default=None)
@@ -88,11 +88,11 @@ class CrewRun(IdMixin, TimestampMixin, Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
-    mode: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[CrewMode] = mapped_column(str_enum(CrewMode))
     agent_ids: Mapped[dict[str, Any]] = mapped_column()  # {"order": [uuid, ...]}
     input: Mapped[str] = mapped_column(Text)
     max_steps: Mapped[int] = mapped_column(Integer, default=8)
-    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.queued.value)
+    status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus), default=TaskStatus.queued)
     output: Mapped[str | None] = mapped_column(Text, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

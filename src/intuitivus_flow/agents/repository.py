@@ -39,7 +39,7 @@ class AgentTaskRepository(WorkspaceRepository[AgentTask]):
     ) -> list[tuple[uuid.UUID, int, int, int, int, float | None]]:
         """Per agent (or the one `agent_id`): tasks, succeeded, tokens, cost (micro-USD), mean
         latency (ms)."""
-        succeeded = AgentTask.status == TaskStatus.succeeded.value
+        succeeded = AgentTask.status == TaskStatus.succeeded
         statement = (
             select(
                 AgentTask.agent_id,

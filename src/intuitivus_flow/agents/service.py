@@ -94,7 +94,7 @@ async def clone(
             model=source.model,
             temperature=source.temperature,
             max_tokens=source.max_tokens,
-            status=AgentStatus.paused.value,  # a copy starts paused, so it never surprises anyone
+            status=AgentStatus.paused,  # a copy starts paused, so it never surprises anyone
         )
     )
     await _record(session, principal, catalog.AGENT_CLONED, copy, source_id=str(source.id))
@@ -111,7 +111,7 @@ async def change_status(
         return agent
     if status not in ALLOWED_TRANSITIONS[current]:
         raise InvalidInput(f"An {current.value} agent cannot become {status.value}", field="status")
-    agent.status = status.value
+    agent.status = status
     await _record(
         session,
         principal,

@@ -38,7 +38,7 @@ async def submit(
     """Queue a prompt for an active agent; the answer arrives in the background."""
     principal.require_scope(Scope.agents_write)
     agent = await AgentRepository(session, principal.workspace_id).get_or_raise(agent_id)
-    if agent.status != AgentStatus.active.value:
+    if agent.status != AgentStatus.active:
         raise InvalidInput(f"The agent is {agent.status}; activate it to run tasks")
     task = await AgentTaskRepository(session, principal.workspace_id).add(
         AgentTask(agent_id=agent.id, prompt=prompt, created_by_id=principal.user_id)
@@ -76,15 +76,15 @@ async def cancel(session: AsyncSession, principal: Principal, task_id: uuid.UUID
     """Cancel a task that has not started; a running or finished one answers 409."""
     principal.require_scope(Scope.agents_write)
     task = await AgentTaskRepository(session, principal.workspace_id).get_or_raise(task_id)
-    if task.status == TaskStatus.cancelled.value:
+    if task.status == TaskStatus.cancelled:
         return task
     now = utcnow()
     jobs_repo = WorkspaceJobRepository(session, principal.workspace_id)
-    if task.status != TaskStatus.queued.value or (
+    if task.status != TaskStatus.queued or (
         task.job_id and not await jobs_repo.cancel_if_waiting(task.job_id, now)
     ):
         raise Conflict(f"The task is {task.status} and can no longer be cancelled")
-    task.status, task.finished_at = TaskStatus.cancelled.value, now
+    task.status, task.finished_at = TaskStatus.cancelled, now
     await _record(
         session, principal.workspace_id, principal.user_id, catalog.AGENT_TASK_CANCELLED, task
     )
@@ -136,16 +136,16 @@ async def execute(
     if task is None:
         raise PermanentJobError("the task no longer exists")
     if task.status in {
-        TaskStatus.succeeded.value,
-        TaskStatus.cancelled.value,
-        TaskStatus.failed.value,
+        TaskStatus.succeeded,
+        TaskStatus.cancelled,
+        TaskStatus.failed,
     }:
         return {"status": task.status}
     agent = await AgentRepository(session, job.workspace_id).get(task.agent_id)
-    if agent is None or agent.status != AgentStatus.active.value:
+    if agent is None or agent.status != AgentStatus.active:
         _finish_failed(task, "the agent was paused, archived or deleted before the task ran")
         return {"status": task.status}
-    task.status, task.started_at = TaskStatus.running.value, utcnow()
+    task.status, task.started_at = TaskStatus.running, utcnow()
     try:
         completion, cost = await llm.complete(
             session,
@@ -159,7 +159,7 @@ async def execute(
         _finish_failed(task, failure.detail)
     else:
         result = completion.result
-        task.status, task.finished_at = TaskStatus.succeeded.value, utcnow()
+        task.status, task.finished_at = TaskStatus.succeeded, utcnow()
         task.result_text, task.provider, task.model = (
             result.text,
             completion.candidate.label,
@@ -196,7 +196,7 @@ def worker_principal(workspace_id: uuid.UUID) -> Principal:
 
 
 def _finish_failed(task: AgentTask, error: str) -> None:
-    task.status, task.error, task.finished_at = TaskStatus.failed.value, error[:2000], utcnow()
+    task.status, task.error, task.finished_at = TaskStatus.failed, error[:2000], utcnow()
 
 
 async def _record(

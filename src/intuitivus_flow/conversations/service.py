@@ -418,9 +418,9 @@ async def responding_agent(session: AsyncSession, conversation: Conversation) ->
     settings = await ConversationSettingsRepository(session, conversation.workspace_id).current()
     for agent_id in (conversation.agent_id, settings.default_agent_id if settings else None):
         agent = await agents.get(agent_id) if agent_id else None
-        if agent is not None and agent.status == AgentStatus.active.value:
+        if agent is not None and agent.status == AgentStatus.active:
             return agent
-    return await agents.first(agents.listing(status=AgentStatus.active.value))
+    return await agents.first(agents.listing(status=AgentStatus.active))
 
 
 # --- outbound --------------------------------------------------------------------------------

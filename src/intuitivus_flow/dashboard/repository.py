@@ -99,5 +99,5 @@ class DashboardQueries(WorkspaceQueries):
         return list(result.scalars().all())
 
 
-FINISHED_OK = TaskStatus.succeeded.value
-FINISHED_FAILED = TaskStatus.failed.value
+FINISHED_OK = TaskStatus.succeeded
+FINISHED_FAILED = TaskStatus.failed
