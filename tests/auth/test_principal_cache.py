@@ -270,3 +270,37 @@ async def test_an_api_key_is_cached_from_its_second_use() -> None:
     for _ in range(4):
         await cache.principal("key:abc", load)
     assert load.calls == 2
+
+
+class StaleReadVersions(MemoryVersions):
+    """Versions whose read answers what Redis held when it was sent, while a bump in the same
+    process lands in between (two requests interleaved at the read's await)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during_read: Any = None
+
+    async def read(self, workspace_id: uuid.UUID) -> Versions:
+        before = await super().read(workspace_id)
+        if self.during_read is not None:
+            hook, self.during_read = self.during_read, None
+            await hook()
+        return before
+
+
+async def test_a_bump_during_the_version_read_is_not_served_past() -> None:
+    versions = StaleReadVersions()
+    cache = PrincipalCache(versions, ttl_seconds=30)
+    principal = a_principal()
+    load = Loader(principal)
+    workspace = principal.workspace_id
+    await cache.principal("session:1", load, workspace_id=workspace)
+
+    async def revoke() -> None:
+        await cache.bump({workspace}, everything=False)
+
+    versions.during_read = revoke
+    # The read returns the versions from before the revocation; the entry was dropped under
+    # it, so the cache neither fails (KeyError) nor serves it: the database decides.
+    await cache.principal("session:1", load, workspace_id=workspace)
+    assert load.calls == 2

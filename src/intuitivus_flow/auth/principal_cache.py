@@ -188,6 +188,10 @@ class PrincipalCache:
         ):
             self._entries.pop(key, None)
             return None
+        if self._entries.get(key) is not entry:
+            # While the versions were read, a bump in this process cleared the entry (or it
+            # was evicted): the versions may predate that bump, so the entry is not trusted.
+            return None
         self._entries.move_to_end(key)
         return entry.principal
 
