@@ -19,7 +19,13 @@ from intuitivus_flow.conversations.numbers import ConnectedNumber, GraphApi
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
-from intuitivus_flow.kit.errors import Conflict, Forbidden, TooManyRequests, Unauthorized
+from intuitivus_flow.kit.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.kit.pagination import Page
@@ -63,6 +69,7 @@ async def get_settings(session: DbSession, principal: CurrentPrincipal) -> Conve
 
 @router.patch(
     "/settings",
+    openapi_extra=route_errors(NotFound),  # a default agent of another workspace
     dependencies=[requires(Scope.conversations_write)],
     response_model=schemas.SettingsRead,
     summary="Change settings",

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 
+from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.dataport import service as dataport
 from intuitivus_flow.dataport.exporter import ExportPlan
 from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult, ImportRunRead
@@ -13,6 +14,7 @@ from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.openapi import route_errors
 
 router = APIRouter(prefix="/api/data", tags=["data"])
 
@@ -57,6 +59,7 @@ async def export_data(
 
 @router.post(
     "/import",
+    openapi_extra=route_errors(PlanLimitReached),  # imported agents count against the plan
     dependencies=[requires(Scope.data_import)],
     response_model=ImportResult,
     summary="Import into the workspace",
