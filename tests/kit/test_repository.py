@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Column, MetaData, Table, Uuid, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
@@ -112,6 +112,9 @@ async def test_inserts_and_raw_sql_pass_through_unchanged(
         raw = text("SELECT 1")
         assert contacts.restrict(raw) is raw
         assert workspace_owned_entities(select(Workspace.id)) == []
+        unmapped = Table("unmapped_rows", MetaData(), Column("workspace_id", Uuid))
+        with pytest.raises(LookupError, match="unmapped_rows is not mapped"):
+            contacts.restrict(select(unmapped.c.workspace_id))
 
 
 async def test_count_and_paginate(

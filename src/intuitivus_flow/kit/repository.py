@@ -268,7 +268,9 @@ def _workspace_owned_class(table_name: str) -> Any:
         table = mapper.local_table
         if isinstance(table, Table) and table.fullname == table_name:
             return mapper.class_ if "workspace_id" in table.c else None
-    return None
+    # An unmapped table gives the criteria nothing to attach to; one holding workspace rows
+    # would go unfiltered, so the statement is refused rather than run.
+    raise LookupError(f"{table_name} is not mapped: a workspace repository cannot restrict it")
 
 
 def dialect_insert(session: AsyncSession, model: type[Any]) -> Any:
