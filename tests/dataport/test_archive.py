@@ -9,8 +9,8 @@ import pytest
 from tests.dataport.support import make_zip
 
 from intuitivus_flow.dataport import codec
-from intuitivus_flow.dataport.archive import Archive, ImportLimits
 from intuitivus_flow.dataport.exceptions import ImportRejected, ImportTooLarge
+from intuitivus_flow.dataport.imports.archive import Archive, ImportLimits
 from intuitivus_flow.dataport.registry import BY_NAME
 
 LIMITS = ImportLimits(

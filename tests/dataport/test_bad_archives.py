@@ -16,7 +16,7 @@ from tests.dataport.test_queued_import import job_of, make_ready, queue, run_wor
 from tests.helpers import assert_problem
 
 from intuitivus_flow.agents.models import Agent
-from intuitivus_flow.dataport import importer
+from intuitivus_flow.dataport.imports import service as importer
 
 # What a readable message never holds: exception class names, SQL, driver module paths.
 LEAKS = ("Error", "Exception", "SELECT", "INSERT", "sqlalchemy", "asyncpg", "sqlite3", "Traceback")

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from intuitivus_flow.auth import service as auth
 from intuitivus_flow.config import Settings, get_settings
-from intuitivus_flow.dataport import importer
 from intuitivus_flow.dataport.cli import app
+from intuitivus_flow.dataport.imports import service as importer
 from intuitivus_flow.kit import migrations
 from intuitivus_flow.kit.db import create_engine, create_session_factory, unit_of_work
 

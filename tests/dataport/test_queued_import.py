@@ -30,11 +30,11 @@ from tests.helpers import assert_problem, invite_and_join
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.dataport import service as dataport_service
-from intuitivus_flow.dataport import uploads
 from intuitivus_flow.dataport.exceptions import UploadGone
+from intuitivus_flow.dataport.imports import uploads
+from intuitivus_flow.dataport.imports.uploads import UploadStore
 from intuitivus_flow.dataport.models import ImportRun, ImportUploadChunk
 from intuitivus_flow.dataport.repository import PortableRows
-from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.kit.db import unit_of_work

@@ -63,8 +63,9 @@ class ImportUploadChunk(Base):
     """One piece of a queued import's upload (up to `uploads.CHUNK_BYTES`), in `seq` order.
 
     The upload lives in the database, not on a disk, because the web process that receives it
-    and the worker that imports it may share nothing else (dataport/uploads.py). No workspace
-    column: a chunk belongs to its run, and every query reaches it through the run's workspace.
+    and the worker that imports it may share nothing else (dataport/imports/uploads.py). No
+    workspace column: a chunk belongs to its run, and every query reaches it through the run's
+    workspace.
     """
 
     __tablename__ = "import_upload_chunks"

@@ -168,7 +168,7 @@ class ImportRunRepository(WorkspaceRepository[ImportRun]):
 
 
 class UploadChunkRepository(WorkspaceQueries):
-    """The chunks of one workspace's import uploads (dataport/uploads.py).
+    """The chunks of one workspace's import uploads (dataport/imports/uploads.py).
 
     A chunk has no workspace column of its own, so every read and delete is scoped through the
     run it belongs to; `add` writes to a run the caller has just added to this workspace.

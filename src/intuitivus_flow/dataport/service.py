@@ -22,10 +22,12 @@ from intuitivus_flow.agents import service as agents
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.plans import Limit
 from intuitivus_flow.config import Settings
-from intuitivus_flow.dataport import exporter, importer
-from intuitivus_flow.dataport.archive import Archive, ImportLimits, open_archive
-from intuitivus_flow.dataport.exporter import ExportPlan, Progress
-from intuitivus_flow.dataport.importer import ImportProgress
+from intuitivus_flow.dataport.exports import service as exporter
+from intuitivus_flow.dataport.exports.service import ExportPlan, Progress
+from intuitivus_flow.dataport.imports import service as importer
+from intuitivus_flow.dataport.imports.archive import Archive, ImportLimits, open_archive
+from intuitivus_flow.dataport.imports.service import ImportProgress
+from intuitivus_flow.dataport.imports.uploads import UploadStore
 from intuitivus_flow.dataport.models import FINISHED, ImportRun, ImportStatus
 from intuitivus_flow.dataport.registry import BY_NAME, ENTITIES
 from intuitivus_flow.dataport.repository import ImportRunRepository
@@ -36,7 +38,6 @@ from intuitivus_flow.dataport.schemas import (
     ImportResult,
     ImportRunRead,
 )
-from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal
@@ -174,7 +175,7 @@ async def request_import(
     limits: ImportLimits,
 ) -> ImportRunRead:
     """Queue an import: the archive's shape and size are checked now (not a zip, too large:
-    answered at once); the run, its upload (dataport/uploads.py) and the job are written in
+    answered at once); the run, its upload (dataport/imports/uploads.py) and the job are written in
     the caller's transaction, so all three exist exactly together. Rows are validated by the
     job."""
     _authorise(principal, Scope.data_import)

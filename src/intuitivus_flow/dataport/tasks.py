@@ -30,13 +30,13 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.dataport import service as dataport
-from intuitivus_flow.dataport.archive import ImportLimits, open_archive
 from intuitivus_flow.dataport.exceptions import ImportRejected
+from intuitivus_flow.dataport.imports.archive import ImportLimits, open_archive
+from intuitivus_flow.dataport.imports.progress import Lease, RunProgress
+from intuitivus_flow.dataport.imports.uploads import UploadStore
 from intuitivus_flow.dataport.models import FINISHED, ImportStatus
-from intuitivus_flow.dataport.progress import Lease, RunProgress
 from intuitivus_flow.dataport.repository import AbandonedImports, ImportRunRepository
 from intuitivus_flow.dataport.schemas import ImportResult
-from intuitivus_flow.dataport.uploads import UploadStore
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.jobs.context import JobContext

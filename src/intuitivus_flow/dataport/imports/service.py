@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.billing import service as billing
-from intuitivus_flow.dataport.archive import Archive, ParsedRow, Problems
+from intuitivus_flow.dataport.imports.archive import Archive, ParsedRow, Problems
 from intuitivus_flow.dataport.registry import BY_NAME, ENTITIES, REFERENCED, EntitySpec
 from intuitivus_flow.dataport.repository import InstanceValues, PortableRows
 

@@ -1,0 +1,1 @@
+"""Imports sub-domain: the uploaded archive, its stored upload, validate-then-write, progress."""
