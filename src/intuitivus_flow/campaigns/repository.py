@@ -72,9 +72,7 @@ class DailyBudgetPauseLookup(Repository[Campaign]):
             )
             .order_by(Campaign.resume_at, Campaign.id)
         )
-        return [
-            (workspace, campaign) for workspace, campaign in await self.session.execute(statement)
-        ]
+        return [(workspace, campaign) for workspace, campaign in await self.execute(statement)]
 
 
 class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
@@ -83,9 +81,8 @@ class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
 
     async def replace_days(self, campaign_id: uuid.UUID, rows: Sequence[CampaignReport]) -> None:
         """Store the rows; a day reported again replaces what was stored for it."""
-        await self.session.execute(
+        await self.execute(
             delete(CampaignReport).where(
-                CampaignReport.workspace_id == self.workspace_id,
                 CampaignReport.campaign_id == campaign_id,
                 CampaignReport.report_date.in_([row.report_date for row in rows]),
             )
@@ -105,12 +102,11 @@ class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
         statement = (
             select(CampaignReport.campaign_id, *SUMS)
             .where(
-                CampaignReport.workspace_id == self.workspace_id,
                 CampaignReport.campaign_id.in_(campaign_ids),
             )
             .group_by(CampaignReport.campaign_id)
         )
-        rows = (await self.session.execute(statement)).all()
+        rows = (await self.execute(statement)).all()
         return {
             campaign_id: Totals(int(a), int(b), int(c), int(d), int(e))
             for campaign_id, a, b, c, d, e in rows
@@ -120,9 +116,8 @@ class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
         return (await self.totals([campaign_id])).get(campaign_id, Totals())
 
     async def spend_on(self, campaign_id: uuid.UUID, day: date) -> int:
-        spend = await self.session.scalar(
+        spend = await self.scalar(
             select(CampaignReport.spend_minor).where(
-                CampaignReport.workspace_id == self.workspace_id,
                 CampaignReport.campaign_id == campaign_id,
                 CampaignReport.report_date == day,
             )
@@ -131,10 +126,9 @@ class CampaignReportRepository(WorkspaceRepository[CampaignReport]):
 
     async def reported_dates(self, campaign_id: uuid.UUID) -> set[date]:
         statement = select(CampaignReport.report_date).where(
-            CampaignReport.workspace_id == self.workspace_id,
             CampaignReport.campaign_id == campaign_id,
         )
-        return set((await self.session.execute(statement)).scalars().all())
+        return set((await self.execute(statement)).scalars().all())
 
 
 class CampaignEventRepository(WorkspaceRepository[CampaignEvent]):

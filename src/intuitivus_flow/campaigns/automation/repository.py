@@ -47,9 +47,8 @@ class CampaignStepRepository(WorkspaceRepository[CampaignStep]):
         )
 
     async def count_in(self, campaign_id: uuid.UUID) -> int:
-        found = await self.session.scalar(
+        found = await self.scalar(
             select(func.count()).where(
-                CampaignStep.workspace_id == self.workspace_id,
                 CampaignStep.campaign_id == campaign_id,
             )
         )
@@ -61,17 +60,14 @@ class CampaignStepRepository(WorkspaceRepository[CampaignStep]):
         engines check that row by row, so the rows pass through negative positions."""
         if first > last:
             return
-        mine = (
-            CampaignStep.workspace_id == self.workspace_id,
-            CampaignStep.campaign_id == campaign_id,
-        )
-        await self.session.execute(
+        mine = (CampaignStep.campaign_id == campaign_id,)
+        await self.execute(
             update(CampaignStep)
             .where(*mine, CampaignStep.position.between(first, last))
             .values(position=-(CampaignStep.position + by))
             .execution_options(synchronize_session="fetch")
         )
-        await self.session.execute(
+        await self.execute(
             update(CampaignStep)
             .where(*mine, CampaignStep.position < 0)
             .values(position=-CampaignStep.position)
@@ -105,9 +101,8 @@ class CampaignStepRepository(WorkspaceRepository[CampaignStep]):
         )
 
     async def remove_all(self, campaign_id: uuid.UUID) -> None:
-        await self.session.execute(
+        await self.execute(
             delete(CampaignStep).where(
-                CampaignStep.workspace_id == self.workspace_id,
                 CampaignStep.campaign_id == campaign_id,
             )
         )
@@ -143,25 +138,23 @@ class DeliveryRepository(WorkspaceRepository[CampaignStepDelivery]):
             .on_conflict_do_nothing(index_elements=["step_id", "contact_id"])
             .returning(CampaignStepDelivery.id)
         )
-        inserted = (await self.session.execute(statement)).scalar_one_or_none()
+        inserted = (await self.execute(statement)).scalar_one_or_none()
         return None if inserted is None else await self.get(inserted)
 
     async def count_by_step(self, campaign_id: uuid.UUID) -> dict[uuid.UUID, int]:
         statement = (
             select(CampaignStepDelivery.step_id, func.count())
             .where(
-                CampaignStepDelivery.workspace_id == self.workspace_id,
                 CampaignStepDelivery.campaign_id == campaign_id,
             )
             .group_by(CampaignStepDelivery.step_id)
         )
-        return {step: int(count) for step, count in (await self.session.execute(statement)).all()}
+        return {step: int(count) for step, count in (await self.execute(statement)).all()}
 
     async def exists_for_step(self, step_id: uuid.UUID) -> bool:
-        found = await self.session.scalar(
+        found = await self.scalar(
             select(CampaignStepDelivery.id)
             .where(
-                CampaignStepDelivery.workspace_id == self.workspace_id,
                 CampaignStepDelivery.step_id == step_id,
             )
             .limit(1)
@@ -169,10 +162,9 @@ class DeliveryRepository(WorkspaceRepository[CampaignStepDelivery]):
         return found is not None
 
     async def exists_for(self, campaign_id: uuid.UUID) -> bool:
-        found = await self.session.scalar(
+        found = await self.scalar(
             select(CampaignStepDelivery.id)
             .where(
-                CampaignStepDelivery.workspace_id == self.workspace_id,
                 CampaignStepDelivery.campaign_id == campaign_id,
             )
             .limit(1)
@@ -208,11 +200,10 @@ class CampaignJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var]
     not_found_message = "Job not found"
 
     async def failed(self, queue: str) -> int:
-        count = await self.session.scalar(
+        count = await self.scalar(
             select(func.count())
             .select_from(Job)
             .where(
-                Job.workspace_id == self.workspace_id,
                 Job.queue == queue,
                 Job.status == JobStatus.failed.value,
             )
@@ -222,10 +213,9 @@ class CampaignJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var]
     async def waiting_for_step(self, kind: str, step_id: uuid.UUID) -> bool:
         """Whether a queued or running job of `kind` is for the step (its dedupe key starts
         with `campaign-step:<step>:`)."""
-        found = await self.session.scalar(
+        found = await self.scalar(
             select(Job.id)
             .where(
-                Job.workspace_id == self.workspace_id,
                 Job.kind == kind,
                 Job.status.in_([JobStatus.queued.value, JobStatus.running.value]),
                 Job.dedupe_key.startswith(f"campaign-step:{step_id}:", autoescape=True),
@@ -265,11 +255,10 @@ class InboundMessageRepository(WorkspaceRepository[Message]):
     not_found_message = "Message not found"
 
     async def exists_since(self, contact_id: uuid.UUID, since: datetime) -> bool:
-        found = await self.session.scalar(
+        found = await self.scalar(
             select(Message.id)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .where(
-                Message.workspace_id == self.workspace_id,
                 Conversation.contact_id == contact_id,
                 Message.direction == Direction.inbound.value,
                 Message.created_at >= since,
