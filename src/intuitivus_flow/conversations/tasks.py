@@ -46,6 +46,7 @@ from intuitivus_flow.kit.crypto import SecretBox
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.outbound import OutboundPolicy
 from intuitivus_flow.llm import service as llm
+from intuitivus_flow.llm.fallback import NoProviderAvailable
 from intuitivus_flow.llm.providers import ChatMessage, ChatRequest, ProviderKind
 from intuitivus_flow.observability.metrics import get_metrics
 
@@ -109,14 +110,19 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
     except PlanLimitReached as refused:
         return _not_answered(inbound, refused)
     history = await messages.history(conversation.id, limit=HISTORY_MESSAGES)
-    completion, cost = await llm.complete(
-        session,
-        _worker_principal(workspace_id),
-        request=_request(agent, history),
-        box=runtime.box,
-        outbound=runtime.outbound,
-        provider=ProviderKind(agent.provider) if agent.provider else None,
-    )
+    try:
+        completion, cost = await llm.complete(
+            session,
+            _worker_principal(workspace_id),
+            request=_request(agent, history),
+            box=runtime.box,
+            outbound=runtime.outbound,
+            provider=ProviderKind(agent.provider) if agent.provider else None,
+        )
+    except NoProviderAvailable as failure:
+        if job.attempts < job.max_attempts:
+            raise  # retried with backoff: a provider may answer by then
+        return _no_completion(inbound, failure)
     try:
         answer = await service.queue_outbound(
             session,
@@ -150,6 +156,14 @@ def _not_answered(inbound: Message, refused: PlanLimitReached) -> dict[str, str]
     service.note_reply_refused(inbound, refused)
     get_metrics().agent_replies_total.labels(outcome="message_quota").inc()
     return {"skipped": "message quota"}
+
+
+def _no_completion(inbound: Message, failure: NoProviderAvailable) -> dict[str, str]:
+    """Every provider failed, on the job's last attempt: the inbox shows why the contact got
+    no answer on their message, instead of a silence only the job table explains."""
+    inbound.error = f"The agent could not reply: {failure.detail}"[:2000]
+    get_metrics().agent_replies_total.labels(outcome="llm_unavailable").inc()
+    return {"skipped": "no LLM provider answered"}
 
 
 async def deliver(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> dict[str, str]:
