@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.campaigns.automation.channels import TemplateMessage, TextMessage
+from intuitivus_flow.campaigns.automation.senders import TemplateMessage, TextMessage
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.campaigns.automation.channels import TemplateMessage, TextMessage
+from intuitivus_flow.campaigns.automation.senders import TemplateMessage, TextMessage
 from intuitivus_flow.config import Settings
 
 

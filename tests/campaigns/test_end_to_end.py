@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from intuitivus_flow.campaigns import tasks
-from intuitivus_flow.campaigns.automation.channels import ConversationsSender
+from intuitivus_flow.campaigns.automation.senders import ConversationsSender
 from intuitivus_flow.campaigns.automation.service import QUEUE
 from intuitivus_flow.campaigns.models import CampaignStepDelivery
 from intuitivus_flow.conversations.models import Conversation, Message

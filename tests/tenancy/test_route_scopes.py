@@ -32,7 +32,7 @@ NO_SCOPE = {
     ("GET", "/api/auth/me"): "who am I: any valid credential",
     ("POST", "/api/auth/logout"): "any session signs itself out (keys are revoked instead)",
     ("POST", "/api/auth/password"): "people only: a key is refused whatever its scopes",
-    ("GET", "/metrics"): "the metrics token, not an API key (observability/access.py)",
+    ("GET", "/metrics"): "the metrics token, not an API key (observability/metrics_guard.py)",
 }
 # Operations with rules beyond their scopes, which a key with only those scopes cannot pass.
 BEYOND_SCOPES = {
@@ -101,7 +101,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def _accepts_a_key(operation: schemathesis.APIOperation) -> bool:
-    # /metrics has its own token, not an API key (observability/access.py).
+    # /metrics has its own token, not an API key (observability/metrics_guard.py).
     return operation.path.startswith("/api/") and bool(operation.definition.raw.get("security"))
 
 

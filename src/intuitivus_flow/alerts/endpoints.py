@@ -22,7 +22,7 @@ from intuitivus_flow.kit.errors import Conflict, FlowError
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.kit.pagination import Page
-from intuitivus_flow.metrics_history.access import OperatorReader, OperatorWriter
+from intuitivus_flow.metrics_history.operator_guard import OperatorReader, OperatorWriter
 
 router = APIRouter(prefix="/api/alerts", tags=["operations"])
 

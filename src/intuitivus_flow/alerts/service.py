@@ -1,6 +1,6 @@
 """Alerting use cases for the API, the CLI and the pages: read alerts, manage silences, SLOs.
 
-Operations data is instance-wide; callers are operators (see metrics_history/access.py), so
+Operations data is instance-wide; callers are operators (see metrics_history/operator_guard.py), so
 these functions take the acting operator's name where they record who did something.
 """
 

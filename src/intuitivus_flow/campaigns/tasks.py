@@ -24,18 +24,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.campaigns import service as campaigns
-from intuitivus_flow.campaigns.automation.channels import (
+from intuitivus_flow.campaigns.automation.repository import (
+    CampaignStepRepository,
+    ConversionRepository,
+    DeliveryRepository,
+)
+from intuitivus_flow.campaigns.automation.senders import (
     CampaignSender,
     MessageQuotaReached,
     SendSkipped,
     TemplateMessage,
     TextMessage,
     sender_from_settings,
-)
-from intuitivus_flow.campaigns.automation.repository import (
-    CampaignStepRepository,
-    ConversionRepository,
-    DeliveryRepository,
 )
 from intuitivus_flow.campaigns.automation.service import ENROLL, QUEUE, RUN_STEP, step_dedupe_key
 from intuitivus_flow.campaigns.models import (

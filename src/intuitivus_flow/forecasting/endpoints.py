@@ -14,7 +14,7 @@ from intuitivus_flow.identity.requirements import checked_by_operator_access
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.http.deps import Context, DbSession
-from intuitivus_flow.metrics_history.access import OperatorReader
+from intuitivus_flow.metrics_history.operator_guard import OperatorReader
 
 router = APIRouter(tags=["operations"])
 

@@ -11,7 +11,7 @@ from intuitivus_flow.identity.requirements import checked_by_operator_access
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.metrics_history import service
-from intuitivus_flow.metrics_history.access import OperatorReader
+from intuitivus_flow.metrics_history.operator_guard import OperatorReader
 from intuitivus_flow.metrics_history.schemas import Series
 
 router = APIRouter(prefix="/api/metrics", tags=["operations"])

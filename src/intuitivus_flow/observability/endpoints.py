@@ -9,8 +9,8 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from intuitivus_flow.kit.errors import Forbidden
 from intuitivus_flow.kit.http.openapi import route_errors
-from intuitivus_flow.observability.access import MetricsAccess
 from intuitivus_flow.observability.metrics import collect_registry
+from intuitivus_flow.observability.metrics_guard import MetricsAccess
 
 if TYPE_CHECKING:
     from intuitivus_flow.observability.install import Observability

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from intuitivus_flow.config import ConfigurationError, Settings
 from intuitivus_flow.identity.requirements import checked_by_operator_access
 from intuitivus_flow.identity.scopes import Scope as ApiScope
-from intuitivus_flow.observability.access import OpsReadAccess, OpsWriteAccess
+from intuitivus_flow.observability.metrics_guard import OpsReadAccess, OpsWriteAccess
 
 EXEMPT_PREFIXES = ("/health", "/ready", "/metrics", "/api/ops")
 MAX_LATENCY_MS = 60_000

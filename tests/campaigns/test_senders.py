@@ -8,7 +8,7 @@ import pytest
 
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.billing.plans import PLANS, Limit, PlanId
-from intuitivus_flow.campaigns.automation.channels import (
+from intuitivus_flow.campaigns.automation.senders import (
     ChannelNotConfigured,
     ContactUnreachable,
     ConversationsSender,
@@ -40,7 +40,7 @@ def test_a_configured_factory_is_loaded(tmp_path: Path, monkeypatch: pytest.Monk
     [
         ("tests.campaigns.nowhere:build", "cannot load"),
         ("tests.campaigns.process_sender:missing", "cannot load"),
-        ("tests.campaigns.test_channels:not_a_sender", "did not build a sender"),
+        ("tests.campaigns.test_senders:not_a_sender", "did not build a sender"),
     ],
 )
 def test_a_bad_factory_is_a_configuration_error(tmp_path: Path, path: str, message: str) -> None:

@@ -20,7 +20,7 @@ from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
-from intuitivus_flow.observability.access import address_allowed, token_matches
+from intuitivus_flow.observability.metrics_guard import address_allowed, token_matches
 
 _bearer = HTTPBearer(auto_error=False, description="Access token, API key or metrics token")
 
@@ -47,7 +47,8 @@ async def operator_reader(
     address: ClientAddress,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Operator:
-    # The same token rules as /metrics (observability/access.py): right token, allowed network.
+    # The same token rules as /metrics (observability/metrics_guard.py): right token, allowed
+    # network.
     if token_matches(context.settings, bearer):
         if not address_allowed(context.settings, address):
             raise Forbidden("This address may not use the metrics token")
