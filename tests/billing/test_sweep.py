@@ -13,7 +13,8 @@ import httpx
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from intuitivus_flow.billing import manual_payments, tasks
+from intuitivus_flow.billing import tasks
+from intuitivus_flow.billing.payments import manual as manual_payments
 from intuitivus_flow.billing.sweep import SweepResult, sweep_subscriptions
 from intuitivus_flow.jobs.models import Job, JobStatus
 from intuitivus_flow.jobs.registry import TaskRegistry
@@ -232,7 +233,7 @@ class TestPeriodicJob:
         async with context.sessions() as session:
             job = await session.get(Job, await _only_job(session))
             assert job is not None
-            assert job.status == JobStatus.succeeded.value, job.last_error
+            assert job.status == JobStatus.succeeded, job.last_error
             assert job.result == {"past_due": 0, "canceled": 0, "renewed": 0}
 
 

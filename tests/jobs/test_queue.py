@@ -136,7 +136,7 @@ async def test_failures_retry_with_backoff_then_give_up(
     async with sessions() as session:
         job = await session.scalar(select(Job))
     assert job is not None
-    assert job.status == JobStatus.failed.value
+    assert job.status == JobStatus.failed
     assert job.last_error == "RuntimeError: vendor down"
 
 

@@ -56,7 +56,7 @@ async def add_jobs(sessions: SessionFactory, now: datetime) -> None:
             Job(
                 kind="running-old",
                 payload={},
-                status=JobStatus.running.value,
+                status=JobStatus.running,
                 run_at=now - timedelta(days=90),
             )
         )

@@ -73,7 +73,7 @@ async def test_trainer_and_history_maintenance_run_as_periodic_jobs(
     async with sessions() as session:
         jobs = {job.kind: job for job in await session.scalars(select(Job))}
     assert {kind: job.status for kind, job in jobs.items()} == dict.fromkeys(
-        OPERATIONS, JobStatus.succeeded.value
+        OPERATIONS, JobStatus.succeeded
     )
     assert "trained" in (jobs[forecasting_tasks.TRAIN_MODELS].result or {})
     assert "deleted_rows" in (jobs[history_tasks.MAINTAIN_HISTORY].result or {})

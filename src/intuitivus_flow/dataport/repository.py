@@ -217,7 +217,7 @@ class AbandonedImports:
     async def settle(self, *, older_than: datetime, now: datetime, message: str) -> int:
         live_job = exists().where(
             Job.id == ImportRun.job_id,
-            Job.status.in_([JobStatus.queued.value, JobStatus.running.value]),
+            Job.status.in_([JobStatus.queued, JobStatus.running]),
         )
         abandoned = select(ImportRun.id).where(ImportRun.created_at < older_than, ~live_job)
         await self.session.execute(

@@ -241,7 +241,7 @@ async def _jobs(
 
 
 # A job in one of these states will not run the import again.
-_JOB_ENDED = frozenset({JobStatus.failed.value, JobStatus.cancelled.value})
+_JOB_ENDED = frozenset({JobStatus.failed, JobStatus.cancelled})
 UNEXPECTED = "an unexpected error; it was logged for the operators"
 
 
@@ -255,7 +255,7 @@ def run_view(run: ImportRun, job: Job | None) -> ImportRunRead:
     status, message = ImportStatus(run.status), run.message
     if status not in FINISHED and job is not None and job.status in _JOB_ENDED:
         status = ImportStatus.failed
-        reason = "it was cancelled" if job.status == JobStatus.cancelled.value else UNEXPECTED
+        reason = "it was cancelled" if job.status == JobStatus.cancelled else UNEXPECTED
         message = f"The import stopped before it finished ({reason}). Nothing was imported."
     progress: dict[str, Any] = run.progress or {}
     entities = [EntityProgress.model_validate(item) for item in progress.get("entities", [])]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, str_enum, utcnow
 
 # Every queue the product uses; one worker (embedded or `intuitivus-flow worker`) takes them all
 # unless told otherwise (`--queues campaigns` for a dedicated campaigns worker).
@@ -46,7 +46,7 @@ class Job(IdMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Enqueuing twice with one key gives one job (e.g. "campaign-step:<step>:<contact>").
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
-    status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued.value)
+    status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus), default=JobStatus.queued)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)

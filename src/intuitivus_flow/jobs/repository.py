@@ -48,9 +48,9 @@ class JobQueueRepository(Repository[Job]):
         self, *, queues: list[str], worker: str, now: datetime, lease: timedelta
     ) -> uuid.UUID | None:
         claimable = or_(
-            and_(Job.status == JobStatus.queued.value, Job.run_at <= now),
+            and_(Job.status == JobStatus.queued, Job.run_at <= now),
             # A running job whose lease ran out belongs to a worker that died: run it again.
-            and_(Job.status == JobStatus.running.value, Job.locked_until < now),
+            and_(Job.status == JobStatus.running, Job.locked_until < now),
         )
         candidate = (
             select(Job.id)
@@ -64,7 +64,7 @@ class JobQueueRepository(Repository[Job]):
             update(Job)
             .where(Job.id == candidate.scalar_subquery(), claimable)
             .values(
-                status=JobStatus.running.value,
+                status=JobStatus.running,
                 locked_by=worker,
                 locked_until=now + lease,
                 attempts=Job.attempts + 1,
@@ -82,7 +82,7 @@ class JobQueueRepository(Repository[Job]):
         return await self._update_held(
             job_id,
             worker,
-            status=JobStatus.succeeded.value,
+            status=JobStatus.succeeded,
             finished_at=now,
             result=result,
             locked_until=None,
@@ -94,7 +94,7 @@ class JobQueueRepository(Repository[Job]):
         return await self._update_held(
             job_id,
             worker,
-            status=JobStatus.queued.value,
+            status=JobStatus.queued,
             run_at=run_at,
             last_error=error,
             locked_by=None,
@@ -106,7 +106,7 @@ class JobQueueRepository(Repository[Job]):
         return await self._update_held(
             job_id,
             worker,
-            status=JobStatus.queued.value,
+            status=JobStatus.queued,
             run_at=run_at,
             attempts=Job.attempts - 1,
             locked_by=None,
@@ -124,14 +124,14 @@ class JobQueueRepository(Repository[Job]):
         return await self._update_held(
             job_id,
             worker,
-            status=JobStatus.failed.value,
+            status=JobStatus.failed,
             finished_at=now,
             last_error=error,
             locked_until=None,
         )
 
     async def delete_finished(
-        self, *, statuses: list[str], finished_before: datetime, limit: int
+        self, *, statuses: list[JobStatus], finished_before: datetime, limit: int
     ) -> int:
         """Delete up to `limit` jobs in `statuses` that finished before the cutoff; one
         bounded statement, so the rows it locks are few and held briefly."""
@@ -148,15 +148,15 @@ class JobQueueRepository(Repository[Job]):
         return int(getattr(result, "rowcount", 0))
 
     async def stats(self, now: datetime) -> list[QueueStats]:
-        ready = and_(Job.status == JobStatus.queued.value, Job.run_at <= now)
+        ready = and_(Job.status == JobStatus.queued, Job.run_at <= now)
         statement = (
             select(
                 Job.queue,
                 func.count().filter(ready),
                 func.min(Job.run_at).filter(ready),
-                func.count().filter(Job.status == JobStatus.running.value),
+                func.count().filter(Job.status == JobStatus.running),
             )
-            .where(Job.status.in_([JobStatus.queued.value, JobStatus.running.value]))
+            .where(Job.status.in_([JobStatus.queued, JobStatus.running]))
             .group_by(Job.queue)
         )
         rows = (await self.session.execute(statement)).all()
@@ -175,9 +175,7 @@ class JobQueueRepository(Repository[Job]):
         condition: ColumnElement[bool] | None = None,
         **values: Any,
     ) -> bool:
-        held = and_(
-            Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running.value
-        )
+        held = and_(Job.id == job_id, Job.locked_by == worker, Job.status == JobStatus.running)
         result = await self.session.execute(
             update(Job)
             .where(held if condition is None else and_(held, condition))
@@ -197,8 +195,8 @@ class WorkspaceJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var
     async def cancel_if_waiting(self, job_id: uuid.UUID, now: datetime) -> bool:
         result = await self.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.queued.value)
-            .values(status=JobStatus.cancelled.value, finished_at=now)
+            .where(Job.id == job_id, Job.status == JobStatus.queued)
+            .values(status=JobStatus.cancelled, finished_at=now)
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0))

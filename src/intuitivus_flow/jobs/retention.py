@@ -30,8 +30,8 @@ MAX_BATCHES = 200
 
 TASKS = TaskList("jobs")
 
-DONE = [JobStatus.succeeded.value, JobStatus.cancelled.value]
-FAILED = [JobStatus.failed.value]
+DONE = [JobStatus.succeeded, JobStatus.cancelled]
+FAILED = [JobStatus.failed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ async def prune(
 
 
 async def _prune_statuses(
-    sessions: SessionFactory, statuses: list[str], cutoff: datetime, batch: int, batches: int
+    sessions: SessionFactory, statuses: list[JobStatus], cutoff: datetime, batch: int, batches: int
 ) -> int:
     deleted = 0
     for _ in range(batches):

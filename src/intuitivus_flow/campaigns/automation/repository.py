@@ -205,7 +205,7 @@ class CampaignJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var]
             .select_from(Job)
             .where(
                 Job.queue == queue,
-                Job.status == JobStatus.failed.value,
+                Job.status == JobStatus.failed,
             )
         )
         return int(count or 0)
@@ -217,7 +217,7 @@ class CampaignJobRepository(WorkspaceRepository[Job]):  # type: ignore[type-var]
             select(Job.id)
             .where(
                 Job.kind == kind,
-                Job.status.in_([JobStatus.queued.value, JobStatus.running.value]),
+                Job.status.in_([JobStatus.queued, JobStatus.running]),
                 Job.dedupe_key.startswith(f"campaign-step:{step_id}:", autoescape=True),
             )
             .limit(1)
