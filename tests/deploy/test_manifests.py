@@ -354,7 +354,7 @@ def _env_name(field: str) -> str:
 def test_the_configmap_holds_every_non_secret_setting_and_no_secret_one() -> None:
     text = (K8S / "base" / "configmap.yaml").read_text()
     data = yaml.safe_load(text)["data"]
-    commented = set(re.findall(r"^\s*# (FLOW_[A-Z_]+):", text, flags=re.MULTILINE))
+    commented = set(re.findall(r"^\s*# (FLOW_[A-Z0-9_]+):", text, flags=re.MULTILINE))
     for field in Settings.model_fields:
         name = _env_name(field)
         if _is_secret_setting(field):
