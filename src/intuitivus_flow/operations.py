@@ -10,10 +10,11 @@ and stops when the lifespan ends:
 - sampler (every FLOW_METRICS_SAMPLE_SECONDS): one worker per instance writes, under the
   lease `metrics:sampler:<instance>`; the others keep their reading current to take over;
 - evaluator (every FLOW_ALERT_EVALUATION_SECONDS): only the holder of `alerts:evaluator`;
-- dispatcher (every 2 s, evaluator holder only): sends due notifications and retries;
-- trainer (every minute, evaluator holder only): fits the predictive models that are new, due
-  on schedule, drifted or failed (forecasting/service.py);
-- maintenance (hourly): metric partitions ahead and retention.
+- dispatcher (every 2 s, evaluator holder only): sends due notifications and retries.
+
+Work that runs a minute or more apart is a periodic job on the job queue instead, run once
+per slot by whichever worker takes it: the predictive trainer (`forecasting/tasks.py`, every
+minute) and the metric history's partitions and retention (`metrics_history/tasks.py`, hourly).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from intuitivus_flow.alerts.notifications.service import Notifier
 from intuitivus_flow.alerts.rules import RulesError, configured_rules
 from intuitivus_flow.autoscaling.prescaling import PRESCALE_SECONDS, Prescaler
 from intuitivus_flow.config import Settings
-from intuitivus_flow.forecasting import service as forecasting
 from intuitivus_flow.forecasting.evaluator import PredictiveEvaluator
 from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.kit.db import unit_of_work
@@ -54,8 +54,6 @@ from intuitivus_flow.observability.metrics import collect_registry
 logger = logging.getLogger(__name__)
 
 DISPATCH_SECONDS = 2.0
-TRAIN_SECONDS = 60.0
-MAINTENANCE_SECONDS = 3600.0
 MIN_LEASE = timedelta(seconds=30)
 
 
@@ -157,21 +155,6 @@ class Operations:
                 predictive=self.predictive,
             )
 
-    async def train_once(self) -> list[forecasting.TrainingJob]:
-        """Fit the predictive models that need it (evaluator holder only); returns the jobs."""
-        if not self.leading:
-            return []
-        now = self.clock.now()
-        options = self.predictive.options
-        async with unit_of_work(self.context.sessions) as session:
-            jobs = await forecasting.plan_training(
-                session, configured_rules(self.settings), now=now, options=options
-            )
-        for job in jobs:
-            async with unit_of_work(self.context.sessions) as session:
-                await forecasting.train(session, job, now=now, options=options)
-        return jobs
-
     async def dispatch_once(self) -> int:
         """Send every due notification once; returns how many got through."""
         if not self.leading:
@@ -185,12 +168,6 @@ class Operations:
             async with unit_of_work(self.context.sessions) as session:
                 sent += await notifications.deliver(session, delivery_id, self.notifier, now=now)
         return sent
-
-    async def maintain_once(self) -> history.RetentionOutcome:
-        async with unit_of_work(self.context.sessions) as session:
-            return await history.maintain(
-                session, now=self.clock.now(), retention_days=self.settings.metrics_retention_days
-            )
 
     async def release(self) -> None:
         async with unit_of_work(self.context.sessions) as session:
@@ -214,9 +191,7 @@ async def _every(seconds: float, job: Callable[[], Awaitable[object]], name: str
 
 def _jobs(operations: Operations) -> list[tuple[float, Callable[[], Awaitable[object]], str]]:
     settings = operations.settings
-    jobs: list[tuple[float, Callable[[], Awaitable[object]], str]] = [
-        (MAINTENANCE_SECONDS, operations.maintain_once, "maintenance")
-    ]
+    jobs: list[tuple[float, Callable[[], Awaitable[object]], str]] = []
     if settings.metrics_sample_seconds > 0:
         jobs.append((settings.metrics_sample_seconds, operations.sample_once, "sampler"))
         # The HPA's forecast metric reads the sampled request counts (autoscaling/prescaling.py).
@@ -230,7 +205,6 @@ def _jobs(operations: Operations) -> list[tuple[float, Callable[[], Awaitable[ob
             return jobs
         jobs.append((settings.alert_evaluation_seconds, operations.evaluate_once, "evaluator"))
         jobs.append((DISPATCH_SECONDS, operations.dispatch_once, "dispatcher"))
-        jobs.append((TRAIN_SECONDS, operations.train_once, "trainer"))
     return jobs
 
 
