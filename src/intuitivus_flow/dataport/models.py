@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, str_enum, utcnow
 
 
 class ImportStatus(StrEnum):
@@ -44,7 +44,9 @@ class ImportRun(IdMixin, TimestampMixin, Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     file_name: Mapped[str] = mapped_column(String(255), default="")
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(16), default=ImportStatus.queued.value)
+    status: Mapped[ImportStatus] = mapped_column(
+        str_enum(ImportStatus), default=ImportStatus.queued
+    )
     # {"phase": "validate" | "write", "entities": [{"entity", "total", "validated", "written"}]}
     # (a list: PostgreSQL's JSONB does not keep the order of an object's keys).
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -226,7 +226,7 @@ class AbandonedImports:
                 ImportRun.id.in_(abandoned),
                 ImportRun.status.not_in([status.value for status in FINISHED]),
             )
-            .values(status=ImportStatus.failed.value, message=message, finished_at=now)
+            .values(status=ImportStatus.failed, message=message, finished_at=now)
             .execution_options(synchronize_session=False)
         )
         deleted = await self.session.execute(

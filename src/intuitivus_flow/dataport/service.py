@@ -252,7 +252,7 @@ def run_view(run: ImportRun, job: Job | None) -> ImportRunRead:
     outcome (the worker gave up after repeated crashes, or the job was cancelled): then the
     import failed, and nothing of it was written (each attempt rolled back). The job's last
     error is not shown: it is an exception's text (SQL, other rows' values), for the logs."""
-    status, message = ImportStatus(run.status), run.message
+    status, message = run.status, run.message
     if status not in FINISHED and job is not None and job.status in _JOB_ENDED:
         status = ImportStatus.failed
         reason = "it was cancelled" if job.status == JobStatus.cancelled else UNEXPECTED

@@ -147,7 +147,7 @@ async def run_import(session: AsyncSession, job: Job, *, runtime: ImportRuntime)
     run = await ImportRunRepository(session, attempt.workspace_id).get(attempt.run_id)
     if run is None:
         raise PermanentJobError("the import run no longer exists")
-    if ImportStatus(run.status) in FINISHED:
+    if run.status in FINISHED:
         return {"status": run.status}  # delivered again after its outcome committed
     requested_by = run.created_by_id
     progress = _progress(session, attempt, runtime)
@@ -220,7 +220,7 @@ async def _record_success(
 ) -> None:
     await ImportRunRepository(session, attempt.workspace_id).report(
         attempt.run_id,
-        status=ImportStatus.succeeded.value,
+        status=ImportStatus.succeeded,
         progress=progress.completed(),
         created=result.created,
         skipped=result.skipped,
@@ -246,7 +246,7 @@ async def _record_failure(
 ) -> None:
     await ImportRunRepository(session, attempt.workspace_id).report(
         attempt.run_id,
-        status=ImportStatus.failed.value,
+        status=ImportStatus.failed,
         progress=progress.snapshot(),
         errors=failure.errors,
         errors_total=failure.total,

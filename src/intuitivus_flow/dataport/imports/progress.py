@@ -93,7 +93,7 @@ class RunProgress:
         self.phase = "validate"
         self.entities = {name: EntityCount(total=rows) for name, rows in declared.items()}
         await self._write(
-            status=ImportStatus.validating.value,
+            status=ImportStatus.validating,
             started_at=utcnow(),
             finished_at=None,
             message=None,
@@ -111,14 +111,14 @@ class RunProgress:
         else:
             count.written = rows
         if starts_writing:
-            await self._write(status=ImportStatus.importing.value)
+            await self._write(status=ImportStatus.importing)
         elif self._may_write_now():
             await self._write()
 
     async def interrupted(self, attempt: int, max_attempts: int, reason: str) -> None:
         """The attempt failed and the import's transaction was rolled back: back to queued."""
         await self._write(
-            status=ImportStatus.queued.value,
+            status=ImportStatus.queued,
             message=f"Attempt {attempt} of {max_attempts} was interrupted ({reason}); nothing "
             "of it was kept and the import will run again.",
         )
