@@ -13,6 +13,7 @@ from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult, ImportR
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.kit.http.openapi import route_errors
 
@@ -59,7 +60,8 @@ async def export_data(
 
 @router.post(
     "/import",
-    openapi_extra=route_errors(PlanLimitReached),  # imported agents count against the plan
+    # Imported agents count against the plan; a row may conflict while it is written.
+    openapi_extra=route_errors(PlanLimitReached, Conflict),
     dependencies=[requires(Scope.data_import)],
     response_model=ImportResult,
     summary="Import into the workspace",
@@ -86,6 +88,7 @@ async def import_data(
 
 @router.post(
     "/imports",
+    openapi_extra=route_errors(Conflict),  # a conflict while the upload is stored
     dependencies=[requires(Scope.data_import)],
     response_model=ImportRunRead,
     status_code=status.HTTP_202_ACCEPTED,
