@@ -213,7 +213,7 @@ async def ingest_report_file(
 )
 async def list_steps(
     campaign_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> object:
+) -> list[steps.StepRead]:
     """In order, with how many contacts each step was done for. Step ids never change; a
     branch's `if_true`/`if_false` are the ids of the steps it continues at."""
     return await automation.list_steps(session, principal, campaign_id)
@@ -231,7 +231,7 @@ async def replace_steps(
     body: steps.StepsReplace,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> list[steps.StepRead]:
     """The whole ordered list: send_template, send_message, wait, branch (on reply or
     conversion, forward to a later step or stop). Each entry may carry an `id`: a step of the
     campaign keeps its identity, any other id names the entry for the list's branches. Once
@@ -254,7 +254,7 @@ async def add_step(
     body: steps.StepCreate,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> steps.StepRead:
     """Insert one step (at the end unless `position` says where; later steps move down)."""
     return await automation.add_step(
         session,
@@ -279,7 +279,7 @@ async def update_step(
     body: steps.StepUpdate,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> steps.StepRead:
     """New settings for one step (its kind stays); allowed while the automation runs."""
     return await automation.update_step(
         session, principal, campaign_id, step_id, spec=body.step, version=body.version
@@ -299,7 +299,7 @@ async def move_step(
     body: steps.StepMove,
     session: DbSession,
     principal: CurrentPrincipal,
-) -> object:
+) -> list[steps.StepRead]:
     """The step to another position; refused (422) when a branch would then continue at an
     earlier step. Answers the whole list in its new order."""
     return await automation.move_step(
