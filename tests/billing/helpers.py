@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from intuitivus_flow.billing.licences import new_licence_key
+from intuitivus_flow.billing.licences.service import new_licence_key
+from intuitivus_flow.billing.licences.webhooks import kiwify_signature, stripe_signature
 from intuitivus_flow.billing.models import Licence
 from intuitivus_flow.billing.repository import LicenceRepository
-from intuitivus_flow.billing.webhooks import kiwify_signature, stripe_signature
 from intuitivus_flow.kit.db import unit_of_work
 from intuitivus_flow.kit.security import digest
 from tests.helpers import Account, me, register

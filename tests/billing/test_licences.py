@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from intuitivus_flow.billing import tasks
-from intuitivus_flow.billing.licences import DELIVER_LICENCE, new_licence_key, normalise_key
+from intuitivus_flow.billing.licences.service import DELIVER_LICENCE, new_licence_key, normalise_key
 from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.users.models import User

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from intuitivus_flow.billing import manual_payments
 from intuitivus_flow.billing.models import Payment, PaymentStatus
+from intuitivus_flow.billing.payments import manual as manual_payments
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.kit.db import unit_of_work
 from tests.billing.helpers import (

@@ -290,7 +290,7 @@ class TestStripeUnreachable:
         assert_problem(await pay(client, owner, PAY), 502, "payment-gateway-unavailable")
 
     async def test_wrong_key_is_502(self, client: httpx.AsyncClient) -> None:
-        from intuitivus_flow.billing.gateways import ChargeRequest, StripeGateway
+        from intuitivus_flow.billing.payments.gateways import ChargeRequest, StripeGateway
 
         for running in serve_stripe():
             gateway = StripeGateway("sk_wrong", base_url=running.url)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from intuitivus_flow.billing.licences import DELIVER_LICENCE
+from intuitivus_flow.billing.licences.service import DELIVER_LICENCE
 from intuitivus_flow.billing.models import Licence, WebhookEvent
 from intuitivus_flow.jobs.models import Job
 from tests.billing.conftest import licence_for, licence_key

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.auth.models import AuthSession, RefreshToken, SessionKind
 from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.auth.repository import AuthSessionRepository, RefreshTokenRepository
-from intuitivus_flow.billing import licences
 from intuitivus_flow.billing import service as billing
+from intuitivus_flow.billing.licences import service as licences
 from intuitivus_flow.billing.plans import Limit
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events

@@ -15,8 +15,8 @@ import typer
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.billing import manual_payments
-from intuitivus_flow.billing.manual_payments import Decision, DeskPayment
+from intuitivus_flow.billing.payments import manual as manual_payments
+from intuitivus_flow.billing.payments.manual import Decision, DeskPayment
 from intuitivus_flow.config import ConfigurationError, Settings, get_settings
 from intuitivus_flow.kit.db import create_engine, create_session_factory, unit_of_work
 from intuitivus_flow.kit.errors import FlowError

@@ -7,18 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import JSONResponse
 
-from intuitivus_flow.billing import licences, manual_payments, payments, schemas
+from intuitivus_flow.billing import schemas
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.exceptions import (
     IdempotentRequestInProgress,
     InvalidSignature,
     PaymentGatewayUnavailable,
 )
-from intuitivus_flow.billing.gateways import gateway_for
-from intuitivus_flow.billing.manual_payments import Decision, DeskPayment, PaymentOperator
+from intuitivus_flow.billing.licences import service as licences
+from intuitivus_flow.billing.licences.webhooks import parse_platform, secrets_from
 from intuitivus_flow.billing.models import Invoice, Licence, Payment, Subscription
+from intuitivus_flow.billing.payments import manual as manual_payments
+from intuitivus_flow.billing.payments import service as payments
+from intuitivus_flow.billing.payments.gateways import gateway_for
+from intuitivus_flow.billing.payments.manual import Decision, DeskPayment, PaymentOperator
 from intuitivus_flow.billing.plans import PLANS, Limit
-from intuitivus_flow.billing.webhooks import parse_platform, secrets_from
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
@@ -259,7 +262,7 @@ async def receive_webhook(
     return schemas.WebhookAck(status=outcome.status, event_id=outcome.event_id)
 
 
-# --- the operators' desk: the one cross-tenant part of billing (billing/manual_payments.py) ---
+# --- the operators' desk: the one cross-tenant part of billing (billing/payments/manual.py) ---
 
 
 async def _payment_operator(principal: CurrentPrincipal, context: Context) -> PaymentOperator:

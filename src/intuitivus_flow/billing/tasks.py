@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.billing.licences import DELIVER_LICENCE
+from intuitivus_flow.billing.licences.service import DELIVER_LICENCE
 from intuitivus_flow.billing.models import Licence, LicenceStatus
 from intuitivus_flow.billing.repository import LicenceRepository
 from intuitivus_flow.billing.sweep import sweep_subscriptions

@@ -1,7 +1,7 @@
 """The Billing page for owners and admins: plan, usage against limits, invoices, payments,
 and forms to change plan or redeem a licence key. And the operators' desk
 (`/operator/payments`): the manual gateway's pending payments of every workspace, to confirm
-or fail, for the instance's operators only (billing/manual_payments.py).
+or fail, for the instance's operators only (billing/payments/manual.py).
 
 Actions follow post/redirect/get; a failure re-renders the page with its message.
 """
@@ -14,9 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.billing import licences, manual_payments, payments
 from intuitivus_flow.billing import service as billing
-from intuitivus_flow.billing.manual_payments import PaymentOperator
+from intuitivus_flow.billing.licences import service as licences
+from intuitivus_flow.billing.payments import manual as manual_payments
+from intuitivus_flow.billing.payments import service as payments
+from intuitivus_flow.billing.payments.manual import PaymentOperator
 from intuitivus_flow.billing.plans import PLANS, PlanId
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.kit.errors import FlowError

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress
-from intuitivus_flow.billing.gateways import ChargeRequest, PaymentGateway
 from intuitivus_flow.billing.models import (
     Invoice,
     InvoiceStatus,
@@ -28,6 +27,7 @@ from intuitivus_flow.billing.models import (
     PaymentStatus,
     SubscriptionStatus,
 )
+from intuitivus_flow.billing.payments.gateways import ChargeRequest, PaymentGateway
 from intuitivus_flow.billing.repository import (
     IdempotencyRepository,
     InvoiceRepository,

@@ -16,8 +16,14 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.billing import service as billing
-from intuitivus_flow.billing import webhooks
 from intuitivus_flow.billing.exceptions import InvalidLicence
+from intuitivus_flow.billing.licences import webhooks
+from intuitivus_flow.billing.licences.webhooks import (
+    EventKind,
+    Platform,
+    PlatformEvent,
+    WebhookSecrets,
+)
 from intuitivus_flow.billing.models import Licence, LicenceStatus, SubscriptionStatus
 from intuitivus_flow.billing.plans import PlanId
 from intuitivus_flow.billing.repository import (
@@ -25,7 +31,6 @@ from intuitivus_flow.billing.repository import (
     SubscriptionRepository,
     WebhookEventRepository,
 )
-from intuitivus_flow.billing.webhooks import EventKind, Platform, PlatformEvent, WebhookSecrets
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.principal import Principal

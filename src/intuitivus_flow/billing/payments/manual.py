@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.billing.models import InvoiceStatus, Payment, PaymentStatus
-from intuitivus_flow.billing.payments import follow_invoice
+from intuitivus_flow.billing.payments.service import follow_invoice
 from intuitivus_flow.billing.repository import InvoiceRepository, PaymentDeskRepository
 from intuitivus_flow.config import Settings
 from intuitivus_flow.events import catalog

@@ -1,0 +1,1 @@
+"""Licences sub-domain: issued and revoked by purchase-platform webhooks, redeemed once."""
