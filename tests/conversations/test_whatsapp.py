@@ -379,6 +379,9 @@ class TestHumanReplyAndStatuses:
         for status in ("delivered", "read"):
             body = status_body(tenant.phone_number_id, reply["channel_message_id"], status)
             assert (await post_webhook(client, body)).json()["statuses"] == 1
+        # A status the product does not track is skipped, not written into the typed column.
+        body = status_body(tenant.phone_number_id, reply["channel_message_id"], "deleted")
+        assert (await post_webhook(client, body)).json()["statuses"] == 0
         last = (await thread(client, tenant.owner, conversation["id"]))[-1]
         assert last["status"] == "read"
 

@@ -58,10 +58,10 @@ class NumberStatus(StrEnum):
 
 # Status webhooks may arrive out of order; a message never moves back down this ladder.
 STATUS_RANK = {
-    MessageStatus.pending.value: 0,
-    MessageStatus.sent.value: 1,
-    MessageStatus.delivered.value: 2,
-    MessageStatus.read.value: 3,
+    MessageStatus.pending: 0,
+    MessageStatus.sent: 1,
+    MessageStatus.delivered: 2,
+    MessageStatus.read: 3,
 }
 
 
@@ -170,6 +170,6 @@ class Message(IdMixin, TimestampMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     channel_message_id: Mapped[str | None] = mapped_column(String(128), default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[MessageStatus] = mapped_column(str_enum(MessageStatus))
     error: Mapped[str | None] = mapped_column(Text, default=None)
     status_updated_at: Mapped[datetime | None] = mapped_column(default=None)

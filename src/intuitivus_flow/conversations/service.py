@@ -367,7 +367,7 @@ def _inbound(conversation: Conversation, text: str, *, channel_message_id: str |
         author=Author.contact,
         text=text,
         channel_message_id=channel_message_id,
-        status=MessageStatus.received.value,
+        status=MessageStatus.received,
     )
 
 
@@ -398,17 +398,29 @@ async def apply_status(
 ) -> bool:
     """A delivery receipt from the channel. Receipts may arrive out of order, so a status
     never moves a message backwards (read stays read); `failed` always applies."""
-    message = await MessageRepository(session, workspace_id).by_channel_id(wamid)
-    if message is None or message.status == MessageStatus.failed.value:
+    received = _known_status(status)
+    if received is None:
         return False
-    if status == MessageStatus.failed.value:
-        message.status, message.error = status, (error or "failed")[:2000]
-    elif STATUS_RANK.get(status, -1) > STATUS_RANK.get(message.status, 99):
-        message.status = status
+    message = await MessageRepository(session, workspace_id).by_channel_id(wamid)
+    if message is None or message.status == MessageStatus.failed:
+        return False
+    if received == MessageStatus.failed:
+        message.status, message.error = received, (error or "failed")[:2000]
+    elif STATUS_RANK.get(received, -1) > STATUS_RANK.get(message.status, 99):
+        message.status = received
     else:
         return False
     message.status_updated_at = utcnow()
     return True
+
+
+def _known_status(status: str) -> MessageStatus | None:
+    """The channel may send statuses this product does not track (e.g. `deleted`); those are
+    ignored rather than written into the typed column, where they would fail the statement."""
+    try:
+        return MessageStatus(status)
+    except ValueError:
+        return None
 
 
 async def responding_agent(session: AsyncSession, conversation: Conversation) -> Agent | None:
@@ -479,7 +491,7 @@ async def _store_outbound(
             text=text,
             payload=payload or {},
             idempotency_key=idempotency_key,
-            status=(MessageStatus.pending if whatsapp else MessageStatus.sent).value,
+            status=MessageStatus.pending if whatsapp else MessageStatus.sent,
         )
     )
     _touch(conversation, message)

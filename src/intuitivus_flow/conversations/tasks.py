@@ -170,7 +170,7 @@ async def deliver(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -
     """Send a pending WhatsApp message through the Graph API and keep its wamid."""
     workspace_id = _workspace(job)
     message = await _message(MessageRepository(session, workspace_id), job)
-    if message.status != MessageStatus.pending.value:
+    if message.status != MessageStatus.pending:
         return {"status": message.status}
     conversation = await ConversationRepository(session, workspace_id).get_or_raise(
         message.conversation_id
@@ -184,7 +184,7 @@ async def deliver(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -
         if error.retryable and job.attempts < job.max_attempts:
             raise  # the job retries with backoff; the message stays pending
         return _failed(message, str(error))
-    message.channel_message_id, message.status = wamid, MessageStatus.sent.value
+    message.channel_message_id, message.status = wamid, MessageStatus.sent
     message.status_updated_at = utcnow()
     return {"status": message.status, "wamid": wamid}
 
@@ -221,7 +221,7 @@ async def _send(client: WhatsAppClient, phone: str, message: Message) -> str:
 
 
 def _failed(message: Message, error: str) -> dict[str, str]:
-    message.status, message.error = MessageStatus.failed.value, error[:2000]
+    message.status, message.error = MessageStatus.failed, error[:2000]
     message.status_updated_at = utcnow()
     return {"status": message.status}
 
