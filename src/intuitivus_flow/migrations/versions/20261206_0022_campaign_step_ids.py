@@ -47,18 +47,20 @@ def upgrade() -> None:
             sa.Column("steps_version", sa.Integer(), server_default="0", nullable=False)
         )
     connection = op.get_bind()
-    with _deliveries_kept_on_sqlite(connection):
-        with op.batch_alter_table("campaign_steps") as batch_op:
-            for name in ("if_true_step_id", "if_false_step_id"):
-                batch_op.add_column(sa.Column(name, sa.Uuid(), nullable=True))
-                batch_op.create_foreign_key(
-                    f"fk_campaign_steps_{name}_campaign_steps",
-                    "campaign_steps",
-                    [name],
-                    ["id"],
-                    deferrable=True,
-                    initially="DEFERRED",
-                )
+    with (
+        _deliveries_kept_on_sqlite(connection),
+        op.batch_alter_table("campaign_steps") as batch_op,
+    ):
+        for name in ("if_true_step_id", "if_false_step_id"):
+            batch_op.add_column(sa.Column(name, sa.Uuid(), nullable=True))
+            batch_op.create_foreign_key(
+                f"fk_campaign_steps_{name}_campaign_steps",
+                "campaign_steps",
+                [name],
+                ["id"],
+                deferrable=True,
+                initially="DEFERRED",
+            )
     for campaign in _branching_campaigns(connection):
         by_position = {row.position: row.id for row in campaign}
         for row in campaign:
@@ -89,13 +91,15 @@ def downgrade() -> None:
                 .values(config=config, if_true_step_id=None, if_false_step_id=None)
             )
     sqlite = connection.dialect.name == "sqlite"
-    with _deliveries_kept_on_sqlite(connection):
-        with op.batch_alter_table("campaign_steps") as batch_op:
-            if not sqlite:  # SQLite's copy is made without them
-                batch_op.drop_constraint("fk_campaign_steps_if_false_step_id_campaign_steps")
-                batch_op.drop_constraint("fk_campaign_steps_if_true_step_id_campaign_steps")
-            batch_op.drop_column("if_false_step_id")
-            batch_op.drop_column("if_true_step_id")
+    with (
+        _deliveries_kept_on_sqlite(connection),
+        op.batch_alter_table("campaign_steps") as batch_op,
+    ):
+        if not sqlite:  # SQLite's copy is made without them
+            batch_op.drop_constraint("fk_campaign_steps_if_false_step_id_campaign_steps")
+            batch_op.drop_constraint("fk_campaign_steps_if_true_step_id_campaign_steps")
+        batch_op.drop_column("if_false_step_id")
+        batch_op.drop_column("if_true_step_id")
     if sqlite:  # in place: copying campaigns would cascade into everything of a campaign
         op.execute("ALTER TABLE campaigns DROP COLUMN steps_version")
     else:
