@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Float, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum
 
 ERROR_LENGTH = 500
 
@@ -39,13 +39,15 @@ class ForecastModel(IdMixin, TimestampMixin, Base):
 
     signal: Mapped[str] = mapped_column(String(64))
     detector: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=ModelStatus.cold_start)
+    status: Mapped[ModelStatus] = mapped_column(
+        str_enum(ModelStatus), default=ModelStatus.cold_start
+    )
     # None until the first successful fit; kept through later failures for the record.
     state: Mapped[dict[str, Any] | None]
     trained_at: Mapped[datetime | None]  # last successful fit
     checked_at: Mapped[datetime]  # last time the trainer looked at it (fit, or cold start)
     points_used: Mapped[int] = mapped_column(Integer, default=0)
-    train_reason: Mapped[str | None] = mapped_column(String(16))
+    train_reason: Mapped[TrainReason | None] = mapped_column(str_enum(TrainReason))
     drift_score: Mapped[float | None] = mapped_column(Float)  # last KS distance / critical value
     last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
 
