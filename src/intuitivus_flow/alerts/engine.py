@@ -338,7 +338,7 @@ def apply_silences(alerts: Iterable[Alert], silences: Sequence[Silence]) -> None
 # --- 4. record and notify ---------------------------------------------------------------------
 
 
-def transition(alert: Alert, before: str, now: datetime) -> AlertTransition:
+def transition(alert: Alert, before: AlertState, now: datetime) -> AlertTransition:
     return AlertTransition(
         alert_id=alert.id,
         fingerprint=alert.fingerprint,
@@ -359,14 +359,14 @@ def plan_notifications(alerts: Iterable[Alert]) -> dict[tuple[str, str], list[Al
         if (
             alert.state == AlertState.firing
             and not alert.muted
-            and alert.notified_state != "firing"
+            and alert.notified_state != AlertState.firing
         ):
-            groups[(alert.name, "firing")].append(alert)
-            alert.notified_state = "firing"
-        elif alert.state != AlertState.firing and alert.notified_state == "firing":
+            groups[(alert.name, AlertState.firing)].append(alert)
+            alert.notified_state = AlertState.firing
+        elif alert.state != AlertState.firing and alert.notified_state == AlertState.firing:
             # Told it fired, so tell it ended, muted or not: receivers must see it close.
-            groups[(alert.name, "resolved")].append(alert)
-            alert.notified_state = "resolved"
+            groups[(alert.name, AlertState.resolved)].append(alert)
+            alert.notified_state = AlertState.resolved
     return groups
 
 
@@ -422,7 +422,7 @@ def _advance_all(
 async def _record_and_notify(
     session: AsyncSession,
     alerts: Iterable[Alert],
-    before: Mapping[str, str],
+    before: Mapping[str, AlertState],
     now: datetime,
     notifier: Notifier,
     options: EngineOptions,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, str_enum, utcnow
 
 
 class AlertState(StrEnum):
@@ -34,7 +34,7 @@ class Alert(IdMixin, Base):
     labels: Mapped[dict[str, Any]]
     annotations: Mapped[dict[str, Any]]
     severity: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[AlertState] = mapped_column(str_enum(AlertState), index=True)
     value: Mapped[float | None] = mapped_column(Float)
     active_at: Mapped[datetime | None]  # when the current episode started (pending)
     fired_at: Mapped[datetime | None]
@@ -46,7 +46,7 @@ class Alert(IdMixin, Base):
     )
     inhibited_by: Mapped[str | None] = mapped_column(String(128))
     # What the receivers were last told ("firing"/"resolved"), so each way is sent once.
-    notified_state: Mapped[str | None] = mapped_column(String(16))
+    notified_state: Mapped[AlertState | None] = mapped_column(str_enum(AlertState))
 
     @property
     def muted(self) -> bool:
@@ -63,8 +63,8 @@ class AlertTransition(IdMixin, Base):
     fingerprint: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(128))
     labels: Mapped[dict[str, Any]]
-    from_state: Mapped[str] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[AlertState] = mapped_column(str_enum(AlertState))
+    to_state: Mapped[AlertState] = mapped_column(str_enum(AlertState))
     value: Mapped[float | None] = mapped_column(Float)
     at: Mapped[datetime] = mapped_column(index=True)
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -102,14 +102,16 @@ class NotificationDelivery(IdMixin, TimestampMixin, Base):
     __table_args__ = (Index("ix_notification_deliveries_state_due", "state", "next_attempt_at"),)
 
     group_key: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    status: Mapped[AlertState] = mapped_column(str_enum(AlertState))  # firing | resolved
     channel: Mapped[str] = mapped_column(String(16))  # webhook | slack | email
     # The destination is looked up in the settings by this digest at send time, so webhook
     # URLs with tokens in them are never stored; `target_label` is a redacted form to show.
     target_key: Mapped[str] = mapped_column(String(32))
     target_label: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.pending)
+    state: Mapped[DeliveryState] = mapped_column(
+        str_enum(DeliveryState), default=DeliveryState.pending
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
