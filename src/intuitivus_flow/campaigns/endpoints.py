@@ -55,7 +55,7 @@ async def list_campaigns(
         session,
         principal,
         status=status_filter,
-        platform=platform.value if platform else None,
+        platform=platform,
         limit=paging.limit,
         offset=paging.offset,
     )

@@ -24,7 +24,7 @@ from intuitivus_flow.campaigns.automation.models import (
     DeliveryStatus,
     StepKind,
 )
-from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, str_enum, utcnow
 
 # The automation's tables live in `automation/models.py`; named here too so that importing the
 # campaigns' models registers every campaign table (Alembic, tests) and old imports keep working.
@@ -80,8 +80,10 @@ class Campaign(IdMixin, TimestampMixin, Base):
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(160))
-    platform: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.draft.value)
+    platform: Mapped[Platform] = mapped_column(str_enum(Platform, length=20))
+    status: Mapped[CampaignStatus] = mapped_column(
+        str_enum(CampaignStatus), default=CampaignStatus.draft
+    )
     currency: Mapped[str] = mapped_column(String(3))
     # BigInteger: minor units of a large budget in a weak currency overflow 32 bits quickly.
     total_budget_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
@@ -98,7 +100,9 @@ class Campaign(IdMixin, TimestampMixin, Base):
     automation_started_at: Mapped[datetime | None] = mapped_column(default=None)
     # Set only while the system holds the campaign paused (`PauseReason`); any status change
     # clears both. A daily-budget pause ends at `resume_at`, the start of the next UTC day.
-    pause_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+    pause_reason: Mapped[PauseReason | None] = mapped_column(
+        str_enum(PauseReason, length=20), default=None
+    )
     resume_at: Mapped[datetime | None] = mapped_column(default=None)
     # Bumped by every change of the automation's steps: an edit made from a list that is out
     # of date (it names the version it saw) is refused instead of applied to another order.
@@ -138,8 +142,10 @@ class CampaignEvent(IdMixin, TimestampMixin, Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
-    from_status: Mapped[str | None] = mapped_column(String(16), default=None)
-    to_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    from_status: Mapped[CampaignStatus | None] = mapped_column(
+        str_enum(CampaignStatus), default=None
+    )
+    to_status: Mapped[CampaignStatus | None] = mapped_column(str_enum(CampaignStatus), default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     # None: the system acted (budget reached, the automation engine).
     user_id: Mapped[uuid.UUID | None] = mapped_column(

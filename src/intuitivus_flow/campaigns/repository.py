@@ -13,6 +13,7 @@ from intuitivus_flow.campaigns.models import (
     CampaignReport,
     CampaignStatus,
     PauseReason,
+    Platform,
 )
 from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
 
@@ -44,7 +45,9 @@ class CampaignRepository(WorkspaceRepository[Campaign]):
         single writer anyway): changes of its steps or of its pause happen one at a time."""
         return await self.first(self.scoped().where(Campaign.id == campaign_id).with_for_update())
 
-    def listing(self, *, status: str | None, platform: str | None) -> Select[Campaign]:
+    def listing(
+        self, *, status: CampaignStatus | None, platform: Platform | None
+    ) -> Select[Campaign]:
         statement = self.scoped().order_by(Campaign.created_at.desc(), Campaign.id)
         if status:
             statement = statement.where(Campaign.status == status)
@@ -66,8 +69,8 @@ class DailyBudgetPauseLookup(Repository[Campaign]):
         statement = (
             select(Campaign.workspace_id, Campaign.id)
             .where(
-                Campaign.status == CampaignStatus.paused.value,
-                Campaign.pause_reason == PauseReason.daily_budget.value,
+                Campaign.status == CampaignStatus.paused,
+                Campaign.pause_reason == PauseReason.daily_budget,
                 Campaign.resume_at <= now,
             )
             .order_by(Campaign.resume_at, Campaign.id)

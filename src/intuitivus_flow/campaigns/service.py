@@ -22,6 +22,7 @@ from intuitivus_flow.campaigns.models import (
     CampaignReport,
     CampaignStatus,
     PauseReason,
+    Platform,
 )
 from intuitivus_flow.campaigns.reports import AdPlatformReports
 from intuitivus_flow.campaigns.repository import (
@@ -58,8 +59,8 @@ ALLOWED_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
     S.completed: frozenset(),
     S.cancelled: frozenset(),
 }
-BUDGET_REACHED = PauseReason.budget_reached.value
-DAILY_BUDGET = PauseReason.daily_budget.value
+BUDGET_REACHED = PauseReason.budget_reached
+DAILY_BUDGET = PauseReason.daily_budget
 
 
 # --- CRUD ----------------------------------------------------------------------------------------
@@ -85,14 +86,14 @@ async def list_campaigns(
     principal: Principal,
     *,
     status: CampaignStatus | None,
-    platform: str | None,
+    platform: Platform | None,
     limit: int,
     offset: int,
 ) -> Page[CampaignSummary]:
     principal.require_scope(Scope.campaigns_read)
     repository = CampaignRepository(session, principal.workspace_id)
     page = await repository.paginate(
-        repository.listing(status=status.value if status else None, platform=platform),
+        repository.listing(status=status, platform=platform),
         limit=limit,
         offset=offset,
     )
@@ -162,7 +163,7 @@ async def delete(session: AsyncSession, principal: Principal, campaign_id: uuid.
     principal.require_scope(Scope.campaigns_write)
     repository = CampaignRepository(session, principal.workspace_id)
     campaign = await repository.get_or_raise(campaign_id)
-    if campaign.status == S.active.value:
+    if campaign.status == S.active:
         raise Conflict("Pause or cancel the campaign before deleting it")
     await _record(session, principal, catalog.CAMPAIGN_DELETED, campaign)
     await repository.delete(campaign)
@@ -273,16 +274,16 @@ async def _transition(
     resume_at: datetime | None = None,
 ) -> None:
     previous = campaign.status
-    campaign.status = status.value
+    campaign.status = status
     # Only the system's own pauses carry these; any other change (a person's included) ends them.
-    campaign.pause_reason = pause_reason.value if pause_reason else None
+    campaign.pause_reason = pause_reason
     campaign.resume_at = resume_at
     await CampaignEventRepository(session, campaign.workspace_id).add(
         CampaignEvent(
             campaign_id=campaign.id,
             kind="status_changed",
             from_status=previous,
-            to_status=status.value,
+            to_status=status,
             reason=reason,
             user_id=user_id,
         )
@@ -365,7 +366,7 @@ async def pause_when_budget_reached(
     session: AsyncSession, campaign: Campaign, totals: Totals
 ) -> bool:
     budget = campaign.total_budget_minor
-    if campaign.status != S.active.value or budget is None or totals.spend_minor < budget:
+    if campaign.status != S.active or budget is None or totals.spend_minor < budget:
         return False
     reason = (
         f"{BUDGET_REACHED}: spend {totals.spend_minor} reached the total budget {budget} "
@@ -388,7 +389,7 @@ async def pause_when_daily_budget_reached(
     """Pause an active campaign whose spend on `now`'s UTC day reached its daily budget,
     until the start of the next UTC day."""
     budget = campaign.daily_budget_minor
-    if campaign.status != S.active.value or budget is None or spent_today < budget:
+    if campaign.status != S.active or budget is None or spent_today < budget:
         return False
     day = _utc_day(now)
     resume_at = _start_of_next_utc_day(now)

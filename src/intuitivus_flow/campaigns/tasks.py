@@ -58,7 +58,7 @@ from intuitivus_flow.observability.metrics import get_metrics
 # How often a job of a paused (or not yet active) campaign looks again.
 RECHECK_HELD = timedelta(minutes=1)
 STEP_MAX_ATTEMPTS = 6
-FINAL = {CampaignStatus.completed.value, CampaignStatus.cancelled.value}
+FINAL = {CampaignStatus.completed, CampaignStatus.cancelled}
 RESUME_DAILY_BUDGET = "campaigns.resume_daily_budget"
 RESUME_INTERVAL = timedelta(hours=1)
 
@@ -166,11 +166,11 @@ class Engine:
         step's (as the steps are ordered now), a branch's target step, or None (the end)."""
         kind, config, now = StepKind(step.kind), step.config, utcnow()
         if kind is StepKind.wait:
-            delivery.status = DeliveryStatus.waited.value
+            delivery.status = DeliveryStatus.waited
             return step.position + 1, now + timedelta(seconds=int(config["seconds"]))
         if kind is StepKind.branch:
             outcome = await self._evaluate(session, campaign, delivery.contact_id, config["on"])
-            delivery.status = DeliveryStatus.branched.value
+            delivery.status = DeliveryStatus.branched
             delivery.detail = {"on": config["on"], "result": outcome}
             return (step.if_true_step_id if outcome else step.if_false_step_id), now
         try:
@@ -181,12 +181,12 @@ class Engine:
                 channel=campaign.platform, outcome=counted_as
             ).inc()
             delivery.status, delivery.detail = (
-                DeliveryStatus.skipped.value,
+                DeliveryStatus.skipped,
                 {"reason": str(skipped)},
             )
             return None, now
         get_metrics().campaign_sends_total.labels(channel=campaign.platform, outcome="sent").inc()
-        delivery.status, delivery.detail = DeliveryStatus.sent.value, {"message_id": message_id}
+        delivery.status, delivery.detail = DeliveryStatus.sent, {"message_id": message_id}
         return step.position + 1, now
 
     async def _send(
@@ -201,7 +201,7 @@ class Engine:
             "idempotency_key": step_dedupe_key(step.id, contact_id),
         }
         config = step.config
-        if step.kind == StepKind.send_template.value:
+        if step.kind == StepKind.send_template:
             return await self.sender.send_template(
                 session,
                 TemplateMessage(
@@ -286,5 +286,5 @@ async def _campaign(
 
 
 def _defer_unless_active(campaign: Campaign) -> None:
-    if campaign.status != CampaignStatus.active.value:
+    if campaign.status != CampaignStatus.active:
         raise JobDeferred(utcnow() + RECHECK_HELD, f"campaign is {campaign.status}")

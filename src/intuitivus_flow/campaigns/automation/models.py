@@ -4,10 +4,10 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum
 
 
 class StepKind(StrEnum):
@@ -29,7 +29,7 @@ class CampaignStep(IdMixin, TimestampMixin, Base):
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[StepKind] = mapped_column(str_enum(StepKind, length=20))
     # Everything but a branch's targets. Those are columns, so the database itself refuses a
     # branch pointing nowhere; checked at commit, because a list or an import writes a branch
     # and the later step it names in either order.
@@ -43,6 +43,7 @@ class CampaignStep(IdMixin, TimestampMixin, Base):
 
 
 class DeliveryStatus(StrEnum):
+    pending = "pending"  # claimed by a step job that has not finished it yet
     sent = "sent"
     waited = "waited"
     branched = "branched"
@@ -66,7 +67,7 @@ class CampaignStepDelivery(IdMixin, TimestampMixin, Base):
     # this revision cannot depend on. A deleted contact leaves its history here; the engine
     # treats a contact the segment no longer returns as gone.
     contact_id: Mapped[uuid.UUID] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[DeliveryStatus] = mapped_column(str_enum(DeliveryStatus))
     # What the channel answered (message id) or what a branch decided.
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

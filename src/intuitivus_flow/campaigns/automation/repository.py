@@ -15,6 +15,7 @@ from intuitivus_flow.campaigns.automation.models import (
     CampaignConversion,
     CampaignStep,
     CampaignStepDelivery,
+    DeliveryStatus,
 )
 from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.conversations.models import Conversation, Direction, Message
@@ -131,7 +132,7 @@ class DeliveryRepository(WorkspaceRepository[CampaignStepDelivery]):
                 campaign_id=campaign_id,
                 step_id=step_id,
                 contact_id=contact_id,
-                status="pending",
+                status=DeliveryStatus.pending,
                 detail={},
                 created_at=utcnow(),
             )
@@ -260,7 +261,7 @@ class InboundMessageRepository(WorkspaceRepository[Message]):
             .join(Conversation, Conversation.id == Message.conversation_id)
             .where(
                 Conversation.contact_id == contact_id,
-                Message.direction == Direction.inbound.value,
+                Message.direction == Direction.inbound,
                 Message.created_at >= since,
             )
             .limit(1)

@@ -89,13 +89,13 @@ async def list_steps(
 
 def _read(step: CampaignStep, deliveries: int) -> StepRead:
     config: dict[str, object] = dict(step.config)
-    if step.kind == StepKind.branch.value:
+    if step.kind == StepKind.branch:
         config["if_true"] = step.if_true_step_id
         config["if_false"] = step.if_false_step_id
     return StepRead(
         id=step.id,
         position=step.position,
-        kind=StepKind(step.kind),
+        kind=step.kind,
         config=config,
         deliveries=deliveries,
     )
@@ -107,7 +107,7 @@ def _settings(spec: StepSpec) -> dict[str, object]:
 
 
 def _write(step: CampaignStep, spec: StepSpec, targets: dict[str, uuid.UUID | None]) -> None:
-    step.kind = spec.kind.value
+    step.kind = spec.kind
     step.config = _settings(spec)
     step.if_true_step_id = targets.get("if_true")
     step.if_false_step_id = targets.get("if_false")
@@ -239,7 +239,7 @@ async def update_step(
     campaign = await _locked(session, principal, campaign_id, version)
     repository = CampaignStepRepository(session, principal.workspace_id)
     step = await _step(repository, campaign.id, step_id)
-    if spec.kind.value != step.kind:
+    if spec.kind != step.kind:
         raise InvalidInput("A step keeps its kind; add a new step of the other kind instead")
     targets = await _later_targets(repository, campaign.id, spec, after=step.position)
     _write(step, spec, targets)
@@ -395,7 +395,7 @@ async def run(session: AsyncSession, principal: Principal, campaign_id: uuid.UUI
     first step. Running again only adds contacts that joined the segment since."""
     principal.require_scope(Scope.campaigns_write)
     campaign = await CampaignRepository(session, principal.workspace_id).get_or_raise(campaign_id)
-    if campaign.status != CampaignStatus.active.value:
+    if campaign.status != CampaignStatus.active:
         raise InvalidInput(
             f"The campaign is {campaign.status}; activate it to run its automation",
             field="status",
@@ -403,7 +403,7 @@ async def run(session: AsyncSession, principal: Principal, campaign_id: uuid.UUI
     steps = await CampaignStepRepository(session, principal.workspace_id).ordered(campaign.id)
     if not steps:
         raise InvalidInput("Add steps before running the automation", field="steps")
-    if campaign.agent_id is None and any(s.kind == StepKind.send_message.value for s in steps):
+    if campaign.agent_id is None and any(s.kind == StepKind.send_message for s in steps):
         raise InvalidInput(
             "Message steps are sent by the assigned agent; assign one", field="agent_id"
         )
