@@ -41,7 +41,13 @@ from intuitivus_flow.campaigns.automation.repository import (
     DeliveryRepository,
 )
 from intuitivus_flow.campaigns.automation.schemas import StepSpec
-from intuitivus_flow.campaigns.models import CampaignStatus, DeliveryStatus, Platform, StepKind
+from intuitivus_flow.campaigns.models import (
+    CampaignStatus,
+    DeliveryStatus,
+    PauseReason,
+    Platform,
+    StepKind,
+)
 from intuitivus_flow.campaigns.repository import (
     CampaignEventRepository,
     CampaignReportRepository,
@@ -387,7 +393,7 @@ ENTITIES: tuple[EntitySpec, ...] = (
             "updated_at",
         ),
         references={"agent_id": "agents"},
-        choices={"platform": Platform, "status": CampaignStatus},
+        choices={"platform": Platform, "status": CampaignStatus, "pause_reason": PauseReason},
         types={"currency": Currency},
     ),
     EntitySpec(
