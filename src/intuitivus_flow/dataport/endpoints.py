@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.dataport import service as dataport
-from intuitivus_flow.dataport.exporter import ExportPlan
+from intuitivus_flow.dataport.exports.service import ExportPlan
 from intuitivus_flow.dataport.schemas import ExportFormat, ImportResult, ImportRunRead
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
