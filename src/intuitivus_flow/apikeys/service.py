@@ -125,7 +125,7 @@ async def check_key(session: AsyncSession, secret: str) -> CheckedKey:
     creator = _require_live_creator(api_key, creator)
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
         api_key.last_used_at = now
-    role = _key_role(creator.role_enum)
+    role = _key_role(creator.role)
     principal = Principal(
         workspace_id=api_key.workspace_id,
         role=role,

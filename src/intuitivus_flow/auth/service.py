@@ -279,7 +279,7 @@ async def accept_invitation(session: AsyncSession, *, token: str, password: str,
         email=invitation.email,
         password=password,
         name=name,
-        role=Role(invitation.role),
+        role=invitation.role,
     )
     await events.record(
         session,
@@ -307,7 +307,7 @@ async def session_principal(
     auth_session, user = await _live_session(session, claims.session_id)
     if user.id != claims.user_id:
         raise Unauthorized("Invalid token")
-    role = user.role_enum
+    role = user.role
     principal = Principal(
         workspace_id=user.workspace_id,
         role=role,
@@ -421,6 +421,6 @@ async def _add_member(
         email_normalized=normalize_email(email),
         name=name.strip(),
         password_hash=await hash_password(password),
-        role=role.value,
+        role=role,
     )
     return await MemberRepository(session, workspace_id).add(user)

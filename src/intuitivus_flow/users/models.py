@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intuitivus_flow.identity.roles import Role
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -24,14 +24,10 @@ class User(IdMixin, TimestampMixin, Base):
     email_normalized: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default=Role.member.value)
+    role: Mapped[Role] = mapped_column(str_enum(Role), default=Role.member)
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
-
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
 
 
 class Invitation(IdMixin, TimestampMixin, Base):
@@ -44,7 +40,7 @@ class Invitation(IdMixin, TimestampMixin, Base):
     )
     email: Mapped[str] = mapped_column(String(320))
     email_normalized: Mapped[str] = mapped_column(String(320), index=True)
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

@@ -30,7 +30,7 @@ class MemberRepository(WorkspaceRepository[User]):
         statement = (
             select(func.count())
             .select_from(User)
-            .where(User.role == Role.owner.value, User.active.is_(True))
+            .where(User.role == Role.owner, User.active.is_(True))
         )
         return int(await self.scalar(statement) or 0)
 

@@ -72,7 +72,7 @@ async def invite(
         Invitation(
             email=email.strip(),
             email_normalized=normalize_email(email),
-            role=role.value,
+            role=role,
             token_hash=digest(token),
             invited_by_id=principal.user_id,
             expires_at=now + lifetime,
@@ -128,7 +128,7 @@ async def set_active(
     _require_outranks(change.actor_role, member)
     if member.active == active:
         return member
-    if not active and member.role_enum is Role.owner:
+    if not active and member.role is Role.owner:
         await _ensure_another_owner(change.repository)
     member.active = active
     # Deactivation revokes their sessions when this change is flushed (auth/models.py).
@@ -151,17 +151,17 @@ async def change_role(
     _require_can_grant(change.actor_role, role)
     member = change.member
     _require_outranks(change.actor_role, member)
-    if member.role_enum is role:
+    if member.role is role:
         return member
-    if member.role_enum is Role.owner and member.active:
+    if member.role is Role.owner and member.active:
         await _ensure_another_owner(change.repository)
-    previous, member.role = member.role, role.value
+    previous, member.role = member.role, role
     await events.record(
         session,
         workspace_id=principal.workspace_id,
         user_id=principal.user_id,
         name=catalog.MEMBER_ROLE_CHANGED,
-        properties={"member_id": str(member.id), "from": previous, "to": role.value},
+        properties={"member_id": str(member.id), "from": previous.value, "to": role.value},
     )
     return member
 
@@ -190,7 +190,7 @@ async def _lock_role_change(
         actor = await repository.get_fresh(actor_id)
         if actor is None or not actor.active:
             raise Forbidden("Your membership of this workspace has ended")
-        actor_role = min(actor_role, actor.role_enum, key=lambda role: role.rank)
+        actor_role = min(actor_role, actor.role, key=lambda role: role.rank)
     member = await repository.get_fresh(user_id)
     if member is None:
         raise NotFound(repository.not_found_message)
@@ -208,7 +208,7 @@ def _require_can_grant(actor_role: Role, role: Role) -> None:
 
 
 def _require_outranks(actor_role: Role, member: User) -> None:
-    if member.role_enum.rank > actor_role.rank:
+    if member.role.rank > actor_role.rank:
         raise Forbidden("You cannot change a member with a higher role than yours")
 
 
