@@ -1,0 +1,1 @@
+"""Business analytics: events in a columnar store, funnels, journeys, retention, KPIs, CLV."""

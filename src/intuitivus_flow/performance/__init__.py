@@ -1,0 +1,1 @@
+"""Performance analysis: from what the instance collects to ranked, evidenced recommendations."""
