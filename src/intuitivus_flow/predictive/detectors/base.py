@@ -51,3 +51,13 @@ def season_length(step: np.timedelta64, period: np.timedelta64) -> int:
         return 0
     period_us = int(period.astype("timedelta64[us]").astype(np.int64))
     return round(period_us / step_us)
+
+
+def span(duration: np.timedelta64, step: np.timedelta64, floor: int = 1) -> int:
+    """Samples covering ``duration`` at sampling interval ``step``, at least ``floor``.
+
+    Every window of the detectors is a duration, so it means the same time span on 5-minute
+    and on hourly data. The floor is a sample-size requirement, not a duration: a median over
+    three points or a tail fitted to twenty is not a statistic, whatever time they span.
+    """
+    return max(season_length(step, duration), floor)

@@ -28,7 +28,7 @@ raised (from 6 up to 8) for a series whose own first 750 points were already ver
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -41,6 +41,7 @@ from intuitivus_flow.predictive.detectors.base import (
     TimeArray,
     median_step,
     season_length,
+    span,
 )
 from intuitivus_flow.predictive.detectors.features import (
     history_top,
@@ -53,34 +54,69 @@ from intuitivus_flow.predictive.detectors.features import (
 
 VIEWS = ("point", "level", "season", "season_point")
 
-# Alert at a tail probability below 1e-6, or 1e-8 for a series that already reached a surprise
-# of 16 within its first 750 points (its tail is heavier than the exponential model assumes);
-# then one alert per 600 points. Measured in docs/predictive.md.
-DEFAULT_POLICY = AlertPolicy(
-    threshold=6.0, refractory=600, calibration=750, calibration_factor=0.5, ceiling=8.0
-)
+HOUR = np.timedelta64(1, "h")
+MINUTE = np.timedelta64(1, "m")
+
 Normaliser = Literal["tail", "record"]
 
 
 @dataclass(frozen=True)
 class RobustResidualDetector:
+    """Every duration below is a time span, turned into samples with the series' own median
+    sampling interval (:func:`~intuitivus_flow.predictive.detectors.base.span`); the ``*_min``
+    fields are sample-size floors (a statistic needs that many points whatever they span).
+
+    Alerting: the surprise must reach ``bar`` (``-log10`` of a tail probability), raised up to
+    ``bar_ceiling`` for a series whose own calibration period was already very surprising
+    (``calibration_factor`` x the largest surprise seen there); after an alert the detector
+    stays quiet for ``quiet``. The defaults were chosen by leave-one-category-out
+    cross-validation on nab-dev (``benchmarks/predictive_cv.py``, docs/predictive.md).
+    """
+
     name: str = "default"
     views: tuple[str, ...] = VIEWS
     weekly: bool = True
     normaliser: Normaliser = "tail"
     tail_points: int = 10
-    point_window: int = 48
-    level_window: int = 12
-    level_baseline: int = 288
+    point_window: np.timedelta64 = 4 * HOUR
+    point_window_min: int = 12
+    level_window: np.timedelta64 = HOUR
+    level_window_min: int = 3
+    level_baseline: np.timedelta64 = DAY
+    level_baseline_min: int = 24
     seasonal_cycles: int = 3
     min_season_points: int = 12
-    history_block: int = 10
-    min_history: int = 150
+    history_block: np.timedelta64 = 50 * MINUTE
+    # Cold start: no view scores before this much history (and at least this many points,
+    # so the tail fit behind the first score has a real sample under it).
+    cold_start: np.timedelta64 = 750 * MINUTE
+    cold_start_min: int = 150
     record_rank: int = 1
-    policy: AlertPolicy = field(default_factory=lambda: DEFAULT_POLICY)
+    bar: float = 6.0
+    bar_ceiling: float = 8.0
+    calibration_factor: float = 0.5
+    # The calibration period follows the cold start: the surprises a young, ready model
+    # produces there tell how heavy the series' tail is.
+    calibration: np.timedelta64 = 50 * HOUR
+    quiet: np.timedelta64 = 50 * HOUR
+
+    def policy(self, step: np.timedelta64) -> AlertPolicy:
+        """The debouncing policy in samples for a series sampled every ``step``."""
+        ready = self.cold_start_points(step)
+        calibration = ready + span(self.calibration, step, 1) if self.calibration else 0
+        return AlertPolicy(
+            threshold=self.bar,
+            refractory=span(self.quiet, step, 1),
+            calibration=calibration if self.bar_ceiling > self.bar else 0,
+            calibration_factor=self.calibration_factor,
+            ceiling=self.bar_ceiling,
+        )
+
+    def cold_start_points(self, step: np.timedelta64) -> int:
+        return span(self.cold_start, step, self.cold_start_min)
 
     def score(self, times: TimeArray, values: FloatArray) -> FloatArray:
-        return self.policy.apply(self.surprise(times, values))
+        return self.policy(median_step(times)).apply(self.surprise(times, values))
 
     def surprise(self, times: TimeArray, values: FloatArray) -> FloatArray:
         """Largest normalised score over the enabled views (0 where no view is ready)."""
@@ -93,54 +129,64 @@ class RobustResidualDetector:
     def view_scores(self, times: TimeArray, values: FloatArray) -> dict[str, FloatArray]:
         """Each view's residual normalised by that view's own history."""
         values = np.asarray(values, dtype=np.float64)
+        step = median_step(times)
         return {
-            name: self._normalise(residual, warmup)
+            name: self._normalise(residual, step, warmup)
             for name, (residual, warmup) in self.residuals(times, values).items()
         }
 
     def residuals(self, times: TimeArray, values: FloatArray) -> dict[str, tuple[FloatArray, int]]:
         """Each view's residual and the history (points) it needs before it may score."""
         views: dict[str, tuple[FloatArray, int]] = {}
-        if "point" in self.views:
-            views["point"] = (np.abs(values - past_median(values, self.point_window)), 0)
-        if "level" in self.views:
-            baseline = shifted(past_median(values, self.level_baseline), self.level_window - 1)
-            residual = np.abs(trailing_mean(values, self.level_window) - baseline)
-            views["level"] = (residual, 0)
         step = median_step(times)
+        smoothing = span(self.level_window, step, self.level_window_min)
+        if "point" in self.views:
+            window = span(self.point_window, step, self.point_window_min)
+            views["point"] = (np.abs(values - past_median(values, window)), 0)
+        if "level" in self.views:
+            baseline_width = span(self.level_baseline, step, self.level_baseline_min)
+            baseline = shifted(past_median(values, baseline_width), smoothing - 1)
+            residual = np.abs(trailing_mean(values, smoothing) - baseline)
+            views["level"] = (residual, 0)
         periods = [("", DAY)] + ([("_weekly", WEEK)] if self.weekly else [])
         for suffix, period in periods:
             season = season_length(step, period)
             if season >= self.min_season_points and len(values) > season:
-                for name, residual in self._seasonal_residuals(values, season).items():
+                for name, residual in self._seasonal_residuals(values, season, smoothing).items():
                     views[name + suffix] = (residual, season)
         return views
 
-    def _seasonal_residuals(self, values: FloatArray, season: int) -> dict[str, FloatArray]:
+    def _seasonal_residuals(
+        self, values: FloatArray, season: int, smoothing: int
+    ) -> dict[str, FloatArray]:
         baseline = seasonal_baseline(values, season, self.seasonal_cycles)
         residual = np.where(np.isfinite(baseline), values - baseline, np.nan)
         views: dict[str, FloatArray] = {}
         if "season" in self.views:
-            smoothed = np.abs(trailing_mean(np.nan_to_num(residual), self.level_window))
-            views["season"] = self._warmed_up(smoothed, season)
+            smoothed = np.abs(trailing_mean(np.nan_to_num(residual), smoothing))
+            views["season"] = self._warmed_up(smoothed, season + smoothing)
         if "season_point" in self.views:
-            views["season_point"] = self._warmed_up(np.abs(residual), season)
+            views["season_point"] = self._warmed_up(np.abs(residual), season + smoothing)
         return views
 
-    def _warmed_up(self, residual: FloatArray, season: int) -> FloatArray:
+    @staticmethod
+    def _warmed_up(residual: FloatArray, hidden: int) -> FloatArray:
         """Hide a seasonal view until a full season (plus smoothing) gave it a baseline, then a
         second season of residuals seeds its history (see ``_normalise``)."""
-        residual[: season + self.level_window] = np.nan
+        residual[:hidden] = np.nan
         return residual
 
-    def _normalise(self, residual: FloatArray, min_history: int = 0) -> FloatArray:
-        least = max(self.min_history, min_history)
+    def _normalise(
+        self, residual: FloatArray, step: np.timedelta64, min_history: int = 0
+    ) -> FloatArray:
+        least = max(self.cold_start_points(step), min_history)
+        block = span(self.history_block, step, 1)
         if self.normaliser == "tail":
-            return tail_surprise(residual, self.history_block, least, self.tail_points)
-        return self._record_ratio(residual, least)
+            return tail_surprise(residual, block, least, self.tail_points)
+        return self._record_ratio(residual, block, least)
 
-    def _record_ratio(self, residual: FloatArray, least: int) -> FloatArray:
-        record = history_top(residual, self.history_block, least, self.record_rank)
+    def _record_ratio(self, residual: FloatArray, block: int, least: int) -> FloatArray:
+        record = history_top(residual, block, least, self.record_rank)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ratio = residual / np.maximum(record, np.finfo(np.float64).tiny)
         # A perfectly flat history (record 0) makes any change infinitely surprising; cap it.
@@ -154,5 +200,6 @@ def record_detector(name: str = "record", views: tuple[str, ...] = VIEWS) -> Rob
         views=views,
         weekly=False,
         normaliser="record",
-        policy=AlertPolicy(threshold=1.2, refractory=600),
+        bar=1.2,
+        bar_ceiling=1.2,
     )
