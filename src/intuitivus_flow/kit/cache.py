@@ -16,6 +16,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -27,6 +29,34 @@ from intuitivus_flow.kit.redis_outage import REDIS_ERRORS, RedisOutage
 TOUCHED_KEY = "touched_workspaces"
 # How long a value read from Redis is also kept in the process (see RedisCache).
 LOCAL_SECONDS = 5
+
+
+class CacheOutcome(StrEnum):
+    hit = "hit"
+    miss = "miss"
+    bypass = "bypass"  # the cache could not be trusted (Redis away): computed, not stored
+
+
+@dataclass(slots=True)
+class CacheStats:
+    """How `cached` reads went, counted in this process. `listener` forwards each outcome (the
+    observability layer, which kit may not import, counts them as a Prometheus counter so
+    every worker's reads add up)."""
+
+    hits: int = 0
+    misses: int = 0
+    bypasses: int = 0
+    listener: Callable[[CacheOutcome], None] | None = None
+
+    def record(self, outcome: CacheOutcome) -> None:
+        if outcome is CacheOutcome.hit:
+            self.hits += 1
+        elif outcome is CacheOutcome.miss:
+            self.misses += 1
+        else:
+            self.bypasses += 1
+        if self.listener is not None:
+            self.listener(outcome)
 
 
 class Cache(Protocol):
@@ -44,6 +74,7 @@ class Cache(Protocol):
 
 class MemoryCache:
     def __init__(self, max_entries: int = 10_000) -> None:
+        self.stats = CacheStats()
         self._versions: dict[uuid.UUID, int] = {}
         self._values: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._max_entries = max_entries
@@ -87,6 +118,7 @@ class RedisCache:
     def __init__(
         self, redis: Redis, prefix: str = "flow:cache:", local_seconds: int = LOCAL_SECONDS
     ) -> None:
+        self.stats = CacheStats()
         self._redis = redis
         self._prefix = prefix
         self._local = MemoryCache(max_entries=1_000)
@@ -163,13 +195,20 @@ async def cached(
     """The cached value of `name` for the workspace's current data, or a fresh one
     (always fresh with `refresh`, which still stores it). Returns (value, hit).
     """
+    stats: CacheStats | None = getattr(cache, "stats", None)  # a test double may keep none
     version = await cache.version(workspace_id)
     if version is None:  # the cache is away: the view is still served, from the database
+        if stats is not None:
+            stats.record(CacheOutcome.bypass)
         return await compute(), False
     key = f"{name}:{workspace_id}:{version}"
     found = None if refresh else await cache.get(key)
     if found is not None:
+        if stats is not None:
+            stats.record(CacheOutcome.hit)
         return found, True
+    if stats is not None:
+        stats.record(CacheOutcome.miss)
     value = await compute()
     await cache.set(key, value, ttl_seconds)
     return value, False

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from intuitivus_flow.kit.cache import CacheStats
 from intuitivus_flow.kit.resources import Resources
 from intuitivus_flow.observability import faults
 from intuitivus_flow.observability.collectors import (
@@ -25,6 +26,7 @@ from intuitivus_flow.observability.collectors import (
 from intuitivus_flow.observability.endpoints import router as metrics_router
 from intuitivus_flow.observability.http_metrics import HttpMetricsMiddleware
 from intuitivus_flow.observability.logging import RequestLogMiddleware, configure_logging
+from intuitivus_flow.observability.loop_lag import LoopLagProbe
 from intuitivus_flow.observability.metrics import FlowMetrics, get_metrics
 from intuitivus_flow.observability.tracing import (
     TraceIdHeaderMiddleware,
@@ -58,13 +60,20 @@ class Observability:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Refresh the sampled gauges in the background while the app serves."""
-        task = asyncio.create_task(self._refresh_forever(), name="observability-refresh")
+        tasks = [
+            asyncio.create_task(self._refresh_forever(), name="observability-refresh"),
+            asyncio.create_task(
+                LoopLagProbe(self.metrics).run_forever(), name="observability-loop-lag"
+            ),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -111,6 +120,10 @@ def install_observability(
 
 def _instrument_resources(context: Resources, metrics: FlowMetrics) -> None:
     instrument_pool(context.engine, metrics)
+    stats: CacheStats | None = getattr(context.cache, "stats", None)
+    if stats is not None:
+        counter = metrics.view_cache_requests_total
+        stats.listener = lambda outcome: counter.labels(outcome=outcome.value).inc()
     if context.redis is not None:
         instrument_redis(context.redis, metrics)
 

@@ -82,6 +82,12 @@ class FlowMetrics:
             ["command", "outcome"],
             registry=registry,
         )
+        self.view_cache_requests_total = Counter(
+            "flow_view_cache_requests_total",
+            "Reads of the per-workspace view cache (kit/cache.py), by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
         self.job_queue_depth = Gauge(
             "flow_job_queue_depth",
             "Jobs waiting in a queue.",
@@ -118,6 +124,20 @@ class FlowMetrics:
             "flow_process_memory_ratio",
             "Resident memory of this service over the machine's total memory (0..1).",
             registry,
+        )
+        # How late the event loop runs a callback scheduled for now: time spent in code that
+        # blocks the loop (CPU-bound work, sync I/O) delays every request of the worker.
+        self.event_loop_lag_seconds = Gauge(
+            "flow_event_loop_lag_seconds",
+            "Delay of the last event-loop probe beyond its scheduled time, per worker.",
+            multiprocess_mode="liveall",
+            registry=registry,
+        )
+        self.event_loop_lag_max_seconds = Gauge(
+            "flow_event_loop_lag_max_seconds",
+            "Largest event-loop delay seen over the last minute of probes, per worker.",
+            multiprocess_mode="liveall",
+            registry=registry,
         )
         self.dependency_up = Gauge(
             "flow_dependency_up",

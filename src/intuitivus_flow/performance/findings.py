@@ -55,10 +55,26 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
+class Table:
+    """Measurements behind the findings (per route, per queue, per page), for the report.
+
+    `chart` names the column drawn as bars in the HTML report and the Performance page ("" for
+    none); cells are numbers or text as measured, formatted by the report.
+    """
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[float | int | str, ...], ...] = ()
+    chart: str = ""
+    unit: str = ""  # of the charted column
+
+
+@dataclass(frozen=True, slots=True)
 class AreaReport:
     area: Area
     findings: tuple[Finding, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+    tables: tuple[Table, ...] = ()  # optional: what was measured, even when nothing fired
 
 
 SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
