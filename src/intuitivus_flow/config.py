@@ -386,6 +386,20 @@ class Settings(BaseSettings):
         "passed, for the BackupTooOld and BackupDrillFailed alerts.",
     )
 
+    # --- analytics store (issue 15, docs/analytics.md) ---
+    analytics_url: str | None = Field(
+        default=None,
+        description="Analytics store: duckdb:///path (embedded), chdb:///path (ClickHouse "
+        "in-process) or clickhouse://user:password@host:8123/db; default: DuckDB file "
+        "`<data dir>/analytics.duckdb`.",
+    )
+    analytics_copy_batch: int = Field(
+        default=50_000,
+        ge=100,
+        le=1_000_000,
+        description="Events the copy job moves from the database to the store per batch.",
+    )
+
     @field_validator(
         "alert_webhook_urls",
         "alert_email_to",
@@ -435,6 +449,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'flow.db').resolve()}"
+
+    @property
+    def resolved_analytics_url(self) -> str:
+        if self.analytics_url:
+            return self.analytics_url
+        return f"duckdb:///{(self.data_dir / 'analytics.duckdb').resolve()}"
 
     @property
     def runs_embedded_worker(self) -> bool:

@@ -1,0 +1,192 @@
+"""What every analytics engine offers: a tenant-scoped read query, a bulk insert, its schema.
+
+See the package docstring for the interface; `embedded.py` (DuckDB) and `clickhouse.py`
+(a ClickHouse server over HTTP, or chDB in-process) implement it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from intuitivus_flow.analytics.store.dialects import SqlDialect, dialect_named
+from intuitivus_flow.kit.errors import FlowError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Column order of the events table and of every batch handed to `insert_events`.
+EVENT_COLUMNS = (
+    "workspace_id",
+    "person_id",
+    "event",
+    "timestamp",
+    "properties",
+    "message_id",
+    "source",
+    "received_at",
+)
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+class StoreError(FlowError):
+    """The analytics store is misconfigured or refused a statement."""
+
+    status_code = 503
+    type = "analytics-store-unavailable"
+    title = "Analytics store unavailable"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+class AnalyticsStore(ABC):
+    """One engine holding the events of every workspace; each query sees one workspace."""
+
+    dialect: ClassVar[str]
+
+    def __init__(self) -> None:
+        self.sql: SqlDialect = dialect_named(self.dialect)
+        # Engines are used from worker threads; one statement at a time per store keeps the
+        # embedded engines' single connection safe (they parallelise inside a statement).
+        self._lock = threading.RLock()
+
+    # --- what engines implement ---
+    @abstractmethod
+    def execute(self, statement: str) -> QueryResult:
+        """Run one statement as written (no tenant scoping: store-internal use only)."""
+
+    @abstractmethod
+    def insert_events(self, batch: pa.Table) -> int:
+        """Append a batch (an Arrow table with EVENT_COLUMNS) and return its row count."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # --- shared ---
+    def query(self, workspace_id: uuid.UUID, statement: str, **values: Any) -> QueryResult:
+        """Run a read query over one workspace's events: `{events}` is that workspace's rows,
+        `{name}` a quoted literal of `values[name]`."""
+        return self.execute(self.render(workspace_id, statement, **values))
+
+    def render(self, workspace_id: uuid.UUID, statement: str, **values: Any) -> str:
+        events = (
+            "(SELECT * FROM events WHERE workspace_id = "
+            f"{self.sql.literal(str(uuid.UUID(str(workspace_id))))})"
+        )
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name == "events":
+                return events
+            if name not in values:
+                raise KeyError(f"no value for placeholder {{{name}}}")
+            return self.sql.literal(values[name])
+
+        return _PLACEHOLDER.sub(substitute, statement)
+
+    def migrate(self) -> list[int]:
+        """Apply the engine's schema versions not yet recorded; return those applied."""
+        from intuitivus_flow.analytics.store.schema import migrations_for
+
+        with self._lock:
+            self.execute(self.sql.migrations_table())
+            done = {
+                int(row[0])
+                for row in self.execute("SELECT version FROM analytics_schema_migrations").rows
+            }
+            applied = []
+            for version, statements in migrations_for(self.dialect):
+                if version in done:
+                    continue
+                for statement in statements:
+                    self.execute(statement)
+                now = self.sql.literal(datetime.now(UTC))
+                self.execute(
+                    "INSERT INTO analytics_schema_migrations (version, applied_at) "
+                    f"VALUES ({version}, {now})"
+                )
+                applied.append(version)
+            return applied
+
+    def existing_message_ids(self, workspace_id: uuid.UUID, message_ids: list[str]) -> set[str]:
+        """Which of these message ids the store already holds (the copy's idempotence)."""
+        if not message_ids:
+            return set()
+        found: set[str] = set()
+        for start in range(0, len(message_ids), 5000):
+            chunk = message_ids[start : start + 5000]
+            listed = ", ".join(self.sql.literal(item) for item in chunk)
+            result = self.query(
+                workspace_id, f"SELECT message_id FROM {{events}} WHERE message_id IN ({listed})"
+            )
+            found.update(str(row[0]) for row in result.rows)
+        return found
+
+
+_stores: dict[str, AnalyticsStore] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(url: str) -> AnalyticsStore:
+    """The store at `url` (one per URL and process), its schema migrated.
+
+    `duckdb:///path/file.duckdb` (embedded, the default), `duckdb:///:memory:`,
+    `chdb:///path/dir` (ClickHouse in-process), `clickhouse://user:pass@host:8123/db`
+    (`clickhouses://` for TLS).
+    """
+    with _stores_lock:
+        store = _stores.get(url)
+        if store is None:
+            store = _build(url)
+            store.migrate()
+            _stores[url] = store
+        return store
+
+
+def close_stores() -> None:
+    with _stores_lock:
+        for store in _stores.values():
+            store.close()
+        _stores.clear()
+
+
+def _build(url: str) -> AnalyticsStore:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    path = url.split("://", 1)[1][1:] if "://" in url else ""
+    if scheme == "duckdb":
+        from intuitivus_flow.analytics.store.embedded import DuckDBStore
+
+        return DuckDBStore(path or ":memory:")
+    if scheme == "chdb":
+        from intuitivus_flow.analytics.store.clickhouse import ChDBStore
+
+        return ChDBStore(path)
+    if scheme in {"clickhouse", "clickhouses"}:
+        from intuitivus_flow.analytics.store.clickhouse import ClickHouseHTTPStore
+
+        return ClickHouseHTTPStore(
+            base_url=f"{'https' if scheme == 'clickhouses' else 'http'}://"
+            f"{parts.hostname or 'localhost'}:{parts.port or 8123}",
+            database=parts.path.strip("/") or "default",
+            user=parts.username or "default",
+            password=parts.password or "",
+        )
+    raise StoreError(
+        f"FLOW_ANALYTICS_URL {scheme or url!r} is not a store: use duckdb:///path, "
+        "chdb:///path or clickhouse://host:8123/db"
+    )

@@ -1,0 +1,194 @@
+"""The SQL spellings that differ between DuckDB and ClickHouse, behind one set of helpers,
+so each analysis is written once. Literals are rendered here (with each engine's quoting)
+instead of bound, because the two engines bind parameters differently; every value that
+reaches SQL goes through `literal`.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+
+class SqlDialect:
+    name = "duckdb"
+
+    # --- literals ---
+    def literal(self, value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(int(value))
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError("only finite numbers can be SQL literals")
+            return repr(value)
+        if isinstance(value, datetime):
+            return self.timestamp_literal(value)
+        if isinstance(value, uuid.UUID):
+            return self.string_literal(str(value))
+        if isinstance(value, str):
+            return self.string_literal(value)
+        raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+    def string_literal(self, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("NUL characters cannot be SQL literals")
+        return "'" + value.replace("'", "''") + "'"
+
+    def timestamp_literal(self, value: datetime) -> str:
+        return f"TIMESTAMP '{_utc_text(value)}'"
+
+    # --- expressions ---
+    def epoch_us(self, column: str) -> str:
+        return f"epoch_us({column})"
+
+    def from_epoch_us(self, expression: str) -> str:
+        return f"make_timestamp({expression})"
+
+    def json_text(self, column: str, key: str) -> str:
+        """The property's value as text (strings unquoted, numbers/booleans as written), NULL
+        when absent or JSON null."""
+        path = self.string_literal('$."' + key.replace('"', '\\"') + '"')
+        return f"json_extract_string({column}, {path})"
+
+    def median(self, expression: str) -> str:
+        return f"quantile_cont({expression}, 0.5)"
+
+    def arg_min(self, value: str, key: str) -> str:
+        return f"arg_min({value}, {key})"
+
+    def any_value(self, expression: str) -> str:
+        return f"any_value({expression})"
+
+    def int_div(self, a: str, b: str) -> str:
+        return f"({a}) // ({b})"
+
+    def bucket(self, timestamp: str, unit: str) -> str:
+        """The day, ISO week (Monday) or month a timestamp falls in, as a date."""
+        return f"CAST(date_trunc('{_unit(unit)}', {timestamp}) AS DATE)"
+
+    def periods_between(self, start: str, end: str, unit: str) -> str:
+        """Whole periods from bucket `start` to bucket `end` (both from `bucket`)."""
+        if _unit(unit) == "month":
+            return f"((year({end}) * 12 + month({end})) - (year({start}) * 12 + month({start})))"
+        days = f"date_diff('day', {start}, {end})"
+        return days if unit == "day" else self.int_div(days, "7")
+
+    def add_periods(self, bucket: str, periods: str, unit: str) -> str:
+        return f"CAST({bucket} + to_{_unit(unit)}s(CAST({periods} AS INTEGER)) AS DATE)"
+
+    def lag(self, expression: str, window: str) -> str:
+        return f"lag({expression}) OVER ({window})"
+
+    def lead(self, expression: str, window: str) -> str:
+        return f"lead({expression}) OVER ({window})"
+
+    def join_settings(self) -> str:
+        return ""
+
+    def migrations_table(self) -> str:
+        return (
+            "CREATE TABLE IF NOT EXISTS analytics_schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+        )
+
+
+class ClickHouseDialect(SqlDialect):
+    name = "clickhouse"
+
+    def string_literal(self, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("NUL characters cannot be SQL literals")
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def timestamp_literal(self, value: datetime) -> str:
+        return f"toDateTime64('{_utc_text(value)}', 6, 'UTC')"
+
+    def epoch_us(self, column: str) -> str:
+        return f"toUnixTimestamp64Micro({column})"
+
+    def from_epoch_us(self, expression: str) -> str:
+        return f"fromUnixTimestamp64Micro(toInt64({expression}), 'UTC')"
+
+    def json_text(self, column: str, key: str) -> str:
+        k = self.string_literal(key)
+        return (
+            f"multiIf(JSONType({column}, {k}) = 'String', JSONExtractString({column}, {k}), "
+            f"JSONType({column}, {k}) IN ('Null', 'Object', 'Array') OR NOT JSONHas({column}, "
+            f"{k}), NULL, JSONExtractRaw({column}, {k}))"
+        )
+
+    def median(self, expression: str) -> str:
+        return f"quantileExactInclusive(0.5)({expression})"
+
+    def arg_min(self, value: str, key: str) -> str:
+        return f"argMin({value}, {key})"
+
+    def any_value(self, expression: str) -> str:
+        return f"any({expression})"
+
+    def int_div(self, a: str, b: str) -> str:
+        return f"intDiv({a}, {b})"
+
+    def bucket(self, timestamp: str, unit: str) -> str:
+        unit = _unit(unit)
+        if unit == "day":
+            return f"toDate({timestamp}, 'UTC')"
+        if unit == "week":
+            return f"toMonday(toDate({timestamp}, 'UTC'))"
+        return f"toStartOfMonth(toDate({timestamp}, 'UTC'))"
+
+    def periods_between(self, start: str, end: str, unit: str) -> str:
+        if _unit(unit) == "month":
+            months = "(toYear({0}) * 12 + toMonth({0}))"
+            return f"({months.format(end)} - {months.format(start)})"
+        days = f"dateDiff('day', {start}, {end})"
+        return days if unit == "day" else self.int_div(days, "7")
+
+    def add_periods(self, bucket: str, periods: str, unit: str) -> str:
+        function = {"day": "addDays", "week": "addWeeks", "month": "addMonths"}[_unit(unit)]
+        return f"{function}({bucket}, toInt64({periods}))"
+
+    def lag(self, expression: str, window: str) -> str:
+        return (
+            f"lagInFrame({expression}) OVER ({window} "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+        )
+
+    def lead(self, expression: str, window: str) -> str:
+        return (
+            f"leadInFrame({expression}) OVER ({window} "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+        )
+
+    def join_settings(self) -> str:
+        # Outer joins fill missing rows with NULL as in standard SQL (ClickHouse's default is
+        # the column type's default value, which would read as a step reached at epoch 0).
+        return " SETTINGS join_use_nulls = 1"
+
+    def migrations_table(self) -> str:
+        return (
+            "CREATE TABLE IF NOT EXISTS analytics_schema_migrations "
+            "(version UInt32, applied_at DateTime64(6, 'UTC')) ENGINE = MergeTree ORDER BY version"
+        )
+
+
+def dialect_named(name: str) -> SqlDialect:
+    return ClickHouseDialect() if name == "clickhouse" else SqlDialect()
+
+
+def _utc_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a UTC offset")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _unit(unit: str) -> str:
+    if unit not in {"day", "week", "month"}:
+        raise ValueError(f"unknown period {unit!r}: use day, week or month")
+    return unit

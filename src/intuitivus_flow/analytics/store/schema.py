@@ -1,0 +1,57 @@
+"""The analytics store's own schema migrations: a short versioned list of DDL per engine,
+applied in order by `AnalyticsStore.migrate` and recorded in `analytics_schema_migrations`.
+Append a version; never edit an applied one.
+
+ClickHouse: partitioned by month (old months can be dropped or moved whole), ordered by
+(workspace, time, person) so a workspace's time range is a contiguous read and a person's
+events sit together inside it. DuckDB needs no layout: its row groups carry min/max zone maps,
+and rows arrive roughly in time order.
+"""
+
+from __future__ import annotations
+
+DUCKDB: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            "CREATE TABLE IF NOT EXISTS events ("
+            " workspace_id VARCHAR NOT NULL,"
+            " person_id VARCHAR NOT NULL,"
+            " event VARCHAR NOT NULL,"
+            " timestamp TIMESTAMP NOT NULL,"
+            " properties VARCHAR NOT NULL DEFAULT '{}',"
+            " message_id VARCHAR NOT NULL,"
+            " source VARCHAR NOT NULL,"
+            " received_at TIMESTAMP NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS copy_watermarks ("
+            " source VARCHAR PRIMARY KEY, received_at TIMESTAMP NOT NULL, updated_at TIMESTAMP)",
+        ],
+    ),
+]
+
+CLICKHOUSE: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            "CREATE TABLE IF NOT EXISTS events ("
+            " workspace_id LowCardinality(String),"
+            " person_id String,"
+            " event LowCardinality(String),"
+            " timestamp DateTime64(6, 'UTC'),"
+            " properties String DEFAULT '{}',"
+            " message_id String,"
+            " source LowCardinality(String),"
+            " received_at DateTime64(6, 'UTC'))"
+            " ENGINE = MergeTree"
+            " PARTITION BY toYYYYMM(timestamp)"
+            " ORDER BY (workspace_id, timestamp, person_id)",
+            "CREATE TABLE IF NOT EXISTS copy_watermarks ("
+            " source String, received_at DateTime64(6, 'UTC'), updated_at DateTime64(6, 'UTC'))"
+            " ENGINE = ReplacingMergeTree(updated_at) ORDER BY source",
+        ],
+    ),
+]
+
+
+def migrations_for(dialect: str) -> list[tuple[int, list[str]]]:
+    return CLICKHOUSE if dialect == "clickhouse" else DUCKDB
