@@ -112,6 +112,10 @@ backup-drill: $(VENV)/.installed ## Restore the newest backup into a scratch dat
 bench-restore: $(VENV)/.installed-dev ## Restore benchmark: 1 million events, pg_restore -j N vs one job
 	$(BIN)/python benchmarks/restore.py $(BENCH_ARGS)
 
+.PHONY: bench-cdnow
+bench-cdnow: $(VENV)/.installed-dev ## CLV check: BG/NBD and Gamma-Gamma on CDNOW vs the published parameters (../shared)
+	$(BIN)/python benchmarks/cdnow.py $(BENCH_ARGS)
+
 .PHONY: bench
 bench: $(VENV)/.installed-dev ## Run the benchmarks (prints tables)
 	$(BIN)/python benchmarks/predictive_nab.py

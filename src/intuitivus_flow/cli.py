@@ -277,6 +277,9 @@ def _mount_domain_commands() -> None:
     from intuitivus_flow.backup.cli import app as backup_app
 
     app.add_typer(backup_app, name="backup")
+    from intuitivus_flow.analytics.cli import app as analytics_app
+
+    app.add_typer(analytics_app, name="analytics")
 
 
 _mount_domain_commands()
