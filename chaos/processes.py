@@ -1,4 +1,4 @@
-"""Throw-away dependencies that tests (and later chaos experiments) may break on purpose.
+"""Throw-away dependencies that tests and the chaos experiments break on purpose.
 
 Never the machine's shared PostgreSQL or Redis: each of these starts its own server on a free
 loopback port in a temporary directory, lets the test stop, start or freeze it, and removes it
@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -181,11 +182,13 @@ async def silent_listener() -> AsyncIterator[int]:
 
 class FreezableProxy:
     """A TCP proxy to `target_port` that can be frozen: while frozen it accepts connections
-    and passes no byte either way, like a database host that hangs (not one that refuses)."""
+    and passes no byte either way, like a database host that hangs (not one that refuses).
+    `latency` (seconds) delays every chunk in each direction: a slow network to the host."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = 0
+        self.latency = 0.0
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._server: asyncio.Server | None = None
@@ -225,6 +228,8 @@ class FreezableProxy:
         try:
             while chunk := await source.read(65536):
                 await self._flowing.wait()
+                if self.latency > 0:
+                    await asyncio.sleep(self.latency)
                 sink.write(chunk)
                 await sink.drain()
         except (OSError, asyncio.IncompleteReadError):
@@ -241,3 +246,31 @@ async def freezable_proxy(target_port: int) -> AsyncIterator[FreezableProxy]:
         yield proxy
     finally:
         await proxy.close()
+
+
+class ProxyThread:
+    """A FreezableProxy on an event loop of its own thread, for processes other than the
+    caller's (the served app connects through it while the caller freezes or slows it)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.proxy = FreezableProxy(target_port)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(timeout=10)
+
+    def set_latency(self, seconds: float) -> None:
+        self._loop.call_soon_threadsafe(setattr, self.proxy, "latency", seconds)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self.proxy.close(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
