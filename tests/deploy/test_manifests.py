@@ -5,7 +5,8 @@
   brings it; any kubectl on PATH also works).
 - Every rendered object is validated strictly (unknown fields refused) against the Kubernetes
   OpenAPI schemas by `kubernetes-validate`, for the oldest and the newest Kubernetes we support;
-  custom resources (cert-manager, Prometheus operator, KEDA) against their CRDs' published
+  custom resources (cert-manager, Prometheus operator, KEDA, LitmusChaos) against their CRDs'
+  published
   schemas, vendored in tests/deploy/schemas (see its README).
 - Semantic rules of our own: requests, limits and probes on every long-running container,
   images pinned by version, HPA and KEDA bounds, a PDB and NetworkPolicies in every app
@@ -50,7 +51,7 @@ APP_TARGETS = (
     "overlays/multi-region",
     "overlays/blue-green",
 )
-TARGETS = (*APP_TARGETS, "monitoring", "data")
+TARGETS = (*APP_TARGETS, "monitoring", "data", "chaos")
 # Oldest supported (the native preStop `sleep` action is on by default from 1.30) and newest.
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
@@ -625,3 +626,54 @@ def test_the_pilot_light_has_no_autoscaler_that_would_start_pods() -> None:
     assert not _of_kind(objects, "HorizontalPodAutoscaler")  # an HPA keeps at least one pod
     for scaled in _of_kind(objects, "ScaledObject"):
         assert scaled["metadata"]["annotations"]["autoscaling.keda.sh/paused-replicas"] == "0"
+
+
+# --- chaos experiments (deploy/k8s/chaos, issue 14) --------------------------------------------
+
+
+def chaos_problems(chaos: tuple[Manifest, ...], app: tuple[Manifest, ...]) -> list[str]:
+    """Each ChaosEngine deletes pods of a Deployment that exists, as the service account the
+    chaos RBAC binds, with the plan's duration and interval and probes on /ready and an SLI."""
+    problems = []
+    accounts = {obj["metadata"]["name"] for obj in _of_kind(chaos, "ServiceAccount")}
+    bound = {
+        subject["name"]
+        for binding in _of_kind(chaos, "RoleBinding")
+        for subject in binding["subjects"]
+    }
+    for engine in _of_kind(chaos, "ChaosEngine"):
+        spec, name = engine["spec"], _ident(engine)
+        key, _, value = spec["appinfo"]["applabel"].partition("=")
+        targets = [
+            d
+            for d in _of_kind(app, "Deployment")
+            if _pod_template(d)["metadata"]["labels"].get(key) == value
+        ]
+        if not targets:
+            problems.append(f"{name}: {spec['appinfo']['applabel']} selects no Deployment")
+        if spec["chaosServiceAccount"] not in accounts & bound:
+            problems.append(f"{name}: service account {spec['chaosServiceAccount']} not bound")
+        for experiment in spec["experiments"]:
+            env = {e["name"]: e["value"] for e in experiment["spec"]["components"]["env"]}
+            if (env.get("TOTAL_CHAOS_DURATION"), env.get("CHAOS_INTERVAL")) != ("60", "10"):
+                problems.append(f"{name}: TOTAL_CHAOS_DURATION 60 / CHAOS_INTERVAL 10 expected")
+            probes = experiment["spec"].get("probe", [])
+            urls = [p["httpProbe/inputs"]["url"] for p in probes if p["type"] == "httpProbe"]
+            if not any(url.endswith("/ready") for url in urls):
+                problems.append(f"{name}: no httpProbe on /ready")
+            if not any(p["type"] == "promProbe" for p in probes):
+                problems.append(f"{name}: no probe on the availability SLI")
+    return problems
+
+
+def test_chaos_engines_aim_at_running_deployments_with_sli_probes() -> None:
+    chaos, app = _render("chaos"), _render("base")
+    assert len(_of_kind(chaos, "ChaosEngine")) == 2
+    assert chaos_problems(chaos, app) == []
+
+    engine = _of_kind(chaos, "ChaosEngine")[0]
+    stray = {**engine, "spec": {**engine["spec"], "appinfo": {"applabel": "app=nothing"}}}
+    assert any("selects no Deployment" in p for p in chaos_problems((*chaos, stray), app))
+    probeless = json.loads(json.dumps(engine))
+    probeless["spec"]["experiments"][0]["spec"]["probe"] = []
+    assert len(chaos_problems((probeless,), app)) >= 3  # also: account not bound here
