@@ -51,11 +51,14 @@ PRECISION_TARGET = 0.85
 
 # The grid of global parameters (the view windows are fixed durations, not swept).
 TAIL_POINTS = (10, 20)
+# Sample-size floors of the windows (point, level smoothing, level baseline, tail refresh):
+# only series sampled more coarsely than every 5 minutes reach them.
+FLOORS = {"large": (48, 12, 288, 10), "small": (12, 3, 24, 1)}
 BARS = (5.0, 5.5, 6.0, 6.5, 7.0)
 CEILING_STEPS = (0.0, 1.0, 2.0, 3.0)  # 0: no per-series calibration
 QUIET = tuple(np.timedelta64(h, "h") for h in (12, 24, 50, 72, 96))
 
-Setting = tuple[int, float, float, np.timedelta64]
+Setting = tuple[str, int, float, float, np.timedelta64]
 
 
 def main() -> int:
@@ -68,7 +71,7 @@ def main() -> int:
         flush=True,
     )
     surprises = cache_surprises(series)
-    grid = list(itertools.product(TAIL_POINTS, BARS, CEILING_STEPS, QUIET))
+    grid = list(itertools.product(FLOORS, TAIL_POINTS, BARS, CEILING_STEPS, QUIET))
     print(f"scoring {len(grid)} grid points ...", flush=True)
     table = {setting: counts_per_file(series, surprises, setting) for setting in grid}
     choose = OBJECTIVES[args.objective]
@@ -115,14 +118,29 @@ def parse_args() -> argparse.Namespace:
 
 
 def detector_for(setting: Setting) -> RobustResidualDetector:
-    tail, bar, ceiling_step, quiet = setting
+    floors, tail, bar, ceiling_step, quiet = setting
+    point, level, baseline, block = FLOORS[floors]
     return RobustResidualDetector(
-        tail_points=tail, bar=bar, bar_ceiling=bar + ceiling_step, quiet=quiet
+        point_window_min=point,
+        level_window_min=level,
+        level_baseline_min=baseline,
+        history_block_min=block,
+        tail_points=tail,
+        bar=bar,
+        bar_ceiling=bar + ceiling_step,
+        quiet=quiet,
     )
 
 
 def setting_of(detector: RobustResidualDetector) -> Setting:
+    floors = (
+        detector.point_window_min,
+        detector.level_window_min,
+        detector.level_baseline_min,
+        detector.history_block_min,
+    )
     return (
+        next(name for name, value in FLOORS.items() if value == floors),
         detector.tail_points,
         detector.bar,
         detector.bar_ceiling - detector.bar,
@@ -131,29 +149,31 @@ def setting_of(detector: RobustResidualDetector) -> Setting:
 
 
 def describe(setting: Setting) -> str:
-    tail, bar, ceiling_step, quiet = setting
-    return f"(tail {tail}, bar {bar:g}-{bar + ceiling_step:g}, quiet {int(quiet / HOUR)} h)"
+    floors, tail, bar, ceiling_step, quiet = setting
+    return (
+        f"({floors}, tail {tail}, bar {bar:g}-{bar + ceiling_step:g}, quiet {int(quiet / HOUR)} h)"
+    )
 
 
-def cache_surprises(series: list[Series]) -> dict[tuple[str, int], FloatArray]:
+def cache_surprises(series: list[Series]) -> dict[tuple[str, str, int], FloatArray]:
     """The surprise of every file for each tail size: the expensive part, computed once."""
-    out: dict[tuple[str, int], FloatArray] = {}
-    for tail in TAIL_POINTS:
-        detector = RobustResidualDetector(tail_points=tail)
+    out: dict[tuple[str, str, int], FloatArray] = {}
+    for floors, tail in itertools.product(FLOORS, TAIL_POINTS):
+        detector = detector_for((floors, tail, 6.0, 0.0, QUIET[0]))
         for s in series:
-            out[(s.key, tail)] = detector.surprise(s.times, s.values)
-        print(f"  surprises cached for tail {tail}", flush=True)
+            out[(floors, s.key, tail)] = detector.surprise(s.times, s.values)
+        print(f"  surprises cached for {floors} floors, tail {tail}", flush=True)
     return out
 
 
 def counts_per_file(
-    series: list[Series], surprises: dict[tuple[str, int], FloatArray], setting: Setting
+    series: list[Series], surprises: dict[tuple[str, str, int], FloatArray], setting: Setting
 ) -> dict[str, Counts]:
     detector = detector_for(setting)
     out = {}
     for s in series:
         policy = detector.policy(median_step(s.times))
-        scores = as_reported_scores(policy.apply(surprises[(s.key, setting[0])]))
+        scores = as_reported_scores(policy.apply(surprises[(setting[0], s.key, setting[1])]))
         out[s.key] = score_file(s.times, scores, s.windows)
     return out
 
@@ -207,8 +227,11 @@ def nab_scores(args: argparse.Namespace, series: list[Series]) -> None:
         print(f"NAB scorer: no run.py in {nab} or no --nab-python: skipped")
         return
     name = "intuitivusDefault"
-    results = nab / "results" / name
-    shutil.rmtree(results, ignore_errors=True)
+    # A results directory of our own: NAB scores every file it finds there, and its shipped
+    # results cover the 58-file corpus.
+    results_root = nab / "results_intuitivus"
+    shutil.rmtree(results_root, ignore_errors=True)
+    results = results_root / name
     detector = RobustResidualDetector()
     windows = json.loads((args.dataset / "windows.json").read_text())
     for s in series:
@@ -239,6 +262,8 @@ def nab_scores(args: argparse.Namespace, series: list[Series]) -> None:
         str(dev_windows),
         "--dataDir",
         data,
+        "--resultsDir",
+        str(results_root),
     ]
     # The null detector is NAB's normalisation baseline: it is run on the same files.
     detect = [
@@ -252,13 +277,15 @@ def nab_scores(args: argparse.Namespace, series: list[Series]) -> None:
         str(dev_windows),
         "--dataDir",
         data,
+        "--resultsDir",
+        str(results_root),
     ]
     for step in (detect, command):
         completed = subprocess.run(step, cwd=nab, capture_output=True, text=True, check=False)
         if completed.returncode != 0:
             print("NAB scorer failed:", completed.stderr.strip().splitlines()[-1:])
             return
-    final = json.loads((nab / "results" / "final_results.json").read_text())
+    final = json.loads((results_root / "final_results.json").read_text())
     print(
         f"NAB scorer on nab-dev ({name}): "
         + ", ".join(f"{profile} {value:.1f}" for profile, value in final.get(name, {}).items())

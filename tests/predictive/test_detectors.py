@@ -10,7 +10,7 @@ from intuitivus_flow.predictive.detectors.alerting import AlertPolicy
 from intuitivus_flow.predictive.detectors.features import tail_surprise
 from intuitivus_flow.predictive.detectors.robust import RobustResidualDetector
 
-from .synthetic import POINTS_PER_DAY, seasonal_series, timeline
+from .synthetic import POINTS_PER_DAY, START, seasonal_series, timeline
 
 CAUSAL_DETECTORS = ["default", "record", "robust-point", "ewma"]
 ANOMALY_AT = 6 * POINTS_PER_DAY + 100  # well after the warm-up
@@ -140,3 +140,28 @@ def test_weekly_views_switch_on_with_enough_history() -> None:
     assert {"season_weekly", "season_point_weekly"} <= set(
         detector.residuals(timeline(len(long)), long)
     )
+
+
+def test_windows_and_quiet_period_are_durations() -> None:
+    detector = RobustResidualDetector()
+    five_minutes, hour = np.timedelta64(5, "m"), np.timedelta64(1, "h")
+    # The same 50-hour quiet period: 600 samples at 5 minutes, 50 at one hour.
+    assert detector.policy(five_minutes).refractory == 600
+    assert detector.policy(hour).refractory == 50
+    # Cold start and calibration follow the sampling interval too (with sample-size floors).
+    assert detector.policy(five_minutes).calibration == 150 + 600
+    assert detector.policy(hour).calibration == 150 + 50
+
+
+def test_hourly_series_alerts_twice_three_days_apart() -> None:
+    # A quiet period counted in points (600 samples = 25 days of hourly data) hid the second
+    # incident; in time units (50 h) both are reported.
+    hours = 40 * 24
+    times = START + np.arange(hours) * np.timedelta64(1, "h")
+    phase = 2 * np.pi * np.arange(hours) / 24
+    values = 50 + 20 * np.sin(phase) + np.random.default_rng(5).normal(0, 1.0, hours)
+    first, second = 30 * 24 + 5, 33 * 24 + 17
+    values[first] += 25
+    values[second] += 40  # larger: the first spike is now part of the tail it is judged by
+    scores = get_detector("default").score(times, values)
+    assert np.flatnonzero(scores >= 0.5).tolist() == [first, second]

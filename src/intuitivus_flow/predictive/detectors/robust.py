@@ -79,14 +79,17 @@ class RobustResidualDetector:
     normaliser: Normaliser = "tail"
     tail_points: int = 10
     point_window: np.timedelta64 = 4 * HOUR
-    point_window_min: int = 12
+    point_window_min: int = 48
     level_window: np.timedelta64 = HOUR
-    level_window_min: int = 3
+    level_window_min: int = 12
     level_baseline: np.timedelta64 = DAY
-    level_baseline_min: int = 24
+    level_baseline_min: int = 288
     seasonal_cycles: int = 3
     min_season_points: int = 12
+    # The tail is refreshed in blocks (at least ``history_block_min`` samples), so the first
+    # points of an incident are judged against the history before it, not against each other.
     history_block: np.timedelta64 = 50 * MINUTE
+    history_block_min: int = 10
     # Cold start: no view scores before this much history (and at least this many points,
     # so the tail fit behind the first score has a real sample under it).
     cold_start: np.timedelta64 = 750 * MINUTE
@@ -180,7 +183,7 @@ class RobustResidualDetector:
         self, residual: FloatArray, step: np.timedelta64, min_history: int = 0
     ) -> FloatArray:
         least = max(self.cold_start_points(step), min_history)
-        block = span(self.history_block, step, 1)
+        block = span(self.history_block, step, self.history_block_min)
         if self.normaliser == "tail":
             return tail_surprise(residual, block, least, self.tail_points)
         return self._record_ratio(residual, block, least)
