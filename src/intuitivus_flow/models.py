@@ -10,6 +10,7 @@ from intuitivus_flow.alerts.models import (
     NotificationDelivery,
     Silence,
 )
+from intuitivus_flow.analytics.goals_models import KpiGoal
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.auth.models import AuthSession, RefreshToken
 from intuitivus_flow.billing.models import (
@@ -71,6 +72,7 @@ __all__ = [
     "Invitation",
     "Invoice",
     "Job",
+    "KpiGoal",
     "Lease",
     "Licence",
     "LlmUsage",

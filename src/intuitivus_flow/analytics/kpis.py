@@ -16,8 +16,45 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 AVERAGE_MONTH = timedelta(days=365.2425 / 12)
+
+
+class Level(StrEnum):
+    platform = "platform"
+    workspace = "workspace"
+
+
+class Kpi(StrEnum):
+    """The KPIs a series is drawn for and a goal can target."""
+
+    mrr = "mrr"
+    arpa = "arpa"
+    arpu = "arpu"
+    customer_churn = "customer_churn"  # ChartMogul's Standard formula
+    revenue_churn = "revenue_churn"  # ChartMogul's net MRR churn
+    grr = "grr"
+    nrr = "nrr"
+    trial_conversion = "trial_conversion"
+    subscription_clv = "subscription_clv"
+    contact_conversion = "contact_conversion"  # contact -> customer
+    new_customers = "new_customers"
+    revenue = "revenue"
+    revenue_per_customer = "revenue_per_customer"
+
+    @property
+    def level(self) -> Level:
+        return Level.workspace if self in WORKSPACE_KPIS else Level.platform
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self not in {Kpi.customer_churn, Kpi.revenue_churn}
+
+
+WORKSPACE_KPIS = frozenset(
+    {Kpi.contact_conversion, Kpi.new_customers, Kpi.revenue, Kpi.revenue_per_customer}
+)
 
 
 @dataclass(frozen=True, slots=True)

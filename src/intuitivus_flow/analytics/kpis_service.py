@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.analytics import clv, kpis
+from intuitivus_flow.analytics.kpis import Kpi
 from intuitivus_flow.analytics.kpis_repository import PlatformKpiQueries, WorkspaceKpiQueries
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.config import Settings
@@ -25,42 +25,6 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import InvalidInput
 
 MAX_MONTHS = 36
-
-
-class Level(StrEnum):
-    platform = "platform"
-    workspace = "workspace"
-
-
-class Kpi(StrEnum):
-    """The KPIs a series is drawn for and a goal can target."""
-
-    mrr = "mrr"
-    arpa = "arpa"
-    arpu = "arpu"
-    customer_churn = "customer_churn"  # ChartMogul's Standard formula
-    revenue_churn = "revenue_churn"  # ChartMogul's net MRR churn
-    grr = "grr"
-    nrr = "nrr"
-    trial_conversion = "trial_conversion"
-    subscription_clv = "subscription_clv"
-    contact_conversion = "contact_conversion"  # contact -> customer
-    new_customers = "new_customers"
-    revenue = "revenue"
-    revenue_per_customer = "revenue_per_customer"
-
-    @property
-    def level(self) -> Level:
-        return Level.workspace if self in WORKSPACE_KPIS else Level.platform
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self not in {Kpi.customer_churn, Kpi.revenue_churn}
-
-
-WORKSPACE_KPIS = frozenset(
-    {Kpi.contact_conversion, Kpi.new_customers, Kpi.revenue, Kpi.revenue_per_customer}
-)
 
 
 def month_start(day: date) -> datetime:
