@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from intuitivus_flow.performance.database import postgres
-from intuitivus_flow.performance.database.postgres import Thresholds
+from intuitivus_flow.performance.database.postgres import Statement, Thresholds
 from intuitivus_flow.performance.findings import Area, Finding, Severity, Skipped
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,10 @@ async def analyze_postgres(
         statements, missed = await postgres.statements_or_skip(connection, limits)
         skipped += missed
         slow = [s for s in statements if postgres.statement_severity(s, limits) != Severity.INFO]
-        advised: dict[int, Finding] = {}  # index advice replaces a statement's finding
+        advised: dict[int, Finding] = {}
+        if advise and slow:
+            found, missed = await _advise(connection, slow)
+            advised, skipped = found, skipped + missed
         # The three largest statements are always shown (as information when they are fast),
         # so a report says where the time goes even on a healthy database.
         for rank, statement in enumerate(statements):
@@ -46,3 +49,18 @@ async def analyze_postgres(
                 skipped.append(Skipped(Area.DATABASE, f"{check.__name__} failed: {error.orig}"))
         await connection.rollback()
     return findings, skipped
+
+
+async def _advise(
+    connection: AsyncConnection, slow: list[Statement]
+) -> tuple[dict[int, Finding], list[Skipped]]:
+    from intuitivus_flow.performance.database import advisor
+
+    if not await postgres.has_extension(connection, "hypopg"):
+        return {}, [Skipped(Area.DATABASE, advisor.NO_HYPOPG)]
+    found: dict[int, Finding] = {}
+    for statement in slow:
+        advice = await advisor.advise_statement(connection, statement.query, verify=False)
+        if advice is not None:
+            found[statement.queryid] = advisor.missing_index_finding(statement, advice)
+    return found, []

@@ -29,8 +29,7 @@ HOT_QUERIES: tuple[HotQuery, ...] = (
         table="conversation_messages",
         sql="SELECT * FROM conversation_messages WHERE workspace_id = $1 "
         "AND channel_message_id = $2 LIMIT $3",
-        index="CREATE INDEX CONCURRENTLY ix_conversation_messages_channel_message_id ON "
-        "conversation_messages (channel_message_id) WHERE channel_message_id IS NOT NULL",
+        index="uq_conversation_messages_channel_id (exists)",
     ),
     HotQuery(
         name="events by name",

@@ -1,0 +1,240 @@
+"""The index advisor: candidates from a statement's shape, tried as hypothetical indexes
+(HypoPG), kept only when the planner's cost drops by a clear margin, then proven for real on a
+scratch copy of the table (create the index, re-run the statement, measure).
+
+Statements come as `pg_stat_statements` shows them, with `$n` parameters. To plan and run them
+the advisor binds each parameter to a value read from the column it is compared with (a
+sampled row for equality, a high percentile for a lower bound, the maximum for an upper bound:
+`run_at <= now()` style), a LIMIT to 100. Nothing the advisor does outlives its transaction:
+hypothetical indexes live in the session, and the scratch copy is rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlglot import exp
+
+from intuitivus_flow.performance.database.postgres import Statement, short, statement_evidence
+from intuitivus_flow.performance.database.shape import Candidate, candidates, parameters, parse
+from intuitivus_flow.performance.findings import Area, Finding, Severity
+
+NO_HYPOPG = (
+    "index candidates not tried: HypoPG is not installed (Debian postgresql-15-hypopg, then "
+    "CREATE EXTENSION hypopg)"
+)
+SCRATCH = "flow_advisor_scratch"
+MIN_GAIN = 0.5  # keep a candidate only if it at least halves the planner's cost
+RUNS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    statement: str  # with its parameters bound
+    candidate: Candidate
+    cost_before: float
+    cost_after: float
+    ms_before: float | None = None  # measured on the scratch copy (verify=True)
+    ms_after: float | None = None
+
+    @property
+    def cost_ratio(self) -> float:
+        return self.cost_before / self.cost_after if self.cost_after else float("inf")
+
+    @property
+    def speedup(self) -> float | None:
+        if self.ms_before is None or not self.ms_after:
+            return None
+        return self.ms_before / self.ms_after
+
+
+async def bind(connection: AsyncConnection, sql: str) -> str | None:
+    """`sql` with every `$n` replaced by a literal read from the data; None when a parameter
+    is not compared with a column (the statement cannot be planned with real values)."""
+    tree = parse(sql)
+    if tree is None:
+        return None
+    for parameter in parameters(tree):
+        literal = await _value_for(connection, tree, parameter)
+        if literal is None:
+            return None
+        parameter.replace(literal)
+    return tree.sql(dialect="postgres")
+
+
+async def _value_for(
+    connection: AsyncConnection, tree: exp.Expr, parameter: exp.Parameter
+) -> exp.Expr | None:
+    parent = parameter.parent
+    if isinstance(parent, exp.Limit | exp.Fetch):
+        return exp.Literal.number(100)
+    if isinstance(parent, exp.Offset):
+        return exp.Literal.number(0)
+    comparison = parent
+    while isinstance(comparison, exp.Cast | exp.Paren):  # `$1::uuid`
+        comparison = comparison.parent
+    column: exp.Column | None = None
+    how = "sample"
+    if isinstance(comparison, exp.In) and isinstance(comparison.this, exp.Column):
+        column = comparison.this
+    elif isinstance(comparison, exp.Binary):
+        left, right = comparison.this, comparison.expression
+        column = left if isinstance(left, exp.Column) else right
+        if not isinstance(column, exp.Column):
+            return None
+        flipped = column is right
+        if isinstance(comparison, exp.GT | exp.GTE):
+            how = "max" if flipped else "high"
+        elif isinstance(comparison, exp.LT | exp.LTE):
+            how = "high" if flipped else "max"
+    if column is None or comparison is None:
+        return None
+    table = _table_of(tree, column, comparison)
+    if table is None:
+        return None
+    literal = await _sample(connection, table, column.name, how)
+    return parse(literal) if literal is not None else exp.Null()
+
+
+def _table_of(tree: exp.Expr, column: exp.Column, at: exp.Expr) -> str | None:
+    block = at.find_ancestor(exp.Select, exp.Update, exp.Delete) or tree
+    tables = {t.alias_or_name: t.name for t in block.find_all(exp.Table) if t.name}
+    if column.table:
+        return tables.get(column.table)
+    names = set(tables.values())
+    return names.pop() if len(names) == 1 else None
+
+
+async def _sample(connection: AsyncConnection, table: str, column: str, how: str) -> str | None:
+    quoted_table = exp.to_identifier(table, quoted=True).sql(dialect="postgres")
+    quoted = exp.to_identifier(column, quoted=True).sql(dialect="postgres")
+    # Identifiers quoted by sqlglot; the statement's values never reach this text.
+    sample = f"SELECT {quoted} FROM {quoted_table} {{sample}} WHERE {quoted} IS NOT NULL LIMIT 1"  # noqa: S608
+    order = f"WITHIN GROUP (ORDER BY {quoted})"
+    high = f"SELECT percentile_disc(0.99) {order} FROM {quoted_table} {{sample}}"  # noqa: S608
+    highest = f"SELECT max({quoted}) FROM {quoted_table} {{sample}}"  # noqa: S608
+    value = f"({ {'sample': sample, 'high': high, 'max': highest}[how] })"
+    # A 1 % block sample keeps the read small on a large table; a small one is read whole.
+    for sample in ("TABLESAMPLE SYSTEM (1)", ""):
+        found = await connection.execute(
+            text(
+                f"SELECT quote_literal(v::text) || '::' || pg_typeof(v)::text "  # noqa: S608
+                f"FROM (SELECT {value.format(sample=sample)} AS v) s"
+            )
+        )
+        literal = found.scalar_one_or_none()
+        if literal is not None:
+            return str(literal)
+    return None
+
+
+async def plan_cost(connection: AsyncConnection, sql: str) -> float:
+    plan = (await connection.execute(text("EXPLAIN (FORMAT JSON) " + sql))).scalar_one()
+    document = json.loads(plan) if isinstance(plan, str) else plan
+    return float(document[0]["Plan"]["Total Cost"])
+
+
+async def _hypothetical_cost(connection: AsyncConnection, candidate: Candidate, sql: str) -> float:
+    ddl = candidate.ddl(concurrently=False, name=False)
+    await connection.execute(text("SELECT * FROM hypopg_create_index(:ddl)"), {"ddl": ddl})
+    try:
+        return await plan_cost(connection, sql)
+    finally:
+        await connection.execute(text("SELECT hypopg_reset()"))
+
+
+async def advise_statement(
+    connection: AsyncConnection, sql: str, *, verify: bool = True, min_gain: float = MIN_GAIN
+) -> Advice | None:
+    """The best candidate index for `sql`, or None when none clearly lowers its cost."""
+    bound = await bind(connection, sql)
+    if bound is None:
+        return None
+    try:
+        async with connection.begin_nested():
+            before = await plan_cost(connection, bound)
+            best: tuple[float, Candidate] | None = None
+            for candidate in candidates(sql):
+                cost = await _hypothetical_cost(connection, candidate, bound)
+                # Ties go to the earlier (narrower, in the classic order) candidate.
+                if best is None or cost < best[0] * 0.98:
+                    best = (cost, candidate)
+    except DBAPIError:
+        return None
+    if best is None or best[0] > before * (1 - min_gain):
+        return None
+    advice = Advice(bound, best[1], before, best[0])
+    return await verify_on_scratch(connection, advice) if verify else advice
+
+
+async def verify_on_scratch(connection: AsyncConnection, advice: Advice) -> Advice:
+    """Copy the table into a scratch schema, time the statement, create the index there,
+    time it again; roll everything back."""
+    table = advice.candidate.table
+    quoted_table = exp.to_identifier(table, quoted=True).sql(dialect="postgres")
+    transaction = await connection.begin_nested()
+    try:
+        await connection.execute(text(f"CREATE SCHEMA {SCRATCH}"))
+        await connection.execute(
+            text(
+                f"CREATE TABLE {SCRATCH}.{quoted_table} (LIKE public.{quoted_table} "
+                "INCLUDING DEFAULTS INCLUDING INDEXES)"
+            )
+        )
+        await connection.execute(
+            text(f"INSERT INTO {SCRATCH}.{quoted_table} SELECT * FROM public.{quoted_table}")  # noqa: S608
+        )
+        await connection.execute(text(f"ANALYZE {SCRATCH}.{quoted_table}"))
+        await connection.execute(text(f"SET LOCAL search_path = {SCRATCH}, public"))
+        before = await timed(connection, advice.statement)
+        await connection.execute(text(advice.candidate.ddl(concurrently=False)))
+        await connection.execute(text(f"ANALYZE {SCRATCH}.{quoted_table}"))
+        after = await timed(connection, advice.statement)
+    finally:
+        await transaction.rollback()
+    return Advice(
+        advice.statement, advice.candidate, advice.cost_before, advice.cost_after, before, after
+    )
+
+
+async def timed(connection: AsyncConnection, sql: str, *, runs: int = RUNS) -> float:
+    """Median execution time (ms) over `runs` runs after one warm-up; writes are rolled back."""
+    times = []
+    for _ in range(runs + 1):
+        savepoint = await connection.begin_nested()
+        try:
+            result = await connection.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql))
+            document: Any = result.scalar_one()
+            document = json.loads(document) if isinstance(document, str) else document
+            times.append(float(document[0]["Execution Time"]))
+        finally:
+            await savepoint.rollback()
+    return statistics.median(times[1:])
+
+
+def missing_index_finding(statement: Statement, advice: Advice) -> Finding:
+    evidence = statement_evidence(statement)
+    evidence |= {
+        "cost_before": round(advice.cost_before, 1),
+        "cost_after": round(advice.cost_after, 1),
+    }
+    if advice.ms_before is not None and advice.ms_after is not None:
+        evidence |= {"ms_before": round(advice.ms_before, 2), "ms_after": round(advice.ms_after, 2)}
+    critical = statement.share >= 0.25 and statement.mean_ms >= 100
+    return Finding(
+        area=Area.DATABASE,
+        code="db.missing_index",
+        title=f"index on {advice.candidate.table}({', '.join(advice.candidate.columns)}) cuts "
+        f"the plan cost {advice.cost_ratio:.0f}x for {statement.share:.0%} of database time",
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        impact=statement.share * (1 - advice.cost_after / advice.cost_before),
+        evidence=evidence,
+        recommendation=advice.candidate.ddl() + ";",
+        subject=short(statement.query),
+    )
