@@ -65,6 +65,15 @@ $(VENV)/.installed-loadtest: pyproject.toml | $(BIN)/python
 loadtest: $(VENV)/.installed-loadtest ## The plan's load tests (docs/loadtests.md): [URL=http://...] [ARGS="--quick" or "--profile headline --workers 2 --database postgresql://..."]
 	$(BIN)/python -m loadtests $(if $(URL),--url $(URL)) $(ARGS)
 
+# The Chaos Toolkit CLI and its library only: `make chaos` works without the dev tools.
+$(VENV)/.installed-chaos: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[chaos]'
+	@touch $@ $(VENV)/.installed
+
+.PHONY: chaos
+chaos: $(VENV)/.installed-chaos ## The five chaos experiments on our own local processes, reports in var/chaos/ (docs/chaos.md) [ARGS="--quick" or "--only 1,3"]
+	$(BIN)/python -m chaos $(ARGS)
+
 .PHONY: lint
 lint: $(VENV)/.installed-dev ## ruff (lint + format check), mypy, import layers, bandit and pip-audit (as CI runs them)
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import signal
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -164,6 +165,7 @@ def start_campaign(contacts: int | str = 40) -> dict[str, Any]:
                     "name": f"Chaos {account.run_id}",
                     "platform": "whatsapp",
                     "audience_tags": [tag],
+                    "starts_at": datetime.now(UTC).isoformat(),  # scheduling requires it
                 },
             ),
             201,

@@ -59,7 +59,7 @@ def after_experiment_control(
         env.save_logs(directory)
         report.write(directory, experiment=context, journal=state, env=env, targets=targets or {})
     finally:
-        environment.stop()
+        environment.release()
 
 
 def report_dir() -> Path:

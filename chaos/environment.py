@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,7 @@ from chaos.processes import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS_DIR = REPO_ROOT / "chaos" / "experiments"
 START_TIMEOUT_SECONDS = 120.0  # migrating an empty database on a busy 2-core machine
 STOP_TIMEOUT_SECONDS = 20.0
 # Bounds of the served app during experiments: an outage is answered within about two seconds
@@ -285,11 +286,17 @@ class Environment:
 
 
 _current: Environment | None = None
+_shared = False  # started by the caller (a test's fixture) for several experiments
 
 
 def start(options: Options) -> Environment:
     global _current
     if _current is not None:
+        if _shared:
+            # One environment for several experiments (the test suite's quick variant):
+            # each experiment gets a fresh record of its own.
+            _current.record = Record()
+            return _current
         _current.stop()
     environment = Environment(options)
     environment.start()
@@ -301,6 +308,25 @@ def current() -> Environment:
     if _current is None:
         raise EnvironmentError_("no environment: run the experiment with the chaos.control control")
     return _current
+
+
+@contextlib.contextmanager
+def shared(options: Options) -> Iterator[Environment]:
+    """An environment the experiments run in one after another, stopped at the end."""
+    global _shared
+    environment = start(options)
+    _shared = True
+    try:
+        yield environment
+    finally:
+        _shared = False
+        stop()
+
+
+def release() -> None:
+    """After an experiment: stop its environment, unless it is shared."""
+    if not _shared:
+        stop()
 
 
 def stop() -> None:
