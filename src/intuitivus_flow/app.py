@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from intuitivus_flow import __version__
 from intuitivus_flow.agents.endpoints import router as agents_router
 from intuitivus_flow.alerts.endpoints import router as alerts_router
+from intuitivus_flow.analytics.kpi_endpoints import router as analytics_kpis_router
 from intuitivus_flow.apikeys.endpoints import router as api_keys_router
 from intuitivus_flow.auth.deps import request_authenticator
 from intuitivus_flow.auth.endpoints import router as auth_router
@@ -30,6 +31,7 @@ from intuitivus_flow.forecasting.endpoints import router as forecasting_router
 from intuitivus_flow.health.endpoints import router as health_router
 from intuitivus_flow.jobs.models import QUEUES
 from intuitivus_flow.jobs.service import queue_stats
+from intuitivus_flow.kit.http.compression import TextCompressionMiddleware
 from intuitivus_flow.kit.http.middleware import (
     BodySizeLimitMiddleware,
     RejectBadInputMiddleware,
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         metrics_history_router,
         alerts_router,
         forecasting_router,
+        analytics_kpis_router,
     ):
         app.include_router(router)
     install_web(app)
@@ -121,6 +124,8 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
         )
+    if settings.http_compression:  # innermost: the metrics time the compressing too
+        app.add_middleware(TextCompressionMiddleware)
     app.add_middleware(RejectBadInputMiddleware)  # inside the size limit: it holds bodies
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     invitation_days: int = Field(default=7, ge=1, le=90)
 
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    http_compression: bool = Field(
+        default=True,
+        description="Gzip the web UI's pages, stylesheets and scripts (not the JSON API); off "
+        "when a reverse proxy compresses.",
+    )
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_client: int = Field(default=20, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)

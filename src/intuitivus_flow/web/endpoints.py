@@ -26,6 +26,7 @@ from intuitivus_flow.web.dashboard_pages import router as dashboard_router
 from intuitivus_flow.web.data_pages import router as data_router
 from intuitivus_flow.web.forecast_pages import router as forecast_router
 from intuitivus_flow.web.operations_pages import router as operations_router
+from intuitivus_flow.web.performance_pages import router as performance_router
 from intuitivus_flow.web.templating import STATIC_DIR, redirect, render
 from intuitivus_flow.web.workspace_pages import router as workspace_router
 
@@ -67,6 +68,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(dashboard_router)
     app.include_router(operations_router)
     app.include_router(forecast_router)
+    app.include_router(performance_router)
     app.include_router(billing_router)
     app.include_router(data_router)
     app.add_exception_handler(SignInRequired, _redirect_to_signin)

@@ -41,6 +41,7 @@ NAV: tuple[NavItem, ...] = (
     ),
     NavItem(label="Alerts", href="/alerts", section="alerts", admin_only=True),
     NavItem(label="Forecasts", href="/forecasts", section="forecasts", admin_only=True),
+    NavItem(label="Performance", href="/performance", section="performance", admin_only=True),
     NavItem(label="Billing", href="/billing", section="billing", admin_only=True),
     NavItem(label="Data", href="/data", section="data", admin_only=True),
 )
