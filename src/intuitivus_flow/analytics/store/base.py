@@ -33,7 +33,8 @@ EVENT_COLUMNS = (
     "received_at",
 )
 
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# A quoted literal (left as it is, whatever braces it holds) or a `{name}` placeholder.
+_PLACEHOLDER = re.compile(r"('(?:[^'\\]|\\.)*')|\{([a-z_][a-z0-9_]*)\}")
 
 
 class StoreError(FlowError):
@@ -89,7 +90,9 @@ class AnalyticsStore(ABC):
         )
 
         def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
+            if match.group(1) is not None:
+                return match.group(1)
+            name = match.group(2)
             if name == "events":
                 return events
             if name not in values:

@@ -91,6 +91,23 @@ class SqlDialect:
     def join_settings(self) -> str:
         return ""
 
+    def sorted_non_null(self, expressions: str) -> str:
+        return f"list_sort(list_filter([{expressions}], lambda x: x IS NOT NULL))"
+
+    def null_int(self) -> str:
+        return "CAST(NULL AS BIGINT)"
+
+    def materialized(self) -> str:
+        """Compute a CTE once (DuckDB; ClickHouse inlines CTEs)."""
+        return "MATERIALIZED "
+
+    def person_key(self, column: str) -> str:
+        """A 64-bit hash of the person id: joins and windows on integers, not text."""
+        return f"hash({column})"
+
+    def element(self, array: str, index: int) -> str:
+        return f"{array}[{int(index)}]"
+
     def migrations_table(self) -> str:
         return (
             "CREATE TABLE IF NOT EXISTS analytics_schema_migrations "
@@ -170,6 +187,18 @@ class ClickHouseDialect(SqlDialect):
         # Outer joins fill missing rows with NULL as in standard SQL (ClickHouse's default is
         # the column type's default value, which would read as a step reached at epoch 0).
         return " SETTINGS join_use_nulls = 1"
+
+    def sorted_non_null(self, expressions: str) -> str:
+        return f"arraySort(arrayFilter(x -> isNotNull(x), [{expressions}]))"
+
+    def null_int(self) -> str:
+        return "CAST(NULL AS Nullable(Int64))"
+
+    def materialized(self) -> str:
+        return ""
+
+    def person_key(self, column: str) -> str:
+        return f"cityHash64({column})"
 
     def migrations_table(self) -> str:
         return (

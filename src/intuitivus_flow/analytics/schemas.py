@@ -1,0 +1,219 @@
+"""Request and response bodies of the event analyses and the collection API (issue 15)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_FUNNEL_STEPS = 20
+DEFAULT_WINDOW_SECONDS = 14 * 24 * 3600
+MAX_WINDOW_SECONDS = 366 * 24 * 3600
+
+EventName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+PropertyValue = str | int | float | bool
+
+
+class FunnelOrder(StrEnum):
+    sequential = "sequential"  # other events may come between steps
+    strict = "strict"  # the next event after a step must be the next step
+    any = "any"  # steps in any order
+
+
+class Period(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class StepFilter(BaseModel):
+    """An event name plus equality filters on its properties."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: EventName
+    properties: dict[Annotated[str, Field(min_length=1, max_length=100)], PropertyValue] = Field(
+        default_factory=dict, max_length=10
+    )
+    name: str | None = Field(default=None, max_length=100, description="Label shown for it.")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.event
+
+
+class Exclusion(StepFilter):
+    """Persons doing this event between `from_step` and `to_step` (1-based) of a conversion
+    attempt are left out of it."""
+
+    from_step: int = Field(default=1, ge=1, le=MAX_FUNNEL_STEPS)
+    to_step: int = Field(default=2, ge=2, le=MAX_FUNNEL_STEPS)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Exclusion:
+        if self.to_step <= self.from_step:
+            raise ValueError("to_step must come after from_step")
+        return self
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must include a UTC offset (e.g. 2026-01-31T00:00:00Z)")
+    return value
+
+
+class DateRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: datetime | None = Field(default=None, description="Inclusive; with an offset.")
+    date_to: datetime | None = Field(default=None, description="Inclusive; with an offset.")
+
+    _aware_from = field_validator("date_from")(_aware)
+    _aware_to = field_validator("date_to")(_aware)
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> DateRange:
+        if self.date_from and self.date_to and self.date_to < self.date_from:
+            raise ValueError("date_to must not be before date_from")
+        return self
+
+
+class FunnelQuery(DateRange):
+    """A funnel: unit = unique persons, window measured from each person's step 1."""
+
+    steps: list[StepFilter] = Field(min_length=1)
+    window_seconds: int = Field(default=DEFAULT_WINDOW_SECONDS, ge=1, le=MAX_WINDOW_SECONDS)
+    order: FunnelOrder = FunnelOrder.sequential
+    breakdown: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Property of the step-1 event to split by (first-touch attribution).",
+    )
+    exclusions: list[Exclusion] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _step_count(self) -> FunnelQuery:
+        if not 2 <= len(self.steps) <= MAX_FUNNEL_STEPS:
+            raise ValueError(f"a funnel needs 2 to {MAX_FUNNEL_STEPS} steps, got {len(self.steps)}")
+        for exclusion in self.exclusions:
+            if exclusion.to_step > len(self.steps):
+                raise ValueError(f"exclusion to_step {exclusion.to_step} is past the last step")
+        return self
+
+
+class FunnelStepResult(BaseModel):
+    index: int = Field(description="1-based.")
+    event: str
+    label: str
+    count: int = Field(description="Persons who reached this step.")
+    conversion_from_first: float = Field(description="count / persons at step 1 (0..1).")
+    conversion_from_previous: float
+    dropped: int = Field(description="Persons of the previous step who did not reach this one.")
+    median_seconds_to_convert: float | None = Field(
+        description="From the previous step; null for step 1 or nobody converted."
+    )
+    mean_seconds_to_convert: float | None
+
+
+class FunnelBreakdown(BaseModel):
+    value: str | None
+    steps: list[FunnelStepResult]
+
+
+class FunnelResult(BaseModel):
+    order: FunnelOrder
+    window_seconds: int
+    steps: list[FunnelStepResult]
+    breakdown: list[FunnelBreakdown] | None = None
+
+
+class PathQuery(DateRange):
+    model_config = ConfigDict(extra="forbid")
+
+    start_event: EventName | None = Field(default=None, description="Transitions after it.")
+    end_event: EventName | None = Field(default=None, description="Transitions leading to it.")
+    session_gap_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
+    steps: int = Field(default=5, ge=1, le=20, description="Transitions followed from the start.")
+    limit: int = Field(default=50, ge=1, le=1000)
+    dropped_at_step: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_FUNNEL_STEPS,
+        description="Only persons whose furthest step in `funnel` was this one.",
+    )
+    funnel: FunnelQuery | None = None
+
+    @model_validator(mode="after")
+    def _drop_off_needs_funnel(self) -> PathQuery:
+        if self.dropped_at_step is not None and self.funnel is None:
+            raise ValueError("dropped_at_step needs a funnel")
+        if self.funnel and self.dropped_at_step and self.dropped_at_step > len(self.funnel.steps):
+            raise ValueError("dropped_at_step is past the funnel's last step")
+        return self
+
+
+class Transition(BaseModel):
+    step: int = Field(description="1 for the first transition after the start (or before the end).")
+    source: str
+    target: str
+    persons: int
+    sessions: int
+
+
+class PathSequence(BaseModel):
+    events: list[str]
+    sessions: int
+
+
+class PathResult(BaseModel):
+    transitions: list[Transition]
+    top_paths: list[PathSequence]
+
+
+class RetentionKind(StrEnum):
+    first_time = "first_time"  # cohort: the period of a person's first start event ever
+    recurring = "recurring"  # cohort: every period with a start event
+
+
+class RetentionQuery(DateRange):
+    start_event: EventName
+    return_event: EventName | None = Field(default=None, description="Default: start_event.")
+    period: Period = Period.week
+    periods: int = Field(default=8, ge=1, le=60)
+    kind: RetentionKind = RetentionKind.first_time
+
+
+class RetentionCohort(BaseModel):
+    cohort: str = Field(description="First day of the cohort's period (ISO date).")
+    size: int
+    retained: list[int] = Field(description="Persons active in period 0, 1, ...")
+    rates: list[float]
+
+
+class RetentionResult(BaseModel):
+    period: Period
+    kind: RetentionKind
+    cohorts: list[RetentionCohort]
+
+
+class LifecyclePeriod(BaseModel):
+    period: str
+    new: int
+    returning: int
+    resurrecting: int
+    dormant: int = Field(description="Active last period, not in this one (a negative bar).")
+
+
+class LifecycleResult(BaseModel):
+    event: str
+    period: Period
+    periods: list[LifecyclePeriod]
+
+
+class StickinessResult(BaseModel):
+    event: str
+    period: Period
+    days_per_period: int
+    persons_by_active_days: list[int] = Field(description="Index i: persons active on i+1 days.")
