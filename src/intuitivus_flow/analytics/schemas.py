@@ -217,3 +217,10 @@ class StickinessResult(BaseModel):
     period: Period
     days_per_period: int
     persons_by_active_days: list[int] = Field(description="Index i: persons active on i+1 days.")
+
+
+class ActivityQuery(DateRange):
+    """Lifecycle and stickiness of one event."""
+
+    event: EventName
+    period: Period = Period.week
