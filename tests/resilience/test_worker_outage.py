@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,37 @@ async def test_the_worker_pauses_claiming_during_an_outage_and_resumes_by_itself
                 break
             await asyncio.sleep(0.05)
         assert len(_messages(caplog, "resumed claiming")) == 1
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=20)
+
+
+async def test_periodic_scheduling_says_once_per_outage_that_it_cannot_schedule(
+    context: AppContext, own_postgres: ThrowawayPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="intuitivus_flow.jobs.worker")
+    tasks = TaskList("resilience-periodic")
+
+    @tasks.periodic("resilience.hourly", every=timedelta(hours=1))
+    async def hourly(run: JobContext) -> None:
+        return None
+
+    worker = worker_for(context, tasks=TaskRegistry.of(tasks), poll_interval=0.05, wakeups=None)
+    worker.schedule_every = 0.1  # many scheduling cycles within the outage
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.3)
+        own_postgres.stop()
+        await asyncio.sleep(1.5)
+        failures = [r for r in caplog.records if "cannot schedule periodic" in r.getMessage()]
+        assert len(failures) == 1
+        assert not failures[0].exc_info  # one line: an outage is no bug
+        own_postgres.start()
+        for _ in range(200):
+            if _messages(caplog, "schedules periodic jobs again"):
+                break
+            await asyncio.sleep(0.05)
+        assert len(_messages(caplog, "schedules periodic jobs again")) == 1
     finally:
         worker.stop()
         await asyncio.wait_for(running, timeout=20)

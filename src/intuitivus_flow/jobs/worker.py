@@ -29,7 +29,7 @@ from opentelemetry import trace
 from intuitivus_flow.jobs.context import JobResources
 from intuitivus_flow.jobs.registry import TaskRegistry
 from intuitivus_flow.jobs.repository import JobQueueRepository
-from intuitivus_flow.kit.db import unit_of_work
+from intuitivus_flow.kit.db import is_unavailable, unit_of_work
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.tracing import attach_context
 
@@ -146,11 +146,26 @@ class Worker:
         return len(jobs)
 
     async def _keep_periodic_jobs_scheduled(self) -> None:
+        failing = False
         while not self._stopping.is_set():
             try:
                 await self.schedule_periodic()
-            except Exception:  # same as polling: a database hiccup must not stop the worker
-                logger.exception("job worker %s failed to schedule periodic jobs", self.name)
+            except Exception as error:  # same as polling: a database hiccup must not stop it
+                # Once per outage, one line: a traceback every cycle would drown the log while
+                # the database is away. Anything else is a bug: its traceback is worth it.
+                if not failing:
+                    logger.error(
+                        "job worker %s cannot schedule periodic jobs: %s: %s",
+                        self.name,
+                        type(error).__name__,
+                        str(error).splitlines()[0][:200] if str(error) else "",
+                        exc_info=not is_unavailable(error),
+                    )
+                failing = True
+            else:
+                if failing:
+                    logger.info("job worker %s schedules periodic jobs again", self.name)
+                failing = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.schedule_every)
 
