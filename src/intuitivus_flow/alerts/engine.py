@@ -61,6 +61,12 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+# An alert whose labels carry this key is observed by the job it names (analytics' KPI goal
+# watcher), not by the rules: the engine leaves it alone between that job's runs instead of
+# resolving it for want of a rule.
+OBSERVED_BY = "observed_by"
+
+
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
     # A sample older than this is no longer "the current value" of its signal.
@@ -414,6 +420,8 @@ def _advance_all(
             now=now,
         )
     for fp, alert in alerts.items():
+        if fp not in observations and OBSERVED_BY in alert.labels:
+            continue  # observed by a domain's own job (e.g. KPI goals), which advances it
         if fp not in observations:  # no fresh data (or the rule is gone): not a breach
             timing = timing_by_name.get(alert.name, Timing())
             advance(alert, breached=False, value=None, timing=timing, now=now)

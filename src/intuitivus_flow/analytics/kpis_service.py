@@ -102,8 +102,18 @@ def platform_month(
     start: datetime,
 ) -> PlatformMonth:
     """Every platform KPI of the month starting at `start` (pure: tests call it directly)."""
-    end = next_month(start)
-    # MRR at the month's end is the MRR of its last instant: the snapshot just before `end`.
+    return platform_window(spans, trials, users, start, next_month(start))
+
+
+def platform_window(
+    spans: Sequence[kpis.RevenueSpan],
+    trials: Sequence[kpis.Trial],
+    users: dict[str, int],
+    start: datetime,
+    end: datetime,
+) -> PlatformMonth:
+    """Every platform KPI over [start, end): MRR snapshots just before `start` and at the
+    last instant before `end`, rates over the window (a month, or the watcher's 30 days)."""
     last_instant = end - timedelta(microseconds=1)
     first_instant = start - timedelta(microseconds=1)
     movements = kpis.mrr_movements(spans, first_instant, last_instant)
@@ -119,6 +129,50 @@ def platform_month(
         trial_conversion=kpis.trial_conversion(trials, start, end),
         subscription_clv=kpis.subscription_clv(arpa, churn.customer_chartmogul),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformRows:
+    currency: str | None
+    spans: list[kpis.RevenueSpan]
+    trials: list[kpis.Trial]
+    users: dict[str, int]
+
+
+async def load_platform_rows(session: AsyncSession, currency: str | None = None) -> PlatformRows:
+    queries = PlatformKpiQueries(session)
+    if currency is None:
+        # The currency most subscription invoices are in: MRR never adds two currencies.
+        known = await queries.currencies()
+        currency = known[0] if known else None
+    spans = await queries.revenue_spans(currency) if currency else []
+    return PlatformRows(currency, spans, await queries.trials(), await queries.active_users())
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRows:
+    contacts: list[datetime]
+    purchases: list[kpis.Purchase]
+
+
+async def load_workspace_rows(
+    session: AsyncSession, workspace_id: uuid.UUID, end: datetime | None = None
+) -> WorkspaceRows:
+    queries = WorkspaceKpiQueries(session, workspace_id)
+    return WorkspaceRows(await queries.contacts_created(end), await queries.purchases(end))
+
+
+def kpi_value(
+    kpi: Kpi,
+    rows: PlatformRows | WorkspaceRows,
+    start: datetime,
+    end: datetime,
+) -> float | None:
+    """One KPI over [start, end) from rows loaded once (the goal series call this per day)."""
+    if isinstance(rows, PlatformRows):
+        return platform_window(rows.spans, rows.trials, rows.users, start, end).value(kpi)
+    funnel = kpis.marketing_funnel(rows.contacts, rows.purchases, start, end, visitors=None)
+    return WorkspaceMonth(start, funnel).value(kpi)
 
 
 async def platform_report(
@@ -138,19 +192,12 @@ async def platform_report(
 async def compute_platform_report(
     session: AsyncSession, *, last: date, months: int = 12, currency: str | None = None
 ) -> PlatformReport:
-    """The report without the caller check: for the CLI and the goals watcher (system)."""
+    """The report without the caller check: for the CLI and the goals (system)."""
     starts = months_ending(last, months)
-    queries = PlatformKpiQueries(session)
-    if currency is None:
-        # The currency most subscription invoices are in: MRR never adds two currencies.
-        known = await queries.currencies()
-        currency = known[0] if known else None
-    spans = await queries.revenue_spans(currency) if currency else []
-    trials = await queries.trials()
-    users = await queries.active_users()
+    rows = await load_platform_rows(session, currency)
     return PlatformReport(
-        currency=currency,
-        months=[platform_month(spans, trials, users, start) for start in starts],
+        currency=rows.currency,
+        months=[platform_month(rows.spans, rows.trials, rows.users, start) for start in starts],
     )
 
 
@@ -165,15 +212,14 @@ async def compute_workspace_report(
     session: AsyncSession, workspace_id: uuid.UUID, *, last: date, months: int = 12
 ) -> WorkspaceReport:
     starts = months_ending(last, months)
-    queries = WorkspaceKpiQueries(session, workspace_id)
-    end = next_month(starts[-1])
-    contacts = await queries.contacts_created(end)
-    purchases = await queries.purchases(end)
+    rows = await load_workspace_rows(session, workspace_id, next_month(starts[-1]))
     return WorkspaceReport(
         months=[
             WorkspaceMonth(
                 start,
-                kpis.marketing_funnel(contacts, purchases, start, next_month(start), visitors=None),
+                kpis.marketing_funnel(
+                    rows.contacts, rows.purchases, start, next_month(start), visitors=None
+                ),
             )
             for start in starts
         ]
