@@ -21,6 +21,7 @@ import typer
 
 from intuitivus_flow.agents import crews as crew_tasks
 from intuitivus_flow.agents import tasks as agent_tasks
+from intuitivus_flow.analytics import goals_tasks
 from intuitivus_flow.backup import tasks as backup_tasks
 from intuitivus_flow.billing import tasks as billing_tasks
 from intuitivus_flow.campaigns import tasks as campaign_tasks
@@ -51,6 +52,7 @@ DOMAIN_TASKS: tuple[Iterable[TaskSpec], ...] = (
     forecasting_tasks.TASKS,
     history_tasks.TASKS,
     retention.TASKS,
+    goals_tasks.TASKS,
 )
 
 
