@@ -25,7 +25,7 @@ from chaos.sender import read_log
 def sli_holds(
     seconds: float | str = 5,
     min_success_ratio: float | str = 0.9999,
-    max_p95_ms: float | str = 500,
+    max_p95_ms: float | str = 1000,
     rate: float | str = 20,
     warmup: float | str = 3,
 ) -> bool:

@@ -21,10 +21,11 @@ from chaos import environment
 from tests.conftest import require_service
 
 QUICK = {
-    "TOTAL_CHAOS_DURATION": "10",
-    "CHAOS_INTERVAL": "5",  # two kills
+    "TOTAL_CHAOS_DURATION": "8",
+    "CHAOS_INTERVAL": "4",  # two kills
     "CHAOS_OUTAGE_SECONDS": "5",
     "CHAOS_STEADY_SECONDS": "2",
+    "CHAOS_WARMUP_SECONDS": "1",
     "CHAOS_OBSERVE_SECONDS": "3",
     "CHAOS_LOAD_RATE": "10",
     # The suite shares two cores with its other workers: latency there says nothing about the
