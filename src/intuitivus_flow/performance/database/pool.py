@@ -57,10 +57,13 @@ def analyze_pool(
     if metrics is None:
         return [], [Skipped(Area.DATABASE, "pool wait not analysed: no metrics registry given")]
     waits = pool_waits(metrics)
+    # Opening a connection is slow too (tens of ms to PostgreSQL) but is not waiting for a
+    # free one: the pool opens at most `limit` connections (more only after invalidations).
+    waits = PoolWaits(waits.checkouts, waits.total_seconds, max(0, waits.waited - limit))
     if waits.checkouts == 0:
         return [], [Skipped(Area.DATABASE, "pool wait not analysed: no checkout recorded yet")]
-    mean_wait = waits.total_seconds / waits.checkouts
     waited_share = waits.waited / waits.checkouts
+    mean_wait = waits.total_seconds / waits.checkouts if waits.waited else 0.0
     evidence: dict[str, float | int | str] = {
         "pool_size": size,
         "max_connections": limit,
