@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from chaos.processes import ProcessError, ThrowawayPostgres, postgres_bin
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from chaos.processes import ProcessError, ThrowawayPostgres, postgres_bin
 from intuitivus_flow.kit import migrations
-from intuitivus_flow.performance.database import Thresholds, analyze_database, advisor
+from intuitivus_flow.performance.database import Thresholds, advisor, analyze_database
 from intuitivus_flow.performance.database.hot_queries import HOT_QUERIES
 from intuitivus_flow.performance.findings import Severity
 from tests.conftest import IN_CI, require_service

@@ -43,7 +43,10 @@ class Statement:
 
 
 # The analyser's own catalog queries would otherwise rank among the "top statements".
-_OWN = r"pg_stat_|pg_typeof|pg_catalog|pg_class|pg_index|pg_locks|hypopg|information_schema|pg_namespace"
+_OWN = (
+    r"pg_stat_|pg_typeof|pg_catalog|pg_class|pg_index|pg_locks|hypopg|information_schema"
+    r"|pg_namespace"
+)
 
 TOP_STATEMENTS = text(
     r"""
