@@ -97,6 +97,10 @@ class SqlDialect:
     def null_int(self) -> str:
         return "CAST(NULL AS BIGINT)"
 
+    def ordered_concat(self, value: str, order: str) -> str:
+        """The group's values in `order`, joined by newlines (event names hold none)."""
+        return f"string_agg({value}, chr(10) ORDER BY {order})"
+
     def materialized(self) -> str:
         """Compute a CTE once (DuckDB; ClickHouse inlines CTEs)."""
         return "MATERIALIZED "
@@ -196,6 +200,12 @@ class ClickHouseDialect(SqlDialect):
 
     def materialized(self) -> str:
         return ""
+
+    def ordered_concat(self, value: str, order: str) -> str:
+        return (
+            f"arrayStringConcat(arrayMap(x -> x.2, arraySort(groupArray(({order}, {value})))), "
+            "char(10))"
+        )
 
     def person_key(self, column: str) -> str:
         return f"cityHash64({column})"
