@@ -224,3 +224,45 @@ class ActivityQuery(DateRange):
 
     event: EventName
     period: Period = Period.week
+
+
+class Evidence(BaseModel):
+    metric: str
+    value: float
+    baseline: float | None = None
+
+
+class Recommendation(BaseModel):
+    rule: str = Field(description="Which rule fired (docs/analytics.md lists them).")
+    step: int = Field(description="1-based funnel step it is about.")
+    title: str
+    action: str
+    impact_persons: int = Field(description="Persons the rule estimates are lost there.")
+    evidence: list[Evidence]
+
+
+class BottleneckQuery(FunnelQuery):
+    """A funnel over `date_from`..`date_to`, compared with the period of the same length
+    before it (its own history)."""
+
+
+class BottleneckReport(BaseModel):
+    current: FunnelResult
+    previous: FunnelResult | None
+    recommendations: list[Recommendation]
+
+
+class JourneyEvent(BaseModel):
+    event: str
+    timestamp: datetime
+    session: int
+
+
+class UserJourney(BaseModel):
+    person_id: str
+    events: list[JourneyEvent]
+    sessions: int
+    furthest_step: int = Field(description="Steps of the funnel this person completed (0..n).")
+    funnel_steps: list[str]
+    stuck_at: str | None = Field(description="The next step they have not done, if any.")
+    recommendations: list[Recommendation]
