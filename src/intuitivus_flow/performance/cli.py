@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 from rich.console import Console
 
 from intuitivus_flow.alerts.rules import parse_duration
@@ -70,6 +71,10 @@ def worker_metrics(data_dir: Path) -> Callable[[], Iterable[Metric]] | None:
 def build_cli(create_app: Callable[[Settings], Any], open_pages: PageOpener) -> typer.Typer:
     cli = typer.Typer(help="Performance: find the bottlenecks of this instance.")
 
+    @cli.callback()
+    def perf() -> None:
+        """Performance analysis (issue 18); `perf analyze` ranks the bottlenecks."""
+
     @cli.command("analyze")
     def analyze_command(
         window: Annotated[
@@ -96,6 +101,11 @@ def build_cli(create_app: Callable[[Settings], Any], open_pages: PageOpener) -> 
             if span <= timedelta(0):
                 raise ValueError("the window must be longer than zero")
             settings = get_settings()
+        except ValidationError as exc:  # one line per setting, never the whole pydantic dump
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            typer.secho(f"error: FLOW_{where.upper()}: {problem['msg']}", fg="red", err=True)
+            raise typer.Exit(2) from None
         except (ValueError, ConfigurationError) as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
