@@ -8,10 +8,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
 
 from intuitivus_flow.observability.loop_lag import LoopLagProbe
 from intuitivus_flow.observability.metrics import FlowMetrics
 from intuitivus_flow.performance.analyze import Analysis
+from intuitivus_flow.performance.cache import analyze_cache
 from intuitivus_flow.performance.findings import Area, AreaReport, Finding, Severity, Skipped, Table
 from intuitivus_flow.performance.report import Format, render
 from intuitivus_flow.performance.requests import (
@@ -150,3 +152,25 @@ def test_every_report_format_carries_the_ranked_findings() -> None:
     text = render(analysis, Format.table, width=200)
     assert "FLOW_HTTP_COMPRESSION=true" in text
     assert "not analysed (cache): no Redis configured" in text
+
+
+async def test_redis_hit_ratio_and_evictions_come_from_info(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis.set("perf:probe", "1")
+        await redis.get("perf:probe")  # a hit
+        await redis.get("perf:absent")  # a miss
+        metrics = FlowMetrics(CollectorRegistry())
+        metrics.view_cache_requests_total.labels(outcome="miss").inc(30)
+        report = await analyze_cache(metrics.registry.collect(), redis)
+    finally:
+        await redis.aclose()
+    rows = {row[0]: row for row in report.tables[0].rows}
+    assert rows["view cache (dashboard, /api/auth/me)"][1:3] == (30, 0.0)
+    _, lookups, ratio, evicted = rows["Redis (server-wide)"]
+    assert isinstance(lookups, int)
+    assert lookups >= 2
+    assert 0 < float(ratio) < 1
+    assert isinstance(evicted, int)
+    [finding] = [f for f in report.findings if f.code == "cache.view_hit_ratio"]
+    assert finding.evidence["misses"] == 30

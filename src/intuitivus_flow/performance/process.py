@@ -56,6 +56,10 @@ def loop_lags(metrics: Iterable[Metric]) -> dict[str, float]:
     for metric in metrics:
         if metric.name == LOOP_LAG:
             for sample in metric.samples:
+                # A declared gauge reads 0 until the probe's first tick; a measured delay is
+                # never exactly 0 (a timer always wakes a little late), so 0 is "not measured".
+                if sample.value == 0:
+                    continue
                 pid = sample.labels.get("pid", str(os.getpid()))
                 lags[pid] = max(lags.get(pid, 0.0), sample.value)
     return lags
