@@ -193,3 +193,11 @@ class TestCommand:
         result = self._run(str(tmp_path / "missing.csv"), "--calibration-end", "soon")
         assert result.exit_code == 2
         assert "is not a date" in result.stderr
+
+
+def test_kpis_command_refuses_a_bad_workspace_id() -> None:
+    from intuitivus_flow.cli import app
+
+    result = CliRunner().invoke(app, ["analytics", "kpis", "--workspace", "nope"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: 'nope' is not a workspace id"
