@@ -203,8 +203,13 @@ class Environment:
                 "FLOW_CAMPAIGN_SENDER": "chaos.sender:build",
                 # The load signs up and writes from one loopback address.
                 "FLOW_REGISTER_MAX_PER_CLIENT": "10000",
+                # The code of this checkout (src/ first, whatever the venv installed), and
+                # the chaos package for the campaign sender.
                 "PYTHONPATH": os.pathsep.join(
-                    filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+                    filter(
+                        None,
+                        [str(REPO_ROOT / "src"), str(REPO_ROOT), os.environ.get("PYTHONPATH")],
+                    )
                 ),
             }
         )
