@@ -11,6 +11,7 @@ from intuitivus_flow.alerts.models import (
     Silence,
 )
 from intuitivus_flow.analytics.goals_models import KpiGoal
+from intuitivus_flow.analytics.models import CollectedEvent, Identity, WriteKey
 from intuitivus_flow.apikeys.models import ApiKey
 from intuitivus_flow.auth.models import AuthSession, RefreshToken
 from intuitivus_flow.billing.models import (
@@ -60,6 +61,7 @@ __all__ = [
     "CampaignReport",
     "CampaignStep",
     "CampaignStepDelivery",
+    "CollectedEvent",
     "Contact",
     "ContactTag",
     "Conversation",
@@ -67,6 +69,7 @@ __all__ = [
     "Event",
     "ForecastModel",
     "IdempotencyRecord",
+    "Identity",
     "ImportRun",
     "ImportUploadChunk",
     "Invitation",
@@ -90,4 +93,5 @@ __all__ = [
     "WebhookEvent",
     "WhatsAppNumber",
     "Workspace",
+    "WriteKey",
 ]
