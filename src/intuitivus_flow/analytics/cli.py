@@ -146,8 +146,8 @@ def _cell(value: object) -> str:
 async def _kpis(
     settings: Settings, workspace_id: uuid.UUID | None, last: date, months: int
 ) -> dict[str, Any]:
-    # Imported here: the command needs every table mapped, the clv command none of this.
-    import intuitivus_flow.models  # noqa: F401
+    # Imported here: the clv command needs none of this. Every table is mapped already: the
+    # top-level CLI imports the composition root before it mounts this group.
     from intuitivus_flow.analytics import kpis_service
     from intuitivus_flow.analytics.kpi_endpoints import platform_body, workspace_body
 
