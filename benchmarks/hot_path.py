@@ -12,9 +12,11 @@ In one run, on loopback:
 Each is driven by the same closed loop (`wrk -t1 -c<connections>` when wrk is installed, else
 an httpx client with as many concurrent connections) for `--seconds` per endpoint:
 `/health`, `/api/auth/me` (bearer access token) and `/api/dashboard` (cached: `X-Cache: hit`).
-Prints requests/s, p50/p95/p99 and each endpoint's share of the bare app's requests/s next to
-the targets of issue 12 (dashboard >= 25 %, /api/auth/me >= 20 %). Everything it starts is
-stopped at the end.
+Prints requests/s, p50/p95/p99, each endpoint's share of the bare app's requests/s next to
+the targets of issue 12 (dashboard >= 25 %, /api/auth/me >= 20 %), and the Redis commands the
+product sends per request (100 requests in a row, counted by the throw-away server's `INFO
+commandstats`: a figure the machine's load cannot blur, unlike requests/s). Everything it
+starts is stopped at the end.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
+from redis import Redis
 
 PASSWORD = "benchmark password"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -81,6 +84,7 @@ class Measurement:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    redis_per_request: float | None = None
 
     @property
     def rps(self) -> float:
@@ -248,6 +252,26 @@ def measure(
     )
 
 
+def redis_calls(port: int) -> int:
+    """Commands the Redis server at `port` has run (INFO itself excluded)."""
+    with Redis(port=port) as client:
+        stats = client.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+
+
+def redis_round_trips(
+    url: str, headers: dict[str, str], redis_port: int, count: int = 100
+) -> float:
+    """Redis commands per request, from `count` requests one after the other (under wrk's
+    overload, requests the server finished after wrk gave up would blur the count)."""
+    with httpx.Client(headers=headers, timeout=30) as client:
+        client.get(url).raise_for_status()
+        before = redis_calls(redis_port)
+        for _ in range(count):
+            client.get(url).raise_for_status()
+        return (redis_calls(redis_port) - before) / count
+
+
 def measure_bare(args: argparse.Namespace, tmp: Path) -> Measurement:
     (tmp / "bare_app.py").write_text(BARE_APP)
     port = free_port()
@@ -294,11 +318,16 @@ def measure_product(args: argparse.Namespace, tmp: Path) -> list[Measurement]:
             wait_healthy(base)
             token = sign_up(base)
             auth = {"Authorization": f"Bearer {token}"}
-            return [
-                measure("product", base, "/health", {}, args, tmp),
-                measure("product", base, "/api/auth/me", auth, args, tmp),
-                measure("product", base, "/api/dashboard", auth, args, tmp),
-            ]
+            found = []
+            for path, headers in (
+                ("/health", {}),
+                ("/api/auth/me", auth),
+                ("/api/dashboard", auth),
+            ):
+                row = measure("product", base, path, headers, args, tmp)
+                per_request = redis_round_trips(base + path, headers, redis_port)
+                found.append(replace(row, redis_per_request=per_request))
+            return found
 
 
 def print_table(bare: Measurement, product: list[Measurement], args: argparse.Namespace) -> None:
@@ -309,7 +338,7 @@ def print_table(bare: Measurement, product: list[Measurement], args: argparse.Na
     )
     header = (
         f"{'server':<9}{'endpoint':<17}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'of bare':>9}{'target':>8}"
+        f"{'errors':>8}{'of bare':>9}{'target':>9}{'redis/req':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -317,10 +346,13 @@ def print_table(bare: Measurement, product: list[Measurement], args: argparse.Na
         share = row.rps / bare.rps
         target = TARGETS.get(row.path) if row.server == "product" else None
         verdict = "" if target is None else f"{target:.0%} {'ok' if share >= target else 'MISS'}"
+        redis = "" if row.redis_per_request is None else f"{row.redis_per_request:.2f}"
         print(
             f"{row.server:<9}{row.path:<17}{row.rps:>9.0f}{row.p50_ms:>9.1f}{row.p95_ms:>9.1f}"
-            f"{row.p99_ms:>9.1f}{row.errors:>8}{share:>9.1%}{verdict:>8}"
+            f"{row.p99_ms:>9.1f}{row.errors:>8}{share:>9.1%}{verdict:>9}{redis:>10}"
         )
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
 
 
 def main() -> None:

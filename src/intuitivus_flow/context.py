@@ -24,6 +24,7 @@ from intuitivus_flow.auth.principal_cache import (
 from intuitivus_flow.billing.plans import Limit
 from intuitivus_flow.billing.service import Counter
 from intuitivus_flow.config import Settings
+from intuitivus_flow.kit.cache import RedisCache
 from intuitivus_flow.kit.db import on_commit_info
 from intuitivus_flow.kit.resources import Resources
 from intuitivus_flow.users.service import count_active_members
@@ -44,6 +45,8 @@ class AppContext(Resources):
             resources.redis,
             ttl_seconds=settings.principal_cache_seconds,
             single_process=_serves_alone(settings),
+            # One MGET per request then reads the auth versions and the view-cache version.
+            views=resources.cache if isinstance(resources.cache, RedisCache) else None,
         )
         on_commit_info(resources.sessions, partial(bump_after_commit, principals))
         return cls(

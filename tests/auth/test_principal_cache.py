@@ -124,6 +124,50 @@ async def test_revocations_reach_another_instance_at_once(two_instances: tuple[A
         assert_problem(await b.get("/api/auth/me", headers=member.headers), 401)
 
 
+@contextmanager
+def redis_commands(app: Any) -> Iterator[list[str]]:
+    """The commands app's Redis client sends (pipelines aside: a read sends none)."""
+    sent: list[str] = []
+    redis = app.state.context.redis
+    real = redis.execute_command
+
+    async def counted(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return await real(*args, **options)
+
+    redis.execute_command = counted
+    try:
+        yield sent
+    finally:
+        redis.execute_command = real
+
+
+async def test_a_cached_dashboard_is_one_redis_read_that_still_sees_every_change(
+    two_instances: tuple[Any, Any],
+) -> None:
+    # The auth versions and the view cache's version come back in one MGET (issue 12): the
+    # request must still see a write and a revocation committed through the other instance.
+    app_a, app_b = two_instances
+    async with client_for(app_a) as a, client_for(app_b) as b:
+        owner = await register(a)
+        other_session = await login(a, owner.email)
+        for _ in range(2):
+            await b.get("/api/dashboard", headers=other_session.headers)
+        with redis_commands(app_b) as sent:
+            hit = await b.get("/api/dashboard", headers=other_session.headers)
+        assert hit.headers["x-cache"] == "hit", hit.text
+        assert sent == ["MGET"]
+
+        renamed = await a.patch("/api/workspace", json={"name": "Renamed"}, headers=owner.headers)
+        assert renamed.status_code == 200, renamed.text
+        after_write = await b.get("/api/dashboard", headers=other_session.headers)
+        assert after_write.headers["x-cache"] == "miss"
+
+        logged_out = await a.post("/api/auth/logout", headers=other_session.headers)
+        assert logged_out.status_code == 204
+        assert_problem(await b.get("/api/dashboard", headers=other_session.headers), 401)
+
+
 async def test_refresh_reuse_and_password_change_reach_another_instance(
     two_instances: tuple[Any, Any],
 ) -> None:
@@ -193,10 +237,10 @@ class FlakyVersions(MemoryVersions):
         super().__init__()
         self.down = False
 
-    async def read(self, workspace_id: uuid.UUID) -> Versions:
+    async def read(self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None) -> Versions:
         if self.down:
             raise RedisConnectionError("connection refused")
-        return await super().read(workspace_id)
+        return await super().read(workspace_id, info)
 
     async def bump(self, workspace_ids: Any, *, everything: bool) -> None:
         if self.down:
@@ -280,8 +324,8 @@ class StaleReadVersions(MemoryVersions):
         super().__init__()
         self.during_read: Any = None
 
-    async def read(self, workspace_id: uuid.UUID) -> Versions:
-        before = await super().read(workspace_id)
+    async def read(self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None) -> Versions:
+        before = await super().read(workspace_id, info)
         if self.during_read is not None:
             hook, self.during_read = self.during_read, None
             await hook()

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from intuitivus_flow.kit.cache import RedisCache, cached
+from intuitivus_flow.kit.cache import READ_ALONG_KEY, RedisCache, cached
 from tests.conftest import REDIS_URL, _redis_reachable, require_service
 
 
@@ -54,3 +54,48 @@ async def test_kept_values_expire(redis: Redis) -> None:
     await cache.set("view:1", {"n": 1}, ttl_seconds=60)
     await redis.delete(prefix + "view:1")
     assert await cache.get("view:1") is None
+
+
+async def test_a_version_read_along_is_used_once_and_never_while_bumps_are_owed(
+    redis: Redis,
+) -> None:
+    # The principal cache reads the view version in its own MGET (auth/principal_cache.py).
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from intuitivus_flow.auth.principal_cache import RedisVersions
+
+    prefix = f"test:{uuid.uuid4().hex}:"
+    views = RedisCache(redis, prefix=prefix)
+    versions = RedisVersions(redis, prefix=prefix + "auth:", views=views)
+    workspace, info = uuid.uuid4(), {}
+    await views.bump([workspace])
+    assert await versions.read(workspace, info) == (0, 0)
+    assert await cached(views, workspace, "view", _constant, ttl_seconds=60, info=info) == (
+        {"n": 1},
+        False,
+    )
+    # Used once: the next call of the same unit of work reads the version itself.
+    assert await cached(views, workspace, "view", _constant, ttl_seconds=60, info=info) == (
+        {"n": 1},
+        True,
+    )
+
+    # A bump this process still owes Redis must be sent before any version is trusted, so
+    # the read goes through `version()` (which sends it), not along with authentication.
+    views._pending.add(workspace)
+    assert views.version_key(workspace) is None
+    await versions.read(workspace, info)
+    assert info[READ_ALONG_KEY] == {}
+    assert await cached(views, workspace, "view", _constant, ttl_seconds=60, info=info) == (
+        {"n": 1},
+        False,
+    )
+    assert int(await redis.get(f"{prefix}v:{workspace}") or 0) == 2
+
+    # Paused after an outage: not read along either.
+    views.outage.failed(RedisConnectionError("refused"))
+    assert views.version_key(workspace) is None
+
+
+async def _constant() -> dict[str, int]:
+    return {"n": 1}

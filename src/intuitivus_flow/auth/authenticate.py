@@ -29,7 +29,7 @@ async def principal_for_credential(
         return await auth.session_principal(session, claims)
 
     principal = await cache.principal(
-        f"session:{claims.session_id}", load, workspace_id=claims.workspace_id
+        f"session:{claims.session_id}", load, workspace_id=claims.workspace_id, info=session.info
     )
     if principal.user_id != claims.user_id:
         raise Unauthorized("Invalid token")
@@ -49,4 +49,4 @@ async def _key_principal(session: AsyncSession, secret: str, cache: PrincipalCac
         return checked.principal, checked.reusable_until
 
     # Keyed by the whole secret's digest: a wrong secret with a known prefix never hits.
-    return await cache.principal(f"key:{digest(secret)}", load)
+    return await cache.principal(f"key:{digest(secret)}", load, info=session.info)

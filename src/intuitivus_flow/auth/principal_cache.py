@@ -19,11 +19,13 @@ served. That needs the workspace before the lookup: a token carries it (signed);
 is learned from its first lookup, which is therefore not stored.
 
 Versions live in Redis when configured (shared by every worker and instance; a hit costs one
-MGET). Without Redis they live in this process, which is only right for one process: served
-by several workers without Redis, the cache is off. When Redis cannot be reached, requests
-are authenticated against the database and this process drops its entries; bumps that failed
-are retried before this process serves from its cache again. The one window left is a bump
-lost with its process while Redis was away, which the TTL bounds.
+MGET, which also reads the workspace's view-cache version for the request, so a cached
+dashboard costs one round trip in all). Without Redis they live in this process, which is
+only right for one process: served by several workers without Redis, the cache is off. When
+Redis cannot be reached, requests are authenticated against the database and this process
+drops its entries; bumps that failed are retried before this process serves from its cache
+again. The one window left is a bump lost with its process while Redis was away, which the
+TTL bounds.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.kit.cache import RedisCache
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.security import TokenClaims
 
@@ -58,7 +61,10 @@ Versions = tuple[int, int]
 
 
 class VersionStore(Protocol):
-    async def read(self, workspace_id: uuid.UUID) -> Versions: ...
+    async def read(self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None) -> Versions:
+        """The versions; `info` (the request's `session.info`) receives what else the same
+        round trip read for the request (the view cache's version)."""
+        ...
 
     async def bump(self, workspace_ids: Iterable[uuid.UUID], *, everything: bool) -> None: ...
 
@@ -70,7 +76,7 @@ class MemoryVersions:
         self._everything = 0
         self._workspaces: dict[uuid.UUID, int] = {}
 
-    async def read(self, workspace_id: uuid.UUID) -> Versions:
+    async def read(self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None) -> Versions:
         return self._everything, self._workspaces.get(workspace_id, 0)
 
     async def bump(self, workspace_ids: Iterable[uuid.UUID], *, everything: bool) -> None:
@@ -80,15 +86,26 @@ class MemoryVersions:
 
 
 class RedisVersions:
-    def __init__(self, redis: Redis, prefix: str = "flow:auth:v:") -> None:
+    """Versions in Redis. With `views` (the view cache on the same Redis), each read also
+    fetches the workspace's view version for the request: on a cached dashboard that was a
+    second round trip, which on a busy host costs more than the rest of the request."""
+
+    def __init__(
+        self, redis: Redis, prefix: str = "flow:auth:v:", *, views: RedisCache | None = None
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._views = views
 
-    async def read(self, workspace_id: uuid.UUID) -> Versions:
-        everything, workspace = await self._redis.mget(
-            self._prefix + EVERY_WORKSPACE, f"{self._prefix}{workspace_id}"
-        )
-        return int(everything or 0), int(workspace or 0)
+    async def read(self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None) -> Versions:
+        keys = [self._prefix + EVERY_WORKSPACE, f"{self._prefix}{workspace_id}"]
+        view_key = None
+        if self._views is not None and info is not None:
+            view_key = self._views.version_key(workspace_id)
+        values = await self._redis.mget(*keys, *([view_key] if view_key else []))
+        if self._views is not None and info is not None and view_key:
+            self._views.read_along(info, workspace_id, values[2])
+        return int(values[0] or 0), int(values[1] or 0)
 
     async def bump(self, workspace_ids: Iterable[uuid.UUID], *, everything: bool) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -151,17 +168,19 @@ class PrincipalCache:
         load: Callable[[], Awaitable[tuple[Principal, datetime]]],
         *,
         workspace_id: uuid.UUID | None = None,
+        info: dict[str, Any] | None = None,
     ) -> Principal:
         """The principal for `key` (a session id, an API key's digest), from the cache while
         it is current, else from `load()`: the database check, which raises when the
-        credential is refused and returns the principal and until when it may be reused."""
+        credential is refused and returns the principal and until when it may be reused.
+        `info` (the request's `session.info`) gets what the version read fetched along."""
         if not self.enabled:
             return (await load())[0]
-        hit = await self._current(key)
+        hit = await self._current(key, info)
         if hit is not None:
             return hit
         workspace_id = workspace_id or self._workspaces.get(key)
-        versions = await self._read_versions(workspace_id) if workspace_id else None
+        versions = await self._read_versions(workspace_id, info) if workspace_id else None
         principal, valid_until = await load()
         self._workspaces[key] = principal.workspace_id
         if versions is not None and principal.workspace_id == workspace_id:
@@ -177,14 +196,14 @@ class PrincipalCache:
         self._entries.clear()  # this process re-reads at once, whatever Redis does
         await self._flush_pending()
 
-    async def _current(self, key: str) -> Principal | None:
+    async def _current(self, key: str, info: dict[str, Any] | None) -> Principal | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
         if (
             entry.fresh_until <= time.monotonic()
             or entry.valid_until <= utcnow()
-            or await self._read_versions(entry.principal.workspace_id) != entry.versions
+            or await self._read_versions(entry.principal.workspace_id, info) != entry.versions
         ):
             self._entries.pop(key, None)
             return None
@@ -195,14 +214,16 @@ class PrincipalCache:
         self._entries.move_to_end(key)
         return entry.principal
 
-    async def _read_versions(self, workspace_id: uuid.UUID) -> Versions | None:
+    async def _read_versions(
+        self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None
+    ) -> Versions | None:
         """The current versions, or None when they cannot be trusted (Redis away, or a bump
         of this process still owed to it): then nothing is served from or put in the cache."""
         assert self._versions is not None
         try:
             if not await self._flush_pending():
                 return None
-            return await self._versions.read(workspace_id)
+            return await self._versions.read(workspace_id, info)
         except (RedisError, OSError) as error:
             self._entries.clear()
             log.warning("principal cache off while Redis is unreachable: %s", error)
@@ -235,10 +256,14 @@ class PrincipalCache:
 
 
 def build_principal_cache(
-    redis: Redis | None, *, ttl_seconds: float, single_process: bool
+    redis: Redis | None,
+    *,
+    ttl_seconds: float,
+    single_process: bool,
+    views: RedisCache | None = None,
 ) -> PrincipalCache:
     if redis is not None:
-        return PrincipalCache(RedisVersions(redis), ttl_seconds=ttl_seconds)
+        return PrincipalCache(RedisVersions(redis, views=views), ttl_seconds=ttl_seconds)
     return PrincipalCache(MemoryVersions() if single_process else None, ttl_seconds=ttl_seconds)
 
 

@@ -337,7 +337,12 @@ async def account_summary(
 
     subject = principal.user_id or principal.api_key_id
     summary, _ = await cached(
-        cache, principal.workspace_id, f"me:{subject}", compute, ttl_seconds=ME_CACHE_SECONDS
+        cache,
+        principal.workspace_id,
+        f"me:{subject}",
+        compute,
+        ttl_seconds=ME_CACHE_SECONDS,
+        info=session.info,  # the version authentication read along (one round trip)
     )
     return dict(summary)
 

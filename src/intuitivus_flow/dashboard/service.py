@@ -35,6 +35,7 @@ async def overview(
         lambda: compute(queries),
         ttl_seconds=CACHE_TTL_SECONDS,
         refresh=refresh,
+        info=session.info,  # the version authentication read along (one round trip)
     )
 
 

@@ -5,6 +5,12 @@ domain's routes need the answer, and auth itself uses domains below it (users, w
 keys, billing). So the dependency lives in this leaf and asks an `Authenticator` port, which
 the app's composition root wires to auth's implementation (`auth.deps.request_authenticator`)
 on `app.state.authenticate`.
+
+It is one dependency, not a chain: FastAPI walks a route's whole dependency tree on every
+request, once per place a dependency is named, even when its value is cached, so each
+sub-dependency (the bearer scheme, the API-key header, the context) was paid several times per
+request (issue 12; docs/ARCHITECTURE.md, "Performance"). It reads both headers itself and is
+itself the security scheme the OpenAPI document lists, with the API-key header beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ from __future__ import annotations
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
+from fastapi.security.base import SecurityBase
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.identity.principal import Principal
@@ -20,18 +29,13 @@ from intuitivus_flow.kit.errors import Unauthorized
 from intuitivus_flow.kit.http.deps import DbSession
 
 MAX_CREDENTIAL_LENGTH = 4096
+API_KEY_HEADER = "X-API-Key"
 
 
 class Authenticator(Protocol):
     """Who a bearer access token or API key belongs to; raises Unauthorized if no one."""
 
     async def __call__(self, session: AsyncSession, credential: str) -> Principal: ...
-
-
-_bearer = HTTPBearer(auto_error=False, description="Access token or API key")
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
-Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-ApiKeyHeader = Annotated[str | None, Depends(_api_key_header)]
 
 
 async def principal_from_credentials(
@@ -42,6 +46,12 @@ async def principal_from_credentials(
 ) -> Principal:
     """For guards that accept other credentials too (the metrics token) before a principal."""
     credential = api_key or (bearer.credentials if bearer else None)
+    return await _authenticate(request, session, credential)
+
+
+async def _authenticate(
+    request: Request, session: AsyncSession, credential: str | None
+) -> Principal:
     if not credential:
         raise Unauthorized("Send a bearer access token or an API key")
     if len(credential) > MAX_CREDENTIAL_LENGTH:
@@ -50,10 +60,32 @@ async def principal_from_credentials(
     return await authenticate(session, credential)
 
 
-async def get_principal(
-    request: Request, session: DbSession, bearer: Bearer, api_key: ApiKeyHeader
-) -> Principal:
-    return await principal_from_credentials(request, session, bearer, api_key)
+def request_credential(request: Request) -> str | None:
+    """The API key header, else the bearer token of `Authorization` (as FastAPI's
+    `APIKeyHeader` and `HTTPBearer` read them: another scheme or an empty value is none)."""
+    headers = request.headers
+    api_key = headers.get(API_KEY_HEADER)
+    if api_key:
+        return api_key
+    scheme, token = get_authorization_scheme_param(headers.get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
 
 
+class PrincipalDependency(SecurityBase):
+    """`CurrentPrincipal`: the credential's principal, or 401. The OpenAPI document lists it
+    as the `HTTPBearer` scheme and, through `also_accepts` (kit/http/openapi.py), the
+    `X-API-Key` header."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(description="Access token or API key")
+        self.scheme_name = "HTTPBearer"
+        self.also_accepts = (
+            APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="API key"),
+        )
+
+    async def __call__(self, request: Request, session: DbSession) -> Principal:
+        return await _authenticate(request, session, request_credential(request))
+
+
+get_principal = PrincipalDependency()
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

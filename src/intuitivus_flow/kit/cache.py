@@ -27,6 +27,9 @@ from sqlalchemy.orm import Session
 from intuitivus_flow.kit.redis_outage import REDIS_ERRORS, RedisOutage
 
 TOUCHED_KEY = "touched_workspaces"
+# session.info: workspace id -> its data version, read in another component's round trip
+# (the principal cache's, see RedisCache.version_key) for this unit of work only.
+READ_ALONG_KEY = "view_versions_read_along"
 # How long a value read from Redis is also kept in the process (see RedisCache).
 LOCAL_SECONDS = 5
 
@@ -138,6 +141,21 @@ class RedisCache:
         self.outage.succeeded()
         return found
 
+    def version_key(self, workspace_id: uuid.UUID) -> str | None:
+        """The Redis key of the workspace's version, for a caller that reads it in the same
+        round trip as its own keys (authentication reads the auth versions on every request:
+        one MGET then serves both), or None when `version()` must read it itself: bumps are
+        owed to Redis first, or Redis is being given a pause."""
+        if self._pending or not self.outage.worth_trying():
+            return None
+        return f"{self._prefix}v:{workspace_id}"
+
+    def read_along(self, info: dict[str, Any], workspace_id: uuid.UUID, raw: Any) -> None:
+        """Keep the version read at `version_key` for the unit of work whose `session.info`
+        this is: `cached(..., info=...)` uses it instead of another round trip."""
+        self.outage.succeeded()
+        info.setdefault(READ_ALONG_KEY, {})[workspace_id] = int(raw or 0)
+
     async def bump(self, workspace_ids: Iterable[uuid.UUID]) -> None:
         self._pending.update(workspace_ids)
         if not self._pending or not self.outage.worth_trying():
@@ -191,12 +209,19 @@ async def cached(
     *,
     ttl_seconds: int,
     refresh: bool = False,
+    info: dict[str, Any] | None = None,
 ) -> tuple[Any, bool]:
     """The cached value of `name` for the workspace's current data, or a fresh one
     (always fresh with `refresh`, which still stores it). Returns (value, hit).
+
+    `info` is the request's `session.info`: a version read along with the request's
+    authentication (`RedisCache.read_along`) is used once, instead of reading it again.
     """
     stats: CacheStats | None = getattr(cache, "stats", None)  # a test double may keep none
-    version = await cache.version(workspace_id)
+    read_along: dict[uuid.UUID, int] = (info or {}).get(READ_ALONG_KEY, {})
+    version = read_along.pop(workspace_id, None)
+    if version is None:
+        version = await cache.version(workspace_id)
     if version is None:  # the cache is away: the view is still served, from the database
         if stats is not None:
             stats.record(CacheOutcome.bypass)

@@ -25,8 +25,12 @@ async def get_context(request: Request) -> Resources:
 Context = Annotated[Resources, Depends(get_context)]
 
 
-async def get_session(context: Context) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request is the unit of work: commit when the handler returns, roll back if it raises."""
+    # The context straight from the request, not through `Context`: FastAPI walks a
+    # dependency's sub-dependencies every time it is named, and every route names the session
+    # (through the principal too), so a sub-dependency here was paid several times a request.
+    context: Resources = request.app.state.context
     async with unit_of_work(context.sessions) as session:
         yield session
 
