@@ -218,13 +218,17 @@ def wait_for_campaign(timeout: float | str = 90) -> dict[str, Any]:
     env = environment.current()
     campaign = env.record.campaign
     expected = int(campaign["contacts"]) * int(campaign["steps"])
-    started = env.now()
     env.wait_until(
         lambda: len({e["key"] for e in read_log(env.data_dir)}) >= expected,
         "campaign completion",
         float(timeout),
     )
-    campaign["finished_after_kill_seconds"] = round(env.now() - started, 2)
+    killed = [f for f in env.record.faults if f.name == "job worker killed"]
+    if killed:
+        # The fault lasts until the jobs the dead worker held were taken over and finished:
+        # the API's figures "during the fault" cover that whole time.
+        killed[-1].ended = env.now()
+        campaign["finished_after_kill_seconds"] = round(env.now() - killed[-1].started, 2)
     return {"deliveries": expected}
 
 

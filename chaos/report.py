@@ -129,7 +129,8 @@ def rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(
             ("Campaign", f"{campaign.get('delivered', 0)} of "
              f"{campaign['contacts'] * campaign['steps']} step deliveries, "
-             f"{campaign.get('delivered_twice', 0)} twice")
+             f"{campaign.get('delivered_twice', 0)} twice; finished "
+             f"{campaign.get('finished_after_kill_seconds', '-')} s after the kill")
         )  # fmt: skip
     return out
 
