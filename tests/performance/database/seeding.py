@@ -42,7 +42,8 @@ SEED = (
                                last_message_text, updated_at, created_at)
     SELECT gen_random_uuid(), c.workspace_id, c.id, 'whatsapp',
            (ARRAY['open', 'escalated', 'closed'])[1 + (row_number() OVER () % 3)::int],
-           now(), '', now(), c.created_at
+           c.created_at + (row_number() OVER () % 1000) * interval '1 minute', '', now(),
+           c.created_at
     FROM contacts c
     """,
     """

@@ -31,6 +31,7 @@ NO_HYPOPG = (
 )
 SCRATCH = "flow_advisor_scratch"
 MIN_GAIN = 0.5  # keep a candidate only if it at least halves the planner's cost
+MIN_MEASURED_SPEEDUP = 1.5  # on the scratch copy, or the advice is not proven
 RUNS = 3
 
 
@@ -170,7 +171,12 @@ async def advise_statement(
     if best is None or best[0] > before * (1 - min_gain):
         return None
     advice = Advice(bound, best[1], before, best[0])
-    return await verify_on_scratch(connection, advice) if verify else advice
+    if not verify:
+        return advice
+    proven = await verify_on_scratch(connection, advice)
+    # The planner's estimate is a hypothesis: advice whose real run does not gain is dropped.
+    speedup = proven.speedup
+    return proven if speedup is not None and speedup >= MIN_MEASURED_SPEEDUP else None
 
 
 async def verify_on_scratch(connection: AsyncConnection, advice: Advice) -> Advice:

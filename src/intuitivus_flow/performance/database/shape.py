@@ -252,6 +252,8 @@ def _shape_candidates(shape: TableShape) -> list[Candidate]:
         out.append(Candidate(shape.table, _dedupe(lead + ranged + sort), where))
         if sort:
             out.append(Candidate(shape.table, _dedupe(lead + sort), where))
+        if len(sort) > 1:  # the tie-breaker may cost less to sort than to index
+            out.append(Candidate(shape.table, _dedupe(lead + ranged + sort[:1]), where))
         if ranged and sort and ranged[0] != shape.sort[0][0]:
             out.append(Candidate(shape.table, _dedupe(lead + sort + ranged), where))
         out.append(Candidate(shape.table, _dedupe(lead + ranged), where))
