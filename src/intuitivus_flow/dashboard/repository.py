@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -10,9 +11,11 @@ from intuitivus_flow.agents.models import Agent, AgentTask, TaskStatus
 from intuitivus_flow.billing.models import Payment, PaymentStatus
 from intuitivus_flow.campaigns.models import Campaign, CampaignReport
 from intuitivus_flow.conversations.models import Conversation
+from intuitivus_flow.dashboard.activity import Names
 from intuitivus_flow.events.models import Event
 from intuitivus_flow.kit.repository import WorkspaceQueries
 from intuitivus_flow.llm.models import LlmUsage
+from intuitivus_flow.users.models import User
 
 
 class DashboardQueries(WorkspaceQueries):
@@ -97,6 +100,40 @@ class DashboardQueries(WorkspaceQueries):
             select(Event).order_by(Event.occurred_at.desc(), Event.id).limit(limit)
         )
         return list(result.scalars().all())
+
+    async def names_for(self, events: list[Event]) -> Names:
+        """Who acted and which campaigns and agents the events name (the activity sentences)."""
+        users = {e.user_id for e in events if e.user_id is not None}
+        campaigns = _ids(events, "campaign_id")
+        agents = _ids(events, "agent_id")
+        found_users: dict[str, str] = {}
+        if users:
+            people = await self.execute(
+                select(User.id, User.name, User.email).where(User.id.in_(users))
+            )
+            # A member without a display name reads as the local part of their email.
+            found_users = {str(i): name or email.split("@")[0] for i, name, email in people.all()}
+        found_campaigns: dict[str, str] = {}
+        if campaigns:
+            named = await self.execute(
+                select(Campaign.id, Campaign.name).where(Campaign.id.in_(campaigns))
+            )
+            found_campaigns = {str(i): str(name) for i, name in named.all()}
+        found_agents: dict[str, str] = {}
+        if agents:
+            bots = await self.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agents)))
+            found_agents = {str(i): str(name) for i, name in bots.all()}
+        return Names(users=found_users, campaigns=found_campaigns, agents=found_agents)
+
+
+def _ids(events: list[Event], key: str) -> set[uuid.UUID]:
+    found = set()
+    for event in events:
+        try:
+            found.add(uuid.UUID(str(event.properties.get(key))))
+        except ValueError:
+            continue  # absent or not an id: the sentence says "a campaign"
+    return found
 
 
 FINISHED_OK = TaskStatus.succeeded

@@ -23,6 +23,9 @@ class ProviderUsage(BaseModel):
 
 class Activity(BaseModel):
     name: str
+    sentence: str = Field(
+        description="What happened, in words: 'Campaign Black Friday was paused by Ana'"
+    )
     source: str
     occurred_at: datetime
     properties: dict[str, Any]

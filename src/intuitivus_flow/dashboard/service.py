@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.dashboard.activity import describe
 from intuitivus_flow.dashboard.repository import FINISHED_FAILED, FINISHED_OK, DashboardQueries
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.scopes import Scope
@@ -41,6 +42,8 @@ async def overview(
 
 async def compute(queries: DashboardQueries) -> dict[str, Any]:
     now = utcnow()
+    recent = await queries.recent_events(RECENT_ACTIVITY)
+    names = await queries.names_for(recent)
     return {
         "generated_at": now.isoformat(),
         "agents_by_status": await queries.agents_by_status(),
@@ -69,11 +72,17 @@ async def compute(queries: DashboardQueries) -> dict[str, Any]:
         "recent_activity": [
             {
                 "name": e.name,
+                "sentence": describe(
+                    e.name,
+                    e.properties,
+                    user_id=str(e.user_id) if e.user_id else None,
+                    names=names,
+                ),
                 "source": e.source,
                 "occurred_at": e.occurred_at.isoformat(),
                 "properties": e.properties,
             }
-            for e in await queries.recent_events(RECENT_ACTIVITY)
+            for e in recent
         ],
     }
 
