@@ -41,7 +41,8 @@ from chaos.processes import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS_DIR = REPO_ROOT / "chaos" / "experiments"
 START_TIMEOUT_SECONDS = 120.0  # migrating an empty database on a busy 2-core machine
-STOP_TIMEOUT_SECONDS = 20.0
+# At teardown nothing is worth a graceful drain: the servers and their data are thrown away.
+STOP_TIMEOUT_SECONDS = 3.0
 # Bounds of the served app during experiments: an outage is answered within about two seconds
 # (the production defaults are longer); what a request may take before it counts as hanging
 # is measured against them (`HANG_SECONDS`).

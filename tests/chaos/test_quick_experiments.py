@@ -26,7 +26,7 @@ QUICK = {
     "CHAOS_OUTAGE_SECONDS": "5",
     "CHAOS_STEADY_SECONDS": "2",
     "CHAOS_WARMUP_SECONDS": "1",
-    "CHAOS_OBSERVE_SECONDS": "3",
+    "CHAOS_OBSERVE_SECONDS": "2",
     "CHAOS_LOAD_RATE": "10",
     # The suite shares two cores with its other workers: latency there says nothing about the
     # product, so the quick variant holds the success and write targets, not the p95 one.
