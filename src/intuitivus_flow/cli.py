@@ -279,9 +279,12 @@ def _mount_domain_commands() -> None:
     app.add_typer(backup_app, name="backup")
     from intuitivus_flow.app import create_app
     from intuitivus_flow.performance.cli import build_cli
+    from intuitivus_flow.performance.database.cli import advise_command
     from intuitivus_flow.web.performance_pages import operator_pages
 
-    app.add_typer(build_cli(create_app, operator_pages), name="perf")
+    perf_app = build_cli(create_app, operator_pages)
+    perf_app.command("advise")(advise_command)
+    app.add_typer(perf_app, name="perf")
     from intuitivus_flow.analytics.cli import app as analytics_app
 
     app.add_typer(analytics_app, name="analytics")

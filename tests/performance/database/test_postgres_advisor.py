@@ -4,7 +4,9 @@ it on a scratch copy, and once it exists the same workload raises no bottleneck.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from chaos.processes import ProcessError, ThrowawayPostgres, postgres_bin
@@ -15,6 +17,7 @@ from intuitivus_flow.kit import migrations
 from intuitivus_flow.performance.database import Thresholds, advisor, analyze_database
 from intuitivus_flow.performance.database.hot_queries import HOT_QUERIES
 from intuitivus_flow.performance.findings import Severity
+from tests.cli.test_cli import run_cli
 from tests.conftest import IN_CI, require_service
 from tests.performance.database.cluster import hypopg_available, statistics_postgres
 from tests.performance.database.seeding import Volumes, seed
@@ -123,3 +126,26 @@ class TestMissingIndex:
         assert bottlenecks == []
         assert all(s.reason for s in report.skipped)
         assert any(f.code == "db.top_statement" for f in report.findings)
+
+
+class TestAdviseCommand:
+    def test_it_prints_the_proven_create_index(
+        self, engine: AsyncEngine, cluster: ThrowawayPostgres, tmp_path: Path
+    ) -> None:
+        result = run_cli(
+            "perf", "advise", "--statement", COPY.sql, "--json",
+            data_dir=tmp_path, extra_env={"FLOW_DATABASE_URL": cluster.url},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        (advised,) = json.loads(result.stdout)
+        assert advised["create_index"].startswith("CREATE INDEX CONCURRENTLY")
+        assert "ON events (received_at" in advised["create_index"]
+        assert advised["ms_after"] < advised["ms_before"]
+
+    def test_sqlite_gets_one_readable_line(self, tmp_path: Path) -> None:
+        result = run_cli("perf", "advise", data_dir=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            "error: the index advisor needs PostgreSQL (HypoPG); on SQLite `perf analyze` "
+            "reads the hot queries' plans"
+        ]
