@@ -121,6 +121,10 @@ backup-drill: $(VENV)/.installed ## Restore the newest backup into a scratch dat
 bench-restore: $(VENV)/.installed-dev ## Restore benchmark: 1 million events, pg_restore -j N vs one job
 	$(BIN)/python benchmarks/restore.py $(BENCH_ARGS)
 
+.PHONY: bench-db-advisor
+bench-db-advisor: $(VENV)/.installed-dev ## Index advisor: hot queries before/after its indexes on 1 M events/messages (throw-away cluster)
+	PYTHONPATH=. $(BIN)/python benchmarks/db_advisor.py $(BENCH_ARGS)
+
 .PHONY: bench-cdnow
 bench-cdnow: $(VENV)/.installed-dev ## CLV check: BG/NBD and Gamma-Gamma on CDNOW vs the published parameters (../shared)
 	$(BIN)/python benchmarks/cdnow.py $(BENCH_ARGS)
