@@ -11,6 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from intuitivus_flow import __version__
 from intuitivus_flow.agents.endpoints import router as agents_router
 from intuitivus_flow.alerts.endpoints import router as alerts_router
+from intuitivus_flow.analytics.endpoints import collect_router as analytics_collect_router
+from intuitivus_flow.analytics.endpoints import router as analytics_events_router
 from intuitivus_flow.analytics.kpi_endpoints import router as analytics_kpis_router
 from intuitivus_flow.apikeys.endpoints import router as api_keys_router
 from intuitivus_flow.auth.deps import request_authenticator
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         alerts_router,
         forecasting_router,
         analytics_kpis_router,
+        analytics_events_router,
+        analytics_collect_router,
     ):
         app.include_router(router)
     install_web(app)

@@ -22,6 +22,7 @@ import typer
 from intuitivus_flow.agents import crews as crew_tasks
 from intuitivus_flow.agents import tasks as agent_tasks
 from intuitivus_flow.analytics import goals_tasks
+from intuitivus_flow.analytics import tasks as analytics_tasks
 from intuitivus_flow.backup import tasks as backup_tasks
 from intuitivus_flow.billing import tasks as billing_tasks
 from intuitivus_flow.campaigns import tasks as campaign_tasks
@@ -53,6 +54,7 @@ DOMAIN_TASKS: tuple[Iterable[TaskSpec], ...] = (
     history_tasks.TASKS,
     retention.TASKS,
     goals_tasks.TASKS,
+    analytics_tasks.TASKS,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -266,3 +267,63 @@ class UserJourney(BaseModel):
     funnel_steps: list[str]
     stuck_at: str | None = Field(description="The next step they have not done, if any.")
     recommendations: list[Recommendation]
+
+
+# --- collection API (Segment's HTTP tracking API spec) ---
+
+
+class SegmentMessage(BaseModel):
+    """One Segment call. Unknown Segment fields (context, integrations, ...) are accepted and
+    ignored, as Segment's own API does."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: str | None = Field(default=None, max_length=16, description="track, identify, page")
+    userId: str | int | None = Field(default=None)  # noqa: N815 - Segment's wire names
+    anonymousId: str | int | None = Field(default=None)  # noqa: N815
+    event: str | None = Field(default=None)
+    name: str | None = Field(default=None, description="Page name (page calls).")
+    timestamp: str | None = Field(default=None, description="ISO 8601 with offset.")
+    messageId: str | None = Field(default=None)  # noqa: N815
+    properties: dict[str, object] | None = None
+    traits: dict[str, object] | None = None
+
+
+class SegmentBatch(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    batch: list[SegmentMessage] = Field(min_length=1)
+
+
+class CollectAccepted(BaseModel):
+    success: bool = True
+    accepted: int
+    duplicates: int
+
+
+class WriteKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    allowed_origins: list[Annotated[str, Field(max_length=200, pattern=r"^https?://[^/\s]+$")]] = (
+        Field(default_factory=list, max_length=20, description="Browser origins allowed (CORS).")
+    )
+
+
+class WriteKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    allowed_origins: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class WriteKeyCreated(WriteKeyRead):
+    key: str = Field(description="Shown once: send it as the HTTP Basic user name.")
+
+
+class WriteKeyList(BaseModel):
+    items: list[WriteKeyRead]

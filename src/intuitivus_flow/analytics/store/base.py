@@ -84,10 +84,7 @@ class AnalyticsStore(ABC):
         return self.execute(self.render(workspace_id, statement, **values))
 
     def render(self, workspace_id: uuid.UUID, statement: str, **values: Any) -> str:
-        events = (
-            "(SELECT * FROM events WHERE workspace_id = "
-            f"{self.sql.literal(str(uuid.UUID(str(workspace_id))))})"
-        )
+        events = self._events_of(str(uuid.UUID(str(workspace_id))))
 
         def substitute(match: re.Match[str]) -> str:
             if match.group(1) is not None:
@@ -100,6 +97,71 @@ class AnalyticsStore(ABC):
             return self.sql.literal(values[name])
 
         return _PLACEHOLDER.sub(substitute, statement)
+
+    def _events_of(self, workspace: str) -> str:
+        """The workspace's events; with merged identities, each anonymous id reads as its
+        person (identify after the fact, as PostHog's person overrides)."""
+        literal = self.sql.literal(workspace)
+        merged = self.execute(
+            f"SELECT count(*) FROM person_aliases WHERE workspace_id = {literal}"
+        ).rows
+        if not merged or not merged[0][0]:
+            return f"(SELECT * FROM events WHERE workspace_id = {literal})"
+        columns = ", ".join(
+            "CASE WHEN a.person_id IS NULL OR a.person_id = '' THEN e.person_id "
+            "ELSE a.person_id END AS person_id"
+            if column == "person_id"
+            else f"e.{column} AS {column}"
+            for column in EVENT_COLUMNS
+        )
+        aliases = (
+            f"SELECT alias, {self.sql.arg_max('person_id', 'merged_at')} AS person_id "
+            f"FROM person_aliases WHERE workspace_id = {literal} GROUP BY alias"
+        )
+        return (
+            f"(SELECT {columns} FROM events e LEFT JOIN ({aliases}) a ON a.alias = e.person_id "
+            f"WHERE e.workspace_id = {literal})"
+        )
+
+    def add_aliases(self, workspace_id: uuid.UUID, aliases: dict[str, str]) -> None:
+        """Read events of each alias (an anonymous id) as those of its person from now on."""
+        if not aliases:
+            return
+        now = self.sql.literal(datetime.now(UTC))
+        workspace = self.sql.literal(str(workspace_id))
+        rows = ", ".join(
+            f"({workspace}, {self.sql.literal(alias)}, {self.sql.literal(person)}, {now})"
+            for alias, person in aliases.items()
+            if alias != person
+        )
+        if rows:
+            self.execute(
+                f"INSERT INTO person_aliases (workspace_id, alias, person_id, merged_at) "
+                f"VALUES {rows}"
+            )
+
+    def watermark(self, source: str) -> datetime | None:
+        rows = self.execute(
+            "SELECT received_at FROM copy_watermarks WHERE source = "
+            f"{self.sql.literal(source)} ORDER BY updated_at DESC LIMIT 1"
+        ).rows
+        return rows[0][0] if rows else None
+
+    def set_watermark(self, source: str, received_at: datetime) -> None:
+        self.execute(
+            "INSERT INTO copy_watermarks (source, received_at, updated_at) VALUES "
+            f"({self.sql.literal(source)}, {self.sql.literal(received_at)}, "
+            f"{self.sql.literal(datetime.now(UTC))})"
+        )
+
+    def copied_ids(self, since: datetime, until: datetime) -> set[tuple[str, str]]:
+        """(workspace, message id) of the events received in [since, until] already here: the
+        copy's duplicate check, a range read of what the previous runs copied."""
+        rows = self.execute(
+            "SELECT workspace_id, message_id FROM events WHERE received_at >= "
+            f"{self.sql.literal(since)} AND received_at <= {self.sql.literal(until)}"
+        ).rows
+        return {(str(w), str(m)) for w, m in rows}
 
     def migrate(self) -> list[int]:
         """Apply the engine's schema versions not yet recorded; return those applied."""

@@ -65,6 +65,9 @@ class SqlDialect:
     def any_value(self, expression: str) -> str:
         return f"any_value({expression})"
 
+    def arg_max(self, value: str, key: str) -> str:
+        return f"arg_max({value}, {key})"
+
     def int_div(self, a: str, b: str) -> str:
         return f"({a}) // ({b})"
 
@@ -152,6 +155,9 @@ class ClickHouseDialect(SqlDialect):
 
     def any_value(self, expression: str) -> str:
         return f"any({expression})"
+
+    def arg_max(self, value: str, key: str) -> str:
+        return f"argMax({value}, {key})"
 
     def int_div(self, a: str, b: str) -> str:
         return f"intDiv({a}, {b})"

@@ -23,8 +23,17 @@ DUCKDB: list[tuple[int, list[str]]] = [
             " message_id VARCHAR NOT NULL,"
             " source VARCHAR NOT NULL,"
             " received_at TIMESTAMP NOT NULL)",
+            # append-only: the newest row per source is the watermark
             "CREATE TABLE IF NOT EXISTS copy_watermarks ("
-            " source VARCHAR PRIMARY KEY, received_at TIMESTAMP NOT NULL, updated_at TIMESTAMP)",
+            " source VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, updated_at TIMESTAMP)",
+        ],
+    ),
+    (
+        2,
+        [
+            "CREATE TABLE IF NOT EXISTS person_aliases ("
+            " workspace_id VARCHAR NOT NULL, alias VARCHAR NOT NULL, person_id VARCHAR NOT NULL,"
+            " merged_at TIMESTAMP NOT NULL)",
         ],
     ),
 ]
@@ -48,6 +57,15 @@ CLICKHOUSE: list[tuple[int, list[str]]] = [
             "CREATE TABLE IF NOT EXISTS copy_watermarks ("
             " source String, received_at DateTime64(6, 'UTC'), updated_at DateTime64(6, 'UTC'))"
             " ENGINE = ReplacingMergeTree(updated_at) ORDER BY source",
+        ],
+    ),
+    (
+        2,
+        [
+            "CREATE TABLE IF NOT EXISTS person_aliases ("
+            " workspace_id LowCardinality(String), alias String, person_id String,"
+            " merged_at DateTime64(6, 'UTC'))"
+            " ENGINE = ReplacingMergeTree(merged_at) ORDER BY (workspace_id, alias)",
         ],
     ),
 ]
