@@ -9,6 +9,7 @@ the same way on its single instance.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -264,7 +265,8 @@ def a_principal() -> Principal:
 
 async def test_redis_away_means_the_database_decides() -> None:
     versions = FlakyVersions()
-    cache = PrincipalCache(versions, ttl_seconds=30)
+    # Redis is tried again on the next request (no breaker pause), to see the owed bump sent.
+    cache = PrincipalCache(versions, ttl_seconds=30, redis_retry_seconds=0)
     principal = a_principal()
     load = Loader(principal)
     workspace = principal.workspace_id
@@ -284,6 +286,40 @@ async def test_redis_away_means_the_database_decides() -> None:
     await cache.principal("session:1", load, workspace_id=workspace)
     assert await versions.read(workspace) == (0, 1)
     assert load.calls == 4
+
+
+class CountingVersions(FlakyVersions):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def read(self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None) -> Versions:
+        self.reads += 1
+        return await super().read(workspace_id, info)
+
+
+async def test_after_a_redis_failure_requests_skip_redis_until_the_breaker_retries() -> None:
+    versions = CountingVersions()
+    cache = PrincipalCache(versions, ttl_seconds=30, redis_retry_seconds=0.2)
+    principal = a_principal()
+    load = Loader(principal)
+    workspace = principal.workspace_id
+    await cache.principal("session:1", load, workspace_id=workspace)
+    versions.down = True
+    await cache.principal("session:1", load, workspace_id=workspace)  # fails once...
+    reads = versions.reads
+    for _ in range(5):  # ...then the database decides without asking Redis (no timeout paid)
+        await cache.principal("session:1", load, workspace_id=workspace)
+    assert versions.reads == reads
+    assert cache.outage.down
+    assert load.calls == 7
+
+    versions.down = False
+    await asyncio.sleep(0.25)  # the breaker's pause is over: Redis is tried and used again
+    await cache.principal("session:1", load, workspace_id=workspace)
+    await cache.principal("session:1", load, workspace_id=workspace)
+    assert not cache.outage.down
+    assert load.calls == 8  # cached again from the second request on
 
 
 async def test_entries_expire_with_the_ttl_and_the_credential() -> None:

@@ -30,7 +30,6 @@ TTL bounds.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -40,16 +39,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.kit.cache import RedisCache
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.redis_outage import REDIS_ERRORS, RedisOutage
 from intuitivus_flow.kit.security import TokenClaims
-
-log = logging.getLogger(__name__)
 
 AUTH_TOUCHED_KEY = "auth_touched_workspaces"
 EVERY_WORKSPACE = "*"
@@ -147,9 +144,18 @@ class VerifiedTokens:
 
 class PrincipalCache:
     def __init__(
-        self, versions: VersionStore | None, *, ttl_seconds: float, max_entries: int = 10_000
+        self,
+        versions: VersionStore | None,
+        *,
+        ttl_seconds: float,
+        max_entries: int = 10_000,
+        redis_retry_seconds: float | None = None,
     ) -> None:
         self._versions = versions
+        # The breaker the other Redis users share (kit/redis_outage.py): after a failure,
+        # requests go straight to the database for a few seconds instead of each paying the
+        # Redis timeout (up to FLOW_REDIS_TIMEOUT_SECONDS per request on a hanging Redis).
+        self.outage = RedisOutage("the principal cache", retry_seconds=redis_retry_seconds)
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -220,28 +226,38 @@ class PrincipalCache:
         """The current versions, or None when they cannot be trusted (Redis away, or a bump
         of this process still owed to it): then nothing is served from or put in the cache."""
         assert self._versions is not None
+        if not self.outage.worth_trying():
+            return None  # the entries were dropped when Redis failed
         try:
             if not await self._flush_pending():
                 return None
-            return await self._versions.read(workspace_id, info)
-        except (RedisError, OSError) as error:
-            self._entries.clear()
-            log.warning("principal cache off while Redis is unreachable: %s", error)
+            versions = await self._versions.read(workspace_id, info)
+        except REDIS_ERRORS as error:
+            self._redis_failed(error)
             return None
+        self.outage.succeeded()
+        return versions
 
     async def _flush_pending(self) -> bool:
         if not (self._pending or self._pending_everything):
             return True
         assert self._versions is not None
+        if not self.outage.worth_trying():
+            return False  # owed: sent before any version is trusted again
         try:
             await self._versions.bump(self._pending, everything=self._pending_everything)
-        except (RedisError, OSError) as error:
-            self._entries.clear()
-            log.warning("auth version bump deferred, Redis is unreachable: %s", error)
+        except REDIS_ERRORS as error:
+            self._redis_failed(error)
             return False
         self._pending.clear()
         self._pending_everything = False
         return True
+
+    def _redis_failed(self, error: Exception) -> None:
+        # Versions read before the outage may be stale by the time it ends: nothing cached in
+        # this process is served again until they can be read.
+        self._entries.clear()
+        self.outage.failed(error)  # logs once per outage
 
     def _store(
         self, key: str, principal: Principal, versions: Versions, valid_until: datetime
