@@ -125,6 +125,10 @@ bench-restore: $(VENV)/.installed-dev ## Restore benchmark: 1 million events, pg
 bench-db-advisor: $(VENV)/.installed-dev ## Index advisor: hot queries before/after its indexes on 1 M events/messages (throw-away cluster)
 	PYTHONPATH=. $(BIN)/python benchmarks/db_advisor.py $(BENCH_ARGS)
 
+.PHONY: bench-perf-analyze
+bench-perf-analyze: $(VENV)/.installed-dev ## perf analyze: seconds per area vs the 10 s target; page weight and API CPU with/without compression
+	$(BIN)/python benchmarks/perf_analyze.py $(BENCH_ARGS)
+
 .PHONY: bench-cdnow
 bench-cdnow: $(VENV)/.installed-dev ## CLV check: BG/NBD and Gamma-Gamma on CDNOW vs the published parameters (../shared)
 	$(BIN)/python benchmarks/cdnow.py $(BENCH_ARGS)
