@@ -44,6 +44,7 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str, str | 
         )
         start_event = start_event or query.funnel.steps[k - 1].event
     window = "PARTITION BY person ORDER BY ts, seq"
+    session_window = "PARTITION BY person, session ORDER BY ts, seq"
     ctes = (
         prefix + "raw AS (SELECT e.person_id AS person, e.event AS event, "
         f"{sql.epoch_us('e.timestamp')} AS ts, e.message_id AS seq "
@@ -59,15 +60,18 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str, str | 
         "sessioned AS (SELECT person, event, ts, seq, repeated, sum(starts) OVER (PARTITION BY "
         "person ORDER BY ts, seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session "
         "FROM flagged), "
-        "positioned AS (SELECT person, session, event, row_number() OVER (PARTITION BY person, "
-        "session ORDER BY ts, seq) AS pos FROM sessioned WHERE repeated = 0), "
-        "anchored AS (SELECT person, session, event, pos, "
+        f"positioned AS (SELECT person, session, event, "
+        f"row_number() OVER ({session_window}) AS pos, "
+        f"{sql.lead('event', session_window)} AS target, "
+        "count(*) OVER (PARTITION BY person, session) AS length "
+        "FROM sessioned WHERE repeated = 0), "
+        f"anchored AS (SELECT person, session, event, target, pos, length, "
         "min(CASE WHEN event = {start} THEN pos END) OVER (PARTITION BY person, session) AS s0, "
         "min(CASE WHEN event = {end} THEN pos END) OVER (PARTITION BY person, session) AS e0 "
         "FROM positioned), "
-        "pairs AS (SELECT a.person AS person, a.session AS session, a.event AS source, "
-        "b.event AS target, a.pos AS pos, a.s0 AS s0, a.e0 AS e0 FROM anchored a "
-        "JOIN anchored b ON a.person = b.person AND a.session = b.session AND b.pos = a.pos + 1)"
+        # a transition is a row and the next one in its session (lead, not a self-join)
+        "pairs AS (SELECT person, session, event AS source, target, pos, s0, e0 "
+        "FROM anchored WHERE pos < length)"
     )
     if query.end_event is not None:
         step = "e0 - pos"

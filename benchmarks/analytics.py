@@ -1,0 +1,318 @@
+"""Analytics store benchmark (issue 15 §4): ingestion, a 5-step sequential funnel, 8 weekly
+retention cohorts and top paths on the store, each next to a straightforward pandas version
+on the same data, with ratios measured in the same run.
+
+    .venv/bin/python benchmarks/analytics.py                 # 10 M events, 500 k persons
+    .venv/bin/python benchmarks/analytics.py --events 1000000 --engine chdb
+
+Data: a fixed seed, generated vectorised; persons move through the onboarding funnel with
+falling probabilities between page views and other noise events over 12 weeks.
+Targets: funnel < 1 s (must < 2 s) and >= 10x pandas; ingestion >= 100 k events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from intuitivus_flow.analytics.funnels import run_funnel
+from intuitivus_flow.analytics.paths import run_paths
+from intuitivus_flow.analytics.retention import run_retention
+from intuitivus_flow.analytics.schemas import FunnelQuery, PathQuery, RetentionQuery
+from intuitivus_flow.analytics.store import AnalyticsStore, open_store
+
+WORKSPACE = uuid.UUID(int=42)
+START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+SPAN_US = 12 * 7 * 86400 * 1_000_000
+STEPS = [
+    "user.signed_up",
+    "agent.created",
+    "whatsapp_number.added",
+    "conversation.agent_replied",
+    "campaign.automation_started",
+]
+NOISE = ["page.viewed", "button.clicked", "docs.opened", "settings.viewed"]
+WINDOW_SECONDS = 14 * 86400
+GAP_US = 1800 * 1_000_000
+
+
+def generate(events: int, persons: int, seed: int) -> pa.Table:
+    """`events` rows: each person's funnel steps (each reached with probability 0.6 given the
+    previous one, spaced hours to days apart) plus noise events, all vectorised."""
+    rng = np.random.default_rng(seed)
+    start_us = int(START.timestamp() * 1_000_000)
+    # funnel part: step k of person p exists if p reached it
+    first = start_us + rng.integers(0, SPAN_US - 30 * 86400 * 1_000_000, persons)
+    reached = np.ones(persons, dtype=bool)
+    when = first.copy()
+    p_idx, p_ts, p_ev = [], [], []
+    for k in range(len(STEPS)):
+        if k:
+            reached &= rng.random(persons) < 0.6
+            when = when + rng.integers(60, 6 * 86400, persons) * 1_000_000
+        people = np.flatnonzero(reached)
+        p_idx.append(people)
+        p_ts.append(when[people])
+        p_ev.append(np.full(len(people), k, dtype=np.int32))
+    funnel_rows = sum(len(x) for x in p_idx)
+    noise_rows = max(events - funnel_rows, 0)
+    n_idx = rng.integers(0, persons, noise_rows)
+    # noise clusters around each person's first step so sessions have several events
+    n_ts = first[n_idx] + rng.normal(0, 3 * 86400, noise_rows).astype(np.int64) * 1_000_000
+    n_ts = np.clip(n_ts, start_us, start_us + SPAN_US)
+    n_ev = rng.integers(len(STEPS), len(STEPS) + len(NOISE), noise_rows).astype(np.int32)
+    person = np.concatenate([*p_idx, n_idx])[:events]
+    stamp = np.concatenate([*p_ts, n_ts])[:events]
+    event = np.concatenate([*p_ev, n_ev])[:events]
+    order = np.argsort(stamp, kind="stable")  # rows arrive roughly in time order
+    person, stamp, event = person[order], stamp[order], event[order]
+    count = len(person)
+    names = pa.array(STEPS + NOISE)
+    return pa.table(
+        {
+            "workspace_id": pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(count, dtype=np.int32)), pa.array([str(WORKSPACE)])
+            ).cast(pa.string()),
+            "person_id": pa.array(person).cast(pa.string()),
+            "event": pa.DictionaryArray.from_arrays(pa.array(event), names).cast(pa.string()),
+            "timestamp": pa.array(stamp, pa.timestamp("us", tz="UTC")),
+            "properties": pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(count, dtype=np.int32)), pa.array(['{"plan":"free"}'])
+            ).cast(pa.string()),
+            "message_id": pa.array(np.arange(count)).cast(pa.string()),
+            "source": pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(count, dtype=np.int32)), pa.array(["collect"])
+            ).cast(pa.string()),
+            "received_at": pa.array(stamp, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+# --- the pandas baselines: what one would write without a store ---
+
+
+def pandas_funnel(df: pd.DataFrame) -> list[int]:
+    """First step-1 event per person, then the first next step at or after the previous one,
+    within the window from step 1 (merge_asof per step)."""
+    steps = df[df["event"].isin(STEPS)]
+    current = (
+        steps[steps["event"] == STEPS[0]]
+        .groupby("person_id", as_index=False)["ts"]
+        .min()
+        .rename(columns={"ts": "t0"})
+        .assign(prev=lambda x: x["t0"])
+    )
+    counts = [len(current)]
+    window = WINDOW_SECONDS * 1_000_000
+    for name in STEPS[1:]:
+        candidates = steps[steps["event"] == name][["person_id", "ts"]].sort_values("ts")
+        merged = pd.merge_asof(
+            current.sort_values("prev"),
+            candidates,
+            left_on="prev",
+            right_on="ts",
+            by="person_id",
+            direction="forward",
+        )
+        merged = merged[merged["ts"].notna() & (merged["ts"] <= merged["t0"] + window)]
+        current = merged.assign(prev=merged["ts"].astype("int64"))[["person_id", "t0", "prev"]]
+        counts.append(len(current))
+    return counts
+
+
+def pandas_retention(df: pd.DataFrame) -> dict[str, list[int]]:
+    week = (df["ts"] - int(START.timestamp() * 1_000_000)) // (7 * 86400 * 1_000_000)
+    activity = pd.DataFrame({"person_id": df["person_id"], "week": week}).drop_duplicates()
+    starts = df["event"] == STEPS[0]
+    cohort = (
+        pd.DataFrame({"person_id": df.loc[starts, "person_id"], "cohort": week[starts]})
+        .groupby("person_id", as_index=False)["cohort"]
+        .min()
+    )
+    cohort = cohort[cohort["cohort"] < 8]
+    joined = cohort.merge(activity, on="person_id")
+    joined = joined[(joined["week"] > joined["cohort"]) & (joined["week"] - joined["cohort"] < 8)]
+    joined["i"] = joined["week"] - joined["cohort"]
+    table = joined.groupby(["cohort", "i"])["person_id"].nunique()
+    sizes = cohort.groupby("cohort")["person_id"].nunique()
+    return {
+        str(c): [int(sizes[c])] + [int(table.get((c, i), 0)) for i in range(1, 8)]
+        for c in sizes.index
+    }
+
+
+def pandas_paths(df: pd.DataFrame) -> list[tuple[str, str, int]]:
+    ordered = df.sort_values(["person_id", "ts"], kind="stable")
+    person = ordered["person_id"].to_numpy()
+    ts = ordered["ts"].to_numpy()
+    event = ordered["event"].to_numpy()
+    same_person = np.r_[False, person[1:] == person[:-1]]
+    in_session = same_person & np.r_[False, (ts[1:] - ts[:-1]) <= GAP_US]
+    repeat = in_session & np.r_[False, event[1:] == event[:-1]]
+    keep = ~repeat
+    person, event, in_session = person[keep], event[keep], in_session[keep]
+    pairs = pd.DataFrame({"source": event[:-1], "target": event[1:], "linked": in_session[1:]})
+    pairs = pairs[pairs["linked"]]
+    top = pairs.value_counts(["source", "target"]).head(10)
+    return [(s, t, int(n)) for (s, t), n in top.items()]
+
+
+def timed(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeat):
+        gc.collect()
+        began = time.perf_counter()
+        result = work()
+        times.append(time.perf_counter() - began)
+    return min(times), result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--persons", type=int, default=None, help="default: events / 20")
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--engine", choices=["duckdb", "chdb"], default="duckdb")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    persons = args.persons or max(args.events // 20, 1)
+
+    print(
+        f"generating {args.events:,} events for {persons:,} persons (seed {args.seed}) ...",
+        flush=True,
+    )
+    began = time.perf_counter()
+    table = generate(args.events, persons, args.seed)
+    print(f"  {table.num_rows:,} rows in {time.perf_counter() - began:.1f} s", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="flow-analytics-bench-") as scratch:
+        url = (
+            f"duckdb:///{Path(scratch) / 'events.duckdb'}"
+            if args.engine == "duckdb"
+            else f"chdb:///{Path(scratch) / 'chdb'}"
+        )
+        store: AnalyticsStore = open_store(url)
+        print(f"ingesting into {args.engine} ...", flush=True)
+        began = time.perf_counter()
+        chunk = 1_000_000
+        for offset in range(0, table.num_rows, chunk):
+            store.insert_events(table.slice(offset, chunk))
+            print(f"  {min(offset + chunk, table.num_rows):,} rows", flush=True)
+        ingest_s = time.perf_counter() - began
+        rate = table.num_rows / ingest_s
+
+        print("building the pandas frame ...", flush=True)
+        df = pd.DataFrame(
+            {
+                "person_id": table.column("person_id").to_numpy(),
+                "event": table.column("event").to_numpy(),
+                "ts": table.column("timestamp").cast(pa.int64()).to_numpy(),
+            }
+        )
+        # pandas' own ingestion: building its frame from the same Arrow columns
+        pd_ingest_s, _ = timed(
+            lambda: table.select(["person_id", "event", "timestamp"]).to_pandas(), 1
+        )
+
+        funnel_query = FunnelQuery.model_validate(
+            {"steps": [{"event": e} for e in STEPS], "window_seconds": WINDOW_SECONDS}
+        )
+        retention_query = RetentionQuery(
+            start_event=STEPS[0],
+            return_event=None,
+            periods=8,
+            period="week",
+            date_from=START,
+            date_to=START + timedelta(weeks=8) - timedelta(seconds=1),
+        )
+        # return_event: any event (the store counts activity of the start event by default;
+        # use page views, the most frequent, as "active")
+        retention_query = retention_query.model_copy(update={"return_event": "page.viewed"})
+        paths_query = PathQuery(limit=10, steps=1)
+
+        rows = []
+        print("funnel ...", flush=True)
+        f_s, f_res = timed(lambda: run_funnel(store, WORKSPACE, funnel_query), args.repeat)
+        pf_s, pf_res = timed(lambda: pandas_funnel(df), 1)
+        rows.append(
+            (
+                "5-step sequential funnel",
+                f_s,
+                pf_s,
+                f"store {[s.count for s in f_res.steps]} / pandas (first touch) {pf_res}",
+            )
+        )
+        print("retention ...", flush=True)
+        r_s, r_res = timed(lambda: run_retention(store, WORKSPACE, retention_query), args.repeat)
+        pr_s, _ = timed(
+            lambda: pandas_retention(
+                df.assign(
+                    event=df["event"].where(
+                        (df["event"] == STEPS[0]) | (df["event"] == "page.viewed")
+                    )
+                )
+            ),
+            1,
+        )
+        rows.append(
+            (
+                "retention, 8 weekly cohorts",
+                r_s,
+                pr_s,
+                f"{len(r_res.cohorts)} cohorts, first {r_res.cohorts[0].retained}",
+            )
+        )
+        print("paths ...", flush=True)
+        p_s, p_res = timed(lambda: run_paths(store, WORKSPACE, paths_query), args.repeat)
+        pp_s, _ = timed(lambda: pandas_paths(df), 1)
+        top = p_res.transitions[0] if p_res.transitions else None
+        rows.append(
+            (
+                "top paths (sessions, 30 min)",
+                p_s,
+                pp_s,
+                f"top: {top.source} -> {top.target} x{top.sessions}" if top else "none",
+            )
+        )
+
+    print()
+    print(
+        f"engine {args.engine}, {table.num_rows:,} events, {persons:,} persons; "
+        f"store times: best of {args.repeat}"
+    )
+    print(f"{'measure':32} {'store':>10} {'pandas':>10} {'ratio':>8}  note")
+    print(
+        f"{'ingestion (events/s)':32} {rate:>10,.0f} {table.num_rows / pd_ingest_s:>10,.0f} "
+        f"{'':>8}  {ingest_s:.2f} s into the store (target >= 100,000/s)"
+    )
+    for name, store_s, pandas_s, note in rows:
+        print(f"{name:32} {store_s:>9.3f}s {pandas_s:>9.3f}s {pandas_s / store_s:>7.1f}x  {note}")
+    funnel_ok = rows[0][1] < 2.0
+    print()
+    print(
+        f"funnel {rows[0][1]:.3f} s (target < 1 s, must < 2 s): "
+        f"{'ok' if funnel_ok else 'MISSED'}; {rows[0][2] / rows[0][1]:.1f}x pandas (target 10x); "
+        f"ingestion {rate:,.0f}/s: {'ok' if rate >= 100_000 else 'MISSED'}"
+    )
+    print(
+        f"median of the three store timings' ratios: "
+        f"{statistics.median(r[2] / r[1] for r in rows):.1f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
