@@ -1,4 +1,5 @@
-"""The forecast chart as inline SVG: history, forecast with its band, anomalies, threshold.
+"""The forecast chart as inline SVG: history, seasonal forecast with its band, anomalies,
+threshold and the predicted crossing (a vertical line, its 80 % time band shaded).
 
 Same rules as `metrics_history/charts.py`: no script, no inline style (the CSP forbids it),
 only presentation attributes and `forecast-chart__*` classes from web/static/flow.css, and a
@@ -68,6 +69,7 @@ def render(forecast: Forecast, *, title: str, width: int = WIDTH, height: int = 
     ]
     parts += _axes(low, high, start, end, x, y, width, height)
     parts += _band(forecast, x, y)
+    parts += _crossing(forecast, x, height, (start, end))
     parts += _lines(forecast, x, y)
     parts += _threshold(forecast, y, width)
     parts += _anomalies(forecast, x, y)
@@ -116,6 +118,28 @@ def _band(forecast: Forecast, x: TimeScale, y: Scale) -> list[str]:
     ]
 
 
+def _crossing(
+    forecast: Forecast, x: TimeScale, height: int, span: tuple[datetime, datetime]
+) -> list[str]:
+    breach = forecast.breach
+    if breach is None:
+        return []
+    start, end = span
+    top, bottom = MARGIN_TOP, height - MARGIN_BOTTOM
+    # The band's late end may lie beyond the drawn horizon (or be "never"): clip to the plot.
+    early = x(max(start, min(end, breach.earliest)))
+    late = x(end if breach.latest is None else max(start, min(end, breach.latest)))
+    at = x(max(start, min(end, breach.predicted_at)))
+    label = f"predicted crossing {breach.predicted_at:%d %b %H:%M} UTC"
+    return [
+        f'<rect class="forecast-chart__crossing-band" x="{early:.1f}" y="{top}" '
+        f'width="{max(late - early, 1.0):.1f}" height="{bottom - top}">'
+        "<title>80 % band of the crossing time</title></rect>",
+        f'<line class="forecast-chart__crossing" x1="{at:.1f}" x2="{at:.1f}" '
+        f'y1="{top}" y2="{bottom}"><title>{escape(label)}</title></line>',
+    ]
+
+
 def _lines(forecast: Forecast, x: TimeScale, y: Scale) -> list[str]:
     parts = []
     for css, label, points in (
@@ -159,8 +183,10 @@ def describe(forecast: Forecast) -> str:
     words = [f"{forecast.name}: latest {_fmt(forecast.history[-1].value)}"]
     if forecast.forecast:
         last = forecast.forecast[-1]
+        seasons = " and ".join(forecast.seasonality) or "no"
         words.append(
-            f"forecast {_fmt(last.value)} ({_fmt(last.lower)} to {_fmt(last.upper)}) "
+            f"forecast with {seasons} seasonality {_fmt(last.value)} "
+            f"({_fmt(last.lower)} to {_fmt(last.upper)}) "
             f"at {last.time:%d %b %H:%M} UTC"
         )
     if forecast.threshold is not None:

@@ -7,7 +7,9 @@ as a breach. Any error while predicting marks that model failed (with the reason
 it: the other rules, predictive or not, are still evaluated.
 
 Every observation explains itself in its annotations: observed value, expected band, model,
-and for breaches the predicted crossing time with its band.
+the season it was compared with ("same hour last week: 41 %; now 78 %"), and for breaches the
+predicted crossing time with its band, from the seasonal model the trainer fitted
+(`predictive.seasonal`, state key `breach`).
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ from intuitivus_flow.forecasting.series import (
     StepSeries,
     floor_step,
     load_series,
-    to_datetime,
     to_numpy,
 )
 from intuitivus_flow.forecasting.service import mark_failed
-from intuitivus_flow.forecasting.training import expected_band, history_start
-from intuitivus_flow.forecasting.trend import fit_trend
+from intuitivus_flow.forecasting.training import breach_model, expected_band, history_start
 from intuitivus_flow.metrics_history.repository import MetricRepository
 from intuitivus_flow.predictive.detectors import get_detector
-from intuitivus_flow.predictive.forecast import BreachForecast, forecast_breach
+from intuitivus_flow.predictive.seasonal import (
+    Crossing,
+    ForecastPath,
+    SeasonalModel,
+    SeasonalModelError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,19 @@ class AnomalyReading:
     expected: float
     low: float
     high: float
+    reference: str | None = None  # the same hour a week (else a day) before, and now
+
+
+@dataclass(frozen=True, slots=True)
+class BreachReading:
+    """The seasonal model's forecast from the newest complete step (final once computed)."""
+
+    at: datetime  # the newest complete step
+    value: float
+    model: SeasonalModel
+    path: ForecastPath
+    crossing: Crossing | None
+    reference: str | None  # "same hour last week: 41 %; now 78 %"
 
 
 @dataclass(slots=True)
@@ -61,6 +79,8 @@ class PredictiveEvaluator:
     # The detector reads the whole history; its verdict on a step is final once the step is
     # complete, so it is computed once per (model fit, step) rather than every 15 s tick.
     _readings: dict[tuple[str, str], tuple[Any, AnomalyReading]] = field(default_factory=dict)
+    # Same for a breach rule's forecast: one per (rule, fit, step), not one per tick.
+    _breaches: dict[str, tuple[Any, BreachReading | None]] = field(default_factory=dict)
 
     async def observe(
         self,
@@ -134,7 +154,13 @@ class PredictiveEvaluator:
         scores = await asyncio.to_thread(detector.score, series.times, series.values)
         expected, low, high = expected_band(model.state, series.values)
         reading = AnomalyReading(
-            last_step, float(series.values[-1]), float(scores[-1]), expected, low, high
+            last_step,
+            float(series.values[-1]),
+            float(scores[-1]),
+            expected,
+            low,
+            high,
+            seasonal_reference(series, model.signal),
         )
         self._readings[key] = (version, reading)
         return reading
@@ -148,29 +174,117 @@ class PredictiveEvaluator:
         now: datetime,
         options: EngineOptions,
     ) -> Observation | None:
+        reading = await self.breach(session, rule, model, now=now)
+        if reading is None:
+            return None
+        notes = _breach_notes(rule, model, reading, now=now)
+        breached = reading.crossing is not None
+        return _observation(rule, notes, reading.value, options, breached=breached)
+
+    async def breach(
+        self, session: AsyncSession, rule: PredictiveRule, model: ForecastModel, *, now: datetime
+    ) -> BreachReading | None:
+        """The seasonal forecast of `rule` from the newest complete step (None: no prediction).
+
+        A model without a seasonal part (fitted by an older release, or on too short a
+        history) predicts nothing and says why in the log; an error while forecasting
+        propagates, so `observe` marks the model failed.
+        """
         assert rule.horizon is not None
         assert rule.threshold is not None
-        series = await self.trend_window(session, rule.signal, rule.horizon, now=now)
-        if len(series) < MIN_TREND_POINTS:
-            return None
-        breach = forecast_breach(
-            series.times,
-            series.values,
-            rule.threshold,
-            np.timedelta64(rule.horizon),
-            direction=rule.direction,
-        )
-        notes = _breach_notes(rule, model, series, breach, now=now)
-        return _observation(rule, notes, float(series.values[-1]), options, breached=bool(breach))
+        assert model.state is not None
+        last_step = floor_step(now, self.options.step) - self.options.step
+        version = (model.trained_at, last_step)
+        cached = self._breaches.get(rule.name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        reading = None
+        try:
+            seasonal = breach_model(model.state)
+        except SeasonalModelError as exc:
+            logger.info("forecast rule %s: no prediction (%s)", rule.name, exc)
+        else:
+            reading = await self._forecast(session, rule, seasonal, last_step=last_step, now=now)
+        self._breaches[rule.name] = (version, reading)
+        return reading
 
-    async def trend_window(
-        self, session: AsyncSession, signal: str, horizon: timedelta, *, now: datetime
-    ) -> StepSeries:
-        """The history a trend is fitted on: as long as the horizon, at least a few steps."""
-        lookback = max(horizon, self.options.step * MIN_TREND_POINTS)
-        return await load_series(
-            MetricRepository(session), signal, start=now - lookback, now=now, step=self.options.step
+    async def _forecast(
+        self,
+        session: AsyncSession,
+        rule: PredictiveRule,
+        seasonal: SeasonalModel,
+        *,
+        last_step: datetime,
+        now: datetime,
+    ) -> BreachReading | None:
+        assert rule.horizon is not None
+        assert rule.threshold is not None
+        lag = REFERENCE_LAGS[-1] if seasonal.season.weekly else REFERENCE_LAGS[0]
+        window = timedelta(seconds=seasonal.trend_window)
+        series = await load_series(
+            MetricRepository(session),
+            rule.signal,
+            start=now - max(window, self.options.step * MIN_TREND_POINTS, lag + self.options.step),
+            now=now,
+            step=self.options.step,
         )
+        if len(series) == 0 or series.moment(-1) != last_step:
+            return None  # the sampler missed the step: no data is not a breach
+        recent = series.since(now - max(window, self.options.step * MIN_TREND_POINTS))
+        if len(recent) < MIN_TREND_POINTS:
+            logger.info(
+                "forecast rule %s: no prediction (%d steps in the trend window, need %d)",
+                rule.name,
+                len(recent),
+                MIN_TREND_POINTS,
+            )
+            return None
+        crossing, path = await asyncio.to_thread(
+            seasonal.crossing,
+            recent.times,
+            recent.values,
+            rule.threshold,
+            rule.horizon.total_seconds(),
+            direction=rule.direction,
+            step=self.options.step.total_seconds(),
+        )
+        return BreachReading(
+            last_step,
+            float(recent.values[-1]),
+            seasonal,
+            path,
+            crossing,
+            seasonal_reference(series, rule.signal),
+        )
+
+
+# Seasons an explanation compares the newest value with: the same time a day, or a week, before.
+REFERENCE_LAGS = (timedelta(days=1), timedelta(days=7))
+
+
+def _unit(signal: str) -> str:
+    for suffix, unit in (("_percent", " %"), ("_ms", " ms"), ("_seconds", " s")):
+        if signal.endswith(suffix):
+            return unit
+    return ""
+
+
+def seasonal_reference(series: StepSeries, signal: str) -> str | None:
+    """ "same hour last week: 41 %; now 78 %" (else yesterday's; None without either)."""
+    if not len(series):
+        return None
+    last = series.moment(-1)
+    unit = _unit(signal)
+    for lag, words in zip(
+        REFERENCE_LAGS[::-1], ("same hour last week", "same hour yesterday"), strict=True
+    ):
+        index = int(np.searchsorted(series.times, to_numpy(last - lag)))
+        if index < len(series) and series.times[index] == to_numpy(last - lag):
+            return (
+                f"{words}: {_num(float(series.values[index]))}{unit}; "
+                f"now {_num(float(series.values[-1]))}{unit}"
+            )
+    return None
 
 
 def _observation(
@@ -218,46 +332,48 @@ def _anomaly_notes(
         "expected_band": f"{_num(reading.low)} .. {_num(reading.high)}",
         "anomaly_score": f"{reading.score:.3f}",
         "model": model.detector,
+        **({"compared_with": reading.reference} if reading.reference else {}),
     }
 
 
 def _breach_notes(
-    rule: PredictiveRule,
-    model: ForecastModel,
-    series: StepSeries,
-    breach: BreachForecast | None,
-    *,
-    now: datetime,
+    rule: PredictiveRule, model: ForecastModel, reading: BreachReading, *, now: datetime
 ) -> dict[str, str]:
     assert rule.horizon is not None
     assert rule.threshold is not None
+    seasons = " + ".join(reading.model.season.names)
     notes = {
         "kind": rule.kind.value,
-        "value": _num(float(series.values[-1])),
-        "observed": _num(float(series.values[-1])),
-        "observed_at": series.moment(-1).isoformat(),
+        "value": _num(reading.value),
+        "observed": _num(reading.value),
+        "observed_at": reading.at.isoformat(),
         "threshold": f"{rule.operator} {_num(rule.threshold)}",
-        "model": f"{model.detector} + robust linear trend",
+        "model": f"{model.detector} + seasonal trend ({seasons} season)",
     }
-    trend = fit_trend(series.times, series.values)
-    if trend is not None:
-        at = now + rule.horizon
-        centre, low, high = trend.project(np.array([to_numpy(at)]))
-        notes["expected"] = _num(float(centre[0]))
-        notes["expected_band"] = f"{_num(float(low[0]))} .. {_num(float(high[0]))}"
-        notes["expected_at"] = at.isoformat()
-        notes["trend_per_hour"] = f"{trend.slope * 3600:+.4g}"
-    if breach is not None:
-        predicted = to_datetime(breach.predicted_at)
-        earliest = to_datetime(breach.earliest)
-        latest = None if breach.latest is None else to_datetime(breach.latest)
+    if reading.reference is not None:
+        notes["compared_with"] = reading.reference
+    path = reading.path
+    at = now + rule.horizon
+    target = to_numpy(at).astype(np.int64) / 1e6
+    notes["expected"] = _num(float(np.interp(target, path.seconds, path.centre)))
+    low = float(np.interp(target, path.seconds, path.lower))
+    high = float(np.interp(target, path.seconds, path.upper))
+    notes["expected_band"] = f"{_num(low)} .. {_num(high)}"
+    notes["expected_at"] = at.isoformat()
+    notes["trend_per_hour"] = f"{path.line.slope * 3600:+.4g}"
+    crossing = reading.crossing
+    if crossing is not None:
+        end = reading.at  # crossings are counted from the newest complete step
+        predicted = end + timedelta(seconds=crossing.predicted)
+        earliest = end + timedelta(seconds=crossing.earliest)
+        latest = None if crossing.latest is None else end + timedelta(seconds=crossing.latest)
         notes["predicted_crossing_at"] = predicted.isoformat()
         notes["crossing_earliest"] = earliest.isoformat()
-        notes["crossing_latest"] = latest.isoformat() if latest else "never (flat trend possible)"
+        notes["crossing_latest"] = latest.isoformat() if latest else "not within 4 horizons"
         notes["time_to_breach"] = _span(predicted - now)
         notes["uncertainty"] = (
             f"between {_span(earliest - now)} and "
-            f"{_span(latest - now) if latest else 'never'} from now (80 % band)"
+            f"{_span(latest - now) if latest else 'more than 4 horizons'} from now (80 % band)"
         )
     return notes
 

@@ -31,7 +31,7 @@ class HistoryPoint(BaseModel):
 
 class ForecastPoint(BaseModel):
     time: datetime
-    value: float = Field(description="Trend line.")
+    value: float = Field(description="Median forecast: trend plus the daily/weekly season.")
     lower: float = Field(description="80 % band, lower bound.")
     upper: float = Field(description="80 % band, upper bound.")
 
@@ -51,8 +51,10 @@ class ThresholdLine(BaseModel):
 class BreachPrediction(BaseModel):
     predicted_at: datetime
     earliest: datetime
-    latest: datetime | None = Field(description="null: the pessimistic trend never crosses.")
-    slope_per_hour: float
+    latest: datetime | None = Field(
+        description="null: the optimistic 80 % bound does not cross within four horizons."
+    )
+    slope_per_hour: float = Field(description="Trend of the deseasonalised signal.")
 
 
 class Forecast(BaseModel):
@@ -62,6 +64,12 @@ class Forecast(BaseModel):
     generated_at: datetime
     history: list[HistoryPoint]
     forecast: list[ForecastPoint] = Field(description="Empty while the model cannot predict.")
+    seasonality: list[str] = Field(
+        default_factory=list, description="Seasons the forecast models: daily, weekly."
+    )
+    forecast_unavailable: str | None = Field(
+        default=None, description="Why a predicting model shows no forecast, if it does not."
+    )
     anomalies: list[Anomaly]
     threshold: ThresholdLine | None = Field(
         description="From the signal's forecast_breach rule, else its threshold rule."

@@ -26,7 +26,12 @@ from intuitivus_flow.forecasting.models import (
 from intuitivus_flow.forecasting.options import ForecastOptions
 from intuitivus_flow.forecasting.repository import ModelRepository
 from intuitivus_flow.forecasting.series import StepSeries, load_series
-from intuitivus_flow.forecasting.training import NotEnoughHistory, check_drift, fit_state
+from intuitivus_flow.forecasting.training import (
+    NotEnoughHistory,
+    check_drift,
+    fit_state,
+    is_outdated,
+)
 from intuitivus_flow.metrics_history.repository import MetricRepository
 from intuitivus_flow.predictive.detectors import get_detector
 
@@ -109,6 +114,8 @@ def _due(
             return None
         return TrainReason.initial
     if model.trained_at is None or now - model.trained_at >= options.retrain_every:
+        return TrainReason.schedule
+    if is_outdated(model.state):  # fitted by an older release (no seasonal breach model)
         return TrainReason.schedule
     drift = check_drift(model.state, series, points=options.drift_points)
     if drift is not None:

@@ -14,7 +14,11 @@ fixes the parts that must not move between two fits:
   6-hour window would read as drift; the change of a cycle over one 5-minute step is small
   next to the noise;
 * a trial run of the detector over the training window (a detector that cannot score this
-  series fails here, at training time, not during alert evaluation).
+  series fails here, at training time, not during alert evaluation);
+* ``breach``: the seasonal breach model of `predictive.seasonal` (daily and, from two weeks of
+  history, weekly Fourier season; the 80 % band calibrated by a backtest on this window). A
+  window the season cannot be learnt from (under a day) stores ``None`` and the reason in
+  ``breach_error``: forecast-breach rules then predict nothing, the anomaly rules still work.
 
 Drift: the two-sample Kolmogorov-Smirnov distance between the training changes and the
 changes of the newest ``drift_points`` steps. Above the 0.1 % critical value
@@ -35,8 +39,12 @@ import numpy as np
 from intuitivus_flow.forecasting.series import StepSeries
 from intuitivus_flow.predictive.detectors import Detector, FloatArray
 from intuitivus_flow.predictive.detectors.features import past_median
+from intuitivus_flow.predictive.seasonal import DAY, SeasonalModel, SeasonalModelError
 
-STATE_VERSION = 1
+# 2: the seasonal breach model (`breach`); a state of an older version is refitted at once.
+STATE_VERSION = 2
+# The band is calibrated on forecasts up to a day ahead; longer horizons reuse the last bucket.
+BACKTEST_HORIZON = DAY
 RESIDUAL_WINDOW = 6  # 30 minutes at 5-minute steps: short, so a daily cycle barely lags it
 BAND_QUANTILES = (0.5, 99.5)  # percent: the expected band
 KS_CRITICAL = 1.95  # c(alpha) of the two-sample KS test at alpha = 0.001
@@ -71,6 +79,7 @@ def fit_state(detector: Detector, series: StepSeries, *, min_points: int) -> dic
     if scores.shape != series.values.shape or not np.all(np.isfinite(scores)):
         raise ValueError(f"detector {detector.name!r} returned unusable scores")
     low, high = np.percentile(found, BAND_QUANTILES)
+    breach, breach_error = fit_breach_model(series)
     return {
         "version": STATE_VERSION,
         "step_seconds": int(series.step.total_seconds()),
@@ -80,7 +89,33 @@ def fit_state(detector: Detector, series: StepSeries, *, min_points: int) -> dic
         "change_count": int(moves.size),
         "band": [float(low), float(high)],
         "flagged_in_training": int((scores >= 0.5).sum()),
+        "breach": breach,
+        "breach_error": breach_error,
     }
+
+
+def fit_breach_model(series: StepSeries) -> tuple[dict[str, Any] | None, str | None]:
+    """The seasonal breach model's state, or None and why it cannot be fitted."""
+    try:
+        model = SeasonalModel.fit(series.times, series.values, max_horizon=BACKTEST_HORIZON)
+    except SeasonalModelError as exc:
+        return None, str(exc)
+    return model.to_state(), None
+
+
+def breach_model(state: dict[str, Any]) -> SeasonalModel:
+    """The fitted seasonal model of a state; raises `SeasonalModelError` saying why not."""
+    if state.get("version", 1) < STATE_VERSION:
+        raise SeasonalModelError("the model predates the seasonal forecast; it is being refitted")
+    found = state.get("breach")
+    if found is None:
+        reason = state.get("breach_error") or "no seasonal model"
+        raise SeasonalModelError(f"no seasonal breach model: {reason}")
+    return SeasonalModel.from_state(found)
+
+
+def is_outdated(state: dict[str, Any]) -> bool:
+    return int(state.get("version", 1)) < STATE_VERSION
 
 
 def history_start(state: dict[str, Any]) -> datetime:

@@ -1,4 +1,9 @@
-"""The read side: a signal's history, forecast, anomalies and threshold, for the API and page."""
+"""The read side: a signal's history, forecast, anomalies and threshold, for the API and page.
+
+The forecast and the predicted crossing come from the seasonal model the trainer fitted
+(`predictive.seasonal`, the `breach` key of the model's state), the same one the evaluator
+alerts on; a model without it (cold start, failed, too short a history) shows history only.
+"""
 
 from __future__ import annotations
 
@@ -22,14 +27,13 @@ from intuitivus_flow.forecasting.schemas import (
     ModelState,
     ThresholdLine,
 )
-from intuitivus_flow.forecasting.series import StepSeries, floor_step, load_series, to_datetime
-from intuitivus_flow.forecasting.training import history_start
-from intuitivus_flow.forecasting.trend import fit_trend
+from intuitivus_flow.forecasting.series import StepSeries, floor_step, load_series
+from intuitivus_flow.forecasting.training import breach_model, history_start
 from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.metrics_history.repository import MetricRepository
 from intuitivus_flow.metrics_history.service import check_signal
 from intuitivus_flow.predictive.detectors import get_detector
-from intuitivus_flow.predictive.forecast import forecast_breach
+from intuitivus_flow.predictive.seasonal import SeasonalModel, SeasonalModelError
 
 MAX_HORIZON = timedelta(days=7)
 FORECAST_POINTS = 60  # points drawn along the horizon
@@ -106,10 +110,23 @@ async def forecast(
     if model is None or not model.predicts or len(series) == 0:
         return result
     result.anomalies = await _anomalies(model, series, since=shown.moment(0) if len(shown) else now)
-    trend_series = series.since(now - max(horizon, options.step * MIN_TREND_POINTS))
-    result.forecast = _projection(trend_series, now=now, horizon=horizon, options=options)
-    if threshold is not None:
-        result.breach = _breach(trend_series, threshold, horizon)
+    assert model.state is not None
+    try:
+        seasonal = breach_model(model.state)
+    except SeasonalModelError as exc:
+        result.forecast_unavailable = str(exc)
+        return result
+    result.seasonality = seasonal.season.names
+    window = max(timedelta(seconds=seasonal.trend_window), options.step * MIN_TREND_POINTS)
+    recent = series.since(now - window)
+    if len(recent) < MIN_TREND_POINTS:
+        result.forecast_unavailable = (
+            f"{len(recent)} steps in the last {window}, the trend needs {MIN_TREND_POINTS}"
+        )
+        return result
+    result.forecast, result.breach = await asyncio.to_thread(
+        _seasonal, seasonal, recent, threshold, now=now, horizon=horizon, options=options
+    )
     return result
 
 
@@ -123,42 +140,40 @@ async def _anomalies(model: ForecastModel, series: StepSeries, *, since: datetim
     ]
 
 
-def _projection(
-    series: StepSeries, *, now: datetime, horizon: timedelta, options: ForecastOptions
-) -> list[ForecastPoint]:
-    if len(series) < MIN_TREND_POINTS:
-        return []
-    trend = fit_trend(series.times, series.values)
-    if trend is None:
-        return []
+def _seasonal(
+    model: SeasonalModel,
+    series: StepSeries,
+    threshold: ThresholdLine | None,
+    *,
+    now: datetime,
+    horizon: timedelta,
+    options: ForecastOptions,
+) -> tuple[list[ForecastPoint], BreachPrediction | None]:
+    """The median path with its 80 % band up to `now + horizon`, and the first crossing."""
     first = series.moment(-1)
     step = max(options.step, (now + horizon - first) / FORECAST_POINTS)
-    moments = [first + step * i for i in range(int((now + horizon - first) / step) + 1)]
-    times = np.array([np.datetime64(m.replace(tzinfo=None), "us") for m in moments])
-    centre, lower, upper = trend.project(times)
-    return [
-        ForecastPoint(time=m, value=float(c), lower=float(lo), upper=float(hi))
-        for m, c, lo, hi in zip(moments, centre, lower, upper, strict=True)
+    count = int((now + horizon - first) / step)
+    ahead = step.total_seconds() * np.arange(1, count + 1, dtype=np.float64)
+    path = model.path(series.times, series.values, ahead)
+    points = [
+        ForecastPoint(time=first + step * (i + 1), value=float(c), lower=float(lo), upper=float(hi))
+        for i, (c, lo, hi) in enumerate(zip(path.centre, path.lower, path.upper, strict=True))
     ]
-
-
-def _breach(
-    series: StepSeries, threshold: ThresholdLine, horizon: timedelta
-) -> BreachPrediction | None:
-    if len(series) < MIN_TREND_POINTS:
-        return None
-    found = forecast_breach(
+    if threshold is None:
+        return points, None
+    crossing, _ = model.crossing(
         series.times,
         series.values,
         threshold.value,
-        np.timedelta64(horizon),
+        (now + horizon - first).total_seconds(),
         direction="below" if threshold.operator.startswith("<") else "above",
+        step=options.step.total_seconds(),
     )
-    if found is None:
-        return None
-    return BreachPrediction(
-        predicted_at=to_datetime(found.predicted_at),
-        earliest=to_datetime(found.earliest),
-        latest=None if found.latest is None else to_datetime(found.latest),
-        slope_per_hour=found.slope_per_hour,
+    if crossing is None:
+        return points, None
+    return points, BreachPrediction(
+        predicted_at=first + timedelta(seconds=crossing.predicted),
+        earliest=first + timedelta(seconds=crossing.earliest),
+        latest=None if crossing.latest is None else first + timedelta(seconds=crossing.latest),
+        slope_per_hour=path.line.slope * 3600,
     )
