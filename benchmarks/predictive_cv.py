@@ -114,6 +114,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--objective", choices=sorted(OBJECTIVES), default="f1")
     parser.add_argument("--nab-dir", type=Path, default=None, help="a NAB checkout")
     parser.add_argument("--nab-python", type=Path, default=None, help="python of NAB's venv")
+    parser.add_argument(
+        "--nab-references",
+        nargs="*",
+        default=["numenta", "ARTime", "windowedGaussian"],
+        help="detectors whose recorded NAB results are scored on the same files",
+    )
     return parser.parse_args()
 
 
@@ -246,6 +252,16 @@ def nab_scores(args: argparse.Namespace, series: list[Series]) -> None:
                 s.raw_timestamps, s.values.tolist(), scores.tolist(), strict=True
             ):
                 writer.writerow([stamp, repr(value), f"{score:.6f}", 0])
+    # NAB's recorded results of published detectors, restricted to the same files: the
+    # references on the same scorer and the same subset.
+    references = [r for r in args.nab_references if (nab / "results" / r).is_dir()]
+    for reference in references:
+        for s in series:
+            category, file_name = s.key.split("/", 1)
+            source = nab / "results" / reference / category / f"{reference}_{file_name}"
+            target = results_root / reference / category / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
     dev_windows = nab / "labels" / "intuitivus_dev_windows.json"
     dev_windows.write_text(json.dumps(windows, indent=1))
     data = str((args.dataset / "data").resolve())
@@ -253,7 +269,7 @@ def nab_scores(args: argparse.Namespace, series: list[Series]) -> None:
         str(python),
         "run.py",
         "-d",
-        f"{name},null",
+        ",".join([name, "null", *references]),
         "--optimize",
         "--score",
         "--normalize",
@@ -286,6 +302,11 @@ def nab_scores(args: argparse.Namespace, series: list[Series]) -> None:
             print("NAB scorer failed:", completed.stderr.strip().splitlines()[-1:])
             return
     final = json.loads((results_root / "final_results.json").read_text())
+    for reference in references:
+        print(
+            f"NAB scorer on nab-dev, reference {reference}: "
+            + ", ".join(f"{p} {v:.1f}" for p, v in sorted(final.get(reference, {}).items()))
+        )
     print(
         f"NAB scorer on nab-dev ({name}): "
         + ", ".join(f"{profile} {value:.1f}" for profile, value in final.get(name, {}).items())

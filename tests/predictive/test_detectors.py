@@ -165,3 +165,18 @@ def test_hourly_series_alerts_twice_three_days_apart() -> None:
     values[second] += 40  # larger: the first spike is now part of the tail it is judged by
     scores = get_detector("default").score(times, values)
     assert np.flatnonzero(scores >= 0.5).tolist() == [first, second]
+
+
+def test_watch_tier_is_debounced_below_the_alert_floor() -> None:
+    surprise = np.array([0, 4.5, 4.6, 0, 7, 0, 0, 0, 0, 0, 4.2, 0], dtype=float)
+    plain = AlertPolicy(threshold=6.0, refractory=3)
+    watching = AlertPolicy(threshold=6.0, refractory=3, watch_margin=2.0)
+    # Alerts are the same with or without the watch tier.
+    np.testing.assert_array_equal(
+        np.flatnonzero(watching.apply(surprise) >= 0.5),
+        np.flatnonzero(plain.apply(surprise) >= 0.5),
+    )
+    scores = watching.apply(surprise)
+    assert np.flatnonzero((scores >= 0.4) & (scores < 0.5)).tolist() == [1, 10]
+    assert scores[2] < 0.4  # within the watch tier's own refractory period
+    assert scores[1] > scores[10]  # graded by how close the surprise came to the alert bar

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from intuitivus_flow.predictive.detectors.base import FloatArray
 
 ALERT_FLOOR = 0.5  # the evaluation protocol's threshold: scores at or above it are detections
 QUIET_CEILING = 0.499  # what a suppressed (debounced) point may reach at most
+WATCH_FLOOR = 0.4  # with a watch level: watch points score in [0.4, 0.499], the rest below 0.4
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ class AlertPolicy:
     calibration: int = 0
     calibration_factor: float = 0.5
     ceiling: float = 8.0
+    # Watch level (0: off): points whose surprise reaches ``bar - watch_margin`` fire a second,
+    # separately debounced "watch" tier scored in [WATCH_FLOOR, QUIET_CEILING]. Alerts (>= 0.5)
+    # are unchanged; a consumer that picks its own score threshold (NAB's scorer optimises
+    # one) gets debounced weaker evidence instead of every row of a noisy stretch.
+    watch_margin: float = 0.0
 
     def thresholds(self, surprise: FloatArray) -> FloatArray:
         """The bar each point must reach (constant unless calibration is on)."""
@@ -51,6 +58,12 @@ class AlertPolicy:
         surprise = np.where(np.isfinite(surprise), surprise, 0.0)
         bar = self.thresholds(surprise)
         graded = np.minimum(surprise / bar, 1.0) * QUIET_CEILING
+        if self.watch_margin > 0:
+            watch_bar = np.maximum(bar - self.watch_margin, np.finfo(np.float64).tiny)
+            graded = np.minimum(surprise / watch_bar, 1.0) * (WATCH_FLOOR - 0.001)
+            watched = _debounce(np.flatnonzero(surprise >= watch_bar), self.refractory)
+            closeness = np.clip((surprise - watch_bar) / (bar - watch_bar), 0.0, 1.0)
+            graded[watched] = WATCH_FLOOR + (QUIET_CEILING - WATCH_FLOOR) * closeness[watched]
         fired = self.fire_points(surprise)
         # Above the floor only where an alert fires; how far above says how strong it is.
         strength = np.minimum((surprise - bar) / bar, 1.0)
@@ -59,9 +72,13 @@ class AlertPolicy:
 
     def fire_points(self, surprise: FloatArray) -> list[int]:
         surprise = np.where(np.isfinite(surprise), surprise, 0.0)
-        candidates = np.flatnonzero(surprise >= self.thresholds(surprise))
-        fired: list[int] = []
-        for index in candidates.tolist():
-            if not fired or index - fired[-1] > self.refractory:
-                fired.append(index)
-        return fired
+        return _debounce(np.flatnonzero(surprise >= self.thresholds(surprise)), self.refractory)
+
+
+def _debounce(candidates: npt.NDArray[np.intp], refractory: int) -> list[int]:
+    """The candidates that are more than ``refractory`` points after the last one kept."""
+    fired: list[int] = []
+    for index in candidates.tolist():
+        if not fired or index - fired[-1] > refractory:
+            fired.append(index)
+    return fired
