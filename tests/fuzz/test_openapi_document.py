@@ -92,10 +92,13 @@ def test_every_error_status_is_a_problem_and_there_is_no_catch_all(
 
 def test_statuses_follow_from_what_each_route_declares(openapi: dict[str, Any]) -> None:
     campaign = openapi["paths"]["/api/campaigns/{campaign_id}"]
-    assert set(campaign["get"]["responses"]) == {"200", "401", "403", "404", "422"}
+    assert set(campaign["get"]["responses"]) == {"200", "401", "403", "404", "422", "503"}
     assert set(campaign["patch"]["responses"]) == {
-        "200", "400", "401", "403", "404", "409", "413", "422"
+        "200", "400", "401", "403", "404", "409", "413", "422", "503"
     }  # fmt: skip
+    # A route that needs the database says it may be unavailable, and when to retry.
+    assert "Retry-After" in campaign["get"]["responses"]["503"]["headers"]
+    assert "503" not in openapi["paths"]["/health"]["get"]["responses"]
     register = openapi["paths"]["/api/auth/register"]["post"]["responses"]
     assert {"409", "429"} <= set(register)
     assert "401" not in register

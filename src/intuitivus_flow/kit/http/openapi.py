@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import BaseRoute
 
 from intuitivus_flow.kit.errors import FlowError, TooManyRequests
+from intuitivus_flow.kit.http.deps import get_session
 from intuitivus_flow.kit.http.problems import PROBLEM_MEDIA_TYPE
 
 _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -49,7 +50,11 @@ _DERIVED = {
     404: "Nothing of this workspace has this id.",
     413: "The body is over the size limit.",
     422: "Invalid input; `errors` lists each field.",
+    503: "The database is unavailable (down, refusing or not answering in time): retry after "
+    "`Retry-After` seconds (`/problems/unavailable`).",
 }
+# Statuses whose answers carry `Retry-After`.
+_RETRY_AFTER_STATUSES = frozenset({TooManyRequests.status_code, 503})
 
 
 class ProblemDetails(BaseModel):
@@ -161,6 +166,13 @@ def _document_schemes(operation: dict[str, Any], route: APIRoute, schemes: dict[
         del operation["security"]
 
 
+def needs_database(route: APIRoute) -> bool:
+    """Whether `route` opens a database session (directly, or to check its credential)."""
+    return takes_credential(route) or any(
+        d.call is get_session for d in _dependants(route.dependant)
+    )
+
+
 def _derived_statuses(route: APIRoute) -> Iterator[int]:
     if takes_credential(route):
         yield 401
@@ -172,6 +184,8 @@ def _derived_statuses(route: APIRoute) -> Iterator[int]:
         yield 400
         yield 413
     yield 422
+    if needs_database(route):
+        yield 503
 
 
 def _route_problems(route: APIRoute) -> dict[int, str]:
@@ -198,7 +212,7 @@ def _document_route(operation: dict[str, Any], route: APIRoute, schemes: dict[st
         # A route that documents another body for an error status (none today) keeps it.
         if "content" not in documented or key == "422":
             responses[key] = _problem_response(documented.get("description", description))
-        if status == TooManyRequests.status_code:
+        if status in _RETRY_AFTER_STATUSES:
             responses[key]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     scopes = list(route_scopes(route))
     if scopes:
