@@ -286,7 +286,9 @@ def _mount_domain_commands() -> None:
     perf_app.command("advise")(advise_command)
     app.add_typer(perf_app, name="perf")
     from intuitivus_flow.analytics.cli import app as analytics_app
+    from intuitivus_flow.analytics.events_cli import register_event_commands
 
+    register_event_commands(analytics_app)
     app.add_typer(analytics_app, name="analytics")
 
 
