@@ -48,6 +48,10 @@ class BodySizeLimitMiddleware:
         if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
             await self._reject(send, max_bytes)
             return
+        if declared is None and _has_no_body(scope):
+            # Most requests (every GET): nothing to count, so no wrappers around the call.
+            await self.app(scope, receive, send)
+            return
         received = 0
         too_large = rejected = False
 
@@ -343,6 +347,14 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 ]
+
+
+def _has_no_body(scope: Scope) -> bool:
+    """HTTP/1.x without Content-Length or Transfer-Encoding has no body (RFC 9112, 6.3): the
+    server reads none, so there is nothing to limit."""
+    if scope.get("http_version") not in ("1.0", "1.1"):
+        return False
+    return _header(scope, b"transfer-encoding") is None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
