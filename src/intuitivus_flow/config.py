@@ -259,6 +259,13 @@ class Settings(BaseSettings):
         description="Days a failed job (out of attempts) is kept, longer than a finished one "
         "so its error can still be read.",
     )
+    event_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36500,
+        description="Days a product event is kept in the database before the hourly prune "
+        "deletes it (0 keeps every event; the analytics store keeps its own copy).",
+    )
     campaign_sender: str | None = Field(
         default=None,
         description="Import path 'module:factory' of the campaigns' message sender (a callable "

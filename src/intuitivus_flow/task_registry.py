@@ -30,6 +30,7 @@ from intuitivus_flow.config import ConfigurationError, get_settings
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.conversations import tasks as conversation_tasks
 from intuitivus_flow.dataport import tasks as dataport_tasks
+from intuitivus_flow.events import tasks as event_tasks
 from intuitivus_flow.forecasting import tasks as forecasting_tasks
 from intuitivus_flow.jobs import retention
 from intuitivus_flow.jobs.context import JobResources
@@ -50,6 +51,7 @@ DOMAIN_TASKS: tuple[Iterable[TaskSpec], ...] = (
     campaign_tasks.TASKS,
     conversation_tasks.TASKS,
     dataport_tasks.TASKS,
+    event_tasks.TASKS,
     forecasting_tasks.TASKS,
     history_tasks.TASKS,
     retention.TASKS,

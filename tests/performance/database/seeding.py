@@ -57,7 +57,7 @@ SEED = (
     """,
     """
     INSERT INTO events (id, workspace_id, name, source, occurred_at, received_at, properties)
-    SELECT gen_random_uuid(), md5('ws' || (g % :w))::uuid, 'event_' || (g % 20), 'server',
+    SELECT gen_random_uuid(), md5('ws' || (g % :w))::uuid, 'event_' || ((g / :w) % 20), 'server',
            now() - g * interval '1 second', now() - g * interval '1 second' + interval '2 s',
            '{}'
     FROM generate_series(1, :events) g

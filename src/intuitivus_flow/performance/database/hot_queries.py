@@ -42,10 +42,18 @@ HOT_QUERIES: tuple[HotQuery, ...] = (
     ),
     HotQuery(
         name="analytics copy",
-        source="events read after a received_at watermark (issue 15's copy)",
+        source="analytics.repository.CopySource.product_events (a run's first batch)",
         table="events",
-        sql="SELECT * FROM events WHERE received_at > $1 ORDER BY received_at, id LIMIT $2",
-        index="CREATE INDEX CONCURRENTLY ix_events_received_at ON events (received_at, id)",
+        sql="SELECT * FROM events WHERE received_at >= $1 ORDER BY received_at, id LIMIT $2",
+        index="CREATE INDEX CONCURRENTLY ix_events_received_at_id ON events (received_at, id)",
+    ),
+    HotQuery(
+        name="analytics copy, next batch",
+        source="analytics.repository.CopySource.product_events (after a cursor)",
+        table="events",
+        sql="SELECT * FROM events WHERE received_at > $1 OR (received_at = $2 AND id > $3) "
+        "ORDER BY received_at, id LIMIT $4",
+        index="CREATE INDEX CONCURRENTLY ix_events_received_at_id ON events (received_at, id)",
     ),
     HotQuery(
         name="job queue stats",
