@@ -43,6 +43,7 @@ ROW_OF_PARAMETER: dict[tuple[str, str], str] = {
     ("invitation_id", "/api/workspace/"): "invitations",
     ("invoice_id", "/api/billing/"): "billing_invoices",
     ("payment_id", "/api/billing/"): "billing_payments",
+    ("goal_id", "/api/analytics/"): "kpi_goals",
 }
 NOT_A_WORKSPACE_ROW = {
     "name": "a metric's name: instance-wide operations data",
@@ -92,6 +93,15 @@ async def _filled_workspace(client: httpx.AsyncClient, app: Any) -> tuple[Accoun
     )
     assert invited.status_code == 201, invited.text
     await pending_invoice_payment(client, beta.account)
+    goal = {
+        "kpi": "revenue",
+        "target_change_percent": 20,
+        "baseline_start": "2026-01-01",
+        "baseline_end": "2026-03-01",
+        "due": "2026-06-01",
+    }
+    created_goal = await client.post("/api/analytics/goals", json=goal, headers=headers)
+    assert created_goal.status_code == 201, created_goal.text
     archive = make_zip({"agents.jsonl": jsonl({"name": "Imported"})})
     queued = await client.post(
         "/api/data/imports", files={"file": ("a.zip", archive, "application/zip")}, headers=headers
