@@ -48,7 +48,8 @@ WEEKLY_HARMONICS = 3  # below the 7th, which would be the daily fundamental agai
 # window of the product is exactly 14 days and only complete steps are read).
 WEEKLY_MIN_SPAN = 13 * DAY
 TREND_WINDOW = 6 * 3600.0
-KNOT_SPACING = 0.125  # days: the slow trend under the season may bend every 3 hours
+KNOT_SPACING = 0.125  # days: the slow trend under the season may bend every 3 hours,
+MAX_KNOTS = 32  # or less often on a long history (the fit stays a fraction of a second)
 PENALTY = 1e-2  # L1 weight on those bends (per point and unit of noise; see fit_season)
 FIT_ROUNDS = 8  # reweighting rounds: bisquare (robustness) and L1 (sparse bends) together
 Z_LOW, Z_HIGH = -1.2816, 1.2816  # the normal 10 % / 90 % quantiles: the fallback band
@@ -118,7 +119,8 @@ def fit_season(times: TimeArray, values: FloatArray) -> tuple[Season, float]:
         raise SeasonalModelError(f"{span / 3600:.1f} h of history, a daily season needs 24 h")
     weekly = span >= WEEKLY_MIN_SPAN
     rel = (t - t[0]) / DAY
-    knots = np.arange(KNOT_SPACING, rel[-1] - KNOT_SPACING / 2, KNOT_SPACING)
+    spacing = max(KNOT_SPACING, rel[-1] / MAX_KNOTS)  # bounded cost on a long history
+    knots = np.arange(spacing, rel[-1] - spacing / 2, spacing)
     columns = [np.ones_like(rel), rel, *(np.maximum(rel - k, 0.0) for k in knots)]
     trend_basis = np.column_stack(columns)
     daily = _fourier(t, DAY, DAILY_HARMONICS)
@@ -131,7 +133,7 @@ def fit_season(times: TimeArray, values: FloatArray) -> tuple[Season, float]:
     # disk starting to fill) but not wiggle along with the day, which the Fourier terms explain
     # for free. An L2 penalty would prefer many small bends, i.e. a trend mimicking the season.
     rough = 1.4826 * float(np.median(np.abs(np.diff(y) - np.median(np.diff(y))))) / math.sqrt(2)
-    strength = PENALTY * len(y) / max(rel[-1] / KNOT_SPACING, 1.0) * max(rough, 1e-9)
+    strength = PENALTY * len(y) / max(rel[-1] / spacing, 1.0) * max(rough, 1e-9)
     bends = 2 + np.arange(len(knots))
     size = np.ones(len(knots))
     weights = np.ones(len(y))
