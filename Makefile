@@ -133,6 +133,10 @@ bench-perf-analyze: $(VENV)/.installed-dev ## perf analyze: seconds per area vs 
 bench-cdnow: $(VENV)/.installed-dev ## CLV check: BG/NBD and Gamma-Gamma on CDNOW vs the published parameters (../shared)
 	$(BIN)/python benchmarks/cdnow.py $(BENCH_ARGS)
 
+.PHONY: bench-breach
+bench-breach: $(VENV)/.installed-dev ## Breach forecasts: straight line vs seasonal model (synthetic families + NAB), ~30 min CPU
+	$(BIN)/python benchmarks/breach.py $(ARGS)
+
 .PHONY: bench
 bench: $(VENV)/.installed-dev ## Run the benchmarks (prints tables)
 	$(BIN)/python benchmarks/predictive_nab.py
