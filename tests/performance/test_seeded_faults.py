@@ -94,7 +94,7 @@ def top_two(analysis: Analysis, code: str) -> Finding:
     return found[0]
 
 
-async def use_the_product(client: httpx.AsyncClient, owner: Account, times: int = 6) -> None:
+async def use_the_product(client: httpx.AsyncClient, owner: Account, times: int = 20) -> None:
     for _ in range(times):
         for path in ("/api/auth/me", "/api/dashboard", "/api/contacts"):
             response = await client.get(path, headers=owner.headers)
@@ -124,7 +124,7 @@ async def test_a_slow_endpoint_made_slow_by_fault_injection(
     ).status_code == 200
     await use_the_product(client, owner, times=2)
     # Concurrent, so the injected waits overlap instead of adding up in the test's run time.
-    slow = [client.get("/api/contacts", headers=owner.headers) for _ in range(6)]
+    slow = [client.get("/api/contacts", headers=owner.headers) for _ in range(20)]
     assert all(r.status_code == 200 for r in await asyncio.gather(*slow))
     finding = top_two(await run_analysis(app), "endpoints.slow_route")
     assert finding.subject == "GET /api/contacts"
@@ -137,7 +137,7 @@ async def test_a_disabled_cache(app: Any, client: httpx.AsyncClient, owner: Acco
     disabled = MemoryCache(max_entries=0)
     disabled.stats.listener = app.state.context.cache.stats.listener
     app.state.context.cache = disabled
-    await use_the_product(client, owner, times=12)
+    await use_the_product(client, owner, times=12)  # 24 view-cache reads
     finding = top_two(await run_analysis(app), "cache.view_hit_ratio")
     assert finding.evidence["hit_ratio"] == 0
     assert "max_entries" in finding.recommendation

@@ -24,7 +24,9 @@ from intuitivus_flow.metrics_history.sampler import HTTP_DURATION, quantile_from
 from intuitivus_flow.observability.latency_slo import DEFAULT_THRESHOLD_SECONDS, threshold_for
 from intuitivus_flow.performance.findings import Area, AreaReport, Finding, Severity, Skipped, Table
 
-# Fewer requests than this in the window make quantiles noise, not evidence.
+# Fewer requests than this in the window make a p95 one unlucky request (a GC pause, a busy
+# host), not evidence; errors are counted, not estimated, so fewer requests do for them.
+MIN_LATENCY_REQUESTS = 20
 MIN_REQUESTS = 5
 ERROR_RATE_WARNING = 0.01
 ERROR_RATE_CRITICAL = 0.05
@@ -257,7 +259,7 @@ def _findings(stats: list[RouteStat], fault: InjectedFault | None) -> list[Findi
         if stat.requests < MIN_REQUESTS:
             continue
         share = stat.seconds / total_seconds
-        slow = _slow_route(stat, share, fault)
+        slow = _slow_route(stat, share, fault) if stat.requests >= MIN_LATENCY_REQUESTS else None
         if slow is not None:
             findings.append(slow)
         if stat.error_rate >= ERROR_RATE_WARNING:
@@ -332,12 +334,14 @@ def _failing_route(stat: RouteStat, share: float, fault: InjectedFault | None) -
 
 
 def _regressions(stats: list[RouteStat], before: list[RouteStat]) -> list[Finding]:
-    earlier = {stat.label: stat for stat in before if stat.requests >= MIN_REQUESTS}
+    earlier = {stat.label: stat for stat in before if stat.requests >= MIN_LATENCY_REQUESTS}
     total_seconds = sum(stat.seconds for stat in stats) or 1e-9
     findings = []
     for stat in stats:
         old = earlier.get(stat.label)
-        if old is None or stat.requests < MIN_REQUESTS or stat.p95 is None or old.p95 is None:
+        if old is None or stat.requests < MIN_LATENCY_REQUESTS or stat.p95 is None:
+            continue
+        if old.p95 is None:
             continue
         if stat.p95 < old.p95 * REGRESSION_FACTOR or stat.p95 - old.p95 < REGRESSION_MIN_SECONDS:
             continue
