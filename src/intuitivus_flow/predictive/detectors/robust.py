@@ -23,7 +23,8 @@ Each view is then normalised by its own history, in one of two ways:
 Both are scale free and need no per-series tuning: a noisy series raises its own bar, a flat
 one keeps it low, and the probationary period simply seeds the history. An
 :class:`AlertPolicy` then debounces the largest view score into alerts; by default its bar is
-raised (from 6 up to 8) for a series whose own first 750 points were already very surprising.
+raised (from 6 up to 8) for a series whose own calibration period (the 50 h after the cold
+start) was already very surprising. Every window is a duration (see the class docstring).
 """
 
 from __future__ import annotations
