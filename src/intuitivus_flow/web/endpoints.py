@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.web.account_pages import router as account_router
 from intuitivus_flow.web.agent_pages import router as agent_router
+from intuitivus_flow.web.analytics_event_pages import router as analytics_event_router
 from intuitivus_flow.web.analytics_kpi_pages import router as analytics_kpi_router
 from intuitivus_flow.web.auth import (
     SESSION_COOKIE,
@@ -70,6 +71,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(operations_router)
     app.include_router(forecast_router)
     app.include_router(analytics_kpi_router)
+    app.include_router(analytics_event_router)
     app.include_router(performance_router)
     app.include_router(billing_router)
     app.include_router(data_router)

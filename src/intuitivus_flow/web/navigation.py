@@ -40,6 +40,7 @@ NAV: tuple[NavItem, ...] = (
         label="Service health", href="/service-health", section="service-health", admin_only=True
     ),
     NavItem(label="KPIs", href="/analytics/kpis", section="analytics"),
+    NavItem(label="Funnels", href="/analytics/funnels", section="analytics-funnels"),
     NavItem(label="Alerts", href="/alerts", section="alerts", admin_only=True),
     NavItem(label="Forecasts", href="/forecasts", section="forecasts", admin_only=True),
     NavItem(label="Performance", href="/performance", section="performance", admin_only=True),

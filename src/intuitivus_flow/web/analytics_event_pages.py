@@ -1,0 +1,188 @@
+"""The event-analysis pages: funnel builder, paths, retention heat table and the onboarding's
+bottlenecks with their recommendations. Read-only pages driven by the query string (GET), so
+they need no form tokens; every analysis runs in the analytics store in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from intuitivus_flow.analytics.funnels import run_funnel
+from intuitivus_flow.analytics.journeys import find_bottlenecks, onboarding_funnel
+from intuitivus_flow.analytics.paths import run_paths
+from intuitivus_flow.analytics.retention import run_retention
+from intuitivus_flow.analytics.schemas import (
+    BottleneckQuery,
+    FunnelQuery,
+    PathQuery,
+    RetentionQuery,
+)
+from intuitivus_flow.analytics.store import AnalyticsStore, StoreError, open_store
+from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.web.app_context import Context
+from intuitivus_flow.web.auth import CurrentViewer
+from intuitivus_flow.web.bar_chart import Bar, render_bars
+from intuitivus_flow.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
+
+DEFAULT_STEPS = ",".join(step.event for step in onboarding_funnel().steps)
+
+
+async def _run(context: Any, work: Callable[[AnalyticsStore], T]) -> T:
+    store = await asyncio.to_thread(open_store, context.settings.resolved_analytics_url)
+    return await asyncio.to_thread(work, store)
+
+
+def _problem(exc: ValidationError | StoreError) -> str:
+    if isinstance(exc, StoreError):
+        return exc.detail
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or 'input'}: {first['msg']}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
+@router.get("/analytics/funnels")
+async def funnels_page(
+    request: Request,
+    viewer: CurrentViewer,
+    context: Context,
+    steps: str = DEFAULT_STEPS,
+    window_days: float = 14,
+    order: str = "sequential",
+    breakdown: str = "",
+) -> Response:
+    viewer.principal.require_scope(Scope.events_read)
+    form = {"steps": steps, "window_days": window_days, "order": order, "breakdown": breakdown}
+    page: dict[str, Any] = {"viewer": viewer, "form": form, "problem": None, "result": None}
+    try:
+        query = FunnelQuery.model_validate(
+            {
+                "steps": [{"event": s.strip()} for s in steps.split(",") if s.strip()],
+                "window_seconds": max(1, int(window_days * 86400)),
+                "order": order,
+                "breakdown": breakdown.strip() or None,
+            }
+        )
+        result = await _run(
+            context, lambda st: run_funnel(st, viewer.principal.workspace_id, query)
+        )
+    except (ValidationError, StoreError) as exc:
+        page["problem"] = _problem(exc)
+    else:
+        page["result"] = result
+        page["conversion_chart"] = render_bars(
+            "Conversion from step 1",
+            [
+                Bar(
+                    s.label, s.conversion_from_first, f"{s.conversion_from_first:.1%} ({s.count:,})"
+                )
+                for s in result.steps
+            ],
+        )
+        page["time_chart"] = render_bars(
+            "Median time to convert from the previous step",
+            [
+                Bar(
+                    s.label,
+                    s.median_seconds_to_convert or 0.0,
+                    _duration(s.median_seconds_to_convert),
+                )
+                for s in result.steps[1:]
+            ],
+        )
+        page["duration"] = _duration
+    return render(request, "analytics_funnels.html", page)
+
+
+@router.get("/analytics/paths")
+async def paths_page(
+    request: Request,
+    viewer: CurrentViewer,
+    context: Context,
+    start_event: str = "",
+    end_event: str = "",
+) -> Response:
+    viewer.principal.require_scope(Scope.events_read)
+    form = {"start_event": start_event, "end_event": end_event}
+    page: dict[str, Any] = {"viewer": viewer, "form": form, "problem": None, "result": None}
+    try:
+        query = PathQuery.model_validate(
+            {"start_event": start_event or None, "end_event": end_event or None, "limit": 40}
+        )
+        page["result"] = await _run(
+            context, lambda st: run_paths(st, viewer.principal.workspace_id, query)
+        )
+    except (ValidationError, StoreError) as exc:
+        page["problem"] = _problem(exc)
+    return render(request, "analytics_paths.html", page)
+
+
+@router.get("/analytics/retention")
+async def retention_page(
+    request: Request,
+    viewer: CurrentViewer,
+    context: Context,
+    start_event: str = "user.signed_up",
+    return_event: str = "",
+    period: str = "week",
+    kind: str = "first_time",
+) -> Response:
+    viewer.principal.require_scope(Scope.events_read)
+    form = {
+        "start_event": start_event,
+        "return_event": return_event,
+        "period": period,
+        "kind": kind,
+    }
+    page: dict[str, Any] = {"viewer": viewer, "form": form, "problem": None, "result": None}
+    try:
+        query = RetentionQuery.model_validate(
+            {
+                "start_event": start_event,
+                "return_event": return_event or None,
+                "period": period,
+                "kind": kind,
+                "periods": 8,
+            }
+        )
+        page["result"] = await _run(
+            context, lambda st: run_retention(st, viewer.principal.workspace_id, query)
+        )
+    except (ValidationError, StoreError) as exc:
+        page["problem"] = _problem(exc)
+    # heat classes instead of inline colours (the CSP forbids inline styles)
+    page["heat"] = lambda rate: f"heat-{min(int(rate * 10), 10)}"
+    return render(request, "analytics_retention.html", page)
+
+
+@router.get("/analytics/bottlenecks")
+async def bottlenecks_page(request: Request, viewer: CurrentViewer, context: Context) -> Response:
+    viewer.principal.require_scope(Scope.events_read)
+    page: dict[str, Any] = {"viewer": viewer, "problem": None, "report": None}
+    query = BottleneckQuery.model_validate(onboarding_funnel().model_dump())
+    now = datetime.now(UTC)
+    try:
+        page["report"] = await _run(
+            context, lambda st: find_bottlenecks(st, viewer.principal.workspace_id, query, now=now)
+        )
+    except StoreError as exc:
+        page["problem"] = exc.detail
+    page["duration"] = _duration
+    return render(request, "analytics_bottlenecks.html", page)
