@@ -47,6 +47,7 @@ def after_experiment_control(
     context: dict[str, Any],
     state: dict[str, Any],
     targets: dict[str, Any] | None = None,
+    configuration: dict[str, Any] | None = None,
     **_: Any,
 ) -> None:
     try:
@@ -57,7 +58,14 @@ def after_experiment_control(
         directory = report_dir() / _slug(context)
         directory.mkdir(parents=True, exist_ok=True)
         env.save_logs(directory)
-        report.write(directory, experiment=context, journal=state, env=env, targets=targets or {})
+        report.write(
+            directory,
+            experiment=context,
+            journal=state,
+            env=env,
+            targets=targets or {},
+            configuration=configuration or {},
+        )
     finally:
         environment.release()
 

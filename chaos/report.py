@@ -17,7 +17,11 @@ WIDTH, HEIGHT, PAD = 760, 260, 44
 
 
 def summarize(
-    experiment: dict[str, Any], journal: dict[str, Any], env: Environment, targets: dict[str, Any]
+    experiment: dict[str, Any],
+    journal: dict[str, Any],
+    env: Environment,
+    targets: dict[str, Any],
+    configuration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     record = env.record
     attempts, operations = record.load.snapshot() if record.load else ([], [])
@@ -40,6 +44,8 @@ def summarize(
         "title": experiment.get("title", ""),
         "hypothesis": hypothesis.get("title", ""),
         "targets": targets,
+        # As resolved for this run (environment variables override the file's defaults).
+        "configuration": {k: v for k, v in (configuration or {}).items() if _plain(v)},
         "status": journal.get("status"),
         "deviated": journal.get("deviated", False),
         "steady_state_met": {"before": met[0], "after": met[1]},
@@ -59,6 +65,10 @@ def summarize(
     }
 
 
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
@@ -70,8 +80,9 @@ def write(
     journal: dict[str, Any],
     env: Environment,
     targets: dict[str, Any],
+    configuration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    summary = summarize(experiment, journal, env, targets)
+    summary = summarize(experiment, journal, env, targets, configuration)
     (directory / "journal.json").write_text(json.dumps(journal, indent=2, default=str))
     (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     _, operations = env.record.load.snapshot() if env.record.load else ([], [])
@@ -97,6 +108,8 @@ def rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
                     f"{summary['steady_state_met']['after']})"),
         ("Hypothesis", summary["hypothesis"]),
         ("Targets", ", ".join(f"{k} = {v}" for k, v in summary["targets"].items()) or "-"),
+        ("Configuration", ", ".join(
+            f"{k} = {v}" for k, v in summary.get("configuration", {}).items()) or "-"),
     ]  # fmt: skip
     for phase in ("before", "after"):
         if phase in steady:
