@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from tests.conftest import empty_tables
 
 from intuitivus_flow.analytics import kpis
 from intuitivus_flow.analytics.kpis_repository import PlatformKpiQueries, WorkspaceKpiQueries
@@ -34,6 +33,7 @@ from intuitivus_flow.events.models import Event
 from intuitivus_flow.kit.db import create_session_factory, unit_of_work
 from intuitivus_flow.users.models import User
 from intuitivus_flow.workspaces.models import Workspace
+from tests.conftest import empty_tables
 
 
 def at(month: int, day: int, hour: int = 0, year: int = 2026) -> datetime:
