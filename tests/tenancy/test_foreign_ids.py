@@ -44,12 +44,14 @@ ROW_OF_PARAMETER: dict[tuple[str, str], str] = {
     ("invoice_id", "/api/billing/"): "billing_invoices",
     ("payment_id", "/api/billing/"): "billing_payments",
     ("goal_id", "/api/analytics/"): "kpi_goals",
+    ("key_id", "/api/analytics/"): "analytics_write_keys",
 }
 NOT_A_WORKSPACE_ROW = {
     "name": "a metric's name: instance-wide operations data",
     "silence_id": "silences are instance-wide operations data",
     "platform": "the sender of a billing webhook",
     "widget_key": "a web-chat widget's public key, used by any visitor by design",
+    "person_id": "an analytics person (text, not a row): the store scopes it to the workspace",
 }
 # Routes that reach across workspaces on purpose (docs/ARCHITECTURE.md, "Tenancy").
 CROSS_TENANT = {
@@ -102,6 +104,10 @@ async def _filled_workspace(client: httpx.AsyncClient, app: Any) -> tuple[Accoun
     }
     created_goal = await client.post("/api/analytics/goals", json=goal, headers=headers)
     assert created_goal.status_code == 201, created_goal.text
+    write_key = await client.post(
+        "/api/analytics/write-keys", json={"name": "site"}, headers=headers
+    )
+    assert write_key.status_code == 201, write_key.text
     archive = make_zip({"agents.jsonl": jsonl({"name": "Imported"})})
     queued = await client.post(
         "/api/data/imports", files={"file": ("a.zip", archive, "application/zip")}, headers=headers
