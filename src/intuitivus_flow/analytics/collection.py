@@ -234,6 +234,8 @@ def _check(
             return "timestamp", "must be an ISO 8601 time with a UTC offset"
         if parsed.tzinfo is None:
             return "timestamp", "must include a UTC offset (e.g. 2026-01-31T09:00:00Z)"
+        if parsed.astimezone(UTC).year < 1970:
+            return "timestamp", "must be 1970 or later"
         stamp = min(parsed.astimezone(UTC), received)  # a clock ahead is clamped
     message_id = _text(message.messageId, 100) or str(uuid.uuid4())
     given = message.traits if kind == "identify" else message.properties

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -60,8 +60,13 @@ class Exclusion(StepFilter):
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return value
+    if value.tzinfo is None:
         raise ValueError("must include a UTC offset (e.g. 2026-01-31T00:00:00Z)")
+    # both engines' time types cover this range (ClickHouse's DateTime64 starts in 1900)
+    if not 1970 <= value.astimezone(UTC).year <= 2200:
+        raise ValueError("must be between 1970 and 2200")
     return value
 
 
