@@ -121,6 +121,10 @@ backup-drill: $(VENV)/.installed ## Restore the newest backup into a scratch dat
 bench-restore: $(VENV)/.installed-dev ## Restore benchmark: 1 million events, pg_restore -j N vs one job
 	$(BIN)/python benchmarks/restore.py $(BENCH_ARGS)
 
+.PHONY: bench-analytics
+bench-analytics: $(VENV)/.installed-dev ## Analytics store: 10 M events, ingestion, 5-step funnel, retention, paths vs pandas (--events N for a quick run)
+	nice -n 10 $(BIN)/python benchmarks/analytics.py $(BENCH_ARGS)
+
 .PHONY: bench-db-advisor
 bench-db-advisor: $(VENV)/.installed-dev ## Index advisor: hot queries before/after its indexes on 1 M events/messages (throw-away cluster)
 	PYTHONPATH=. $(BIN)/python benchmarks/db_advisor.py $(BENCH_ARGS)
