@@ -34,6 +34,7 @@ from typing import Literal
 
 import numpy as np
 
+from intuitivus_flow.predictive.detectors import stream
 from intuitivus_flow.predictive.detectors.alerting import AlertPolicy
 from intuitivus_flow.predictive.detectors.base import (
     DAY,
@@ -52,6 +53,7 @@ from intuitivus_flow.predictive.detectors.features import (
     tail_surprise,
     trailing_mean,
 )
+from intuitivus_flow.predictive.detectors.stream import DetectorState
 
 VIEWS = ("point", "level", "season", "season_point")
 
@@ -125,6 +127,21 @@ class RobustResidualDetector:
 
     def score(self, times: TimeArray, values: FloatArray) -> FloatArray:
         return self.policy(median_step(times)).apply(self.surprise(times, values))
+
+    def start(self, step: np.timedelta64) -> DetectorState:
+        """An empty incremental stream for a series sampled every ``step`` (see ``update``)."""
+        return stream.start(self, step)
+
+    def update(
+        self, state: DetectorState, times: TimeArray, values: FloatArray
+    ) -> tuple[DetectorState, FloatArray]:
+        """Score the points after ``state``'s last one with constant work per point.
+
+        Returns the next state (``state`` is unchanged) and the new points' scores: exactly
+        those of one pass from the stream's start, however the series is chunked, and those of
+        ``score`` on the whole series to rounding (``detectors/stream.py``).
+        """
+        return stream.update(self, state, times, values)
 
     def surprise(self, times: TimeArray, values: FloatArray) -> FloatArray:
         """Largest normalised score over the enabled views (0 where no view is ready)."""
