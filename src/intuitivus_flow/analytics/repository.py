@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -157,4 +157,7 @@ def _after(received: Any, id_column: Any, cursor: Cursor) -> ColumnElement[bool]
     at, last_id = cursor
     if last_id is None:
         return received >= at  # type: ignore[no-any-return]
-    return or_(received > at, and_(received == at, id_column > last_id))
+    # A row comparison, not `received > at OR (received = at AND id > last)`: PostgreSQL starts
+    # an index scan at the cursor for this form, while the OR form scanned the index from its
+    # oldest entry (126-950 ms a batch at 1 M events, 0.3 ms now; benchmarks/db_advisor.py).
+    return tuple_(received, id_column) > tuple_(at, last_id)  # type: ignore[no-any-return]

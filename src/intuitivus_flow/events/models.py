@@ -18,8 +18,8 @@ class Event(IdMixin, Base):
         Index("ix_events_workspace_id_occurred_at", "workspace_id", "occurred_at"),
         # The event list by name, newest first, without sorting (issue 18's advisor).
         Index("ix_events_workspace_id_name_occurred_at", "workspace_id", "name", "occurred_at"),
-        # The analytics copy reads events after a received_at watermark, in that order.
-        Index("ix_events_received_at", "received_at"),
+        # The analytics copy reads events after a (received_at, id) cursor, in that order.
+        Index("ix_events_received_at_id", "received_at", "id"),
     )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

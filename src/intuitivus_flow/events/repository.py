@@ -26,7 +26,7 @@ class EventRetention(Repository[Event]):
     model = Event
 
     async def delete_received_before(self, cutoff: datetime, *, limit: int) -> int:
-        # One batch through ix_events_received_at: the oldest `limit` rows, deleted by id.
+        # One batch through ix_events_received_at_id: the oldest `limit` rows, deleted by id.
         batch = select(Event.id).where(Event.received_at < cutoff).limit(limit)
         result = await self.session.execute(
             delete(Event)

@@ -110,7 +110,7 @@ class TestSqlitePlans:
             pytest.skip("PostgreSQL's plans are read by the advisor (test_postgres_advisor)")
         engine = database.engine
         async with engine.begin() as connection:
-            await connection.execute(text("DROP INDEX IF EXISTS ix_events_received_at"))
+            await connection.execute(text("DROP INDEX IF EXISTS ix_events_received_at_id"))
             await connection.execute(
                 text(
                     "INSERT INTO workspaces (id, name, created_at) "
@@ -133,7 +133,10 @@ class TestSqlitePlans:
             await empty_tables(engine)
             async with engine.begin() as connection:
                 await connection.execute(
-                    text("CREATE INDEX IF NOT EXISTS ix_events_received_at ON events (received_at)")
+                    text(
+                        "CREATE INDEX IF NOT EXISTS ix_events_received_at_id "
+                        "ON events (received_at, id)"
+                    )
                 )
         first_two = report.findings[:2]
         missing = [f for f in first_two if f.code == "db.missing_index"]

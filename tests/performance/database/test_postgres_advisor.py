@@ -55,7 +55,7 @@ async def engine(cluster: ThrowawayPostgres) -> AsyncIterator[AsyncEngine]:
         await connection.execute(text("CREATE EXTENSION hypopg"))
         await seed(connection, Volumes(events=30_000, contacts=300, messages=3_000, jobs=3_000))
         # The seeded fault: the analytics copy's index is missing.
-        await connection.execute(text("DROP INDEX IF EXISTS ix_events_received_at"))
+        await connection.execute(text("DROP INDEX IF EXISTS ix_events_received_at_id"))
     yield engine
     await engine.dispose()
 
@@ -87,7 +87,9 @@ class TestMissingIndex:
         assert finding.recommendation.startswith("CREATE INDEX CONCURRENTLY")
         assert "ON events (received_at" in finding.recommendation
         assert float(finding.evidence["cost_after"]) * 2 <= float(finding.evidence["cost_before"])
-        assert "FROM events WHERE received_at" in finding.subject
+        # Either form of the copy's read (first batch, or after a cursor) is the slow one.
+        assert "FROM events WHERE" in finding.subject
+        assert "received_at" in finding.subject
 
     async def test_the_advisor_proves_it_on_a_scratch_copy(self, engine: AsyncEngine) -> None:
         async with engine.connect() as connection:

@@ -96,11 +96,15 @@ def _value_for(tree: exp.Expr, parameter: exp.Parameter) -> exp.Expr | _Need | N
         return exp.Literal.number(100)
     if isinstance(parent, exp.Offset):
         return exp.Literal.number(0)
+    node: exp.Expr = parameter
     comparison = parent
     while isinstance(comparison, exp.Cast | exp.Paren):  # `$1::uuid`
-        comparison = comparison.parent
+        node, comparison = comparison, comparison.parent
     column: exp.Column | None = None
     how = "sample"
+    if isinstance(comparison, exp.Tuple) and isinstance(comparison.parent, exp.Binary):
+        # A row comparison, `(a, b) > ($1, $2)`: each parameter faces the column at its place.
+        return _row_value_for(tree, comparison, node)
     if isinstance(comparison, exp.In) and isinstance(comparison.this, exp.Column):
         column = comparison.this
     elif isinstance(comparison, exp.Binary):
@@ -117,6 +121,23 @@ def _value_for(tree: exp.Expr, parameter: exp.Parameter) -> exp.Expr | _Need | N
         return None
     table = _table_of(tree, column, comparison)
     return None if table is None else _Need(table, column.name, how)
+
+
+def _row_value_for(tree: exp.Expr, values: exp.Tuple, node: exp.Expr) -> _Need | None:
+    outer = values.parent
+    assert isinstance(outer, exp.Binary)
+    columns = outer.this if outer.expression is values else outer.expression
+    if not isinstance(columns, exp.Tuple):
+        return None
+    position = next((i for i, e in enumerate(values.expressions) if e is node), None)
+    if position is None or position >= len(columns.expressions):
+        return None
+    column = columns.expressions[position]
+    if not isinstance(column, exp.Column):
+        return None
+    lower_bound = isinstance(outer, exp.GT | exp.GTE) == (columns is outer.this)
+    table = _table_of(tree, column, outer)
+    return None if table is None else _Need(table, column.name, "high" if lower_bound else "max")
 
 
 def _table_of(tree: exp.Expr, column: exp.Column, at: exp.Expr) -> str | None:

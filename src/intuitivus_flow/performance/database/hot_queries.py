@@ -51,8 +51,8 @@ HOT_QUERIES: tuple[HotQuery, ...] = (
         name="analytics copy, next batch",
         source="analytics.repository.CopySource.product_events (after a cursor)",
         table="events",
-        sql="SELECT * FROM events WHERE received_at > $1 OR (received_at = $2 AND id > $3) "
-        "ORDER BY received_at, id LIMIT $4",
+        sql="SELECT * FROM events WHERE (received_at, id) > ($1, $2) "
+        "ORDER BY received_at, id LIMIT $3",
         index="CREATE INDEX CONCURRENTLY ix_events_received_at_id ON events (received_at, id)",
     ),
     HotQuery(

@@ -169,6 +169,15 @@ def _classify(node: exp.Expr, shape_of: object) -> None:
     elif isinstance(node, exp.Not) and isinstance(node.this, exp.Is):
         if isinstance(node.this.this, exp.Column) and (shape := find(node.this.this)):
             shape.constant.append(node.sql(dialect="postgres"))
+    elif isinstance(node, _RANGE) and isinstance(node.this, exp.Tuple):
+        # `(received_at, id) > ($1, $2)`: a range starting at the first column's value.
+        first = node.this.expressions[0] if node.this.expressions else None
+        if (
+            isinstance(first, exp.Column)
+            and (shape := find(first))
+            and first.name not in shape.ranged
+        ):
+            shape.ranged.append(first.name)
     elif isinstance(node, _RANGE) and (pair := _column_and_other(node)):
         if (shape := find(pair[0])) and pair[0].name not in shape.ranged:
             shape.ranged.append(pair[0].name)
