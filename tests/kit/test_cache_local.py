@@ -96,6 +96,11 @@ async def test_a_version_read_along_is_used_once_and_never_while_bumps_are_owed(
     views.outage.failed(RedisConnectionError("refused"))
     assert views.version_key(workspace) is None
 
+    # Versions without a view cache (none on that Redis) read only their own keys.
+    alone, alone_info = RedisVersions(redis, prefix=prefix + "auth:"), {}
+    assert await alone.read(workspace, alone_info) == (0, 0)
+    assert READ_ALONG_KEY not in alone_info
+
 
 async def _constant() -> dict[str, int]:
     return {"n": 1}
