@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         version=__version__,
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc come from web/api_docs.py, with local assets
         redoc_url=None,
         generate_unique_id_function=operation_id,  # `{tag}:{name}`, e.g. `campaigns:list`
     )

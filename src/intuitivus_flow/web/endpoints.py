@@ -11,6 +11,7 @@ from intuitivus_flow.web.account_pages import router as account_router
 from intuitivus_flow.web.agent_pages import router as agent_router
 from intuitivus_flow.web.analytics_event_pages import router as analytics_event_router
 from intuitivus_flow.web.analytics_kpi_pages import router as analytics_kpi_router
+from intuitivus_flow.web.api_docs import install_api_docs
 from intuitivus_flow.web.auth import (
     SESSION_COOKIE,
     SignInRequired,
@@ -60,6 +61,7 @@ async def _csrf_rejected(request: Request, exc: Exception) -> Response:
 
 def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_api_docs(app)
     app.include_router(account_router)
     app.include_router(workspace_router)
     app.include_router(agent_router)
