@@ -167,6 +167,14 @@ class TestIntoTheStore:
         assert first["copied"]["product"] >= 2  # the signup etc., in the workspace and platform
         second = await copy(app)
         assert second["copied"] == {"product": 0, "collect": 0}
+        backfill = await copy_to_store(
+            app.state.context.sessions,
+            store_of(app),
+            batch_size=2,
+            since=datetime(2000, 1, 1, tzinfo=UTC),
+        )
+        assert backfill.copied == {"product": 0, "collect": 0}  # everything was there already
+        assert backfill.skipped["collect"] >= 3
 
         store = store_of(app)
         rows = store.query(
