@@ -35,6 +35,7 @@ from intuitivus_flow.forecasting.series import (
     to_numpy,
 )
 from intuitivus_flow.forecasting.service import mark_failed
+from intuitivus_flow.forecasting.streams import newest_score
 from intuitivus_flow.forecasting.training import breach_model, expected_band, history_start
 from intuitivus_flow.metrics_history.repository import MetricRepository
 from intuitivus_flow.predictive.detectors import get_detector
@@ -141,22 +142,26 @@ class PredictiveEvaluator:
         cached = self._readings.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
+        # The newest week (the explanation's reference); the detector keeps its own state
+        # (forecasting/streams.py) and reads older steps only when it has to rebuild it.
         series = await load_series(
             MetricRepository(session),
             model.signal,
-            start=history_start(model.state),
+            start=max(history_start(model.state), last_step - REFERENCE_LAGS[-1]),
             now=now,
             step=self.options.step,
         )
         if not len(series) or series.moment(-1) != last_step:
             return None  # the sampler missed the step: no data is not a breach
         detector = get_detector(model.detector)
-        scores = await asyncio.to_thread(detector.score, series.times, series.values)
+        score = await newest_score(
+            session, model, detector, series, now=now, step=self.options.step
+        )
         expected, low, high = expected_band(model.state, series.values)
         reading = AnomalyReading(
             last_step,
             float(series.values[-1]),
-            float(scores[-1]),
+            score,
             expected,
             low,
             high,

@@ -7,14 +7,15 @@ instance picks the model up without refitting.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum
+from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum, utcnow
 
 ERROR_LENGTH = 500
 
@@ -55,3 +56,26 @@ class ForecastModel(IdMixin, TimestampMixin, Base):
     def predicts(self) -> bool:
         """A usable fitted state: ready, or being refitted (the old state still holds)."""
         return self.state is not None and self.status in (ModelStatus.ready, ModelStatus.training)
+
+
+class DetectorStream(IdMixin, TimestampMixin, Base):
+    """The incremental detector state of one model (``predictive/detectors/stream.py``).
+
+    The evaluator feeds it the steps after ``last_step`` instead of rescoring the history at
+    every step. It starts at the model's ``history_start`` (so its scores are those of the
+    detector over the fitted window); a refit (new ``history_start``) or another detector
+    version (``detector_version``, a fingerprint of its parameters) rebuilds it from there.
+    """
+
+    __tablename__ = "forecast_detector_streams"
+
+    model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("forecast_models.id", ondelete="CASCADE"), unique=True
+    )
+    detector_version: Mapped[str] = mapped_column(String(32))
+    history_start: Mapped[datetime]
+    last_step: Mapped[datetime]
+    points: Mapped[int] = mapped_column(Integer)
+    last_score: Mapped[float] = mapped_column(Float)  # of `last_step` (a restart asks again)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
