@@ -27,6 +27,7 @@ from intuitivus_flow.config import Settings
 from intuitivus_flow.kit.cache import RedisCache
 from intuitivus_flow.kit.db import on_commit_info
 from intuitivus_flow.kit.resources import Resources
+from intuitivus_flow.performance.database.slowlog import install_slow_log
 from intuitivus_flow.users.service import count_active_members
 
 
@@ -49,6 +50,10 @@ class AppContext(Resources):
             views=resources.cache if isinstance(resources.cache, RedisCache) else None,
         )
         on_commit_info(resources.sessions, partial(bump_after_commit, principals))
+        if resources.engine.dialect.name == "sqlite":
+            # SQLite has no pg_stat_statements: the engine keeps its own slow statements for
+            # `perf analyze` and the Performance page (performance/database/slowlog.py).
+            install_slow_log(resources.engine)
         return cls(
             **resources.parts(),
             auth=AuthPolicy.from_settings(settings, resources.counters),

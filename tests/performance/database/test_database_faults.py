@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -175,3 +176,19 @@ class TestSlowStatementLog:
         assert "SELECT 43" in statements
         report_entries = [e for e in log.entries() if e.statement == "SELECT 43"]
         assert report_entries[0].seconds >= 0
+
+
+class TestAppWiring:
+    async def test_an_sqlite_instance_keeps_a_slow_statement_log(self, tmp_path: Path) -> None:
+        from intuitivus_flow.config import Settings
+        from intuitivus_flow.context import AppContext
+        from intuitivus_flow.performance.database.slowlog import slow_log_of
+
+        settings = Settings(
+            env="test", data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/a.db"
+        )
+        context = AppContext.build(settings)
+        try:
+            assert slow_log_of(context.engine) is not None
+        finally:
+            await context.close()
