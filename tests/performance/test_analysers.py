@@ -7,13 +7,14 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from intuitivus_flow.observability.loop_lag import LoopLagProbe
 from intuitivus_flow.observability.metrics import FlowMetrics
 from intuitivus_flow.performance.analyze import Analysis
-from intuitivus_flow.performance.cache import analyze_cache
+from intuitivus_flow.performance.cache import analyze_cache, view_cache_reads
 from intuitivus_flow.performance.findings import Area, AreaReport, Finding, Severity, Skipped, Table
 from intuitivus_flow.performance.report import Format, render
 from intuitivus_flow.performance.requests import (
@@ -175,3 +176,13 @@ async def test_redis_hit_ratio_and_evictions_come_from_info(redis_url: str) -> N
     assert isinstance(evicted, int)
     [finding] = [f for f in report.findings if f.code == "cache.view_hit_ratio"]
     assert finding.evidence["misses"] == 30
+
+
+def test_a_scraped_metrics_page_reads_like_the_registry() -> None:
+    # `perf analyze --metrics-url` parses a server's /metrics text instead of a registry.
+    metrics = FlowMetrics(CollectorRegistry())
+    observe(metrics, "/api/agents", 0.2, 20)
+    metrics.view_cache_requests_total.labels(outcome="hit").inc(7)
+    scraped = list(text_string_to_metric_families(generate_latest(metrics.registry).decode()))
+    assert read_routes(scraped) == read_routes(metrics.registry.collect())
+    assert view_cache_reads(scraped) == {"hit": 7.0}
