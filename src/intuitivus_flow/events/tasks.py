@@ -1,8 +1,8 @@
 """Event retention: with `FLOW_EVENT_RETENTION_DAYS` set, events older than that are deleted
 every hour, so the `events` table stops growing without bound.
 
-`events` is the product's largest table (every action of every workspace; docs/performance.md
-measures about 250 bytes a row with its indexes). The analytics store keeps its own copy, read
+`events` grows with every action of every workspace (docs/performance.md measures about
+227 bytes a row with its indexes). The analytics store keeps its own copy, read
 from here after a watermark, so set the retention longer than the copy can lag. Like the job
 prune, it deletes in batches, each its own short transaction, and a run stops after
 `MAX_BATCHES`: the next hour carries on.
