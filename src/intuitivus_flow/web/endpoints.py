@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from intuitivus_flow.context import AppContext
@@ -59,8 +59,18 @@ async def _csrf_rejected(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _favicon() -> FileResponse:
+    # Browsers ask for /favicon.ico whatever the page links; a 404 costs Lighthouse points.
+    return FileResponse(
+        STATIC_DIR / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
     install_api_docs(app)
     app.include_router(account_router)
     app.include_router(workspace_router)

@@ -17,6 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from intuitivus_flow.kit.money import format_money
 from intuitivus_flow.web import csrf
+from intuitivus_flow.web.descriptions import description_for
 from intuitivus_flow.web.navigation import NAV
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -79,6 +80,7 @@ def render(
         "path": request.url.path,
         "csrf_token": token,
         "viewer": None,
+        "meta_description": description_for(template),  # a view may pass its own
     }
     shared.update(context or {})
     response = templates.TemplateResponse(
