@@ -81,8 +81,6 @@ def copy_command(
             raise _fail(f"--since {since!r} is not an ISO time") from None
         if start.tzinfo is None:
             raise _fail("--since needs a UTC offset (e.g. 2026-01-01T00:00:00Z)")
-    import intuitivus_flow.models  # noqa: F401 - every table mapped for the foreign keys
-
     store = _store(settings)
 
     async def run() -> dict[str, Any]:
