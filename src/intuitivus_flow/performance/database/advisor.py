@@ -308,6 +308,13 @@ def missing_index_finding(statement: Statement, advice: Advice) -> Finding:
         severity=Severity.CRITICAL if critical else Severity.WARNING,
         impact=statement.share * (1 - advice.cost_after / advice.cost_before),
         evidence=evidence,
-        recommendation=advice.candidate.ddl() + ";",
+        recommendation=advice.candidate.ddl()
+        + ";"
+        + (
+            ""
+            if advice.speedup is not None
+            else " (planner's estimate with a hypothetical index: `intuitivus-flow perf advise` "
+            "proves it on a scratch copy before you create it)"
+        ),
         subject=short(statement.query),
     )
