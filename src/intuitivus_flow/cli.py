@@ -6,6 +6,7 @@ Failures print one readable line and exit non-zero; tracebacks are for bugs only
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import Callable, Coroutine
@@ -177,7 +178,7 @@ def serve(
     """Serve the web UI and API."""
     from intuitivus_flow.observability.faults import refuse_in_production
 
-    settings = get_settings()
+    settings = follow_served_address(get_settings(), host, port)
     settings.resolved_secret_key()  # refuse to start now, not on the first request
     refuse_in_production(settings)
     if reload and workers > 1:
@@ -193,6 +194,30 @@ def serve(
         run_workers(settings, host=host, port=port, workers=workers)
         return
     _serve_one_process(settings, host=host, port=port, reload=reload)
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL a browser on this machine reaches `serve --host/--port` at."""
+    # A wildcard bind is reachable on loopback; a named address as itself (IPv6 in brackets).
+    if host in {"0.0.0.0", ""}:  # noqa: S104 - compared with, not bound to
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "[::1]"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def follow_served_address(settings: Settings, host: str, port: int) -> Settings:
+    """FLOW_PUBLIC_URL follows --host/--port unless it was set (env or .env): with
+    `make run PORT=8100` the links handed out (invitations, channel callbacks) said 8000.
+    The app is built again in each server process from the environment, so the value
+    goes there too (workers and the reloader inherit it)."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    os.environ["FLOW_PUBLIC_URL"] = served_url(host, port)
+    get_settings.cache_clear()
+    return get_settings()
 
 
 def _serve_one_process(settings: Settings, *, host: str, port: int, reload: bool) -> None:
