@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from intuitivus_flow.observability.metrics import FlowMetrics
 from intuitivus_flow.performance.analyze import Analysis
 from intuitivus_flow.performance.cache import analyze_cache, view_cache_reads
 from intuitivus_flow.performance.findings import Area, AreaReport, Finding, Severity, Skipped, Table
+from intuitivus_flow.performance.process import Trend, analyze_process, loop_lags
 from intuitivus_flow.performance.report import Format, render
 from intuitivus_flow.performance.requests import (
     InjectedFault,
@@ -186,3 +188,15 @@ def test_a_scraped_metrics_page_reads_like_the_registry() -> None:
     scraped = list(text_string_to_metric_families(generate_latest(metrics.registry).decode()))
     assert read_routes(scraped) == read_routes(metrics.registry.collect())
     assert view_cache_reads(scraped) == {"hit": 7.0}
+
+
+async def test_a_scraped_loop_lag_belongs_to_the_server_not_to_the_cli() -> None:
+    metrics = FlowMetrics(CollectorRegistry())
+    LoopLagProbe(metrics).record(0.7)
+    scraped = list(text_string_to_metric_families(generate_latest(metrics.registry).decode()))
+    assert loop_lags(scraped, own="") == {"": 0.7}
+    report = await analyze_process(scraped, cpu=Trend(), memory=Trend(), in_server=False)
+    [finding] = report.findings
+    assert finding.title == "The server's event loop was blocked for 700 ms"
+    assert finding.severity is Severity.CRITICAL
+    assert all(str(row[0]) != str(os.getpid()) for row in report.tables[0].rows)

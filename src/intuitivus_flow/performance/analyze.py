@@ -55,6 +55,8 @@ class Instance:
     routes: RouteHistory | None = None  # earlier per-route readings (windows and regressions)
     fault: InjectedFault | None = None
     database: bool = True  # the database area (off in tests of the other areas)
+    in_server: bool = True  # this process serves the app (False: the CLI, beside the server)
+    workers_dir: str | None = None  # the serving workers' metric files (pids), when elsewhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,8 @@ async def analyze(
             metrics,
             cpu=trends.get(Signal.cpu_usage_percent.value, Trend()),
             memory=trends.get(Signal.memory_usage_percent.value, Trend()),
+            in_server=instance.in_server,
+            workers_dir=instance.workers_dir,
         ),
         Area.WEB: lambda: analyze_web(instance.pages, signed_in=instance.signed_in),
     }

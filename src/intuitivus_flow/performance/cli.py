@@ -136,6 +136,7 @@ async def _run(
     context = app.state.context
     observability = app.state.observability
     metrics = _metrics_source(settings, metrics_url, observability.metrics.registry)
+    workers = settings.data_dir / MULTIPROC_DIRNAME
     progress = Console(stderr=True)
     try:
         async with _pages(open_pages, app, enabled=pages) as client:
@@ -146,6 +147,8 @@ async def _run(
                 flow_metrics=observability.metrics,
                 pages=client,
                 signed_in=client is not None and bool(client.cookies),
+                in_server=False,
+                workers_dir=str(workers) if workers.is_dir() else None,
             )
             return await analyze(instance, window=window, progress=_progress(progress))
     finally:

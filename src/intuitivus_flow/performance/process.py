@@ -39,9 +39,9 @@ class Trend:
     last: float | None = None
 
 
-def worker_pids() -> list[int]:
+def worker_pids(directory: str | None = None) -> list[int]:
     pids = {os.getpid()}
-    directory = multiprocess_dir()
+    directory = directory or multiprocess_dir()
     if directory:
         for path in Path(directory).glob("*.db"):
             found = _PID_IN_FILE.search(path.name)
@@ -50,7 +50,7 @@ def worker_pids() -> list[int]:
     return sorted(pid for pid in pids if psutil.pid_exists(pid))
 
 
-def loop_lags(metrics: Iterable[Metric]) -> dict[str, float]:
+def loop_lags(metrics: Iterable[Metric], *, own: str) -> dict[str, float]:
     """The largest recent event-loop delay per worker (pid label in multiprocess mode)."""
     lags: dict[str, float] = {}
     for metric in metrics:
@@ -60,7 +60,9 @@ def loop_lags(metrics: Iterable[Metric]) -> dict[str, float]:
                 # never exactly 0 (a timer always wakes a little late), so 0 is "not measured".
                 if sample.value == 0:
                     continue
-                pid = sample.labels.get("pid", str(os.getpid()))
+                # Multiprocess mode labels each worker's value; otherwise the value is this
+                # process's when it serves the app, or an unknown server's ("").
+                pid = sample.labels.get("pid", own)
                 lags[pid] = max(lags.get(pid, 0.0), sample.value)
     return lags
 
@@ -93,9 +95,20 @@ async def _measure(pids: list[int]) -> list[tuple[int, float, float, int]]:
     return measured
 
 
-async def analyze_process(metrics: Iterable[Metric], *, cpu: Trend, memory: Trend) -> AreaReport:
-    lags = loop_lags(metrics)
-    measured = await _measure(worker_pids())
+async def analyze_process(
+    metrics: Iterable[Metric],
+    *,
+    cpu: Trend,
+    memory: Trend,
+    in_server: bool = True,
+    workers_dir: str | None = None,
+) -> AreaReport:
+    """`in_server`: this process serves the app (the page); the CLI measures the workers whose
+    metric files it finds, never itself."""
+    own = str(os.getpid())
+    lags = loop_lags(metrics, own=own if in_server else "")
+    pids = [pid for pid in worker_pids(workers_dir) if in_server or str(pid) != own]
+    measured = await _measure(pids)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     if not lags:
@@ -139,10 +152,11 @@ def _growth(memory: Trend) -> float | None:
 
 
 def _lag_finding(pid: str, lag: float) -> Finding:
+    whose = f"Worker {pid}'s" if pid else "The server's"
     return Finding(
         area=Area.PROCESS,
         code="process.loop_lag",
-        title=f"Worker {pid}'s event loop was blocked for {lag * 1000:.0f} ms",
+        title=f"{whose} event loop was blocked for {lag * 1000:.0f} ms",
         severity=Severity.CRITICAL if lag >= LAG_CRITICAL_SECONDS else Severity.WARNING,
         impact=min(1.0, lag / (2 * LAG_CRITICAL_SECONDS)),
         evidence={"loop_lag_max_ms": round(lag * 1000, 1), "pid": pid},
@@ -150,7 +164,7 @@ def _lag_finding(pid: str, lag: float) -> Finding:
         "sync driver or file call): every request of this worker waits for it. Find it with "
         "`py-spy dump --pid <pid>` while it happens, and move it to a thread "
         "(`asyncio.to_thread`) or a job.",
-        subject=f"worker {pid}",
+        subject=f"worker {pid}" if pid else "server",
     )
 
 
