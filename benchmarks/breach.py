@@ -164,7 +164,9 @@ def replay(series: Series, method: Method, tally: Tally) -> None:
     crossed = np.flatnonzero(series.truth >= THRESHOLD)
     true_cross = float(seconds[crossed[0]]) if crossed.size else math.inf
     # Long real series: only the EVALUATED_BEFORE before the crossing are replayed (cost).
-    first = max(seconds[0] + COLD_START, true_cross - EVALUATED_BEFORE)
+    first = seconds[0] + COLD_START
+    if math.isfinite(true_cross):
+        first = max(first, true_cross - EVALUATED_BEFORE)
     start = int(np.searchsorted(seconds, first))
     trainer = Trainer()
     first_alert: tuple[float, Verdict] | None = None
