@@ -190,6 +190,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--engine", choices=["duckdb", "chdb"], default="duckdb")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-paths", action="store_true", help="skip the (slowest) paths pair")
     args = parser.parse_args()
     persons = args.persons or max(args.events // 20, 1)
 
@@ -278,20 +279,23 @@ def main() -> int:
                 f"{len(r_res.cohorts)} cohorts, first {r_res.cohorts[0].retained}",
             )
         )
-        print("paths ...", flush=True)
-        p_s, p_res = timed(lambda: run_paths(store, WORKSPACE, paths_query), args.repeat)
-        pp_s, pp_res = timed(lambda: pandas_paths(df), 1)
-        top = p_res.transitions[0] if p_res.transitions else None
-        same = [(t.source, t.target, t.sessions) for t in p_res.transitions[:3]] == pp_res[:3]
-        rows.append(
-            (
-                "top paths (sessions, 30 min)",
-                p_s,
-                pp_s,
-                (f"top: {top.source} -> {top.target} x{top.sessions}" if top else "none")
-                + f"; top 3 equal to pandas': {same}",
+        if args.no_paths:
+            paths_query = None
+        print("paths ..." if paths_query else "paths skipped", flush=True)
+        if paths_query is not None:
+            p_s, p_res = timed(lambda: run_paths(store, WORKSPACE, paths_query), args.repeat)
+            pp_s, pp_res = timed(lambda: pandas_paths(df), 1)
+            top = p_res.transitions[0] if p_res.transitions else None
+            same = [(t.source, t.target, t.sessions) for t in p_res.transitions[:3]] == pp_res[:3]
+            rows.append(
+                (
+                    "top paths (sessions, 30 min)",
+                    p_s,
+                    pp_s,
+                    (f"top: {top.source} -> {top.target} x{top.sessions}" if top else "none")
+                    + f"; top 3 equal to pandas': {same}",
+                )
             )
-        )
 
     print()
     print(
