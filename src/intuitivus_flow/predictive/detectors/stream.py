@@ -20,11 +20,9 @@ the two agree to rounding (same alerts; tested on synthetic streams).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
-import zlib
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +51,7 @@ if TYPE_CHECKING:
 # Bumped when the state's layout or meaning changes: an older stored state is rebuilt.
 STATE_FORMAT = 1
 LN10 = math.log(10.0)
+MAGIC = b"IFDS"  # Intuitivus Flow detector state
 
 
 class StreamOrderError(ValueError):
@@ -88,55 +87,62 @@ class DetectorState:
         return np.timedelta64(self.step_us, "us")
 
     def to_bytes(self) -> bytes:
-        """Compact, exact serialisation (float64 bytes, zlib-compressed JSON)."""
-        body = {
+        """Exact serialisation: a small JSON header, then the buffered values as float64.
+
+        Not compressed: noisy float64 values barely compress, and zlib cost more CPU than the
+        whole update (measured: 8 of 9 ms per step).
+        """
+        header = {
             "format": STATE_FORMAT,
             "fingerprint": self.fingerprint,
             "step_us": self.step_us,
             "count": self.count,
             "last_time_us": self.last_time_us,
-            "values": _pack(self.values),
+            # Python's float repr round-trips exactly through JSON.
             "tails": {
-                name: [_pack(t.top), t.count, _pack(t.pending), t.pending_count]
+                name: [t.top.tolist(), t.count, t.pending.tolist(), t.pending_count]
                 for name, t in self.tails.items()
             },
-            "calibration_max": _pack(np.array([self.calibration_max])),
+            "calibration_max": self.calibration_max,
             "last_alert": self.last_alert,
             "last_watch": self.last_watch,
         }
-        return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
+        text = json.dumps(header, separators=(",", ":")).encode()
+        values = np.ascontiguousarray(self.values, dtype="<f8").tobytes()
+        return MAGIC + len(text).to_bytes(4, "little") + text + values
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DetectorState:
         """Raises ValueError when the bytes are not a state of this format."""
         try:
-            body = json.loads(zlib.decompress(data))
-            if body.get("format") != STATE_FORMAT:
-                raise ValueError(f"detector state format {body.get('format')!r}")
+            if not data.startswith(MAGIC):
+                raise ValueError("not a detector state")
+            size = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
+            body = len(MAGIC) + 4
+            header = json.loads(data[body : body + size])
+            if header.get("format") != STATE_FORMAT:
+                raise ValueError(f"detector state format {header.get('format')!r}")
+            values = np.frombuffer(data[body + size :], dtype="<f8").astype(np.float64)
             return cls(
-                fingerprint=str(body["fingerprint"]),
-                step_us=int(body["step_us"]),
-                count=int(body["count"]),
-                last_time_us=body["last_time_us"],
-                values=_unpack(body["values"]),
+                fingerprint=str(header["fingerprint"]),
+                step_us=int(header["step_us"]),
+                count=int(header["count"]),
+                last_time_us=header["last_time_us"],
+                values=values,
                 tails={
-                    name: TailState(_unpack(top), int(count), _unpack(pending), int(pcount))
-                    for name, (top, count, pending, pcount) in body["tails"].items()
+                    name: TailState(_array(top), int(count), _array(pending), int(pcount))
+                    for name, (top, count, pending, pcount) in header["tails"].items()
                 },
-                calibration_max=float(_unpack(body["calibration_max"])[0]),
-                last_alert=body["last_alert"],
-                last_watch=body["last_watch"],
+                calibration_max=float(header["calibration_max"]),
+                last_alert=header["last_alert"],
+                last_watch=header["last_watch"],
             )
-        except (zlib.error, KeyError, TypeError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"unreadable detector state: {exc}") from exc
 
 
-def _pack(array: FloatArray) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode()
-
-
-def _unpack(text: str) -> FloatArray:
-    return np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
+def _array(values: list[float]) -> FloatArray:
+    return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
 def fingerprint(detector: RobustResidualDetector) -> str:
