@@ -80,6 +80,14 @@ async def test_one_step_per_tick_from_the_stored_state(harness: PredictiveHarnes
     assert counts[0] == 36 * 12 + 1  # the first tick read the fitted window once
     assert stream.history_start == history_start(model.state or {})
     assert ("inactive", "firing") in await harness.transitions("LatencyAnomaly")
+    # The evaluator paused for an hour: the stream catches up with the steps it missed.
+    for i in range(8, 20):
+        await harness.feed({SIGNAL: float(values[N + i])})
+        harness.clock.advance(seconds=STEP.total_seconds())
+    await harness.tick({SIGNAL: float(values[N + 20])})
+    stream, model = await stream_and_model(harness)
+    assert stream.points == counts[-1] + 13
+    assert stream.last_score == pytest.approx(await batch_score(harness, model), abs=1e-9)
 
 
 async def test_an_unreadable_state_or_a_refit_rebuilds_the_stream(

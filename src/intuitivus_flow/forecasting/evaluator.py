@@ -35,7 +35,7 @@ from intuitivus_flow.forecasting.series import (
     to_numpy,
 )
 from intuitivus_flow.forecasting.service import mark_failed
-from intuitivus_flow.forecasting.streams import newest_score
+from intuitivus_flow.forecasting.streams import explanation_steps, newest_score
 from intuitivus_flow.forecasting.training import breach_model, expected_band, history_start
 from intuitivus_flow.metrics_history.repository import MetricRepository
 from intuitivus_flow.predictive.detectors import get_detector
@@ -142,14 +142,16 @@ class PredictiveEvaluator:
         cached = self._readings.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
-        # The newest week (the explanation's reference); the detector keeps its own state
-        # (forecasting/streams.py) and reads older steps only when it has to rebuild it.
-        series = await load_series(
-            MetricRepository(session),
+        # Only the steps the reading shows (the newest ones, the same step a day and a week
+        # before); the detector keeps its own state (forecasting/streams.py) and reads older
+        # steps only when it has to rebuild it.
+        series = await explanation_steps(
+            session,
             model.signal,
-            start=max(history_start(model.state), last_step - REFERENCE_LAGS[-1]),
-            now=now,
+            last_step=last_step,
             step=self.options.step,
+            start=history_start(model.state),
+            lags=REFERENCE_LAGS,
         )
         if not len(series) or series.moment(-1) != last_step:
             return None  # the sampler missed the step: no data is not a breach

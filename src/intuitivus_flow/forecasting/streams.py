@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.forecasting.models import DetectorStream, ForecastModel
-from intuitivus_flow.forecasting.series import StepSeries, load_series, to_numpy
-from intuitivus_flow.forecasting.training import history_start
+from intuitivus_flow.forecasting.series import StepSeries, load_series
+from intuitivus_flow.forecasting.training import RESIDUAL_WINDOW, history_start
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.metrics_history.repository import MetricRepository
 from intuitivus_flow.predictive.detectors import Detector
@@ -66,8 +66,9 @@ async def newest_score(
 ) -> float:
     """The detector's score of the newest step of `recent` (the window's last complete step).
 
-    `recent` holds the newest steps the evaluator loaded anyway; older steps are loaded only
-    when the stream is behind them (first run, rebuild, a long pause).
+    `recent` holds the steps the evaluator loaded anyway (`explanation_steps`: complete over
+    its newest `RESIDUAL_WINDOW + 1` steps); older steps are loaded only when the stream is
+    behind them (first run, rebuild, a pause of the evaluator).
     """
     assert model.state is not None
     start = history_start(model.state)
@@ -87,7 +88,9 @@ async def newest_score(
     else:
         begin = row.last_step + step
     feed = recent.since(begin)
-    if to_numpy(begin) < recent.times[0]:
+    # `recent` is complete only over its newest steps (it may also hold a few older ones).
+    complete_from = max(recent.moment(0), newest - step * RESIDUAL_WINDOW)
+    if begin < complete_from:
         feed = await _load(session, model.signal, start=begin, now=now, step=step)
     after, scores = await asyncio.to_thread(detector.update, state, feed.times, feed.values)
     if not len(scores) or feed.moment(-1) != newest:
@@ -141,6 +144,33 @@ async def _store(
     row.last_score = score
     row.state = data
     row.updated_at = utcnow()
+
+
+async def explanation_steps(
+    session: AsyncSession,
+    signal: str,
+    *,
+    last_step: datetime,
+    step: timedelta,
+    start: datetime,
+    lags: tuple[timedelta, ...],
+) -> StepSeries:
+    """The steps an anomaly reading reads besides the detector's state, in time order: the
+    same step `lags` earlier (the explanation's reference, when not before `start`) and the
+    newest `RESIDUAL_WINDOW + 1` steps (the expected band and the newest value). A few rows
+    instead of the week between them."""
+    recent_from = max(start, last_step - step * RESIDUAL_WINDOW)
+    parts = [
+        await _load(session, signal, start=at, now=at + step, step=step)
+        for at in sorted(last_step - lag for lag in lags)
+        if start <= at < recent_from
+    ]
+    parts.append(await _load(session, signal, start=recent_from, now=last_step + step, step=step))
+    return StepSeries(
+        np.concatenate([p.times for p in parts]),
+        np.concatenate([p.values for p in parts]),
+        step,
+    )
 
 
 async def _load(
