@@ -266,6 +266,13 @@ class Settings(BaseSettings):
         description="Days a product event is kept in the database before the hourly prune "
         "deletes it (0 keeps every event; the analytics store keeps its own copy).",
     )
+    notification_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days a finished alert notification (delivered or given up) and its send "
+        "attempts are kept before the hourly prune deletes them.",
+    )
     campaign_sender: str | None = Field(
         default=None,
         description="Import path 'module:factory' of the campaigns' message sender (a callable "

@@ -21,6 +21,7 @@ import typer
 
 from intuitivus_flow.agents import crews as crew_tasks
 from intuitivus_flow.agents import tasks as agent_tasks
+from intuitivus_flow.alerts import tasks as alert_tasks
 from intuitivus_flow.analytics import goals_tasks
 from intuitivus_flow.analytics import tasks as analytics_tasks
 from intuitivus_flow.backup import tasks as backup_tasks
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 # Every domain's declared tasks; a worker runs all of them unless built with fewer.
 DOMAIN_TASKS: tuple[Iterable[TaskSpec], ...] = (
     agent_tasks.TASKS,
+    alert_tasks.TASKS,
     crew_tasks.TASKS,
     backup_tasks.TASKS,
     billing_tasks.TASKS,

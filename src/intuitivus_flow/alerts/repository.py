@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, or_
+from sqlalchemy import ColumnElement, Select, delete, or_, select
 
 from intuitivus_flow.alerts.models import (
     Alert,
     AlertState,
     AlertTransition,
+    DeliveryState,
     NotificationAttempt,
     NotificationDelivery,
     Silence,
@@ -73,6 +74,41 @@ class DeliveryRepository(Repository[NotificationDelivery]):
         return self.scoped().order_by(
             NotificationDelivery.created_at.desc(), NotificationDelivery.id
         )
+
+    async def delete_finished(self, *, created_before: datetime, limit: int) -> int:
+        """Delete up to `limit` finished deliveries (delivered or given up) created before the
+        cutoff, with their attempts; returns how many deliveries went.
+
+        The attempts are deleted by hand rather than left to ON DELETE CASCADE, so the prune
+        does not depend on SQLite's foreign-key pragma being on for the connection.
+        """
+        ids = list(
+            (
+                await self.session.execute(
+                    select(NotificationDelivery.id)
+                    .where(
+                        NotificationDelivery.state.in_(
+                            [DeliveryState.delivered, DeliveryState.failed]
+                        ),
+                        NotificationDelivery.created_at < created_before,
+                    )
+                    .limit(limit)
+                )
+            ).scalars()
+        )
+        if not ids:
+            return 0
+        await self.session.execute(
+            delete(NotificationAttempt)
+            .where(NotificationAttempt.delivery_id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            delete(NotificationDelivery)
+            .where(NotificationDelivery.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        return len(ids)
 
 
 class AttemptRepository(Repository[NotificationAttempt]):
