@@ -296,6 +296,9 @@ class GoogleProvider(_HttpAdapter):
             raise ProviderUnavailable("unexpected response shape from Gemini API") from exc
 
 
+NO_KEY_REASON = "No LLM key is configured for this workspace"
+
+
 class OfflineProvider:
     """Deterministic answers with no network, so the product can be tried with nothing
     configured. Every reply says it is offline; it never pretends to be a real model."""
@@ -303,12 +306,17 @@ class OfflineProvider:
     kind = ProviderKind.offline
     model = "offline-echo-1"
 
+    def __init__(self, reason: str = NO_KEY_REASON) -> None:
+        # Why no real model answers, said in the reply: it must be true (issue 17: an agent
+        # bound to "offline" said no key was configured while the workspace had one).
+        self.reason = reason
+
     async def complete(self, request: ChatRequest) -> ChatResult:
         last = request.messages[-1].content if request.messages else ""
         digest = hashlib.sha256(f"{request.system}\n{last}".encode()).hexdigest()[:8]
         text = (
-            f"[offline provider {digest}] No LLM key is configured for this workspace, so this "
-            f"is a canned reply. You said: {last[:200]}"
+            f"[offline provider {digest}] {self.reason}, so this is a canned reply. "
+            f"You said: {last[:200]}"
         )
         return ChatResult(
             text=text,

@@ -28,6 +28,7 @@ from intuitivus_flow.llm.fallback import (
 from intuitivus_flow.llm.models import LlmUsage, ProviderKey
 from intuitivus_flow.llm.pricing import Price, list_price, price_for
 from intuitivus_flow.llm.providers import (
+    NO_KEY_REASON,
     ChatMessage,
     ChatRequest,
     OfflineProvider,
@@ -134,13 +135,14 @@ async def complete(
     with no usable key the clearly labelled offline provider answers.
     """
     principal.require_scope(Scope.llm_use)
-    keys = [
-        key
-        for key in await _active_keys(session, principal.workspace_id)
-        if provider is None or key.provider == provider.value
-    ]
+    active = await _active_keys(session, principal.workspace_id)
+    keys = [key for key in active if provider is None or key.provider == provider.value]
     candidates = [_candidate(key, request.model, box, outbound) for key in keys] or [
-        Candidate(OfflineProvider(), OfflineProvider.model, OFFLINE_LABEL)
+        Candidate(
+            OfflineProvider(await _offline_reason(session, principal, provider, active)),
+            OfflineProvider.model,
+            OFFLINE_LABEL,
+        )
     ]
     usage = UsageRepository(session, principal.workspace_id)
     by_id = {key.id: key for key in keys}
@@ -201,6 +203,27 @@ async def rotate_encryption(session: AsyncSession, box: SecretBox) -> int:
 
 def _month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _offline_reason(
+    session: AsyncSession,
+    principal: Principal,
+    provider: ProviderKind | None,
+    active: Sequence[ProviderKey],
+) -> str:
+    """Why the offline provider answers, in words that are true for this workspace (the
+    caller is an agent, a crew step or a direct API call, so the words name none of them)."""
+    if provider is ProviderKind.offline:
+        return "The offline provider was chosen rather than the workspace's LLM keys"
+    if provider is not None and active:
+        name = provider.value
+        return f"Only {name} keys may answer and the workspace has no active {name} key"
+    repository = ProviderKeyRepository(session, principal.workspace_id)
+    if await repository.count(repository.by_priority(active_only=False)):
+        return "Every LLM key of this workspace is paused"
+    if provider is not None:
+        return f"No {provider.value} key is configured for this workspace"
+    return NO_KEY_REASON
 
 
 async def _active_keys(session: AsyncSession, workspace_id: uuid.UUID) -> Sequence[ProviderKey]:

@@ -58,6 +58,33 @@ PERIODS = {"24h": ("Last 24 hours", 1), "7d": ("Last 7 days", 7), "30d": ("Last 
 DEFAULT_PERIOD = "7d"
 LIST_STATS_DAYS = 7
 PROVIDERS = [kind for kind in ProviderKind if kind is not ProviderKind.offline]
+PROVIDER_NAMES = {
+    ProviderKind.openai: "OpenAI",
+    ProviderKind.anthropic: "Anthropic",
+    ProviderKind.google: "Google",
+    ProviderKind.openai_compatible: "OpenAI-compatible",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    value: str
+    label: str
+
+
+def agent_provider_choices(*, has_keys: bool) -> list[Choice]:
+    """The agent form's providers, "any key by priority" first and the default: an agent bound
+    to "offline" (the old default) kept its canned replies after the workspace added a key."""
+    any_key = "Workspace keys in priority order"
+    if not has_keys:
+        any_key += " (offline replies until a key is added)"
+    return [
+        Choice("", any_key),
+        *(Choice(kind.value, f"{PROVIDER_NAMES[kind]} keys only") for kind in PROVIDERS),
+        Choice(ProviderKind.offline.value, "Offline (canned replies, never a model)"),
+    ]
+
+
 NOTICES = {
     "created": "The agent was created.",
     "status": "The agent's status was changed.",
@@ -252,7 +279,7 @@ async def _render_list(
             "stats": stats,
             "stats_days": LIST_STATS_DAYS,
             "providers": PROVIDERS,
-            "agent_providers": list(ProviderKind),
+            "agent_providers": agent_provider_choices(has_keys=any(key.active for key in keys)),
         },
         status_code=state.status_code,
     )
