@@ -6,12 +6,13 @@ A throw-away SQLite database holds `--days` of one latency signal (one sample pe
 step per `--samples-per-step`); the trainer fits the default model; then each tick adds one
 step and evaluates the anomaly rule at its end. BEFORE is the evaluator's previous anomaly
 path, measured in the same run: load the whole fitted window (14 days) and score it with the
-batch detector. AFTER is `PredictiveEvaluator.anomaly` as shipped: load the newest week (the
-explanation's reference), feed the new step to the detector state stored in
-`forecast_detector_streams`, store it back. Both read the same database; CPU is the process
-time of the call (database included, SQLite runs in-process). The first AFTER tick builds the
-state (one pass over the window) and is reported apart. A detector-only table (no database)
-follows: batch score of the window vs one update with the state (de)serialised.
+batch detector. AFTER is `PredictiveEvaluator.anomaly` as shipped: load the steps the reading
+shows (the newest 7, the same step a day and a week before), feed the new step to the
+detector state stored in `forecast_detector_streams`, store it back. Both read the same
+database; CPU is the process time of the call (database included, SQLite runs in-process).
+The first AFTER tick builds the state (one pass over the window) and is reported apart. A
+detector-only table (no database) follows: batch score of the window vs one update with the
+state (de)serialised.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ async def run(days: int, ticks: int, per_step: int) -> None:
     print("evaluator anomaly path, CPU per tick (median, database included)")
     print(f"{'path':<52}{'CPU ms':>10}{'ratio':>9}")
     print(f"{'before: load 14 days + batch score':<52}{b * 1e3:>10.2f}{1.0:>9.2f}")
-    print(f"{'after: load 7 days + state update + store':<52}{a * 1e3:>10.2f}{b / a:>9.2f}")
+    print(f"{'after: newest steps + state update + store':<52}{a * 1e3:>10.2f}{b / a:>9.2f}")
     print(f"{'after, first tick (builds the state)':<52}{first_after * 1e3:>10.2f}")
     print(f"stored state: {state_bytes} bytes")
     detector_only(values[:n])
