@@ -1,6 +1,6 @@
 """The embedded store (DuckDB) shared by several OS processes, as `serve --workers 2` plus the
-job worker use it: DuckDB lets one process at a time hold a file read-write, so the store opens
-a connection per operation and waits (bounded) for the other process's lock.
+job worker use it: DuckDB lets one process at a time hold a file read-write, so the store
+attaches the file per operation and waits (bounded) for the other process's lock.
 """
 
 from __future__ import annotations

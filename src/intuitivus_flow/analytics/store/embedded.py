@@ -1,23 +1,24 @@
 """The embedded engine: DuckDB in this process, one file under the data directory.
 
 Several processes share the file (`serve --workers N` and the job worker), and DuckDB lets one
-process at a time hold it read-write (readers may share it read-only). So the store keeps no
-connection between operations: each one connects, runs and closes, under the store's
-in-process lock, reads opening read-only. When another process holds a conflicting lock, the
-open is retried with backoff for `busy_timeout` seconds (default 5; `?busy_timeout=10` on the
-URL), then fails with a StoreError saying the store is busy. A query (its alias lookup and its
-statement) and a migration each keep one connection throughout, so `migrate` runs its versions
-once however many processes start at the same time; `session()` does the same for a longer
-analysis.
+process at a time hold it read-write (readers may share it read-only). So the store holds the
+file only during an operation: one in-memory DuckDB instance is kept per store, and each
+operation ATTACHes the file (READ_ONLY for reads), runs, and DETACHes it, under the store's
+in-process lock. When another process holds a conflicting lock, the attach is retried with
+backoff for `busy_timeout` seconds (default 5; `?busy_timeout=10` on the URL), then fails with
+a StoreError saying the store is busy. A query (its alias lookup and its statement) and a
+migration each keep the file attached throughout, so `migrate` applies its versions once
+however many processes start at the same time; `session()` does the same for a longer analysis.
 
-Cost, measured on this machine (2 cores shared with ~20 busy processes; the script is in the
-report of the change): a COUNT over 200 k rows took a median 1.4 ms on a kept connection and
-55 ms (read-only) / 110 ms (read-write, whose close checkpoints) connecting per operation,
-almost all of it DuckDB starting a database instance (a `:memory:` connect costs the same).
-That is noise next to an analysis on real data (a funnel on 10 M events: ~1.8 s) and to the
-once-a-minute copy job, and it is what several processes on one file cost; many processes or
-many small queries want ClickHouse (`FLOW_ANALYTICS_URL=clickhouse://...`).
-`:memory:` keeps its one connection: nothing else can open it, and closing it would lose it.
+Cost (`benchmarks/analytics_connect.py`, 200 k events, 2 cores shared with ~20 busy
+processes): a small query took 2.5 ms of CPU on a connection kept for the process and 4.3 ms
+attaching per operation (wall minimum 1.9 -> 3.5 ms), a small write 1.7 -> 5.5 ms (its detach
+checkpoints the WAL). A new DuckDB connection per operation instead cost ~37 ms of CPU (a
+database instance builds its catalog of built-in functions), hence the kept instance. That is
+noise next to an analysis on real data (a funnel on 10 M events: ~1.8 s) and to the
+once-a-minute copy job; many processes or many small queries want ClickHouse
+(`FLOW_ANALYTICS_URL=clickhouse://...`). `:memory:` is used directly: no other process can
+open it, and detaching would lose it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 DEFAULT_BUSY_TIMEOUT = 5.0
 # Statements that only read: run on a read-only connection, which other readers can share.
 _READ_KEYWORDS = ("select", "with", "from", "values", "describe", "show", "explain", "summarize")
+# The store file's name inside the engine while attached.
+_ALIAS = "analytics_store"
 
 
 class DuckDBStore(AnalyticsStore):
@@ -63,12 +66,13 @@ class DuckDBStore(AnalyticsStore):
         # the connection of the session in progress (held with `_lock`), and whether read-only
         self._held: duckdb.DuckDBPyConnection | None = None
         self._held_read_only = False
-        self._memory: duckdb.DuckDBPyConnection | None = None
+        self._attached = False
         try:
-            if path == ":memory:":
-                self._memory = duckdb.connect(path)
-            else:
+            if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Kept for the process: the file is attached to it per operation. A new DuckDB
+            # instance per operation would rebuild its catalog of built-in functions each time.
+            self._engine = duckdb.connect(":memory:")
         except (OSError, duckdb.Error) as exc:
             raise StoreError(f"cannot open the analytics store {path}: {exc}") from exc
 
@@ -152,8 +156,7 @@ class DuckDBStore(AnalyticsStore):
 
     def close(self) -> None:
         with self._lock:
-            if self._memory is not None:
-                self._memory.close()
+            self._engine.close()
 
     # --- connections ---
     @contextmanager
@@ -172,14 +175,25 @@ class DuckDBStore(AnalyticsStore):
                 self._close(connection)
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        if self._memory is not None:
-            return self._memory
+        """The engine with the file attached (and in use), read-only if asked: this takes the
+        file lock, waiting up to `busy_timeout` for another process's conflicting one."""
+        if self.path == ":memory:":
+            return self._engine
+        if self._attached:  # a previous operation failed to detach (below)
+            self._detach()
+        mode = " (READ_ONLY)" if read_only else ""
+        attach = f"ATTACH {self.sql.string_literal(self.path)} AS {_ALIAS}{mode}"
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.005
         while True:
             try:
-                return self._duckdb.connect(self.path, read_only=read_only)
+                self._engine.execute(attach)
+                self._attached = True
+                self._engine.execute(f"USE {_ALIAS}")
+                return self._engine
             except self._duckdb.Error as exc:
+                if self._attached:
+                    self._detach()
                 if "lock" not in str(exc).lower():
                     raise StoreError(f"cannot open the analytics store {self.path}: {exc}") from exc
                 left = deadline - time.monotonic()
@@ -194,8 +208,17 @@ class DuckDBStore(AnalyticsStore):
             delay = min(delay * 2, 0.1)
 
     def _close(self, connection: duckdb.DuckDBPyConnection) -> None:
-        if connection is not self._memory:
-            connection.close()
+        if self.path != ":memory:":
+            self._detach()
+
+    def _detach(self) -> None:
+        """Release the file (and its lock; a read-write detach checkpoints the WAL first)."""
+        try:
+            self._engine.execute("USE memory")
+            self._engine.execute(f"DETACH {_ALIAS}")
+        except self._duckdb.Error as exc:
+            raise StoreError(f"cannot release the analytics store {self.path}: {exc}") from exc
+        self._attached = False
 
 
 def _busy_timeout(options: str, given: float | None) -> float:
