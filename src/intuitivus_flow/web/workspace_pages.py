@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.apikeys import service as api_keys
 from intuitivus_flow.apikeys.schemas import ApiKeyCreate
+from intuitivus_flow.auth import service as auth
+from intuitivus_flow.auth.schemas import PasswordChange
 from intuitivus_flow.events import service as events
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
@@ -30,6 +32,7 @@ from intuitivus_flow.web.forms import (
     FormInvalid,
     FormState,
     discard_failed_work,
+    form_action,
     parse_id,
     read_fields,
     read_list,
@@ -45,6 +48,7 @@ csrf_checked = [Depends(csrf.require_csrf)]
 
 RECENT_EVENTS = 10
 LISTING_LIMIT = 100  # the largest page the repositories serve
+PASSWORD_FIELDS = ("current_password", "new_password")
 
 # Notices are chosen by key, never taken from the URL as text, so nothing can be injected.
 NOTICES = {
@@ -53,6 +57,7 @@ NOTICES = {
     "member_reactivated": "The member was reactivated.",
     "invitation_revoked": "The invitation was revoked; its link no longer works.",
     "key_revoked": "The API key was revoked.",
+    "password_changed": "Your password was changed; your other sessions were signed out.",
 }
 
 
@@ -184,6 +189,31 @@ async def rename_workspace(request: Request, session: DbSession, viewer: Current
     except FlowError as error:
         return await _after_failure(request, session, viewer, error, "rename", values)
     return redirect("/settings?done=renamed")
+
+
+@router.post("/settings/password", dependencies=csrf_checked)
+async def change_password(
+    request: Request, session: DbSession, viewer: CurrentViewer, context: Context
+) -> Response:
+    values = await read_fields(request, PASSWORD_FIELDS)
+
+    async def change() -> None:
+        wanted = validate(PasswordChange, dict(values), values)
+        # The same rules as the API: current password checked (throttled), every other
+        # session of this user revoked, this browser's kept.
+        await auth.change_password(
+            session,
+            viewer.principal,
+            current_password=wanted.current_password,
+            new_password=wanted.new_password,
+            policy=context.auth,
+        )
+
+    try:
+        await form_action(session, viewer, values, change, secret=PASSWORD_FIELDS)
+    except FormInvalid as invalid:
+        return await _invalid_form(request, session, viewer, "password", invalid.state)
+    return redirect("/settings?done=password_changed")
 
 
 @router.post("/settings/invitations", dependencies=csrf_checked)
