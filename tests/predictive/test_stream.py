@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from intuitivus_flow.predictive.detectors.ewma import EwmaZDetector
 from intuitivus_flow.predictive.detectors.robust import RobustResidualDetector, record_detector
 from intuitivus_flow.predictive.detectors.stream import DetectorState, StreamOrderError
 
@@ -95,3 +96,12 @@ def test_points_out_of_order_or_a_foreign_state_are_refused() -> None:
     same, scores = detector.update(state, times[:0], values[:0])
     assert same is state
     assert scores.size == 0
+
+
+def test_the_ewma_baseline_counts_its_windows_in_time() -> None:
+    detector = EwmaZDetector()
+    five_minutes, hour = np.timedelta64(5, "m"), np.timedelta64(1, "h")
+    assert detector.alpha(five_minutes) == pytest.approx(0.02)  # the former point counts
+    assert detector.policy(five_minutes).refractory == 600
+    assert detector.alpha(hour) == pytest.approx(0.2)  # the same 250 minutes of memory
+    assert detector.policy(hour).refractory == 50  # 50 hours, not 25 days
