@@ -5,6 +5,7 @@ attaches the file per operation and waits (bounded) for the other process's lock
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -153,6 +154,35 @@ def test_a_held_lock_is_waited_for_then_reported_busy(tmp_path: Path) -> None:
         _release(holder)
     waiting.join(timeout=10)
     assert answers == [[(0,)]]
+
+
+def test_a_waiting_writer_keeps_new_readers_out(tmp_path: Path) -> None:
+    """DuckDB's file lock is no queue: a writer waiting for readers to detach holds
+    `<file>.lock`, and a reader arriving then waits behind it instead of starving it."""
+    path = tmp_path / "analytics.duckdb"
+    DuckDBStore(str(path)).migrate()
+    reader = DuckDBStore(str(path), busy_timeout=0.3)
+    with (tmp_path / "analytics.duckdb.lock").open("a+b") as gate:
+        fcntl.flock(gate, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a waiting writer holds
+        with pytest.raises(StoreError, match=r"busy.*waiting"):
+            reader.query(WORKSPACE, "SELECT count(*) FROM {events}")
+        fcntl.flock(gate, fcntl.LOCK_UN)
+    assert reader.query(WORKSPACE, "SELECT count(*) FROM {events}").rows == [(0,)]
+
+
+def test_stores_of_one_file_in_one_process_take_turns(tmp_path: Path) -> None:
+    # DuckDB refuses a second attach of a file in one process: the stores share one lock
+    first = DuckDBStore(str(tmp_path / "a.duckdb"))
+    second = DuckDBStore(f"{tmp_path}/./a.duckdb?busy_timeout=1")
+    first.migrate()
+    with first.session(read_only=True):
+        answers: list[object] = []
+        other = threading.Thread(target=lambda: answers.append(second.migrate()))
+        other.start()
+        other.join(timeout=0.2)
+        assert other.is_alive()  # waiting for the first store's turn, not failing
+    other.join(timeout=10)
+    assert answers == [[]]
 
 
 def test_bad_timeouts_and_paths_are_refused(tmp_path: Path) -> None:
