@@ -6,17 +6,21 @@ file only during an operation: one in-memory DuckDB instance is kept per store, 
 operation ATTACHes the file (READ_ONLY for reads), runs, and DETACHes it, under the store's
 in-process lock. When another process holds a conflicting lock, the attach is retried with
 backoff for `busy_timeout` seconds (default 5; `?busy_timeout=10` on the URL), then fails with
-a StoreError saying the store is busy. A query (its alias lookup and its statement) and a
-migration each keep the file attached throughout, so `migrate` applies its versions once
-however many processes start at the same time; `session()` does the same for a longer analysis.
+a StoreError saying the store is busy; a `<file>.lock` turnstile keeps readers from starving a
+waiting writer (`_turnstile`). A query (its alias lookup and its statement) and a migration
+each keep the file attached throughout, so `migrate` applies its versions once however many
+processes start at the same time; `session()` does the same for a longer analysis.
 
-Cost (`benchmarks/analytics_connect.py`, 200 k events, 2 cores shared with ~20 busy
-processes): a small query took 2.5 ms of CPU on a connection kept for the process and 4.3 ms
-attaching per operation (wall minimum 1.9 -> 3.5 ms), a small write 1.7 -> 5.5 ms (its detach
-checkpoints the WAL). A new DuckDB connection per operation instead cost ~37 ms of CPU (a
-database instance builds its catalog of built-in functions), hence the kept instance. That is
-noise next to an analysis on real data (a funnel on 10 M events: ~1.8 s) and to the
-once-a-minute copy job; many processes or many small queries want ClickHouse
+Cost (`benchmarks/analytics_connect.py`, 200 k events, two runs on 2 cores shared with ~20
+busy processes): a small query took 2.0-2.5 ms of CPU on a connection kept for the process and
+4.3-6.1 ms attaching per operation (wall minimum 1.8-1.9 -> 3.5-3.7 ms), a small write 0.8-1.7
+-> 5.5-7.8 ms (its detach checkpoints the WAL). A new DuckDB connection per operation instead
+cost 26-37 ms of CPU (a database instance builds its catalog of built-in functions), hence the
+kept instance. That is
+noise next to an analysis on real data and to the once-a-minute copy job: the benchmark's
+5-step funnel on 1 M events took 884 ms (minimum of 5) attaching per call and 1142 ms with the
+file kept attached (`session()`), the same within this machine's noise, so analyses need no
+session of their own. Many processes or many small queries want ClickHouse
 (`FLOW_ANALYTICS_URL=clickhouse://...`). `:memory:` is used directly: no other process can
 open it, and detaching would lose it.
 """
