@@ -115,6 +115,13 @@ class Conversation(IdMixin, TimestampMixin, Base):
     __tablename__ = "conversations"
     __table_args__ = (
         Index("ix_conversations_workspace_id_state", "workspace_id", "state", "last_message_at"),
+        # The inbox without a state filter (newest activity first; migration dbwl_inbox_index).
+        Index(
+            "ix_conversations_workspace_id_last_message_at_id",
+            "workspace_id",
+            "last_message_at",
+            "id",
+        ),
         Index("ix_conversations_contact_id", "contact_id"),
     )
 
