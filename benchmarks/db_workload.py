@@ -262,6 +262,7 @@ def report(timings: dict[str, float], slow: list[Slow]) -> int:
         # Without advice nothing changed between the two timings: their ratio is noise.
         ratio = row.before_ms / row.after_ms if advice and row.after_ms else 0.0
         met += ratio >= TARGET_SPEEDUP
+        speedup = f"{ratio:.1f}x" if ratio else "-"
         cost = f"{advice.cost_before:.0f} -> {advice.cost_after:.0f}" if advice else "-"
         scratch = (
             f"{advice.ms_before:.2f} -> {advice.ms_after:.2f}"
@@ -271,7 +272,7 @@ def report(timings: dict[str, float], slow: list[Slow]) -> int:
         index = advice.candidate.ddl() if advice else "none"
         statement = shown(row.query)
         print(f"| `{statement}` | {row.calls} | {row.mean_ms:.2f} | {row.before_ms:.2f} | "
-              f"{row.after_ms:.2f} | {f'{ratio:.1f}x' if ratio else '-'} | {cost} | {scratch} | `{index}` |")  # fmt: skip
+              f"{row.after_ms:.2f} | {speedup} | {cost} | {scratch} | `{index}` |")  # fmt: skip
     print(f"\nfive slowest at >= {TARGET_SPEEDUP:.0f}x: {met}/{len(slow)}")
     return 0 if slow and met == len(slow) else 1
 
