@@ -110,7 +110,9 @@ async def test_dashboard_page_shows_figures_and_charts(
     assert "Active agents 1" in text
     assert "Success rate (24 h) 100 %" in text
     assert page.text.count('<svg class="bars"') >= 3
-    assert "agent_task.finished" in text
+    # Recent activity reads as a sentence, not as the event's name.
+    assert "A task of agent closer finished" in text
+    assert "agent_task.finished" not in text
 
 
 # --- statistics: on both engines, through the shared `app` fixture (tests/conftest.py) -------
