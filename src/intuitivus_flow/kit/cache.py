@@ -11,6 +11,7 @@ otherwise both live in this process, which is right for the single-process embed
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -234,9 +235,56 @@ async def cached(
         return found, True
     if stats is not None:
         stats.record(CacheOutcome.miss)
+    if refresh:
+        return await _compute_and_store(cache, key, compute, ttl_seconds), False
+    return await _compute_once(cache, key, compute, ttl_seconds), False
+
+
+# Misses of one key in one process share one computation. When a popular view expires or a
+# write bumps its workspace's version, every request waiting on it misses at once; each used to
+# take its own database connection to compute the same value, and under the 1000-user load test
+# that herd exhausted the pool (503s). Keyed by the cache too: tests run several instances in
+# one process.
+_in_flight: dict[tuple[int, str], asyncio.Future[Any]] = {}
+
+
+async def _compute_once(
+    cache: Cache, key: str, compute: Callable[[], Awaitable[Any]], ttl_seconds: int
+) -> Any:
+    slot = (id(cache), key)
+    leader = _in_flight.get(slot)
+    if leader is not None:
+        try:
+            return await asyncio.shield(leader)
+        except asyncio.CancelledError:
+            if not leader.cancelled():
+                raise  # this request was cancelled, not the one computing
+            # The computing request went away (its client disconnected): compute here instead.
+            return await _compute_and_store(cache, key, compute, ttl_seconds)
+    shared: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    _in_flight[slot] = shared
+    try:
+        value = await _compute_and_store(cache, key, compute, ttl_seconds)
+    except asyncio.CancelledError:
+        shared.cancel()
+        raise
+    except BaseException as exc:
+        shared.set_exception(exc)  # the followers fail the same way (e.g. database unavailable)
+        shared.exception()  # retrieved: no "exception was never retrieved" when nobody waited
+        raise
+    else:
+        shared.set_result(value)
+        return value
+    finally:
+        del _in_flight[slot]
+
+
+async def _compute_and_store(
+    cache: Cache, key: str, compute: Callable[[], Awaitable[Any]], ttl_seconds: int
+) -> Any:
     value = await compute()
     await cache.set(key, value, ttl_seconds)
-    return value, False
+    return value
 
 
 @event.listens_for(Session, "after_flush")
