@@ -174,3 +174,22 @@ async def redis_url() -> AsyncIterator[str]:
     client = Redis.from_url(REDIS_URL)
     await client.flushdb()
     await client.aclose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deal the long test files to the workers first.
+
+    `make test` keeps each file on one xdist worker (`--dist loadfile`). Left to itself, xdist
+    deals files largest-first by *test count*, so a file of one or two long tests (a browser
+    journey, a chaos experiment, a throw-away cluster) came last and ran alone for minutes while
+    the other worker idled. Files marked `slow` now go first, then the rest largest-first; the
+    Makefile passes `--no-loadscope-reorder` so xdist keeps this order.
+    """
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(tests: list[pytest.Item]) -> tuple[bool, int]:
+        return (tests[0].get_closest_marker("slow") is None, -len(tests))
+
+    items[:] = [item for tests in sorted(files.values(), key=weight) for item in tests]

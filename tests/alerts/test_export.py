@@ -25,6 +25,8 @@ from intuitivus_flow.alerts.rules import IN_APP_SIGNALS, default_rules, load_rul
 
 from .conftest import run_tool
 
+pytestmark = pytest.mark.slow
+
 
 def read(path: Path) -> Any:
     return yaml.safe_load(path.read_text())

@@ -29,6 +29,8 @@ from intuitivus_flow.alerts.rules import RuleSet, default_rules
 
 from .conftest import require_tool
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY_CONFIG = REPO / "deploy/prometheus/prometheus.yml"
 METRICS_TOKEN = "integration-test-metrics-token"

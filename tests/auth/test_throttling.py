@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import PASSWORD, assert_problem, login, register, unique_email
 
+pytestmark = pytest.mark.slow
+
 PARALLEL_GUESSES = 30
 
 

@@ -24,6 +24,8 @@ from intuitivus_flow.backup.store import LocalStore
 from intuitivus_flow.config import Settings
 from tests.backup.conftest import Place, seed
 
+pytestmark = pytest.mark.slow
+
 
 async def read_back(place: Place, settings: Settings) -> DatabaseSnapshot:
     url = settings.resolved_database_url

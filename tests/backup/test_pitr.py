@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import IN_CI
 
+pytestmark = pytest.mark.slow
+
 DRILL = Path(__file__).resolve().parents[2] / "deploy" / "pgbackrest" / "pitr_drill.py"
 
 

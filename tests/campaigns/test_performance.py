@@ -12,6 +12,8 @@ from intuitivus_flow.campaigns.reports import FileReports, ReportRejected, decim
 from tests.campaigns.helpers import activate, create_campaign, set_status
 from tests.helpers import Account, assert_problem, register
 
+pytestmark = pytest.mark.slow
+
 START = "2026-10-01T00:00:00+00:00"
 CSV_OK = (
     "date,impressions,clicks,conversions,spend,revenue\n"

@@ -20,6 +20,8 @@ from chaoslib.loader import load_experiment  # type: ignore[import-untyped]
 from chaos import environment
 from tests.conftest import require_service
 
+pytestmark = pytest.mark.slow
+
 QUICK = {
     "TOTAL_CHAOS_DURATION": "8",
     "CHAOS_INTERVAL": "4",  # two kills

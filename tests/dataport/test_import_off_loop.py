@@ -23,6 +23,8 @@ import pytest
 from tests.dataport.support import jsonl, make_zip, owner
 from tests.kit.served import served
 
+pytestmark = pytest.mark.slow
+
 TICK_SECONDS = 0.005
 HEALTH_EVERY_SECONDS = 0.02  # a monitor's pace, not a flood competing for the CPU
 MIN_HEALTH_CHECKS = 10

@@ -42,6 +42,8 @@ from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.task_registry import worker_for
 
+pytestmark = pytest.mark.slow
+
 BAD = make_zip(
     {
         "agents.jsonl": jsonl({"name": "ok"}, {"status": "sleeping"}),

@@ -30,6 +30,8 @@ import typer
 
 from intuitivus_flow import cli
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "operations"
 PAGES = (

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -17,6 +17,8 @@ from schemathesis.checks import (
 
 from tests.helpers import PASSWORD
 
+pytestmark = pytest.mark.slow
+
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
 OPERATION_ID = re.compile(r"[a-z_]+:[a-z_]+")
 # Error statuses whose body is the operation's own: readiness reports each component either way.

@@ -11,6 +11,8 @@ import pytest
 
 from tests.helpers import assert_problem, login, register
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:

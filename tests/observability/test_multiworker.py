@@ -22,6 +22,8 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+pytestmark = pytest.mark.slow
+
 LOAD_ROUTE = "/api/auth/me"  # answers 401 without touching the database: cheap and countable
 CONCURRENCY = 20
 Series = tuple[str, tuple[tuple[str, str], ...]]

@@ -32,6 +32,8 @@ from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.observability.metrics import HTTP_DURATION_BUCKETS
 from tests.observability.test_multiworker import free_port, healthy, wait_for
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "sampler-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SLOW_PATH = "/api/slow-drill"

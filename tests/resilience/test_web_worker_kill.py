@@ -18,6 +18,8 @@ import pytest
 
 from tests.resilience.processes import free_port
 
+pytestmark = pytest.mark.slow
+
 ROUTE = "/api/auth/me"  # 401 without touching the database: the serving path alone
 CLIENTS = 4
 

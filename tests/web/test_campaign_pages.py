@@ -25,6 +25,8 @@ from intuitivus_flow.events.models import Event
 from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from tests.web.browsing import BASE_URL, csrf_from, sign_up, submit, text_of
 
+pytestmark = pytest.mark.slow
+
 GOOD_CSV = (
     "date,impressions,clicks,conversions,spend,revenue\n"
     "2026-10-01,1000,50,5,25.00,100.00\n"

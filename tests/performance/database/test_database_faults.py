@@ -24,6 +24,8 @@ from intuitivus_flow.performance.database.hot_queries import HOT_QUERIES, parame
 from intuitivus_flow.performance.findings import Severity
 from tests.conftest import Database, empty_tables
 
+pytestmark = pytest.mark.slow
+
 BOTTLENECK = (Severity.CRITICAL, Severity.WARNING)
 
 

@@ -22,6 +22,8 @@ from tests.conftest import IN_CI, require_service
 from tests.performance.database.cluster import hypopg_available, statistics_postgres
 from tests.performance.database.seeding import Volumes, seed
 
+pytestmark = pytest.mark.slow
+
 # Small tables keep the test fast; the thresholds are scaled down with them (the benchmark
 # runs the same analysis at a million rows with the defaults).
 LIMITS = Thresholds(slow_mean_ms=1.0, large_table_rows=5_000)
