@@ -44,7 +44,9 @@ class Chart:
 def _y_range(chart: Chart) -> tuple[float, float]:
     values = [value for line in chart.lines for _, value in line.points]
     low = min([chart.floor, *values])
-    high = max([chart.ceiling or 0.0, *values, low + 1e-9])
+    high = max([chart.ceiling or 0.0, *values])
+    if high <= low:  # all values equal (an all-zero KPI): a unit span, not a 1e-09 axis
+        high = low + 1.0
     if chart.ceiling is None:
         high = _nice(high)
     return low, high
