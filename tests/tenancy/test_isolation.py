@@ -138,7 +138,7 @@ class TestEveryWorkspaceTableIsScoped:
         import pkgutil
 
         import intuitivus_flow
-        from intuitivus_flow.kit.repository import WorkspaceRepository
+        from intuitivus_flow.kit.repository import WorkspaceQueries, WorkspaceRepository
         from intuitivus_flow.models import Base
 
         for module in pkgutil.walk_packages(intuitivus_flow.__path__, "intuitivus_flow."):
@@ -152,6 +152,11 @@ class TestEveryWorkspaceTableIsScoped:
             return found
 
         scoped_tables = {repo.model.__tablename__ for repo in subclasses(WorkspaceRepository)}
+        scoped_tables |= {
+            model.__tablename__
+            for queries in subclasses(WorkspaceQueries)
+            for model in queries.owns
+        }
         tenant_tables = {
             table.name for table in Base.metadata.sorted_tables if "workspace_id" in table.columns
         }

@@ -29,7 +29,7 @@ from intuitivus_flow.kit.ratelimit import Throttle
 
 T = TypeVar("T")
 
-collect_router = APIRouter(prefix="/api/analytics", tags=["analytics-collection"])
+collect_router = APIRouter(prefix="/api/analytics", tags=["analytics collection"])
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 
 Authorization = Annotated[

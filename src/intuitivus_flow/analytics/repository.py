@@ -77,6 +77,8 @@ class CollectedEventRepository(WorkspaceRepository[CollectedEvent]):
 class IdentityRepository(WorkspaceQueries):
     """Identities have no id column of their own (workspace + distinct id is the key)."""
 
+    owns = (Identity,)
+
     async def persons_of(self, distinct_ids: Sequence[str]) -> dict[str, str]:
         if not distinct_ids:
             return {}

@@ -210,6 +210,10 @@ class WorkspaceQueries(StatementRunner):
     """Statements of one workspace over several tables (the dashboard's figures), restricted
     like a workspace repository's."""
 
+    # Models this class is the only data access for: tables keyed without an id column of their
+    # own, which a WorkspaceRepository cannot serve (the tenancy test counts them as scoped).
+    owns: ClassVar[tuple[type[Any], ...]] = ()
+
     def __init__(self, session: AsyncSession, workspace_id: uuid.UUID) -> None:
         self.session = session
         self.workspace_id = workspace_id
