@@ -44,7 +44,7 @@ run: $(VENV)/.installed ## Serve on http://127.0.0.1:8000 (SQLite in ./var, migr
 
 .PHONY: test
 test: $(VENV)/.installed-dev ## Run the test suite (SQLite + PostgreSQL + Redis) with coverage
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='$(AUTH_TENANCY)' --fail-under=95 --skip-covered
 	$(BIN)/coverage report --include='$(CRITICAL)' --fail-under=90 --skip-covered
 
