@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from intuitivus_flow.app import create_app
-from intuitivus_flow.config import Settings
+from intuitivus_flow.config import Settings, get_settings
 from intuitivus_flow.kit import migrations
 from intuitivus_flow.models import Base
 from tests.contract import status_hook
@@ -174,6 +174,16 @@ async def redis_url() -> AsyncIterator[str]:
     client = Redis.from_url(REDIS_URL)
     await client.flushdb()
     await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_afresh() -> Iterator[None]:
+    """The CLI reads its settings once per process (`get_settings` is cached); a test that sets
+    FLOW_* variables must not get an earlier test's settings on the same xdist worker (a backup
+    written to another test's data directory was seen once the file order changed)."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
