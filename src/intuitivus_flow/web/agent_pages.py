@@ -20,6 +20,7 @@ from intuitivus_flow.agents import service as agents
 from intuitivus_flow.agents import tasks
 from intuitivus_flow.agents.models import Agent, AgentStatus, TaskStatus
 from intuitivus_flow.agents.schemas import AgentCreate, AgentStatusChange, TaskCreate
+from intuitivus_flow.kit.bar_chart import Bar, render_bars
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.kit.models import utcnow
@@ -29,7 +30,6 @@ from intuitivus_flow.llm.schemas import ProviderKeyCreate, ProviderKeyUpdate
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
-from intuitivus_flow.web.bar_chart import Bar, render_bars
 from intuitivus_flow.web.forms import (
     FormInvalid,
     PageState,

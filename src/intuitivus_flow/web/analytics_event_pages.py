@@ -25,9 +25,9 @@ from intuitivus_flow.analytics.schemas import (
 )
 from intuitivus_flow.analytics.store import AnalyticsStore, StoreError, open_store
 from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit.bar_chart import Bar, render_bars
 from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer
-from intuitivus_flow.web.bar_chart import Bar, render_bars
 from intuitivus_flow.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from intuitivus_flow.dashboard import service as dashboard
+from intuitivus_flow.kit.bar_chart import Bar, render_bars
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.kit.money import format_money
 from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer
-from intuitivus_flow.web.bar_chart import Bar, render_bars
 from intuitivus_flow.web.templating import render
 
 router = APIRouter(include_in_schema=False)
