@@ -8,13 +8,13 @@ sigmas) is repeated here and projected with its 80 % band.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from intuitivus_flow.predictive.detectors import FloatArray, TimeArray
 from intuitivus_flow.predictive.forecast import Z_80
+from intuitivus_flow.predictive.line import robust_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,21 +41,5 @@ def fit_trend(times: TimeArray, values: FloatArray) -> Trend | None:
     y = np.asarray(values, dtype=np.float64)
     if len(y) < 3:
         return None
-    t = (times - times[-1]) / np.timedelta64(1, "s")
-    keep = np.ones(len(y), dtype=bool)
-    for _ in range(2):
-        slope, intercept = np.polyfit(t[keep], y[keep], 1)
-        residuals = y - (intercept + slope * t)
-        mad = float(np.median(np.abs(residuals[keep] - np.median(residuals[keep]))))
-        if mad == 0:
-            break
-        trimmed = np.abs(residuals) <= 3.5 * 1.4826 * mad
-        if trimmed.sum() < 3:
-            break
-        keep = trimmed
-    slope, intercept = np.polyfit(t[keep], y[keep], 1)
-    residuals = y[keep] - (intercept + slope * t[keep])
-    noise = math.sqrt(float(residuals @ residuals) / max(int(keep.sum()) - 2, 1))
-    spread = float(((t[keep] - t[keep].mean()) ** 2).sum())
-    slope_se = noise / math.sqrt(spread) if spread > 0 else 0.0
-    return Trend(times[-1], float(intercept), float(slope), slope_se, noise)
+    line = robust_line((times - times[-1]) / np.timedelta64(1, "s"), y)
+    return Trend(times[-1], line.level, line.slope, line.slope_se, line.noise)

@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from intuitivus_flow.predictive.line import robust_line
+
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.datetime64]
 Direction = Literal["above", "below"]
@@ -49,14 +51,6 @@ class BreachForecast:
         )
 
 
-@dataclass(frozen=True)
-class _LinearFit:
-    intercept: float  # value at the last observation (t = 0)
-    slope: float  # per second
-    slope_se: float
-    noise: float  # residual standard deviation
-
-
 def forecast_breach(
     timestamps: TimeArray,
     values: FloatArray,
@@ -78,8 +72,8 @@ def forecast_breach(
         return None
     sign = 1.0 if direction == "above" else -1.0
     # Work on "distance still to go" so both directions are one case: we look for +crossings.
-    fit = _fit_line(times, sign * y)
-    gap = sign * threshold - fit.intercept
+    fit = robust_line((times - times[-1]) / np.timedelta64(1, "s"), sign * y)
+    gap = sign * threshold - fit.level
     if gap <= 0 or fit.slope <= 0:
         return None
     central = gap / fit.slope
@@ -101,32 +95,6 @@ def forecast_breach(
         last_value=float(y[-1]),
         slope_per_hour=sign * fit.slope * 3600,
     )
-
-
-def _fit_line(times: TimeArray, y: FloatArray) -> _LinearFit:
-    """Least squares on time (seconds, 0 at the last point), after trimming gross outliers.
-
-    One pass of trimming at 3.5 robust sigmas keeps a single spike from tilting the line.
-    """
-    t = (times - times[-1]) / np.timedelta64(1, "s")
-    keep = np.ones(len(y), dtype=bool)
-    for _ in range(2):
-        slope, intercept = np.polyfit(t[keep], y[keep], 1)
-        residuals = y - (intercept + slope * t)
-        mad = float(np.median(np.abs(residuals[keep] - np.median(residuals[keep]))))
-        if mad == 0:
-            break
-        keep = np.abs(residuals) <= 3.5 * 1.4826 * mad
-        if keep.sum() < 3:
-            keep[:] = True
-            break
-    slope, intercept = np.polyfit(t[keep], y[keep], 1)
-    residuals = y[keep] - (intercept + slope * t[keep])
-    dof = max(int(keep.sum()) - 2, 1)
-    noise = math.sqrt(float(residuals @ residuals) / dof)
-    spread = float(((t[keep] - t[keep].mean()) ** 2).sum())
-    slope_se = noise / math.sqrt(spread) if spread > 0 else 0.0
-    return _LinearFit(float(intercept), float(slope), slope_se, noise)
 
 
 def _first_crossing(gap: float, slope: float, offset: float) -> float:

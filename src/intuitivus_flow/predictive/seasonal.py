@@ -36,6 +36,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from intuitivus_flow.predictive.line import Line, robust_line
+
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.datetime64]
 Direction = Literal["above", "below"]
@@ -160,36 +162,6 @@ def fit_season(times: TimeArray, values: FloatArray) -> tuple[Season, float]:
         raise SeasonalModelError("the seasonal fit did not converge")
     season = Season(tuple(float(c) for c in daily_coef), tuple(float(c) for c in weekly_coef))
     return season, noise
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    level: float  # deseasonalised value at the origin (t = 0)
-    slope: float  # per second
-    slope_se: float
-    noise: float
-
-
-def robust_line(seconds: FloatArray, values: FloatArray) -> Line:
-    """Least squares after trimming points beyond 3.5 robust sigmas (twice); t=0 at the end."""
-    t = seconds - seconds[-1]
-    keep = np.ones(len(values), dtype=bool)
-    for _ in range(2):
-        slope, level = np.polyfit(t[keep], values[keep], 1)
-        residual = values - (level + slope * t)
-        mad = float(np.median(np.abs(residual[keep] - np.median(residual[keep]))))
-        if mad == 0:
-            break
-        trimmed = np.abs(residual) <= 3.5 * 1.4826 * mad
-        if trimmed.sum() < 3:
-            break
-        keep = trimmed
-    slope, level = np.polyfit(t[keep], values[keep], 1)
-    residual = values[keep] - (level + slope * t[keep])
-    noise = math.sqrt(float(residual @ residual) / max(int(keep.sum()) - 2, 1))
-    spread = float(((t[keep] - t[keep].mean()) ** 2).sum())
-    slope_se = noise / math.sqrt(spread) if spread > 0 else 0.0
-    return Line(float(level), float(slope), slope_se, noise)
 
 
 def _spread(line: Line, ahead: FloatArray) -> FloatArray:
