@@ -25,11 +25,12 @@ class TextCompressionMiddleware:
         self.gzip = GZipMiddleware(app, minimum_size=MINIMUM_BYTES, compresslevel=LEVEL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _wants_gzip(scope):
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        if path.startswith(UNCOMPRESSED_PREFIXES):
+        # The path first: it settles every API and probe request without reading headers.
+        if (
+            scope["type"] != "http"
+            or scope["path"].startswith(UNCOMPRESSED_PREFIXES)
+            or not _wants_gzip(scope)
+        ):
             await self.app(scope, receive, send)
             return
         await self.gzip(scope, receive, send)
