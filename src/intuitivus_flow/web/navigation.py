@@ -17,13 +17,17 @@ class NavItem:
     section: str
     # Shown only to owners and admins (the operations pages).
     admin_only: bool = False
+    # Within a section shared by several items (`analytics`), the sub-paths this item owns.
+    pages: tuple[str, ...] = ()
 
     def visible_to(self, viewer: object) -> bool:
         return not self.admin_only or bool(getattr(viewer, "is_admin", False))
 
     def is_current(self, path: str) -> bool:
-        first_segment = path.strip("/").split("/", 1)[0]
-        return first_segment == self.section
+        segments = path.strip("/").split("/")
+        if segments[0] != self.section:
+            return False
+        return not self.pages or (len(segments) > 1 and segments[1] in self.pages)
 
 
 NAV: tuple[NavItem, ...] = (
@@ -39,8 +43,13 @@ NAV: tuple[NavItem, ...] = (
     NavItem(
         label="Service health", href="/service-health", section="service-health", admin_only=True
     ),
-    NavItem(label="KPIs", href="/analytics/kpis", section="analytics"),
-    NavItem(label="Funnels", href="/analytics/funnels", section="analytics-funnels"),
+    NavItem(label="KPIs", href="/analytics/kpis", section="analytics", pages=("kpis", "contacts")),
+    NavItem(
+        label="Funnels",
+        href="/analytics/funnels",
+        section="analytics",
+        pages=("funnels", "paths", "retention", "bottlenecks"),
+    ),
     NavItem(label="Alerts", href="/alerts", section="alerts", admin_only=True),
     NavItem(label="Forecasts", href="/forecasts", section="forecasts", admin_only=True),
     NavItem(label="Performance", href="/performance", section="performance", admin_only=True),
