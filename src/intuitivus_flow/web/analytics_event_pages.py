@@ -28,6 +28,7 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.bar_chart import Bar, render_bars
 from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer
+from intuitivus_flow.web.forms import readable_message
 from intuitivus_flow.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -44,8 +45,10 @@ async def _run(context: Any, work: Callable[[AnalyticsStore], T]) -> T:
 def _problem(exc: ValidationError | StoreError) -> str:
     if isinstance(exc, StoreError):
         return exc.detail
-    first = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc']) or 'input'}: {first['msg']}"
+    first = exc.errors(include_input=False, include_url=False)[0]
+    message = readable_message(str(first["msg"]))
+    field = ".".join(str(part) for part in first["loc"])
+    return f"{field}: {message}" if field else message  # a whole-query rule names no field
 
 
 def _duration(seconds: float | None) -> str:

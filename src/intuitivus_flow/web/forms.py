@@ -79,11 +79,11 @@ def validate(schema: type[SchemaT], data: dict[str, object], values: dict[str, s
         errors: dict[str, str] = {}
         for error in exc.errors(include_input=False, include_url=False):
             name = str(error["loc"][0]) if error["loc"] else "form"
-            errors.setdefault(name, _readable(error["msg"]))
+            errors.setdefault(name, readable_message(error["msg"]))
         raise FormInvalid(FormState(values=echo(values), errors=errors, status_code=422)) from exc
 
 
-def _readable(message: str) -> str:
+def readable_message(message: str) -> str:
     # pydantic says "Value error, ..." for custom validators; the prefix means nothing to people.
     return message.removeprefix("Value error, ")
 

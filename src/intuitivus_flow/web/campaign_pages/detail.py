@@ -45,6 +45,7 @@ from intuitivus_flow.web.forms import (
     echo,
     form_action,
     parse_id,
+    readable_message,
     validate,
 )
 from intuitivus_flow.web.templating import redirect
@@ -330,7 +331,7 @@ def _first_problem(error: ValidationError) -> str:
     """One schema error as people read it, e.g. "Creative 2, media_url: Input should be …"."""
     problem = error.errors(include_input=False, include_url=False)[0]
     location = [str(part) for part in problem["loc"]]
-    message = str(problem["msg"]).removeprefix("Value error, ")
+    message = readable_message(str(problem["msg"]))
     if not location:  # the list itself, e.g. too many creatives
         return message
     where = f"Creative {int(location[0]) + 1}" if location[0].isdigit() else location[0]
