@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
 
 from intuitivus_flow.analytics import goals_service, kpis_service
 from intuitivus_flow.analytics.kpi_schemas import (
@@ -160,13 +161,11 @@ async def get_feature_adoption(
     session: DbSession,
     principal: CurrentPrincipal,
     feature: Annotated[str, Query(min_length=1, max_length=80, description="An event name")],
-    date_from: Annotated[datetime, Query(description="Window start (with an offset)")],
-    date_to: Annotated[datetime, Query(description="Window end, exclusive (with an offset)")],
+    date_from: Annotated[AwareDatetime, Query(description="Window start (with an offset)")],
+    date_to: Annotated[AwareDatetime, Query(description="Window end, exclusive (with an offset)")],
 ) -> FeatureAdoption:
     """Members who recorded the `feature` event in the window over members who recorded any
     event in it; null when nobody was active."""
-    if date_from.tzinfo is None or date_to.tzinfo is None:
-        raise InvalidInput("Dates need a UTC offset, e.g. 2026-03-01T00:00:00Z", field="date_from")
     adoption = await kpis_service.feature_adoption(
         session, principal, feature=feature, start=date_from, end=date_to
     )
