@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     login_max_failures_per_client: int = Field(default=20, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
     register_max_per_client: int = Field(default=10, ge=1)
+    password_reset_minutes: int = Field(
+        default=45, ge=5, le=24 * 60, description="How long a password-reset link works."
+    )
+    password_reset_max_per_account: int = Field(
+        default=3, ge=1, description="Reset e-mails one address may ask for per hour."
+    )
+    password_reset_max_per_client: int = Field(
+        default=20, ge=1, description="Reset requests one client address may make per hour."
+    )
     trust_forwarded_for: bool = Field(
         default=False, description="Take the client address from X-Forwarded-For (behind a proxy)."
     )
@@ -213,12 +222,15 @@ class Settings(BaseSettings):
     alert_email_to: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated addresses that receive alert emails."
     )
-    smtp_host: str | None = Field(default=None, description="SMTP server for alert emails.")
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail (alerts, password resets)."
+    )
     smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
     smtp_user: str | None = Field(default=None, description="SMTP login (optional).")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
     smtp_from: str = Field(
-        default="intuitivus-flow@localhost", description="Sender address of alert emails."
+        default="intuitivus-flow@localhost",
+        description="Sender address of the e-mails the product sends.",
     )
     smtp_starttls: bool = Field(
         default=True, description="Upgrade the SMTP connection with STARTTLS before sending."
