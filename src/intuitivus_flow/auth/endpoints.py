@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, BackgroundTasks, status
 
-from intuitivus_flow.auth import schemas
+from intuitivus_flow.auth import password_reset, schemas
 from intuitivus_flow.auth import service as auth
 from intuitivus_flow.auth.deps import AuthContext
 from intuitivus_flow.auth.service import IssuedTokens
@@ -11,6 +11,7 @@ from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.mail import mail_sender
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -125,6 +126,57 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
         policy=context.auth,
+    )
+
+
+@router.post(
+    "/password-reset",
+    openapi_extra=route_errors(TooManyRequests),
+    response_model=schemas.PasswordResetAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Ask for a password-reset link",
+)
+async def request_password_reset(
+    body: schemas.PasswordResetRequest,
+    session: DbSession,
+    context: AuthContext,
+    client: ClientAddress,
+    background: BackgroundTasks,
+) -> schemas.PasswordResetAccepted:
+    """E-mails a single-use link to the account with this address, if there is one. The
+    answer is the same either way (the e-mail goes after it); throttled per address and per
+    client address (429 + Retry-After)."""
+    outcome = await password_reset.request_reset(
+        session,
+        email=body.email,
+        client=client,
+        policy=context.auth,
+        public_url=context.settings.public_url,
+    )
+    background.add_task(password_reset.deliver, outcome, mail_sender(context.settings))
+    return schemas.PasswordResetAccepted(detail=RESET_REQUESTED)
+
+
+RESET_REQUESTED = (
+    "If an account uses this address, a link to choose a new password is on its way. "
+    "It works once and expires soon."
+)
+
+
+@router.post(
+    "/password-reset/confirm",
+    openapi_extra=route_errors(password_reset.ResetLinkInvalid),
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password with a reset link",
+)
+async def reset_password(
+    body: schemas.PasswordReset, session: DbSession, context: AuthContext
+) -> None:
+    """Sets the password through the link's `token`, once (an unknown, used, replaced or
+    expired link is a 400 and changes nothing). Every session of the account is signed out;
+    sign in with the new password."""
+    await password_reset.reset_password(
+        session, token=body.token, new_password=body.new_password, policy=context.auth
     )
 
 

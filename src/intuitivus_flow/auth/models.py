@@ -47,6 +47,22 @@ class RefreshToken(IdMixin, TimestampMixin, Base):
     used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class PasswordResetToken(IdMixin, TimestampMixin, Base):
+    """A password-reset link, stored as the digest of its secret. Found by that digest (like a
+    refresh token), never listed by workspace. `used_at` ends it when the password is set;
+    `revoked_at` when a newer link is sent or another link of the user is used."""
+
+    __tablename__ = "password_reset_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 @event.listens_for(Session, "after_flush")
 def revoke_sessions_of_deactivated_users(session: Session, _context: UOWTransaction) -> None:
     """Deactivation means "out now", whoever deactivates: every session of the user is revoked

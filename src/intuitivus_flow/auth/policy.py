@@ -23,6 +23,9 @@ class AuthPolicy:
     failed_logins_per_client: Throttle
     failed_password_changes_per_user: Throttle
     signups_per_client: Throttle
+    password_reset_lifetime: timedelta
+    password_resets_per_account: Throttle
+    password_resets_per_client: Throttle
     # Signs the web forms' CSRF tokens (web/csrf.py); derived, so it is never the JWT key.
     csrf_key: bytes
     # FLOW_SIGNUP_REQUIRES_LICENCE: sign-up consumes a licence bought on a payment platform.
@@ -58,6 +61,19 @@ class AuthPolicy:
             ),
             signups_per_client=Throttle(
                 store, "signup-client", limit=settings.register_max_per_client, window_seconds=3600
+            ),
+            password_reset_lifetime=timedelta(minutes=settings.password_reset_minutes),
+            password_resets_per_account=Throttle(
+                store,
+                "password-reset-account",
+                limit=settings.password_reset_max_per_account,
+                window_seconds=3600,
+            ),
+            password_resets_per_client=Throttle(
+                store,
+                "password-reset-client",
+                limit=settings.password_reset_max_per_client,
+                window_seconds=3600,
             ),
             csrf_key=_derive_key(secret, purpose="web-csrf"),
             signup_requires_licence=settings.signup_requires_licence,

@@ -45,6 +45,23 @@ class PasswordChange(BaseModel):
     new_password: str = PASSWORD_FIELD
 
 
+class PasswordResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320)
+
+
+class PasswordResetAccepted(BaseModel):
+    detail: str = Field(description="The same sentence whether or not the address has an account.")
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=256, description="The `token` of the link.")
+    new_password: str = PASSWORD_FIELD
+
+
 class AcceptInvitation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -9,12 +9,8 @@ on for a key somebody paid for.
 
 from __future__ import annotations
 
-import asyncio
-import smtplib
-import ssl
 import uuid
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,9 +25,9 @@ from intuitivus_flow.jobs.models import Job
 from intuitivus_flow.jobs.registry import TaskList
 from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.kit.crypto import SecretBox, SecretBoxError
+from intuitivus_flow.kit.mail import Mail, MailError, mail_sender
 from intuitivus_flow.kit.models import utcnow
 
-SEND_TIMEOUT_SECONDS = 20
 SWEEP_SUBSCRIPTIONS = "billing.sweep_subscriptions"
 SWEEP_INTERVAL = timedelta(hours=1)
 
@@ -61,38 +57,31 @@ async def deliver(
         return {"status": "revoked"}
     if not licence.buyer_email:
         raise PermanentJobError("the purchase named no buyer e-mail")
-    if not settings.smtp_host:
+    sender = mail_sender(settings)
+    if sender is None:
         raise PermanentJobError("FLOW_SMTP_HOST is not set; licence e-mails cannot be sent")
     try:
         key = box.decrypt(licence.delivery_ciphertext)
     except SecretBoxError as exc:
         raise PermanentJobError(str(exc)) from None
-    message = licence_email(licence, key, settings=settings)
-    await asyncio.to_thread(_send, message, settings)
+    try:
+        await sender.send(licence_email(licence, key, settings=settings))
+    except MailError as exc:
+        # Retried by the worker; the reason names the server's answer, never the key.
+        raise RuntimeError(f"the licence e-mail was not accepted: {exc}") from None
     licence.delivery_ciphertext, licence.delivered_at = None, utcnow()
     return {"status": "delivered"}
 
 
-def licence_email(licence: Licence, key: str, *, settings: Settings) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = "Your Intuitivus Flow licence key"
-    message["From"] = settings.smtp_from
-    message["To"] = licence.buyer_email or ""
-    message.set_content(
-        "Thank you for your purchase.\n\n"
-        f"Your licence key ({licence.plan} plan):\n\n    {key}\n\n"
-        f"Use it when you sign up at {settings.public_url}/signup, or redeem it under "
-        "Billing in an existing workspace. Keep it safe: we do not store it and cannot show "
-        "it again.\n"
+def licence_email(licence: Licence, key: str, *, settings: Settings) -> Mail:
+    return Mail(
+        to=licence.buyer_email or "",
+        subject="Your Intuitivus Flow licence key",
+        text=(
+            "Thank you for your purchase.\n\n"
+            f"Your licence key ({licence.plan} plan):\n\n    {key}\n\n"
+            f"Use it when you sign up at {settings.public_url}/signup, or redeem it under "
+            "Billing in an existing workspace. Keep it safe: we do not store it and cannot show "
+            "it again.\n"
+        ),
     )
-    return message
-
-
-def _send(message: EmailMessage, settings: Settings) -> None:
-    assert settings.smtp_host is not None
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SEND_TIMEOUT_SECONDS) as smtp:
-        if settings.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.smtp_user and settings.smtp_password is not None:
-            smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-        smtp.send_message(message)

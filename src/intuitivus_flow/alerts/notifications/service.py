@@ -11,15 +11,11 @@ generic webhooks receive it as is, Slack gets a text rendering of it, email a su
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import smtplib
-import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -36,6 +32,7 @@ from intuitivus_flow.alerts.models import (
     NotificationDelivery,
 )
 from intuitivus_flow.config import Settings
+from intuitivus_flow.kit.mail import Mail, MailError, mail_sender
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=2)
@@ -164,15 +161,6 @@ def slack_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"text": describe(payload)}
 
 
-def email_message(payload: Mapping[str, Any], *, sender: str, to: str) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = headline(payload)
-    message["From"] = sender
-    message["To"] = to
-    message.set_content(describe(payload))
-    return message
-
-
 # --- transports -------------------------------------------------------------------------------
 
 
@@ -209,30 +197,21 @@ class HttpTransport:
 
 
 class SmtpTransport:
-    """Email through the configured SMTP server (smtplib, in a thread)."""
+    """Email through the product's one mail sender (`kit/mail.py`)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     async def send(self, destination: Destination, payload: Mapping[str, Any]) -> SendResult:
-        message = email_message(payload, sender=self._settings.smtp_from, to=destination.address)
+        sender = mail_sender(self._settings)
+        if sender is None:
+            return SendResult(ok=False, error="FLOW_SMTP_HOST is not set")
+        mail = Mail(to=destination.address, subject=headline(payload), text=describe(payload))
         try:
-            await asyncio.to_thread(self._send_sync, message)
-        except (OSError, smtplib.SMTPException) as exc:
-            return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH])
+            await sender.send(mail)
+        except MailError as exc:
+            return SendResult(ok=False, error=str(exc)[:MAX_ERROR_LENGTH])
         return SendResult(ok=True)
-
-    def _send_sync(self, message: EmailMessage) -> None:
-        settings = self._settings
-        assert settings.smtp_host is not None  # destinations_from_settings checked it
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=SEND_TIMEOUT_SECONDS
-        ) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user and settings.smtp_password is not None:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-            smtp.send_message(message)
 
 
 @dataclass(frozen=True, slots=True)
