@@ -293,6 +293,9 @@ def _mount_domain_commands() -> None:
     from intuitivus_flow.dataport.cli import app as data_app
 
     app.add_typer(data_app, name="data")
+    from intuitivus_flow.auth.cli import app as users_app
+
+    app.add_typer(users_app, name="users")
     from intuitivus_flow.billing.cli import app as billing_app
 
     app.add_typer(billing_app, name="billing")

@@ -24,7 +24,7 @@ from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.auth.repository import AuthSessionRepository, PasswordResetTokenRepository
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
-from intuitivus_flow.kit.errors import FlowError
+from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.mail import Mail, MailError, MailSender
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.security import digest, hash_password, new_secret
@@ -186,3 +186,23 @@ async def _live_link(session: AsyncSession, token: str) -> tuple[PasswordResetTo
     if not user.active:
         raise ResetLinkInvalid("This account has been deactivated.")
     return stored, user
+
+
+async def set_password_from_shell(session: AsyncSession, *, email: str, new_password: str) -> User:
+    """The operator's way when e-mail cannot reach the person (`users reset-password`): the
+    same effects as a reset link, without one."""
+    user = await AccountRepository(session).by_email(email)
+    if user is None:
+        raise NotFound(f"No account uses {email.strip()[:320]}")
+    now = utcnow()
+    await PasswordResetTokenRepository(session).revoke_for_user(user.id, now=now)
+    user.password_hash, user.password_changed_at = await hash_password(new_password), now
+    await AuthSessionRepository(session).revoke_for_user(user.id, reason="password_reset", now=now)
+    await events.record(
+        session,
+        workspace_id=user.workspace_id,
+        user_id=user.id,
+        name=catalog.USER_PASSWORD_CHANGED,
+        properties={"via": "shell"},
+    )
+    return user
