@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intuitivus_flow.contacts.models import Contact
-from intuitivus_flow.kit.models import Base, IdMixin, TimestampMixin, str_enum, utcnow
+from intuitivus_flow.kit.models import Base, IdMixin, JSONType, TimestampMixin, str_enum, utcnow
 
 
 class Channel(StrEnum):
@@ -80,6 +80,15 @@ class ConversationSettings(IdMixin, Base):
     # workspace, it grants nothing beyond posting visitor messages.
     widget_key: Mapped[str] = mapped_column(String(64), unique=True)
     widget_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Browser origins whose pages may embed the widget (kit/origins.py, normalised); empty:
+    # none, so a new widget talks to no site until its owner names one.
+    widget_allowed_origins: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # When the agent cannot answer (every LLM provider failed, no active agent), a person
+    # takes over and the contact is told so; off, the conversation is only marked.
+    escalate_on_agent_failure: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A contact asking for a person ("Can I talk to a human?") or an agent that is not
+    # confident hands the conversation to a person (conversations/handover.py).
+    hand_over_on_request: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -143,6 +152,17 @@ class Conversation(IdMixin, TimestampMixin, Base):
     last_message_text: Mapped[str] = mapped_column(String(200), default="")
     escalated_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The member who looks after it (the inbox's "mine"); None: anyone. No foreign key: SQLite
+    # could only add one by copying the table, whose drop would cascade into every message
+    # (migration inbx_live_inbox); assignment checks the member, and an id whose member was
+    # deleted reads as unassigned (`service.assignee_names`).
+    assignee_user_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
+    # The contact's latest message: "unread" compares it with each member's last read.
+    last_inbound_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Why a person should look (the agent failed, the contact asked for a person...), shown
+    # in the inbox until a person replies or hands it back, or the agent answers again.
+    attention_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    attention_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Loaded with the conversation (one join), so the inbox shows who it is with at no cost.
     contact: Mapped[Contact] = relationship(lazy="joined", innerjoin=True)
@@ -180,3 +200,21 @@ class Message(IdMixin, TimestampMixin, Base):
     status: Mapped[MessageStatus] = mapped_column(str_enum(MessageStatus))
     error: Mapped[str | None] = mapped_column(Text, default=None)
     status_updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConversationRead(IdMixin, Base):
+    """When a member last read a conversation: a conversation is unread for them while the
+    contact wrote after it (`Conversation.last_inbound_at`)."""
+
+    __tablename__ = "conversation_reads"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "user_id", name="uq_conversation_reads_member"),
+        Index("ix_conversation_reads_user_id", "user_id"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
