@@ -21,6 +21,8 @@ from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.billing.endpoints import router as billing_router
 from intuitivus_flow.campaigns.endpoints import router as campaigns_router
 from intuitivus_flow.config import Settings, get_settings
+from intuitivus_flow.contacts import IMPORT_MAX_REQUEST_BYTES as CONTACT_IMPORT_MAX_BYTES
+from intuitivus_flow.contacts import IMPORT_PATHS as CONTACT_IMPORT_PATHS
 from intuitivus_flow.contacts.endpoints import router as contacts_router
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.conversations.endpoints import channels_router, webchat_router
@@ -134,7 +136,10 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_bytes,
-        path_limits=dict.fromkeys(IMPORT_PATHS, settings.import_max_bytes),
+        path_limits={
+            **dict.fromkeys(IMPORT_PATHS, settings.import_max_bytes),
+            **dict.fromkeys(CONTACT_IMPORT_PATHS, CONTACT_IMPORT_MAX_BYTES),
+        },
     )
     install_observability(app, context, telemetry, queues=QueueProbe(QUEUES, queue_stats))
     app.add_middleware(RequestContextMiddleware)  # outermost: every log line gets the request id

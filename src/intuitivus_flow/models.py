@@ -31,7 +31,7 @@ from intuitivus_flow.campaigns.models import (
     CampaignStep,
     CampaignStepDelivery,
 )
-from intuitivus_flow.contacts.models import Contact, ContactTag
+from intuitivus_flow.contacts.models import Contact, ContactConsentChange, ContactTag
 from intuitivus_flow.conversations.models import (
     Conversation,
     ConversationSettings,
@@ -63,6 +63,7 @@ __all__ = [
     "CampaignStepDelivery",
     "CollectedEvent",
     "Contact",
+    "ContactConsentChange",
     "ContactTag",
     "Conversation",
     "ConversationSettings",

@@ -56,7 +56,14 @@ def real_workers(app: Any) -> list[Worker]:
 async def add_contact(
     client: httpx.AsyncClient, owner: Account, phone: str | None, **fields: Any
 ) -> str:
-    body = {"name": phone or "no phone", "phone": phone, "tags": ["vip"], **fields}
+    # Campaign sends are marketing: only contacts who opted in get them (docs/contacts.md).
+    body = {
+        "name": phone or "no phone",
+        "phone": phone,
+        "tags": ["vip"],
+        "opt_in": "opted_in",
+        **fields,
+    }
     response = await client.post("/api/contacts", json=body, headers=owner.headers)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])

@@ -58,6 +58,8 @@ LICENCE_REVOKED = "licence.revoked"
 CONTACT_CREATED = "contact.created"
 CONTACT_UPDATED = "contact.updated"
 CONTACT_DELETED = "contact.deleted"
+CONTACT_CONSENT_CHANGED = "contact.consent_changed"
+CONTACTS_IMPORTED = "contacts.imported"
 CONVERSATION_STARTED = "conversation.started"
 CONVERSATION_MESSAGE_RECEIVED = "conversation.message_received"
 CONVERSATION_AGENT_REPLIED = "conversation.agent_replied"
@@ -126,6 +128,8 @@ SERVER_EVENTS = frozenset(
         CONTACT_CREATED,
         CONTACT_UPDATED,
         CONTACT_DELETED,
+        CONTACT_CONSENT_CHANGED,
+        CONTACTS_IMPORTED,
         CONVERSATION_STARTED,
         CONVERSATION_MESSAGE_RECEIVED,
         CONVERSATION_AGENT_REPLIED,

@@ -23,6 +23,7 @@ from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.campaigns.automation.repository import InboundMessageRepository
 from intuitivus_flow.config import ConfigurationError, Settings
 from intuitivus_flow.contacts import service as contacts
+from intuitivus_flow.contacts.models import ConsentChannel
 from intuitivus_flow.conversations import service as conversations
 from intuitivus_flow.jobs.worker import PermanentJobError
 from intuitivus_flow.kit.errors import InvalidInput, NotFound
@@ -92,6 +93,12 @@ class ContactUnreachable(SendSkipped):
     """This contact cannot get messages (no phone, opted out, deleted)."""
 
 
+class NoMarketingConsent(ContactUnreachable):
+    """A campaign send is marketing: WhatsApp needs the contact's explicit opt-in, and
+    `unknown` is not consent (docs/contacts.md). Checked at send time, so a contact who opts
+    out while enrolled gets nothing further."""
+
+
 class MessageQuotaReached(SendSkipped):
     """The workspace's plan allows no more messages this month; retrying cannot help before
     the next month or an upgrade."""
@@ -109,6 +116,7 @@ class ConversationsSender:
         return [contact.id for contact in found]
 
     async def send_template(self, session: AsyncSession, message: TemplateMessage) -> str:
+        await _require_consent(session, message)
         texts = [{"type": "text", "text": value} for value in message.parameters]
         components = [{"type": "body", "parameters": texts}] if texts else []
         with _channel_errors():
@@ -124,6 +132,7 @@ class ConversationsSender:
         return str(sent.id)
 
     async def send_text(self, session: AsyncSession, message: TextMessage) -> str:
+        await _require_consent(session, message)
         # The conversation answers as its assigned agent; the campaign's agent is the author.
         with _channel_errors():
             sent = await conversations.send_text(
@@ -144,6 +153,14 @@ class ConversationsSender:
         since: datetime,
     ) -> bool:
         return await InboundMessageRepository(session, workspace_id).exists_since(contact_id, since)
+
+
+async def _require_consent(session: AsyncSession, message: Outbound) -> None:
+    refusal = await contacts.marketing_consent_refusal(
+        session, message.workspace_id, message.contact_id, ConsentChannel.whatsapp
+    )
+    if refusal is not None:
+        raise NoMarketingConsent(refusal)
 
 
 @contextlib.contextmanager
