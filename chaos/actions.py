@@ -156,7 +156,13 @@ def start_campaign(contacts: int | str = 40) -> dict[str, Any]:
     tag = f"cohort-{account.run_id}"
     with httpx.Client(base_url=env.base_url, headers=account.headers, timeout=30) as http:
         for n in range(int(contacts)):
-            contact = {"name": f"cohort {n}", "phone": f"+55219{n:08d}", "tags": [tag]}
+            # Campaign sends need an explicit opt-in (docs/contacts.md).
+            contact = {
+                "name": f"cohort {n}",
+                "phone": f"+55219{n:08d}",
+                "tags": [tag],
+                "opt_in": "opted_in",
+            }
             _expect(http.post("/api/contacts", json=contact), 201, "contact")
         campaign = _expect(
             http.post(

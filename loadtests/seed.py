@@ -95,7 +95,12 @@ class Seeder:
             _expect(
                 self.client.post(
                     "/api/contacts",
-                    json={"name": f"Customer {n}", "phone": phone, "tags": ["load"]},
+                    json={
+                        "name": f"Customer {n}",
+                        "phone": phone,
+                        "tags": ["load"],
+                        "opt_in": "opted_in",  # campaign sends need it (docs/contacts.md)
+                    },
                     headers=auth,
                 ),
                 201,
