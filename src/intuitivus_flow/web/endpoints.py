@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.web.account_pages import router as account_router
@@ -30,6 +29,7 @@ from intuitivus_flow.web.data_pages import router as data_router
 from intuitivus_flow.web.forecast_pages import router as forecast_router
 from intuitivus_flow.web.operations_pages import router as operations_router
 from intuitivus_flow.web.performance_pages import router as performance_router
+from intuitivus_flow.web.static_files import CachedStaticFiles
 from intuitivus_flow.web.templating import STATIC_DIR, redirect, render
 from intuitivus_flow.web.workspace_pages import router as workspace_router
 
@@ -69,7 +69,7 @@ async def _favicon() -> FileResponse:
 
 
 def install_web(app: FastAPI) -> None:
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
     install_api_docs(app)
     app.include_router(account_router)

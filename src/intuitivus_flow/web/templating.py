@@ -19,6 +19,7 @@ from intuitivus_flow.kit.money import format_money
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.descriptions import description_for
 from intuitivus_flow.web.navigation import NAV
+from intuitivus_flow.web.static_files import static_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -60,6 +61,7 @@ def _environment() -> jinja2.Environment:
     environment.filters["time"] = format_time
     environment.filters["iso_time"] = iso_time
     environment.globals["money"] = format_money
+    environment.globals["static_url"] = static_url
     return environment
 
 
