@@ -20,6 +20,7 @@ from intuitivus_flow.web.auth import (
 from intuitivus_flow.web.billing_pages import router as billing_router
 from intuitivus_flow.web.campaign_pages import router as campaign_router
 from intuitivus_flow.web.channel_pages import router as channel_router
+from intuitivus_flow.web.contact_pages import router as contact_router
 from intuitivus_flow.web.conversation_pages import router as conversation_router
 from intuitivus_flow.web.cookies import read_cookie
 from intuitivus_flow.web.crew_pages import router as crew_router
@@ -77,6 +78,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(agent_router)
     app.include_router(crew_router)
     app.include_router(campaign_router)
+    app.include_router(contact_router)  # before /contacts/{id}/... of conversation_pages
     app.include_router(conversation_router)
     app.include_router(channel_router)
     app.include_router(dashboard_router)
