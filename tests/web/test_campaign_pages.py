@@ -32,7 +32,14 @@ GOOD_CSV = (
     "2026-10-01,1000,50,5,25.00,100.00\n"
     "2026-10-02,800,0,0,25.50,0\n"
 )
+TABS = ("settings", "automation", "performance", "deliveries", "history")
 BAD_CSV = "date,impressions,clicks,conversions,spend,revenue\n2026-10-01,lots,1,1,1.234,0\n"
+
+
+def page_links(html: str, url: str) -> list[str]:
+    """The tab bar's links (those under the campaign's own URL, in the campaign-sections nav)."""
+    nav = html.split('aria-label="Campaign sections"')[1].split("</nav>")[0]
+    return [part for part in nav.split('href="')[1:] if part.startswith(url)]
 
 
 async def create(browser: httpx.AsyncClient, **fields: str) -> httpx.Response:
@@ -65,7 +72,9 @@ async def test_campaign_lifecycle_in_the_browser(browser: httpx.AsyncClient) -> 
     page = text_of((await browser.get(created.headers["location"])).text)
     assert "created as a draft" in page
     assert "50.00 USD total" in page
-    assert "No reports yet." in page
+    tabs = [link.split('"')[0] for link in page_links((await browser.get(url)).text, url)]
+    assert tabs == [url, *(f"{url}/{tab}" for tab in TABS)]
+    assert "No reports yet." in text_of((await browser.get(f"{url}/performance")).text)
     for status in ("scheduled", "active"):
         moved = await submit(browser, url, f"{url}/status", {"status": status})
         assert moved.status_code == 303
@@ -77,14 +86,15 @@ async def test_campaign_lifecycle_in_the_browser(browser: httpx.AsyncClient) -> 
     assert "2 spend" in text
     stored = await upload(browser, url, GOOD_CSV)
     assert stored.status_code == 303
-    html = (await browser.get(url)).text
+    assert stored.headers["location"] == f"{url}/performance?done=report#performance-title"
+    html = (await browser.get(f"{url}/performance")).text
     assert "<svg" in html
     assert "Spend and revenue per day" in html
-    text = text_of(html)
+    text = text_of((await browser.get(url)).text)
     assert "Paused" in text
     assert "automatic" in text
-    assert "budget_reached" in text
     assert "ROAS 1.98" in text
+    assert "budget_reached" in text_of((await browser.get(f"{url}/history")).text)
     listing = text_of((await browser.get("/campaigns")).text)
     assert "Black Friday" in listing
     assert "50.50 USD" in listing
@@ -118,6 +128,30 @@ async def test_unknown_campaign_is_404(browser: httpx.AsyncClient) -> None:
     await sign_up(browser)
     response = await browser.get("/campaigns/not-a-uuid")
     assert response.status_code == 404
+    assert (await browser.get("/campaigns/not-a-uuid/settings")).status_code == 404
+    url = (await create(browser)).headers["location"].split("?")[0]
+    for tab in ("overview", "reports", "steps"):  # not tabs (reports and steps are posted to)
+        assert (await browser.get(f"{url}/{tab}")).status_code in (404, 405), tab
+
+
+async def test_each_tab_marks_itself_current(browser: httpx.AsyncClient) -> None:
+    await sign_up(browser)
+    url = (await create(browser)).headers["location"].split("?")[0]
+    headings = {
+        "": "Status",
+        "/settings": "Settings",
+        "/automation": "Automation",
+        "/performance": "Performance",
+        "/deliveries": "Conversions and deliveries",
+        "/history": "History",
+    }
+    for suffix, heading in headings.items():
+        html = (await browser.get(f"{url}{suffix}")).text
+        current = html.split('aria-current="page"')
+        # The main navigation's Campaigns and this tab, nothing else.
+        assert len(current) == 3, suffix
+        assert current[1].rsplit("<a href=", 1)[1].startswith(f'"{url}{suffix}"'), suffix
+        assert f">{heading}</h2>" in html, suffix
 
 
 # --- automation: the step editor, audience, conversions, the daily budget ------------------
@@ -221,7 +255,7 @@ async def test_step_editor_adds_edits_moves_and_deletes(
         {"kind": "branch", "on": "reply", "if_true": 4, "if_false": None},
         {"kind": "send_message", "text": "See you soon!"},
     ]
-    page = text_of((await shopper.get(url)).text)
+    page = text_of((await shopper.get(f"{url}/automation")).text)
     assert "Send template “spring_offer” (en)" in page
     assert "Wait 2 hours" in page
     assert "Branch: has the contact replied? yes → step 4, no → stop" in page
@@ -362,7 +396,8 @@ async def test_conversions_are_recorded_from_the_page(shopper: httpx.AsyncClient
     assert recorded.status_code == 303, recorded.text
     again = await submit(shopper, url, f"{url}/conversions", {"contact": "ana", "value": "5"})
     assert again.status_code == 303  # the first conversion stays
-    page = text_of((await shopper.get(url)).text)
+    assert recorded.headers["location"].startswith(f"{url}/deliveries?")
+    page = text_of((await shopper.get(f"{url}/deliveries")).text)
     assert "Recent conversions" in page
     assert "Ana +5511987654321 49.90 USD" in page
     assert "5.00 USD" not in page
@@ -394,11 +429,11 @@ async def test_deliveries_are_listed_and_keep_their_step(
                 detail={"message_id": "wamid.1"},
             )
         )
-    html = (await shopper.get(url)).text
-    page = text_of(html)
+    page = text_of((await shopper.get(f"{url}/deliveries")).text)
     assert "Recent step deliveries" in page
     assert "1. send template Ana sent" in page
-    assert "done for 1 contact " in page
+    html = (await shopper.get(f"{url}/automation")).text
+    assert "done for 1 contact " in text_of(html)
     assert f"/steps/{step.id}/delete" not in html  # it stays with its history
     refused = await submit(shopper, url, f"{url}/steps/{step.id}/delete", {})
     assert refused.status_code == 409
@@ -434,7 +469,7 @@ async def test_audience_and_agent(shopper: httpx.AsyncClient, app: Any) -> None:
         shopper, url, f"{url}/audience", {"audience_tags": "vip, spring ,", "agent_id": agent_id}
     )
     assert saved.status_code == 303, saved.text
-    html = (await shopper.get(url)).text
+    html = (await shopper.get(f"{url}/automation")).text
     assert 'value="vip, spring"' in html
     assert f'<option value="{agent_id}" selected>Closer</option>' in html
     refusals: list[tuple[dict[str, str | list[str]], str]] = [
@@ -464,12 +499,13 @@ async def test_daily_budget_pause_is_explained_and_can_be_kept(
     assert "Spent today (UTC day): 10.00 USD" in page
     tomorrow = today + timedelta(days=1)
     assert f"It resumes by itself after {tomorrow} 00:00 UTC" in page
-    assert f"daily_budget: spend 1000 on {today}" in page
+    history = text_of((await shopper.get(f"{url}/history")).text)
+    assert f"daily_budget: spend 1000 on {today}" in history
     kept = await submit(shopper, url, f"{url}/status", {"status": "paused"})
     assert kept.status_code == 303
-    page = text_of((await shopper.get(url)).text)
-    assert "resumes by itself" not in page
-    assert "paused → paused (kept paused by a person)" in page
+    assert "resumes by itself" not in text_of((await shopper.get(url)).text)
+    history = text_of((await shopper.get(f"{url}/history")).text)
+    assert "paused → paused (kept paused by a person)" in history
 
 
 # --- settings and deletion -----------------------------------------------------------------
@@ -504,7 +540,7 @@ def field_error(html: str, field_id: str) -> str:
 
 async def test_settings_are_saved(shopper: httpx.AsyncClient, app: Any) -> None:
     url = await campaign_url(shopper)
-    html = (await shopper.get(url)).text
+    html = (await shopper.get(f"{url}/settings")).text
     assert 'id="settings-total_budget" name="total_budget" type="text" value="50.00"' in html
     saved = await submit(
         shopper, url, f"{url}/settings", {**SETTINGS, "genders": ["female", "other"]}
@@ -520,7 +556,8 @@ async def test_settings_are_saved(shopper: httpx.AsyncClient, app: Any) -> None:
     assert 'value="male">' in html
     assert "Running\nYoga</textarea>" in html
     assert "&#34;landing_url&#34;: &#34;https://example.com/sale&#34;" in html
-    assert "1,234.56 USD total, 100.00 USD a day" in text_of(html)
+    overview = text_of((await shopper.get(url)).text)
+    assert "1,234.56 USD total, 100.00 USD a day" in overview
 
     campaign = await stored_campaign(app)
     assert (campaign.total_budget_minor, campaign.daily_budget_minor) == (123456, 10000)
@@ -631,7 +668,7 @@ async def test_invalid_settings_show_field_errors_and_write_nothing(
     assert await events_named(app, "campaign.updated") == []
 
     assert (await submit(shopper, url, f"{url}/status", {"status": "cancelled"})).status_code == 303
-    page = text_of((await shopper.get(url)).text)
+    page = text_of((await shopper.get(f"{url}/settings")).text)
     assert "its settings can no longer change" in page
     final = await submit(shopper, url, f"{url}/settings", SETTINGS)
     assert final.status_code == 409
@@ -642,7 +679,7 @@ async def test_campaign_is_deleted_from_its_page(shopper: httpx.AsyncClient, app
     url = await campaign_url(shopper)
     for status in ("scheduled", "active"):
         assert (await submit(shopper, url, f"{url}/status", {"status": status})).status_code == 303
-    page = (await shopper.get(url)).text
+    page = (await shopper.get(f"{url}/settings")).text
     assert f'action="{url}/delete"' not in page
     assert "Pause or cancel the campaign before deleting it" in text_of(page)
     refused = await submit(shopper, url, f"{url}/delete", {})
@@ -651,7 +688,7 @@ async def test_campaign_is_deleted_from_its_page(shopper: httpx.AsyncClient, app
     assert await stored_campaign(app)
 
     assert (await submit(shopper, url, f"{url}/status", {"status": "paused"})).status_code == 303
-    page = (await shopper.get(url)).text
+    page = (await shopper.get(f"{url}/settings")).text
     assert f'action="{url}/delete" data-confirm="Delete Black Friday' in page
 
     transport = httpx.ASGITransport(app=app)
@@ -659,6 +696,7 @@ async def test_campaign_is_deleted_from_its_page(shopper: httpx.AsyncClient, app
         await sign_up(stranger, email="other@example.com", workspace="Other Shop")
         token = csrf_from((await stranger.get("/campaigns")).text)
         assert (await stranger.get(url)).status_code == 404
+        assert (await stranger.get(f"{url}/settings")).status_code == 404
         for action, fields in ((f"{url}/delete", {}), (f"{url}/settings", SETTINGS)):
             response = await stranger.post(action, data={"csrf_token": token, **fields})
             assert response.status_code == 404, action

@@ -29,6 +29,7 @@ from intuitivus_flow.web.campaign_pages.forms import (
     StatusForm,
 )
 from intuitivus_flow.web.campaign_pages.page import (
+    TAB_BY_NAME,
     csrf_checked,
     day_text,
     field_error,
@@ -67,6 +68,15 @@ async def campaign_page(
     return await render_campaign(request, session, viewer, campaign_id, notice(request))
 
 
+@router.get("/campaigns/{campaign_id}/{tab}")
+async def campaign_tab(
+    request: Request, campaign_id: str, tab: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    if tab not in TAB_BY_NAME or tab == "overview":  # the overview is the campaign's own URL
+        raise NotFound("Page not found")
+    return await render_campaign(request, session, viewer, campaign_id, notice(request), tab=tab)
+
+
 @router.post("/campaigns/{campaign_id}/status", dependencies=csrf_checked)
 async def change_status(
     request: Request,
@@ -82,7 +92,15 @@ async def change_status(
         )
 
     return await submit(
-        request, session, viewer, campaign_id, form.values(), change, form=None, done="status"
+        request,
+        session,
+        viewer,
+        campaign_id,
+        form.values(),
+        change,
+        form=None,
+        done="status",
+        tab="overview",
     )
 
 
@@ -113,6 +131,7 @@ async def save_settings(
         save,
         form="settings",
         done="settings#settings-title",
+        tab="settings",
         long_fields=LONG_SETTINGS,
     )
 
@@ -129,7 +148,7 @@ async def delete_campaign(
     except FormInvalid as invalid:
         # The campaign is still there (or never was: then the page itself is the 404).
         state = PageState.alerting(invalid.state)
-        return await render_campaign(request, session, viewer, campaign_id, state)
+        return await render_campaign(request, session, viewer, campaign_id, state, tab="settings")
     return redirect("/campaigns?done=deleted")
 
 
@@ -140,7 +159,9 @@ async def run_automation(
     async def run() -> None:
         await automation.run(session, viewer.principal, parse_id(campaign_id, "Campaign"))
 
-    return await submit(request, session, viewer, campaign_id, {}, run, form=None, done="run")
+    return await submit(
+        request, session, viewer, campaign_id, {}, run, form=None, done="run", tab="automation"
+    )
 
 
 @router.post("/campaigns/{campaign_id}/audience", dependencies=csrf_checked)
@@ -173,6 +194,7 @@ async def save_audience(
         save,
         form="audience",
         done="audience#automation-title",
+        tab="automation",
     )
 
 
@@ -211,6 +233,7 @@ async def record_conversion(
         record,
         form="conversion",
         done="conversion#activity-title",
+        tab="deliveries",
     )
 
 

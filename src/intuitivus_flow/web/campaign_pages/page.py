@@ -1,11 +1,13 @@
-"""One campaign's page, shared by its parts: rendering it (performance chart, status, settings,
-report upload, automation with the step editor, activity) and running its forms with
-post/redirect/get, re-rendering the page with the errors when one fails."""
+"""One campaign's page, shared by its parts: rendering one of its tabs (overview, settings,
+audience and steps, performance, deliveries, history; each at its own URL, so a tab can be
+linked, bookmarked and reloaded without JavaScript) and running its forms with
+post/redirect/get, re-rendering the form's tab with the errors when one fails."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -20,7 +22,7 @@ from intuitivus_flow.campaigns.automation import service as automation
 from intuitivus_flow.campaigns.models import CampaignStatus
 from intuitivus_flow.campaigns.schemas import CampaignSummary, Performance
 from intuitivus_flow.campaigns.service import ALLOWED_TRANSITIONS
-from intuitivus_flow.kit.errors import InvalidInput
+from intuitivus_flow.kit.errors import InvalidInput, NotFound
 from intuitivus_flow.kit.money import decimals
 from intuitivus_flow.metrics_history import charts
 from intuitivus_flow.web import csrf
@@ -67,6 +69,36 @@ FORM_FIELD = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Tab:
+    name: str
+    label: str
+    suffix: str  # after /campaigns/{id}: the overview is the campaign's own URL
+
+    def url(self, campaign_id: object) -> str:
+        return f"/campaigns/{campaign_id}{self.suffix}"
+
+
+TABS = (
+    Tab("overview", "Overview", ""),
+    Tab("settings", "Settings", "/settings"),
+    Tab("automation", "Audience and steps", "/automation"),
+    Tab("performance", "Performance", "/performance"),
+    Tab("deliveries", "Deliveries", "/deliveries"),
+    Tab("history", "History", "/history"),
+)
+TAB_BY_NAME = {tab.name: tab for tab in TABS}
+# Each tab's meta description, so a shared link says what that tab holds.
+TAB_DESCRIPTIONS = {
+    "overview": "A campaign at a glance: status, budget, results and what runs next.",
+    "settings": "A campaign's name, budgets, schedule, targeting and creatives.",
+    "automation": "A campaign's audience, agent and automated steps.",
+    "performance": "A campaign's impressions, clicks, spend and revenue, and its reports.",
+    "deliveries": "A campaign's conversions and the steps delivered to its contacts.",
+    "history": "A campaign's status changes and automation runs.",
+}
+
+
 def ratio_text(value: float | None, *, percent: bool = False) -> str:
     if value is None:
         return "—"
@@ -87,18 +119,24 @@ async def submit(
     *,
     form: str | None,
     done: str,
+    tab: str,
     long_fields: tuple[str, ...] = (),
 ) -> Response:
-    """Run a campaign-page form's action, then back to the page (post/redirect/get) with the
-    `done` notice; on failure, the page again with the errors at `form` (None: a button, whose
+    """Run a campaign-page form's action, then back to its `tab` (post/redirect/get) with the
+    `done` notice; on failure, that tab again with the errors at `form` (None: a button, whose
     failure goes in the banner) and the `long_fields` refilled beyond the usual echo limit."""
     try:
         await form_action(session, viewer, values, action)
     except FormInvalid as invalid:
         invalid.state.values.update({name: values[name][:MAX_LONG_ECHO] for name in long_fields})
         state = PageState.failed(form, invalid.state) if form else PageState.alerting(invalid.state)
-        return await render_campaign(request, session, viewer, campaign_id, state)
-    return redirect(f"/campaigns/{campaign_id}?done={done}")
+        return await render_campaign(request, session, viewer, campaign_id, state, tab=tab)
+    return redirect(done_url(campaign_id, tab, done))
+
+
+def done_url(campaign_id: str, tab: str, done: str) -> str:
+    """Where a form that worked leads: its tab with the notice (`done` may end in #anchor)."""
+    return f"{TAB_BY_NAME[tab].url(campaign_id)}?done={done}"
 
 
 def validate_form(schema: type[Any], data: dict[str, object], values: dict[str, str]) -> Any:
@@ -132,23 +170,68 @@ async def render_campaign(
     campaign_id: str,
     state: PageState,
     *,
+    tab: str = "overview",
     report_problems: list[dict[str, Any]] | None = None,
 ) -> Response:
+    """One tab of the campaign's page; each tab reads only what it shows."""
     principal = viewer.principal
     summary = await campaigns.get_summary(session, principal, parse_id(campaign_id, "Campaign"))
-    performance = await campaigns.performance(session, principal, summary.id)
-    steps = await automation.list_steps(session, principal, summary.id)
-    timeline = await campaigns.timeline(session, principal, summary.id, limit=20, offset=0)
-    team = await agents.list_agents(session, principal, status=None, limit=AGENT_CHOICES, offset=0)
-    views = step_views(state, steps)
-    context = {
+    context: dict[str, Any] = {
         "viewer": viewer,
         "view": state,
-        "report_problems": report_problems or [],
         "campaign": summary,
+        "tabs": TABS,
+        "tab": TAB_BY_NAME[tab],
+        "meta_description": TAB_DESCRIPTIONS[tab],
+        "ratio_text": ratio_text,
+    }
+    readers = {
+        "overview": _overview,
+        "settings": _settings,
+        "automation": _automation,
+        "performance": _performance,
+        "deliveries": _deliveries,
+        "history": _history,
+    }
+    context.update(await readers[tab](session, viewer, summary, state))
+    context["report_problems"] = report_problems or []
+    return render(request, "campaign.html", context, status_code=state.status_code)
+
+
+async def _overview(
+    session: AsyncSession, viewer: Viewer, summary: CampaignSummary, state: PageState
+) -> dict[str, Any]:
+    principal = viewer.principal
+    performance = await campaigns.performance(session, principal, summary.id)
+    steps = await automation.list_steps(session, principal, summary.id)
+    agent = await _agent_name(session, viewer, summary)
+    return {
         "performance": performance,
         "spent_today": _spent_on(performance, datetime.now(UTC).date()),
-        "chart": _chart(performance),
+        "step_count": len(steps),
+        "delivered": sum(step.deliveries for step in steps),
+        "agent_name": agent,
+        "actions": sorted(ALLOWED_TRANSITIONS[summary.status], key=list(CampaignStatus).index),
+    }
+
+
+async def _settings(
+    session: AsyncSession, viewer: Viewer, summary: CampaignSummary, state: PageState
+) -> dict[str, Any]:
+    return {
+        "settings_form": state.forms.get("settings") or _settings_values(summary),
+        "genders": GENDERS,
+    }
+
+
+async def _automation(
+    session: AsyncSession, viewer: Viewer, summary: CampaignSummary, state: PageState
+) -> dict[str, Any]:
+    principal = viewer.principal
+    steps = await automation.list_steps(session, principal, summary.id)
+    team = await agents.list_agents(session, principal, status=None, limit=AGENT_CHOICES, offset=0)
+    views = step_views(state, steps)
+    return {
         "steps": views,
         "step_targets": [
             (str(item.step.id), f"Step {item.step.position}: {item.label}") for item in views
@@ -157,14 +240,39 @@ async def render_campaign(
         "wait_units": [(unit, unit) for unit in WAIT_UNITS],
         "agents": team.items,
         "audience_form": state.forms.get("audience") or _audience_values(summary),
-        "settings_form": state.forms.get("settings") or _settings_values(summary),
-        "genders": GENDERS,
-        "activity": await automation.activity(session, principal, summary.id),
-        "timeline": timeline.items,
-        "actions": sorted(ALLOWED_TRANSITIONS[summary.status], key=list(CampaignStatus).index),
-        "ratio_text": ratio_text,
     }
-    return render(request, "campaign.html", context, status_code=state.status_code)
+
+
+async def _performance(
+    session: AsyncSession, viewer: Viewer, summary: CampaignSummary, state: PageState
+) -> dict[str, Any]:
+    performance = await campaigns.performance(session, viewer.principal, summary.id)
+    return {"performance": performance, "chart": _chart(performance)}
+
+
+async def _deliveries(
+    session: AsyncSession, viewer: Viewer, summary: CampaignSummary, state: PageState
+) -> dict[str, Any]:
+    return {"activity": await automation.activity(session, viewer.principal, summary.id)}
+
+
+async def _history(
+    session: AsyncSession, viewer: Viewer, summary: CampaignSummary, state: PageState
+) -> dict[str, Any]:
+    timeline = await campaigns.timeline(session, viewer.principal, summary.id, limit=50, offset=0)
+    return {"timeline": timeline.items}
+
+
+async def _agent_name(
+    session: AsyncSession, viewer: Viewer, summary: CampaignSummary
+) -> str | None:
+    if summary.agent_id is None:
+        return None
+    try:
+        agent = await agents.get(session, viewer.principal, summary.agent_id)
+    except NotFound:  # deleted since: the campaign keeps a dangling id until it is saved again
+        return None
+    return agent.name
 
 
 def day_text(moment: datetime) -> str:

@@ -12,7 +12,7 @@ from intuitivus_flow.campaigns.reports import FileReports, ReportRejected
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.web.auth import CurrentViewer
-from intuitivus_flow.web.campaign_pages.page import csrf_checked, render_campaign
+from intuitivus_flow.web.campaign_pages.page import csrf_checked, done_url, render_campaign
 from intuitivus_flow.web.forms import PageState, discard_failed_work, parse_id
 from intuitivus_flow.web.templating import redirect
 
@@ -34,13 +34,21 @@ async def upload_report(
         await discard_failed_work(session, error, viewer.user, viewer.workspace)
         if not isinstance(error, ReportRejected):
             state = PageState(alert=error.detail, status_code=error.status_code)
-            return await render_campaign(request, session, viewer, campaign_id, state)
+            return await render_campaign(
+                request, session, viewer, campaign_id, state, tab="performance"
+            )
         state = PageState(
             alert=error.detail if error.problems else "Choose a CSV or JSON file.",
             status_code=422,
         )
         problems = [problem.as_dict() for problem in error.problems]
         return await render_campaign(
-            request, session, viewer, campaign_id, state, report_problems=problems
+            request,
+            session,
+            viewer,
+            campaign_id,
+            state,
+            tab="performance",
+            report_problems=problems,
         )
-    return redirect(f"/campaigns/{campaign_id}?done=report")
+    return redirect(done_url(campaign_id, "performance", "report#performance-title"))

@@ -75,6 +75,7 @@ async def add_step(
         add,
         form=f"add-{kind.value}",
         done="step-added#automation-title",
+        tab="automation",
     )
 
 
@@ -110,6 +111,7 @@ async def edit_step(
         edit,
         form=f"step-{step_id}",
         done="step-edited#automation-title",
+        tab="automation",
     )
 
 
@@ -146,6 +148,7 @@ async def move_step(
         move,
         form=None,
         done="step-moved#automation-title",
+        tab="automation",
     )
 
 
@@ -176,6 +179,7 @@ async def delete_step(
         delete,
         form=None,
         done="step-deleted#automation-title",
+        tab="automation",
     )
 
 
