@@ -69,6 +69,8 @@ CONVERSATION_ESCALATED = "conversation.escalated"
 CONVERSATION_HANDED_BACK = "conversation.handed_back"
 CONVERSATION_CLOSED = "conversation.closed"
 CONVERSATION_AGENT_ASSIGNED = "conversation.agent_assigned"
+CONVERSATION_MEMBER_ASSIGNED = "conversation.member_assigned"
+CONVERSATION_NEEDS_ATTENTION = "conversation.needs_attention"
 CONVERSATION_SETTINGS_UPDATED = "conversation_settings.updated"
 WHATSAPP_NUMBER_ADDED = "whatsapp_number.added"
 WHATSAPP_NUMBER_REMOVED = "whatsapp_number.removed"
@@ -139,6 +141,8 @@ SERVER_EVENTS = frozenset(
         CONVERSATION_HANDED_BACK,
         CONVERSATION_CLOSED,
         CONVERSATION_AGENT_ASSIGNED,
+        CONVERSATION_MEMBER_ASSIGNED,
+        CONVERSATION_NEEDS_ATTENTION,
         CONVERSATION_SETTINGS_UPDATED,
         WHATSAPP_NUMBER_ADDED,
         WHATSAPP_NUMBER_REMOVED,
