@@ -24,7 +24,7 @@ from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.kit.security import TokenType
 from intuitivus_flow.observability.logging import bind_request_identity
 from intuitivus_flow.users.models import User
-from intuitivus_flow.web import cookies
+from intuitivus_flow.web import cookies, shell
 from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.workspaces import service as workspaces
 from intuitivus_flow.workspaces.models import Workspace
@@ -131,9 +131,12 @@ def _return_path(request: Request) -> str | None:
 async def require_viewer(request: Request, session: DbSession, context: Context) -> Viewer:
     try:
         principal = await principal_from_cookie(request, session, context)
-        return await _load_viewer(session, principal)
+        viewer = await _load_viewer(session, principal)
     except Unauthorized as exc:
         raise SignInRequired(_return_path(request)) from exc
+    # The layout's sidebar counts, read by `render` (which cannot await).
+    await shell.load(request, session, principal, context.settings)
+    return viewer
 
 
 async def optional_viewer(request: Request, session: DbSession, context: Context) -> Viewer | None:

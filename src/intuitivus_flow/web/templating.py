@@ -1,7 +1,8 @@
 """Jinja2 environment and the one function that turns a template into an HTML response.
 
 Every page goes through `render`, so every page gets the same security headers, the CSRF
-cookie when the browser has none yet, and the layout's shared context (navigation, viewer).
+cookie when the browser has none yet, and the layout's shared context (the viewer's sidebar
+with its counts, see `web/shell.py`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from intuitivus_flow.kit.money import format_money
-from intuitivus_flow.web import csrf
+from intuitivus_flow.web import csrf, navigation, shell
 from intuitivus_flow.web.descriptions import description_for
-from intuitivus_flow.web.navigation import NAV
 from intuitivus_flow.web.static_files import static_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -78,13 +78,18 @@ def render(
 ) -> HTMLResponse:
     token = csrf.token_for(request)
     shared: dict[str, Any] = {
-        "nav": NAV,
+        "menu": [],
         "path": request.url.path,
         "csrf_token": token,
         "viewer": None,
         "meta_description": description_for(template),  # a view may pass its own
     }
     shared.update(context or {})
+    if shared["viewer"] is not None:
+        state = shell.of(request)
+        shared["menu"] = navigation.menu(
+            shared["viewer"], request.url.path, operator=state.operator, badges=state.badges
+        )
     response = templates.TemplateResponse(
         request,
         template,

@@ -1,7 +1,31 @@
 // Small progressive enhancements; every page works without this file.
 "use strict";
 
+// The shell's menu on small screens: the markup works with a checkbox; here it becomes a real
+// button that says whether the menu is open (aria-expanded) and closes with Escape.
+function enhanceMenu() {
+  const button = document.querySelector("button[data-menu-button]");
+  const toggle = document.getElementById("shell-toggle");
+  if (!button || !toggle) return;
+  const fallback = document.querySelectorAll("[data-menu-fallback]");
+  const show = (open) => {
+    toggle.checked = open;
+    button.setAttribute("aria-expanded", String(open));
+  };
+  for (const element of fallback) element.hidden = true;
+  button.hidden = false;
+  show(toggle.checked);
+  button.addEventListener("click", () => show(!toggle.checked));
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !toggle.checked) return;
+    show(false);
+    button.focus();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  enhanceMenu();
+
   // "Copy" buttons next to one-time secrets (hidden until we know the clipboard is usable).
   for (const button of document.querySelectorAll("button[data-copy]")) {
     const field = document.getElementById(button.dataset.copy);
