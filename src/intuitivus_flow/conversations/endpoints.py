@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
 from intuitivus_flow.billing.exceptions import PlanLimitReached
@@ -26,13 +26,22 @@ from intuitivus_flow.kit.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from intuitivus_flow.kit.http import cors
 from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.kit.pagination import Page
+from intuitivus_flow.kit.resources import Resources
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 channels_router = APIRouter(prefix="/api/channels/whatsapp", tags=["channels"])
-webchat_router = APIRouter(prefix="/api/webchat", tags=["web chat"])
+# Browsers on the widget's allowed origins may read these responses (kit/http/cors.py).
+webchat_router = APIRouter(
+    prefix="/api/webchat", tags=["web chat"], route_class=cors.PerRequestCorsRoute
+)
+ALLOW = "GET, POST, OPTIONS"
+# Chromium caps a cached preflight at 2 hours. An origin removed meanwhile is still refused:
+# the actual request is judged again and gets no permission.
+PREFLIGHT_MAX_AGE_SECONDS = 7200
 
 
 # --- inbox -----------------------------------------------------------------------------------
@@ -284,44 +293,122 @@ async def remove_number(
 
 # --- web chat --------------------------------------------------------------------------------
 
+WidgetKey = Annotated[str, Path(max_length=64)]
+OriginHeader = Annotated[
+    str | None,
+    Header(
+        alias="Origin",
+        max_length=300,
+        description="Sent by browsers: it must be one of the widget's allowed origins (else 403).",
+    ),
+]
+
+
+async def _admitted_widget(
+    request: Request, session: DbSession, widget_key: WidgetKey, origin: OriginHeader = None
+) -> ConversationSettings:
+    # A dependency, so the origin is judged before the body: a foreign page learns nothing.
+    widget = await webchat.admit(session, widget_key=widget_key, origin=origin)
+    if origin is not None:
+        cors.allow_origin(request, origin)
+    return widget
+
+
+AdmittedWidget = Annotated[ConversationSettings, Depends(_admitted_widget)]
+
+
+def _limits(context: Resources) -> webchat.WebchatLimits:
+    return webchat.WebchatLimits.build(
+        context.counters, per_minute=context.settings.webchat_messages_per_minute
+    )
+
 
 @webchat_router.post(
     "/{widget_key}/messages",
-    openapi_extra=route_errors(TooManyRequests),
+    openapi_extra=route_errors(Forbidden, TooManyRequests),
     response_model=schemas.WebchatMessage,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Visitor message",
 )
 async def webchat_post(
-    widget_key: Annotated[str, Path(max_length=64)],
+    widget_key: WidgetKey,
+    widget: AdmittedWidget,
     body: schemas.WebchatPost,
     session: DbSession,
     context: Context,
     address: ClientAddress,
 ) -> Message:
-    """Public (widget key + visitor id); rate-limited per visitor and per address (429)."""
-    limits = webchat.WebchatLimits.build(
-        context.counters, per_minute=context.settings.webchat_messages_per_minute
-    )
+    """Public (widget key + visitor id); a browser's `Origin` must be one of the widget's
+    allowed origins (403); rate-limited per visitor and per address (429)."""
     return await webchat.post_message(
         session,
-        widget_key=widget_key,
+        widget=widget,
         visitor=body.visitor,
         text=body.text,
         name=body.name,
         address=address,
-        limits=limits,
+        limits=_limits(context),
     )
 
 
 @webchat_router.get(
-    "/{widget_key}/messages", response_model=schemas.WebchatThread, summary="Poll replies"
+    "/{widget_key}/messages",
+    openapi_extra=route_errors(Forbidden, TooManyRequests),
+    response_model=schemas.WebchatThread,
+    summary="Poll replies",
 )
 async def webchat_poll(
-    widget_key: Annotated[str, Path(max_length=64)],
+    widget_key: WidgetKey,
+    widget: AdmittedWidget,
     session: DbSession,
+    context: Context,
+    address: ClientAddress,
+    response: Response,
     visitor: Annotated[str, Query(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")],
     after: uuid.UUID | None = None,
 ) -> webchat.Thread:
-    """The visitor's conversation: messages after the `after` message id (all without it)."""
-    return await webchat.poll(session, widget_key=widget_key, visitor=visitor, after=after)
+    """The visitor's conversation: messages after the `after` message id (all without it).
+    The same origin rule as posting; polls are rate-limited too (429)."""
+    response.headers["Cache-Control"] = "no-store"
+    return await webchat.poll(
+        session,
+        widget=widget,
+        visitor=visitor,
+        after=after,
+        address=address,
+        limits=_limits(context),
+    )
+
+
+@webchat_router.options(
+    "/{widget_key}/messages", status_code=status.HTTP_204_NO_CONTENT, include_in_schema=False
+)
+async def webchat_preflight(
+    request: Request,
+    widget_key: WidgetKey,
+    session: DbSession,
+    origin: OriginHeader = None,
+    method: Annotated[str | None, Header(alias="Access-Control-Request-Method", max_length=32)] = (
+        None
+    ),
+    headers: Annotated[
+        str | None, Header(alias="Access-Control-Request-Headers", max_length=500)
+    ] = None,
+) -> Response:
+    """A browser's CORS preflight: 204 with the permission for an allowed origin, else a 403
+    (404 for an unknown widget) without any. A plain OPTIONS only lists the methods."""
+    if origin is None or method is None:
+        await webchat.admit(session, widget_key=widget_key, origin=None)
+        return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Allow": ALLOW})
+    await webchat.admit_preflight(
+        session, widget_key=widget_key, origin=origin, method=method, headers=headers
+    )
+    cors.allow_origin(request, origin)
+    return Response(
+        status_code=status.HTTP_204_NO_CONTENT,
+        headers={
+            "Access-Control-Allow-Methods": ", ".join(webchat.ALLOWED_METHODS),
+            "Access-Control-Allow-Headers": ", ".join(webchat.ALLOWED_HEADERS),
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
+        },
+    )

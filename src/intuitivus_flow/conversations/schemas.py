@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,10 +16,12 @@ from intuitivus_flow.conversations.models import (
     MessageStatus,
     NumberStatus,
 )
+from intuitivus_flow.kit import origins
 from intuitivus_flow.kit.pagination import PaginatedResponse
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message body
 MAX_WEBCHAT_TEXT = 2000
+MAX_WIDGET_ORIGINS = 50
 
 
 class ContactBrief(BaseModel):
@@ -94,6 +96,9 @@ class SettingsRead(BaseModel):
     default_agent_id: uuid.UUID | None
     widget_key: str
     widget_enabled: bool
+    widget_allowed_origins: list[str] = Field(
+        description="Browser origins whose pages may use the web-chat widget (CORS)."
+    )
 
 
 class SettingsUpdate(BaseModel):
@@ -101,6 +106,20 @@ class SettingsUpdate(BaseModel):
 
     default_agent_id: uuid.UUID | None = None
     widget_enabled: bool | None = None
+    widget_allowed_origins: (
+        list[Annotated[str, Field(max_length=origins.MAX_ORIGIN_LENGTH)]] | None
+    ) = Field(
+        default=None,
+        max_length=MAX_WIDGET_ORIGINS,
+        description="Replaces the list. Each is scheme://host[:port] (no path); "
+        "`https://*.example.com` stands for every subdomain of example.com, not for "
+        "example.com itself. Normalised as browsers send `Origin`; duplicates dropped.",
+    )
+
+    @field_validator("widget_allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else origins.normalise_origins(value)
 
 
 class WhatsAppNumberCreate(BaseModel):

@@ -201,6 +201,8 @@ async def update_settings(
         settings.default_agent_id = fields["default_agent_id"]
     if fields.get("widget_enabled") is not None:
         settings.widget_enabled = fields["widget_enabled"]
+    if changes.widget_allowed_origins is not None:  # normalised by the schema
+        settings.widget_allowed_origins = changes.widget_allowed_origins
     await events.record(
         session,
         workspace_id=principal.workspace_id,
