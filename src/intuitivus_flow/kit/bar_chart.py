@@ -1,8 +1,14 @@
 """Horizontal bar charts as inline SVG, the house style of every page and report.
 
 No script and no inline styles (the pages' Content-Security-Policy forbids them): CSS classes
-from flow.css (`bars`, `bars__bar--0..3`). Every bar carries its value as text and the chart a
-<title>/<desc>, so the figures read without seeing the picture.
+from flow.css (`bars`, `bars__bar--0..3`) and presentation attributes (the track's grey, which
+the standalone performance report gets without a stylesheet rule). Every bar carries its value
+as text and the chart a <title>/<desc>, so the figures read without seeing the picture.
+
+The SVG has no viewBox: it takes its container's width while its text keeps the stylesheet's
+size (a scaled viewBox drew 6 px labels in a narrow panel). Each row is a line of text (label,
+then value) over a bar whose length is a percentage of the width, so nothing is clipped on a
+phone and long values never run into the next bar.
 """
 
 from __future__ import annotations
@@ -24,40 +30,43 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class BarLayout:
-    width: int = 560
-    row_height: int = 28
-    label_width: int = 150
-    value_width: int = 110
-    label_chars: int = 24  # longer labels end in "…" (the <desc> keeps them whole)
+    row_height: int = 46  # one line of text, the bar, the gap to the next row
+    bar_height: int = 14
+    label_chars: int = 40  # longer labels end in "…" (the <desc> keeps them whole)
     empty: str = "Nothing to show yet."
+
+
+TEXT_LINE = 18  # room for 12-14 px text above each bar
 
 
 def render_bars(title: str, bars: Sequence[Bar], layout: BarLayout = BarLayout()) -> Markup:
     if not bars:
-        return Markup('<p class="muted">{}</p>').format(layout.empty)
-    height = layout.row_height * len(bars) + 8
+        return Markup('<p class="empty">{}</p>').format(layout.empty)
+    height = layout.row_height * len(bars)
     top = max(bar.value for bar in bars) or 1.0
-    span = layout.width - layout.label_width - layout.value_width
-    bar_height = layout.row_height - 10
-    baseline = 4 + bar_height // 2 + 5  # text centred on the bar
     summary = "; ".join(f"{bar.label}: {bar.shown}" for bar in bars)
     parts = [
-        f'<svg class="bars" viewBox="0 0 {layout.width} {height}" role="img" '
+        f'<svg class="bars" width="100%" height="{height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title><desc>{escape(summary)}</desc>",
     ]
     for index, bar in enumerate(bars):
-        y = 4 + index * layout.row_height
-        length = max(2.0, span * max(bar.value, 0.0) / top)
+        y = index * layout.row_height
+        share = 100.0 * max(bar.value, 0.0) / top
         tone = (index if bar.tone is None else bar.tone) % 4
         parts.append(
-            f'<text class="bars__label" x="{layout.label_width - 8}" y="{y + baseline}" '
-            f'text-anchor="end">{escape(_shortened(bar.label, layout.label_chars))}</text>'
-            f'<rect class="bars__bar bars__bar--{tone}" x="{layout.label_width}" y="{y + 4}" '
-            f'width="{length:.1f}" height="{bar_height}" rx="3"></rect>'
-            f'<text class="bars__value" x="{layout.label_width + length + 6:.1f}" '
-            f'y="{y + baseline}">{escape(bar.shown)}</text>'
+            f'<text class="bars__label" x="0" y="{y + TEXT_LINE - 4}">'
+            f"{escape(_shortened(bar.label, layout.label_chars))}"
+            f'<tspan class="bars__value" dx="10" font-weight="600">'
+            f"{escape(bar.shown)}</tspan></text>"
+            f'<rect class="bars__track" fill="#eef1f5" x="0" y="{y + TEXT_LINE}" width="100%" '
+            f'height="{layout.bar_height}" rx="3"></rect>'
         )
+        if share > 0:  # a zero draws no bar at all, not a sliver that reads as "a little"
+            parts.append(
+                f'<rect class="bars__bar bars__bar--{tone}" x="0" y="{y + TEXT_LINE}" '
+                f'width="{max(share, 0.5):.1f}%" height="{layout.bar_height}" rx="3"></rect>'
+            )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
 

@@ -1,7 +1,7 @@
 """Horizontal bar charts of a report's tables and findings, as inline SVG.
 
-Drawn by the house renderer (kit/bar_chart.py) in a wider layout for long statement and route
-labels; the standalone HTML report carries the same CSS classes in its own stylesheet.
+Drawn by the house renderer (kit/bar_chart.py), keeping longer statement and route labels; the
+standalone HTML report carries the same CSS classes in its own stylesheet.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from markupsafe import Markup
 from intuitivus_flow.kit.bar_chart import Bar, BarLayout, render_bars
 from intuitivus_flow.performance.findings import SEVERITY_ORDER, Finding, Table
 
-LAYOUT = BarLayout(
-    width=640, row_height=26, label_width=230, label_chars=36, empty="Nothing to chart."
-)
+LAYOUT = BarLayout(label_chars=60, empty="Nothing to chart.")
 MAX_BARS = 10
 
 
