@@ -1,18 +1,28 @@
-"""Pages for getting in and out: sign-in, sign-up, sign-out and accepting an invitation."""
+"""Pages for getting in and out: sign-in, sign-up, sign-out, accepting an invitation and
+resetting a forgotten password."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.background import BackgroundTasks
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.auth import password_reset
 from intuitivus_flow.auth import service as auth
-from intuitivus_flow.auth.schemas import AcceptInvitation, Login, Register
+from intuitivus_flow.auth.schemas import (
+    AcceptInvitation,
+    Login,
+    PasswordReset,
+    PasswordResetRequest,
+    Register,
+)
 from intuitivus_flow.context import AppContext
 from intuitivus_flow.kit.errors import FlowError, Unauthorized
 from intuitivus_flow.kit.http.deps import ClientAddress, DbSession
+from intuitivus_flow.kit.mail import mail_sender
 from intuitivus_flow.users.models import User
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.app_context import Context
@@ -39,6 +49,10 @@ csrf_checked = [Depends(csrf.require_csrf)]
 SIGNIN_FIELDS = ("email", "password", "next")
 SIGNUP_FIELDS = ("email", "password", "name", "workspace_name", "licence_key")
 ACCEPT_FIELDS = ("name", "password")
+FORGOT_FIELDS = ("email",)
+RESET_FIELDS = ("token", "new_password")
+FORGOT_DESCRIPTION = "Forgot your password? Get a link to choose a new one by e-mail."
+RESET_DESCRIPTION = "Choose a new password for your Intuitivus Flow Studio account."
 
 # Any value is accepted here; `safe_next` decides whether it is a place we may send people.
 NextParam = Annotated[str | None, Query(alias="next")]
@@ -193,3 +207,103 @@ def _token_error_as_message(state: FormState) -> FormState:
     if state.errors.pop("token", None):
         state.message = "This invitation link is not valid. Ask for a new one."
     return state
+
+
+# --- forgotten password --------------------------------------------------------------------
+
+
+def _forgot_page(
+    request: Request, form: FormState, context: AppContext, *, sent: bool = False
+) -> HTMLResponse:
+    return _form_page(
+        request,
+        "forgot_password.html",
+        form,
+        sent=sent,
+        mail_configured=context.settings.smtp_host is not None,
+        meta_description=FORGOT_DESCRIPTION,
+    )
+
+
+@router.get("/forgot-password")
+async def forgot_password_page(request: Request, context: Context) -> Response:
+    return _forgot_page(request, FormState(), context)
+
+
+@router.post("/forgot-password", dependencies=csrf_checked)
+async def forgot_password(
+    request: Request,
+    session: DbSession,
+    context: Context,
+    client: ClientAddress,
+    background: BackgroundTasks,
+) -> Response:
+    values = await read_fields(request, FORGOT_FIELDS)
+    try:
+        wanted = validate(PasswordResetRequest, dict(values), values)
+        outcome = await password_reset.request_reset(
+            session,
+            email=wanted.email,
+            client=client,
+            policy=context.auth,
+            public_url=context.settings.public_url,
+        )
+    except FormInvalid as invalid:
+        return _forgot_page(request, invalid.state, context)
+    except FlowError as error:
+        await discard_failed_work(session, error)
+        return _forgot_page(request, state_from_error(error, values), context)
+    # After the response: how long the mail server takes must not tell who has an account.
+    background.add_task(password_reset.deliver, outcome, mail_sender(context.settings))
+    return _forgot_page(request, FormState(values={"email": wanted.email}), context, sent=True)
+
+
+def _reset_page(request: Request, form: FormState, token: str, *, usable: bool) -> HTMLResponse:
+    return render(
+        request,
+        "reset_password.html",
+        {"form": form, "token": token, "usable": usable, "meta_description": RESET_DESCRIPTION},
+        status_code=form.status_code,
+        headers=form.headers,
+    )
+
+
+def _dead_link(request: Request, error: FlowError) -> HTMLResponse:
+    form = FormState(message=error.detail, status_code=error.status_code)
+    return _reset_page(request, form, "", usable=False)
+
+
+@router.get("/reset-password")
+async def reset_password_page(request: Request, session: DbSession, token: str = "") -> Response:
+    # Only looked at: mail scanners open links, so the GET must never use the token up.
+    try:
+        await password_reset.check_link(session, token=token)
+    except password_reset.ResetLinkInvalid as error:
+        return _dead_link(request, error)
+    return _reset_page(request, FormState(), token, usable=True)
+
+
+@router.post("/reset-password", dependencies=csrf_checked)
+async def reset_password(request: Request, session: DbSession, context: Context) -> Response:
+    values = await read_fields(request, RESET_FIELDS)
+    token = values["token"]
+    try:
+        wanted = validate(PasswordReset, dict(values), values)
+        user = await password_reset.reset_password(
+            session, token=wanted.token, new_password=wanted.new_password, policy=context.auth
+        )
+    except FormInvalid as invalid:
+        if invalid.state.errors.pop("token", None):
+            return _dead_link(request, password_reset.ResetLinkInvalid(LINK_NOT_VALID))
+        return _reset_page(request, invalid.state, token, usable=True)
+    except password_reset.ResetLinkInvalid as error:
+        await discard_failed_work(session, error)
+        return _dead_link(request, error)
+    except FlowError as error:
+        await discard_failed_work(session, error)
+        return _reset_page(request, state_from_error(error, values), token, usable=True)
+    # Every session was just revoked; the person who proved the mailbox gets a fresh one.
+    return await _signed_in_redirect(session, user, request, context, "/")
+
+
+LINK_NOT_VALID = "This reset link is not valid. Ask for a new one."
