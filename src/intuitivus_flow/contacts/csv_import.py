@@ -333,6 +333,8 @@ async def _plan(
     first_row: dict[str, int] = {}  # a row's key -> the first row with it
     warnings: list[ImportProblem] = []
     for row in rows:
+        if row.phone is None and row.email is None:
+            continue  # already reported: nothing to match it by
         key = f"phone:{row.phone}" if row.phone else f"email:{(row.email or '').lower()}"
         if key in first_row:
             errors.append(_problem(row.line, _key_column(header, row), _same_as(first_row[key])))
