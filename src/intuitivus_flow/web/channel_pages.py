@@ -1,5 +1,6 @@
 """The Channels page for owners and admins: who answers conversations, the WhatsApp Cloud API
-numbers (with what to configure at Meta) and the web-chat widget.
+numbers (with what to configure at Meta) and the web-chat widget (its allowed origins and the
+snippet to paste into a site). The widget's script itself is served here too, `/widget/v1.js`.
 
 Channel credentials decide who answers customers, so members get a 403 page, as the service
 would refuse them. Secrets typed into the number form (access token, app secret, verify token)
@@ -8,6 +9,8 @@ are never put back into a re-rendered form and never shown: a number only says i
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -31,17 +34,23 @@ from intuitivus_flow.web.forms import (
     read_fields,
     validate,
 )
-from intuitivus_flow.web.templating import redirect, render
+from intuitivus_flow.web.templating import STATIC_DIR, redirect, render
 
 router = APIRouter(include_in_schema=False)
 csrf_checked = [Depends(csrf.require_csrf)]
 
-SETTINGS_FIELDS = ("default_agent_id", "widget_enabled")
+SETTINGS_FIELDS = ("default_agent_id", "widget_enabled", "widget_allowed_origins")
 SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
 NUMBER_FIELDS = ("phone_number_id", "display_number", "agent_id", *SECRET_FIELDS)
 AGENT_CHOICES = 100
 WEBHOOK_PATH = "/api/channels/whatsapp/webhook"
 WEBCHAT_PATH = "/api/webchat/{widget_key}/messages"
+WIDGET_SCRIPT = STATIC_DIR / "widget" / "v1.js"
+WIDGET_SCRIPT_PATH = "/widget/v1.js"
+# The snippet pasted into sites names this URL for good, so it cannot carry a fingerprint:
+# a day's cache, then a quick revalidation (304 by ETag) while the old copy is still used.
+# "v1" is the script's contract with the page (its data- attributes); fixes ship within it.
+WIDGET_CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=604800"
 NOTICES = {
     "settings": "The conversation settings were saved.",
     "number_added": "The WhatsApp number was connected. Meta confirmed that its access token "
@@ -133,12 +142,43 @@ async def remove_number(
     return redirect("/channels?done=number_removed")
 
 
+@router.get(WIDGET_SCRIPT_PATH)
+async def widget_script(request: Request) -> Response:
+    """The embeddable web-chat script: public, cacheable, loadable from any site's page."""
+    body, etag = _widget_script()
+    headers = {
+        "Cache-Control": WIDGET_CACHE_CONTROL,
+        "ETag": etag,
+        # Other sites' pages load it; the app's own resources stay same-origin by default.
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+@lru_cache(maxsize=1)
+def _widget_script() -> tuple[bytes, str]:
+    body = WIDGET_SCRIPT.read_bytes()
+    return body, f'"{hashlib.sha256(body).hexdigest()[:20]}"'
+
+
 def _settings_data(values: dict[str, str]) -> dict[str, object]:
-    # Both fields are always sent: an empty agent clears the default, an unticked box disables.
+    # Every field is always sent: an empty agent clears the default, an unticked box disables,
+    # an empty list of origins admits no site.
     return {
         "default_agent_id": values["default_agent_id"] or None,
         "widget_enabled": values["widget_enabled"] == "on",
+        "widget_allowed_origins": values["widget_allowed_origins"].splitlines(),
     }
+
+
+def widget_snippet(public_url: str, widget_key: str) -> str:
+    """What a site pastes before its closing </body> tag."""
+    return (
+        f'<script src="{public_url}{WIDGET_SCRIPT_PATH}" data-widget-key="{widget_key}" '
+        'data-title="Chat with us" async></script>'
+    )
 
 
 def _number_data(values: dict[str, str]) -> dict[str, object]:
@@ -173,6 +213,8 @@ async def _render(
         "webhook_url": public_url + WEBHOOK_PATH,
         "graph_version": settings.whatsapp_graph_version,
         "webchat_url": public_url + WEBCHAT_PATH.format(widget_key=current.widget_key),
+        "widget_script_url": public_url + WIDGET_SCRIPT_PATH,
+        "widget_snippet": widget_snippet(public_url, current.widget_key),
         "webchat_per_minute": settings.webchat_messages_per_minute,
     }
     return render(request, "channels.html", context, status_code=state.status_code)
