@@ -32,6 +32,14 @@ class StripeState:
     requests: list[dict[str, str]] = field(default_factory=list)
     idempotency_keys: list[str] = field(default_factory=list)
     replays: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    # Checkout Sessions by id; `pay`, `expire` play the payer on Stripe's page and time.
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def pay(self, session_id: str) -> None:
+        self.sessions[session_id] |= {"status": "complete", "payment_status": "paid", "url": None}
+
+    def expire(self, session_id: str) -> None:
+        self.sessions[session_id] |= {"status": "expired", "url": None}
 
 
 def _error(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
@@ -107,7 +115,58 @@ def build_app(state: StripeState) -> Starlette:
             state.replays[key] = (status, body)
         return JSONResponse(body, status)
 
-    return Starlette(routes=[Route("/v1/payment_intents", payment_intents, methods=["POST"])])
+    async def create_checkout(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return _error(401, "invalid_request_error", "Invalid API Key provided")
+        if state.mode == "error500":
+            return _error(500, "api_error", "Something went wrong on Stripe's end.")
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        state.requests.append(form)
+        key = request.headers.get("idempotency-key")
+        if key:
+            state.idempotency_keys.append(key)
+            if key in state.replays:
+                status, body = state.replays[key]
+                return JSONResponse(body, status, headers={"Idempotent-Replayed": "true"})
+        missing = [
+            name
+            for name in ("mode", "success_url", "line_items[0][price_data][unit_amount]")
+            if not form.get(name)
+        ]
+        if missing:
+            return _error(400, "invalid_request_error", f"Missing required param: {missing[0]}")
+        session_id = f"cs_test_{uuid.uuid4().hex[:24]}"
+        state.sessions[session_id] = {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": form["mode"],
+            "status": "open",
+            "payment_status": "unpaid",
+            "amount_total": int(form["line_items[0][price_data][unit_amount]"]),
+            "currency": form["line_items[0][price_data][currency]"],
+            "success_url": form["success_url"],
+            "url": f"https://checkout.stripe.test/c/pay/{session_id}",
+            "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+        }
+        if key:
+            state.replays[key] = (200, state.sessions[session_id])
+        return JSONResponse(state.sessions[session_id])
+
+    async def read_checkout(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return _error(401, "invalid_request_error", "Invalid API Key provided")
+        found = state.sessions.get(request.path_params["session_id"])
+        if found is None:
+            return _error(404, "invalid_request_error", "No such checkout.session")
+        return JSONResponse(found)
+
+    return Starlette(
+        routes=[
+            Route("/v1/payment_intents", payment_intents, methods=["POST"]),
+            Route("/v1/checkout/sessions", create_checkout, methods=["POST"]),
+            Route("/v1/checkout/sessions/{session_id}", read_checkout, methods=["GET"]),
+        ]
+    )
 
 
 @dataclass

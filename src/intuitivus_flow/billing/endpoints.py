@@ -17,6 +17,7 @@ from intuitivus_flow.billing.exceptions import (
 from intuitivus_flow.billing.licences import service as licences
 from intuitivus_flow.billing.licences.webhooks import parse_platform, secrets_from
 from intuitivus_flow.billing.models import Invoice, Licence, Payment, Subscription
+from intuitivus_flow.billing.payments import checkout
 from intuitivus_flow.billing.payments import manual as manual_payments
 from intuitivus_flow.billing.payments import service as payments
 from intuitivus_flow.billing.payments.gateways import gateway_for
@@ -25,7 +26,7 @@ from intuitivus_flow.billing.plans import PLANS, Limit
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
-from intuitivus_flow.kit.errors import Conflict, NotFound
+from intuitivus_flow.kit.errors import Conflict, InvalidInput, NotFound
 from intuitivus_flow.kit.http.deps import Context, DbSession, Paging
 from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.kit.pagination import Page
@@ -147,6 +148,60 @@ async def get_invoice(
 ) -> Invoice:
     """An invoice of this workspace."""
     return await billing.get_invoice(session, principal, invoice_id)
+
+
+@router.post(
+    "/invoices/{invoice_id}/pay",
+    openapi_extra=route_errors(NotFound, Conflict, InvalidInput, PaymentGatewayUnavailable),
+    dependencies=[requires(Scope.billing_write)],
+    response_model=schemas.InvoiceCheckoutRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {
+            "model": schemas.InvoiceCheckoutRead,
+            "description": "The attempt already in progress for this invoice.",
+        }
+    },
+    summary="Pay an open invoice",
+)
+async def pay_invoice(
+    invoice_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, context: Context
+) -> JSONResponse:
+    """Owners and admins. Starts a Stripe Checkout for the invoice (send the payer to
+    `checkout_url`), or, without Stripe, records a pending payment for the operators' desk.
+    One attempt at a time: while one is in progress, asking again answers 200 with it (and the
+    same Checkout page) instead of starting another; a paid or void invoice is a 409."""
+    outcome = await checkout.pay_invoice(
+        session,
+        principal,
+        invoice_id,
+        gateway=gateway_for(context.settings),
+        public_url=context.settings.public_url,
+    )
+    body = schemas.InvoiceCheckoutRead(
+        payment=schemas.PaymentRead.model_validate(outcome.payment),
+        checkout_url=outcome.redirect_url,
+        created=outcome.created,
+    )
+    code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+    return JSONResponse(body.model_dump(mode="json"), status_code=code)
+
+
+@router.post(
+    "/payments/{payment_id}/refresh",
+    openapi_extra=route_errors(NotFound, PaymentGatewayUnavailable),
+    dependencies=[requires(Scope.billing_write)],
+    response_model=schemas.PaymentRead,
+    summary="Refresh a payment from its gateway",
+)
+async def refresh_payment(
+    payment_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, context: Context
+) -> Payment:
+    """Owners and admins. Asks the gateway how a checkout in progress ended (paid, expired or
+    still open) and updates the payment and its invoice; other payments come back unchanged."""
+    return await checkout.refresh_payment(
+        session, principal, payment_id, gateway=gateway_for(context.settings)
+    )
 
 
 @router.post(

@@ -82,6 +82,17 @@ class PaymentRepository(WorkspaceRepository[Payment]):
     def listing(self) -> Select[Payment]:
         return self.scoped().order_by(Payment.created_at.desc(), Payment.id)
 
+    async def in_progress_for(self, invoice_id: uuid.UUID) -> Payment | None:
+        """The newest payment of the invoice still waiting for its outcome."""
+        return await self.first(
+            self.scoped()
+            .where(
+                Payment.invoice_id == invoice_id,
+                Payment.status.in_([PaymentStatus.pending, PaymentStatus.requires_action]),
+            )
+            .order_by(Payment.created_at.desc(), Payment.id)
+        )
+
 
 class IdempotencyRepository(WorkspaceRepository[IdempotencyRecord]):
     model = IdempotencyRecord

@@ -126,6 +126,17 @@ class PaymentPage(PaginatedResponse[PaymentRead]):
     pass
 
 
+class InvoiceCheckoutRead(BaseModel):
+    payment: PaymentRead
+    checkout_url: str | None = Field(
+        description="Send the payer here to pay (Stripe Checkout); null when there is nothing "
+        "to do there (the manual gateway: an operator confirms the payment)."
+    )
+    created: bool = Field(
+        description="False when this is the attempt already in progress for the invoice."
+    )
+
+
 class DeskPaymentRead(PaymentRead):
     """A manual payment as the instance's operators see it: with its workspace."""
 

@@ -51,10 +51,38 @@ class ChargeResult:
     failure_message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """Pay through the gateway's own page (Stripe Checkout): the payer goes there and back."""
+
+    amount_minor: int
+    currency: str
+    description: str
+    idempotency_key: str
+    return_url: str  # where the payer lands afterwards, paid or not
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutResult:
+    status: PaymentStatus
+    reference: str | None
+    # Where the payer pays; None when there is nothing to do there (the manual desk).
+    redirect_url: str | None = None
+    failure_message: str | None = None
+
+
 class PaymentGateway(Protocol):
     name: str
 
     async def charge(self, request: ChargeRequest) -> ChargeResult: ...
+
+    async def start_checkout(self, request: CheckoutRequest) -> CheckoutResult: ...
+
+    async def checkout_state(self, reference: str) -> CheckoutResult | None:
+        """How a checkout started earlier stands now (the gateway is the source of truth);
+        None when `reference` is not one of its checkouts (a direct charge)."""
+        ...
 
 
 class ManualGateway:
@@ -64,6 +92,13 @@ class ManualGateway:
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         return ChargeResult(PaymentStatus.pending, f"manual_{uuid.uuid4().hex[:16]}")
+
+    async def start_checkout(self, request: CheckoutRequest) -> CheckoutResult:
+        return CheckoutResult(PaymentStatus.pending, f"manual_{uuid.uuid4().hex[:16]}")
+
+    async def checkout_state(self, reference: str) -> CheckoutResult | None:
+        # An operator decides on the desk; until then it is pending, and the row says so.
+        return CheckoutResult(PaymentStatus.pending, reference)
 
 
 # PaymentIntent statuses -> ours. `processing` and `requires_capture` are money on its way.
@@ -103,17 +138,41 @@ class StripeGateway:
             ) from None
         return _result(response)
 
+    async def start_checkout(self, request: CheckoutRequest) -> CheckoutResult:
+        try:
+            response = await self._post("/v1/checkout/sessions", _checkout_form(request), request)
+        except httpx.HTTPError as exc:
+            raise PaymentGatewayUnavailable(
+                f"Stripe could not be reached ({type(exc).__name__})"
+            ) from None
+        return _checkout_result(response)
+
+    async def checkout_state(self, reference: str) -> CheckoutResult | None:
+        if not reference.startswith("cs_") or not reference.isascii() or "/" in reference:
+            return None  # a PaymentIntent of `charge`: followed by Stripe's webhook, not here
+        try:
+            response = await self._send("GET", f"/v1/checkout/sessions/{reference}", None, {})
+        except httpx.HTTPError as exc:
+            raise PaymentGatewayUnavailable(
+                f"Stripe could not be reached ({type(exc).__name__})"
+            ) from None
+        return _checkout_result(response)
+
     async def _post(
-        self, path: str, form: dict[str, str], request: ChargeRequest
+        self, path: str, form: dict[str, str], request: ChargeRequest | CheckoutRequest
     ) -> httpx.Response:
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "Idempotency-Key": request.idempotency_key,
-        }
+        return await self._send("POST", path, form, {"Idempotency-Key": request.idempotency_key})
+
+    async def _send(
+        self, method: str, path: str, form: dict[str, str] | None, extra: dict[str, str]
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._api_key}", **extra}
         if self._client is not None:
-            return await self._client.post(self._base_url + path, data=form, headers=headers)
+            return await self._client.request(
+                method, self._base_url + path, data=form, headers=headers
+            )
         async with httpx.AsyncClient(timeout=STRIPE_TIMEOUT) as client:
-            return await client.post(self._base_url + path, data=form, headers=headers)
+            return await client.request(method, self._base_url + path, data=form, headers=headers)
 
 
 def _stripe_decimals(currency: str) -> int:
@@ -167,6 +226,44 @@ def _intent_form(request: ChargeRequest) -> dict[str, str]:
     for key, value in request.metadata.items():
         form[f"metadata[{key}]"] = value
     return form
+
+
+def _checkout_form(request: CheckoutRequest) -> dict[str, str]:
+    form = {
+        "mode": "payment",
+        "success_url": request.return_url,
+        "cancel_url": request.return_url,
+        "line_items[0][quantity]": "1",
+        "line_items[0][price_data][currency]": request.currency.lower(),
+        "line_items[0][price_data][unit_amount]": str(
+            stripe_amount(request.amount_minor, request.currency)
+        ),
+        "line_items[0][price_data][product_data][name]": request.description or "Invoice",
+    }
+    for key, value in request.metadata.items():
+        form[f"metadata[{key}]"] = value
+        form[f"payment_intent_data[metadata][{key}]"] = value
+    return form
+
+
+def _checkout_result(response: httpx.Response) -> CheckoutResult:
+    body = _json(response)
+    if response.status_code in {400, 404}:
+        message = _object(body, "error").get("message") or "Stripe refused the checkout"
+        raise InvalidInput(str(message)[:500])
+    if response.status_code >= 300:
+        raise PaymentGatewayUnavailable(f"Stripe refused the request ({response.status_code})")
+    reference = str(body["id"]) if body.get("id") else None
+    session_status, paid = body.get("status"), body.get("payment_status")
+    if session_status == "complete" and paid in {"paid", "no_payment_required"}:
+        return CheckoutResult(PaymentStatus.succeeded, reference)
+    if session_status == "expired":
+        return CheckoutResult(
+            PaymentStatus.failed, reference, failure_message="The checkout expired unpaid"
+        )
+    # Open, or complete with a payment still on its way (a bank debit): not settled yet.
+    url = body.get("url") if session_status == "open" else None
+    return CheckoutResult(PaymentStatus.pending, reference, str(url) if url else None)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
