@@ -100,6 +100,7 @@
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     "textarea{flex:1;min-height:44px;max-height:120px;padding:10px;border:1px solid #64748b;" +
     "border-radius:8px;color:#0f172a;background:#fff;font-size:16px;resize:none}" +
+    "textarea::placeholder{color:#64748b;opacity:1}" +
     ".send{min-height:44px;padding:0 16px;border:0;border-radius:8px;background:#1d4ed8;" +
     "color:#fff;font-size:15px;font-weight:600;cursor:pointer}" +
     ".send:disabled{background:#64748b;cursor:wait}" +
@@ -160,6 +161,7 @@
     rows: "1",
     maxlength: String(MAX_TEXT),
     autocomplete: "off",
+    placeholder: "Type your message",
     "aria-describedby": "hint",
   });
   var send = el("button", { type: "submit", class: "send" }, "Send");
