@@ -16,8 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.licences import service as licences
+from intuitivus_flow.billing.models import Payment, PaymentStatus
+from intuitivus_flow.billing.payments import checkout
 from intuitivus_flow.billing.payments import manual as manual_payments
 from intuitivus_flow.billing.payments import service as payments
+from intuitivus_flow.billing.payments.gateways import gateway_for
 from intuitivus_flow.billing.payments.manual import PaymentOperator
 from intuitivus_flow.billing.plans import PLANS, PlanId
 from intuitivus_flow.identity.roles import Role
@@ -40,7 +43,28 @@ router = APIRouter(include_in_schema=False)
 csrf_checked = [Depends(csrf.require_csrf)]
 ROWS = 20
 DESK_ROWS = 100
-NOTICES = {"plan": "Your plan was changed.", "licence": "The licence was redeemed."}
+NOTICES = {
+    "plan": "Your plan was changed.",
+    "licence": "The licence was redeemed.",
+    "paid": "Thank you: the payment succeeded and the invoice is paid.",
+    "pay_pending": (
+        "Your payment is recorded and waits for an operator of this instance to confirm it; "
+        "the invoice stays open until then."
+    ),
+    "pay_waiting": (
+        "A payment for this invoice is already waiting for an operator to confirm it; "
+        "nothing new was recorded."
+    ),
+    "pay_open": "The payment was not completed. Pay the invoice again when you are ready.",
+    "pay_failed": "The payment failed; the invoice is still open. You can try again.",
+}
+# Where the payer lands after the gateway, by the payment's status.
+RETURN_NOTICES = {
+    PaymentStatus.succeeded: "paid",
+    PaymentStatus.failed: "pay_failed",
+    PaymentStatus.pending: "pay_open",
+    PaymentStatus.requires_action: "pay_open",
+}
 DESK_NOTICES = {
     "confirmed": "The payment was confirmed: its invoice is paid.",
     "failed": "The payment was marked failed.",
@@ -64,6 +88,7 @@ async def _render(
 ) -> Response:
     principal = viewer.principal
     settings = request.app.state.context.settings
+    recent_payments = (await payments.list_payments(session, principal, limit=ROWS, offset=0)).items
     page: dict[str, Any] = {
         "viewer": viewer,
         "view": state,
@@ -72,7 +97,13 @@ async def _render(
         ),
         "plans": list(PLANS.values()),
         "invoices": (await billing.list_invoices(session, principal, limit=ROWS, offset=0)).items,
-        "payments": (await payments.list_payments(session, principal, limit=ROWS, offset=0)).items,
+        "payments": recent_payments,
+        # Open invoices with an attempt under way: their button continues it.
+        "paying": {
+            payment.invoice_id
+            for payment in recent_payments
+            if payment.status in checkout.IN_PROGRESS
+        },
         "licences": (
             await licences.list_my_licences(session, principal, limit=ROWS, offset=0)
         ).items,
@@ -130,6 +161,63 @@ async def redeem_licence(request: Request, session: DbSession, viewer: CurrentVi
         state = PageState.failed("licence", invalid.state)
         return await _render(request, session, viewer, state)
     return redirect("/billing?done=licence")
+
+
+@router.post("/billing/invoices/{invoice_id}/pay", dependencies=csrf_checked)
+async def pay_invoice(
+    request: Request, invoice_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    if refusal := _refusal(request, viewer):
+        return refusal
+    settings = request.app.state.context.settings
+
+    async def pay() -> checkout.InvoiceCheckout:
+        wanted = parse_id(invoice_id, "Invoice")
+        return await checkout.pay_invoice(
+            session,
+            viewer.principal,
+            wanted,
+            gateway=gateway_for(settings),
+            public_url=settings.public_url,
+        )
+
+    try:
+        outcome = await form_action(session, viewer, {}, pay)
+    except FormInvalid as invalid:
+        return await _render(request, session, viewer, PageState.alerting(invalid.state))
+    if outcome.redirect_url:
+        return redirect(outcome.redirect_url)  # to the gateway's page (Stripe Checkout)
+    return redirect(f"/billing?done={_pay_notice(outcome.payment, created=outcome.created)}")
+
+
+def _pay_notice(payment: Payment, *, created: bool) -> str:
+    if payment.status in checkout.IN_PROGRESS:
+        return "pay_pending" if created else "pay_waiting"
+    return RETURN_NOTICES[payment.status]
+
+
+@router.get("/billing/payments/{payment_id}/return")
+async def payment_return(
+    request: Request, payment_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    """Back from the gateway's page, paid or not: ask it how the payment ended."""
+    if refusal := _refusal(request, viewer):
+        return refusal
+    settings = request.app.state.context.settings
+
+    async def refresh() -> Payment:
+        wanted = parse_id(payment_id, "Payment")
+        return await checkout.refresh_payment(
+            session, viewer.principal, wanted, gateway=gateway_for(settings)
+        )
+
+    try:
+        payment = await form_action(session, viewer, {}, refresh)
+    except FormInvalid as invalid:
+        return await _render(request, session, viewer, PageState.alerting(invalid.state))
+    if payment.gateway == "manual" and payment.status in checkout.IN_PROGRESS:
+        return redirect("/billing?done=pay_waiting")
+    return redirect(f"/billing?done={RETURN_NOTICES[payment.status]}")
 
 
 # --- the operators' desk: every workspace's pending manual payments -------------------------
