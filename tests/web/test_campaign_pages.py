@@ -522,8 +522,6 @@ SETTINGS = {
     "age_max": "65",
     "interests": "Running\n\nYoga ",
     "keywords": "",
-    "creatives": '[{"name": "Hero", "format": "image", "headline": "Sale", '
-    '"landing_url": "https://example.com/sale"}]',
 }
 
 
@@ -555,7 +553,6 @@ async def test_settings_are_saved(shopper: httpx.AsyncClient, app: Any) -> None:
     assert 'value="female" checked' in html
     assert 'value="male">' in html
     assert "Running\nYoga</textarea>" in html
-    assert "&#34;landing_url&#34;: &#34;https://example.com/sale&#34;" in html
     overview = text_of((await shopper.get(url)).text)
     assert "1,234.56 USD total, 100.00 USD a day" in overview
 
@@ -572,14 +569,7 @@ async def test_settings_are_saved(shopper: httpx.AsyncClient, app: Any) -> None:
         "interests": ["Running", "Yoga"],
         "keywords": [],
     }
-    assert campaign.creatives == [
-        {
-            "name": "Hero",
-            "format": "image",
-            "headline": "Sale",
-            "landing_url": "https://example.com/sale",
-        }
-    ]
+    assert campaign.creatives == []  # edited by their own form
     (event,) = await events_named(app, "campaign.updated")
     assert "total_budget_minor" in event.properties["changed"]
 
@@ -625,19 +615,6 @@ async def test_invalid_settings_show_field_errors_and_write_nothing(
         ({"age_min": "9" * 5000}, "settings-age_min", "integer"),
         ({"age_max": "old"}, "settings-age_max", "valid integer"),
         ({"interests": "x" * 121}, "settings-interests", "at most 120 characters"),
-        ({"creatives": '[{"name": "Hero",'}, "settings-creatives", "Not valid JSON"),
-        ({"creatives": "[" * 100_000}, "settings-creatives", "Not valid JSON"),
-        ({"creatives": '{"name": "Hero"}'}, "settings-creatives", "JSON list of creatives"),
-        (
-            {"creatives": '[{"name": "A", "format": "text"}, {"name": "B", "format": "poster"}]'},
-            "settings-creatives",
-            "Creative 2, format: Input should be",
-        ),
-        (
-            {"creatives": '[{"name": "A", "format": "text", "media_url": "nope"}]'},
-            "settings-creatives",
-            "Creative 1, media_url",
-        ),
     ]
     for changes, field_id, message in cases:
         fields = {**SETTINGS, "total_budget": "50", "daily_budget": "", **changes}
@@ -649,13 +626,13 @@ async def test_invalid_settings_show_field_errors_and_write_nothing(
         assert "Please correct the highlighted fields." in text_of(html)
 
     # Every field's problem at once, and long text comes back whole to be fixed.
-    long_json = '[{"name": "Hero", "format": "text", "body": "' + "b" * 2000 + '"'
-    fields = {**SETTINGS, "total_budget": "1.001", "countries": "Brazil", "creatives": long_json}
+    long_text = "Running\n" + "b" * 2000
+    fields = {**SETTINGS, "total_budget": "1.001", "countries": "Brazil", "interests": long_text}
     refused = await submit(shopper, url, f"{url}/settings", fields)
     assert refused.status_code == 422
-    for field_id in ("settings-total_budget", "settings-countries", "settings-creatives"):
+    for field_id in ("settings-total_budget", "settings-countries", "settings-interests"):
         field_error(refused.text, field_id)
-    assert f"{long_json}</textarea>" in refused.text.replace("&#34;", '"')
+    assert f"{long_text}</textarea>" in refused.text
     assert 'value="Cyber Monday"' in refused.text  # what was typed comes back
 
     after = await stored_campaign(app)
@@ -712,3 +689,138 @@ async def test_campaign_is_deleted_from_its_page(shopper: httpx.AsyncClient, app
         assert (await session.scalars(select(Campaign))).all() == []
     assert len(await events_named(app, "campaign.deleted")) == 1
     assert (await shopper.get(url)).status_code == 404
+
+
+# --- creatives as fields -------------------------------------------------------------------
+
+HERO = {
+    "format": "image",
+    "name": "Hero",
+    "headline": "Spring sale",
+    "body": "Everything 20% off.",
+    "call_to_action": "Shop now",
+    "landing_url": "https://example.com/sale",
+    "media_url": "https://cdn.example.com/hero.png",
+}
+OFFER = {
+    "format": "whatsapp_template",
+    "name": "Offer",
+    "body": "Hi {{1}}, {{2}} off until Friday",
+    "template_name": "spring_offer",
+    "template_language": "pt_BR",
+    "template_variables": "Ana\n20%\n",
+}
+
+
+def group(index: int, fields: dict[str, str]) -> dict[str, str | list[str]]:
+    return {f"creative-{index}-{name}": value for name, value in fields.items()}
+
+
+def preview_of(html: str, index: int) -> str:
+    figure = html.split(f'data-creative-preview="creative-{index}-"')[1].split("</figure>")[0]
+    return text_of(figure.split(">", 1)[1])
+
+
+async def test_creatives_are_edited_as_fields_with_a_preview(
+    shopper: httpx.AsyncClient, app: Any
+) -> None:
+    url = await campaign_url(shopper)
+    page = f"{url}/settings"
+    html = (await shopper.get(page)).text
+    assert 'name="creative-0-headline"' in html  # the empty group, to add the first
+    assert "New creative" in html
+    assert "No image or video yet" in preview_of(html, 0)
+
+    # Preview: checked and shown as typed, nothing saved.
+    fields = {"count": "1", "intent": "preview", **group(0, HERO)}
+    shown = await submit(shopper, page, f"{url}/creatives", fields)
+    assert shown.status_code == 200, text_of(shown.text)
+    assert "nothing was saved yet" in text_of(shown.text)
+    preview = preview_of(shown.text, 0)
+    for part in ("Image from cdn.example.com", "Spring sale", "Everything 20% off.", "Shop now"):
+        assert part in preview, part
+    assert "example.com" in preview
+    assert (await stored_campaign(app)).creatives == []
+
+    saved = await submit(
+        shopper, page, f"{url}/creatives", {"count": "2", **group(0, HERO), **group(1, OFFER)}
+    )
+    assert saved.status_code == 303, text_of(saved.text)
+    assert saved.headers["location"] == f"{page}?done=creatives#creatives-title"
+    assert (await stored_campaign(app)).creatives == [
+        HERO,
+        {
+            **{key: value for key, value in OFFER.items() if key != "template_variables"},
+            "template_variables": ["Ana", "20%"],
+        },
+    ]
+    html = (await shopper.get(saved.headers["location"])).text
+    assert "The creatives were saved." in text_of(html)
+    assert "Creative 1: Hero" in text_of(html)
+    assert 'value="https://example.com/sale"' in html
+    assert "Ana\n20%</textarea>" in html
+    offer = preview_of(html, 1)
+    assert "Hi Ana, 20% off until Friday" in offer
+    assert "Template spring_offer (pt_BR)" in offer
+    assert 'name="creative-2-name"' in html  # an empty group for the next one
+    assert 'src="/static/campaign_creatives.js' in html
+    assert "campaign_creatives.js" not in (await shopper.get(url)).text  # only where needed
+    assert "Hero, Offer" in text_of((await shopper.get(url)).text)  # the overview names them
+
+    # Removing one keeps the other; the API reads back what the page saved.
+    kept = await submit(
+        shopper,
+        page,
+        f"{url}/creatives",
+        {"count": "3", **group(0, {**HERO, "remove": "1"}), **group(1, OFFER)},
+    )
+    assert kept.status_code == 303
+    assert [item["name"] for item in (await stored_campaign(app)).creatives] == ["Offer"]
+
+
+async def test_invalid_creatives_show_field_errors_and_write_nothing(
+    shopper: httpx.AsyncClient, app: Any
+) -> None:
+    url = await campaign_url(shopper)
+    page = f"{url}/settings"
+    cases: list[tuple[dict[str, str], str, str]] = [
+        ({"landing_url": "example.com/sale"}, "landing_url", "full address starting with https"),
+        ({"media_url": "http://127.0.0.1/a.png"}, "media_url", "127.0.0.1 is not a public"),
+        ({"media_url": "https://localhost/a.png"}, "media_url", "localhost is not a public"),
+        ({"landing_url": "http://[::1]/x"}, "landing_url", "is not a public address"),
+        ({"format": "poster"}, "format", "Choose one of the formats"),
+        ({"name": ""}, "name", "at least 1 character"),
+        ({"headline": "h" * 151}, "headline", "at most 150 characters"),
+        ({"call_to_action": "c" * 41}, "call_to_action", "at most 40 characters"),
+        ({**OFFER, "template_name": ""}, "template_name", "Enter the name of an approved"),
+        ({**OFFER, "template_name": "Spring Offer"}, "template_name", "lower-case letters"),
+        ({**OFFER, "template_variables": "Ana"}, "template_variables", "{{2}}: enter 2 values"),
+        ({**OFFER, "template_language": "Portuguese"}, "template_language", "match pattern"),
+    ]
+    for changes, field, message in cases:
+        fields = group(0, {**HERO, **changes})
+        refused = await submit(shopper, page, f"{url}/creatives", {"count": "1", **fields})
+        assert refused.status_code == 422, changes
+        html = refused.text
+        assert message in field_error(html, f"creative-0-{field}"), (changes, html)
+        assert 'aria-invalid="true"' in html
+        assert "Please correct the highlighted fields." in text_of(html)
+    # Every group's problems at once; what was typed comes back whole, even in preview.
+    long_body = "b" * 4000
+    fields = {
+        "count": "2",
+        "intent": "preview",
+        **group(0, {**HERO, "landing_url": "nope", "body": long_body}),
+        **group(1, {**OFFER, "template_name": ""}),
+    }
+    refused = await submit(shopper, page, f"{url}/creatives", fields)
+    assert refused.status_code == 422
+    field_error(refused.text, "creative-0-landing_url")
+    field_error(refused.text, "creative-1-template_name")
+    assert f">{long_body}</textarea>" in refused.text
+    assert (await stored_campaign(app)).creatives == []
+    assert await events_named(app, "campaign.updated") == []
+    # A forged count or a missing one is simply no creatives.
+    forged = await submit(shopper, page, f"{url}/creatives", {"count": "99999"})
+    assert forged.status_code == 303
+    assert (await stored_campaign(app)).creatives == []

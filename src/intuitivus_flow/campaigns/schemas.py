@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from intuitivus_flow.campaigns import creatives
 from intuitivus_flow.campaigns.models import (
     CampaignStatus,
     PauseReason,
@@ -55,14 +56,65 @@ class Targeting(Strict):
         return self
 
 
+CreativeFormat = Literal["image", "video", "text", "carousel", "whatsapp_template", "email"]
+TemplateVariable = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)
+]
+
+
 class Creative(Strict):
+    """A creative as stored and read back."""
+
     name: ShortText
-    format: Literal["image", "video", "text", "carousel", "whatsapp_template", "email"]
+    format: CreativeFormat
     headline: str | None = Field(default=None, max_length=150)
-    body: str | None = Field(default=None, max_length=5000)
+    body: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="For a WhatsApp template, its body with {{1}}, {{2}}... for the variables.",
+    )
     media_url: AnyHttpUrl | None = None
     landing_url: AnyHttpUrl | None = None
     call_to_action: str | None = Field(default=None, max_length=40)
+    template_name: str | None = Field(
+        default=None, max_length=512, description="WhatsApp template creatives: its name."
+    )
+    template_language: LanguageCode | None = None
+    template_variables: list[TemplateVariable] = Field(
+        default_factory=list, max_length=creatives.MAX_TEMPLATE_VARIABLES
+    )
+
+
+class CreativeInput(Creative):
+    """A creative as the API and the pages take it. Its rules live here, not on `Creative`,
+    so that a rule added later never makes a stored creative unreadable."""
+
+    @field_validator("media_url", "landing_url")
+    @classmethod
+    def _public(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None:
+            creatives.check_public_url(str(value))
+        return value
+
+    @field_validator("template_name")
+    @classmethod
+    def _template_name(cls, value: str | None) -> str | None:
+        return None if value is None else creatives.check_template_name(value)
+
+    @model_validator(mode="after")
+    def _template_fields(self) -> CreativeInput:
+        if self.format != "whatsapp_template":
+            given = self.template_name or self.template_language or self.template_variables
+            if given:
+                raise ValueError("template fields are only for whatsapp_template creatives")
+            return self
+        if not self.template_name:
+            raise ValueError("a whatsapp_template creative needs its template_name")
+        missing = creatives.missing_variables(self.body, self.template_variables)
+        if missing:
+            needed = len(self.template_variables) + missing
+            raise ValueError(f"the body uses {{{{{needed}}}}}: give {needed} template_variables")
+        return self
 
 
 # --- campaigns ---------------------------------------------------------------------------------
@@ -76,7 +128,7 @@ class CampaignFields(Strict):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     targeting: Targeting = Field(default_factory=Targeting)
-    creatives: list[Creative] = Field(default_factory=list, max_length=50)
+    creatives: list[CreativeInput] = Field(default_factory=list, max_length=50)
     audience_tags: list[Tag] = Field(
         default_factory=list,
         max_length=20,
@@ -107,7 +159,7 @@ class CampaignUpdate(Strict):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     targeting: Targeting | None = None
-    creatives: list[Creative] | None = Field(default=None, max_length=50)
+    creatives: list[CreativeInput] | None = Field(default=None, max_length=50)
     audience_tags: list[Tag] | None = Field(default=None, max_length=20)
     agent_id: uuid.UUID | None = None
 

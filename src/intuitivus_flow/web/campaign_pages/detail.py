@@ -1,24 +1,22 @@
-"""One campaign's page and its forms other than steps and reports: status actions, settings
-(name, budgets, schedule, targeting, creatives), deletion, audience and agent, running the
+"""One campaign's page and its forms other than steps, creatives and reports: status actions,
+settings (name, budgets, schedule, targeting), deletion, audience and agent, running the
 automation, and recording conversions."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from pydantic import TypeAdapter, ValidationError
 
 from intuitivus_flow.campaigns import service as campaigns
 from intuitivus_flow.campaigns.automation import service as automation
 from intuitivus_flow.campaigns.automation.schemas import ConversionCreate
 from intuitivus_flow.campaigns.models import CampaignStatus
 from intuitivus_flow.campaigns.reports import to_minor
-from intuitivus_flow.campaigns.schemas import CampaignUpdate, Creative, Targeting
+from intuitivus_flow.campaigns.schemas import CampaignUpdate, Targeting
 from intuitivus_flow.kit.errors import InvalidInput, NotFound
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.web.auth import CurrentViewer
@@ -46,14 +44,12 @@ from intuitivus_flow.web.forms import (
     echo,
     form_action,
     parse_id,
-    readable_message,
     validate,
 )
 from intuitivus_flow.web.templating import redirect
 
 router = APIRouter(include_in_schema=False)
-LONG_SETTINGS = ("interests", "keywords", "creatives")
-CREATIVES = TypeAdapter(list[Creative])
+LONG_SETTINGS = ("interests", "keywords")
 # Pattern errors say the regular expression; people need an example instead.
 TARGETING_FORMATS = {
     "countries": "Use two-letter country codes separated by commas, e.g. US, BR",
@@ -259,7 +255,6 @@ def _settings_changes(
     readers: list[Callable[[], dict[str, object]]] = [
         lambda: _budgets(values, currency),
         lambda: {"targeting": _targeting(values)},
-        lambda: {"creatives": _creatives(values)},
     ]
     for read in readers:
         try:
@@ -328,37 +323,6 @@ def _targeting(values: dict[str, str]) -> Targeting:
                 errors[name] = text
         raise
     return targeting
-
-
-def _creatives(values: dict[str, str]) -> list[Creative]:
-    """The creatives textarea: a JSON list, checked by the schema the API uses."""
-    raw = values["creatives"].strip()
-    if not raw:
-        return []
-    try:
-        parsed = json.loads(raw)
-    except ValueError as error:  # JSONDecodeError, with the line and column
-        raise FormInvalid(field_error(values, "creatives", f"Not valid JSON: {error}")) from None
-    except RecursionError:  # absurdly deep nesting
-        raise FormInvalid(field_error(values, "creatives", "Not valid JSON")) from None
-    if not isinstance(parsed, list):
-        message = 'Enter a JSON list of creatives: [{"name": …, "format": …}, …]'
-        raise FormInvalid(field_error(values, "creatives", message))
-    try:
-        return CREATIVES.validate_python(parsed)
-    except ValidationError as error:
-        raise FormInvalid(field_error(values, "creatives", _first_problem(error))) from None
-
-
-def _first_problem(error: ValidationError) -> str:
-    """One schema error as people read it, e.g. "Creative 2, media_url: Input should be …"."""
-    problem = error.errors(include_input=False, include_url=False)[0]
-    location = [str(part) for part in problem["loc"]]
-    message = readable_message(str(problem["msg"]))
-    if not location:  # the list itself, e.g. too many creatives
-        return message
-    where = f"Creative {int(location[0]) + 1}" if location[0].isdigit() else location[0]
-    return ", ".join([where, *location[1:]]) + f": {message}"
 
 
 def _split(raw: str, separator: str) -> list[str]:

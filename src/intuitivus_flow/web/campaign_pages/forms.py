@@ -42,7 +42,6 @@ class SettingsForm(CampaignForm):
     age_max: str = ""
     interests: str = ""
     keywords: str = ""
-    creatives: str = ""
 
     def values(self) -> dict[str, str]:
         # The boxes as one line, so the form can be refilled.

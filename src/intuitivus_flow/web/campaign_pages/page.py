@@ -5,7 +5,6 @@ post/redirect/get, re-rendering the form's tab with the errors when one fails.""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -27,6 +26,7 @@ from intuitivus_flow.kit.money import decimals
 from intuitivus_flow.metrics_history import charts
 from intuitivus_flow.web import csrf
 from intuitivus_flow.web.auth import Viewer
+from intuitivus_flow.web.campaign_pages import creative_display
 from intuitivus_flow.web.campaign_pages.step_display import STEP_TITLES, WAIT_UNITS, step_views
 from intuitivus_flow.web.forms import (
     FormInvalid,
@@ -43,7 +43,7 @@ csrf_checked = [Depends(csrf.require_csrf)]
 GENDERS = ("female", "male", "other")
 AGENT_CHOICES = 100
 # Free-text fields that may be long: echoed back whole (up to this) when the form fails, so a
-# typo in a long creatives list does not cost the rest of it (the shared echo keeps 320).
+# typo in a long keywords list does not cost the rest of it (the shared echo keeps 320).
 MAX_LONG_ECHO = 100_000
 NOTICES = {
     "created": "The campaign was created as a draft.",
@@ -57,6 +57,7 @@ NOTICES = {
     "step-deleted": "The step was deleted.",
     "conversion": "The conversion was recorded.",
     "settings": "The settings were saved.",
+    "creatives": "The creatives were saved.",
     "deleted": "The campaign was deleted.",
 }
 # Schema fields that the forms name differently (the form asks in people's terms).
@@ -218,9 +219,15 @@ async def _overview(
 async def _settings(
     session: AsyncSession, viewer: Viewer, summary: CampaignSummary, state: PageState
 ) -> dict[str, Any]:
+    creatives = state.forms.get("creatives") or FormState(
+        values=creative_display.saved_values(summary.creatives)
+    )
     return {
         "settings_form": state.forms.get("settings") or _settings_values(summary),
         "genders": GENDERS,
+        "creatives_form": creatives,
+        "creative_rows": creative_display.rows(creatives.values),
+        "creative_formats": creative_display.FORMATS,
     }
 
 
@@ -290,9 +297,6 @@ def _audience_values(campaign: CampaignSummary) -> FormState:
 
 def _settings_values(campaign: CampaignSummary) -> FormState:
     targeting = campaign.targeting
-    creatives = [
-        creative.model_dump(mode="json", exclude_none=True) for creative in campaign.creatives
-    ]
     return FormState(
         values={
             "name": campaign.name,
@@ -307,7 +311,6 @@ def _settings_values(campaign: CampaignSummary) -> FormState:
             "age_max": str(targeting.age_max or ""),
             "interests": "\n".join(targeting.interests),
             "keywords": "\n".join(targeting.keywords),
-            "creatives": json.dumps(creatives, indent=2, ensure_ascii=False) if creatives else "",
         }
     )
 
