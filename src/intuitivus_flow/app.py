@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from intuitivus_flow import __version__
 from intuitivus_flow.agents.endpoints import router as agents_router
@@ -36,6 +35,7 @@ from intuitivus_flow.health.endpoints import router as health_router
 from intuitivus_flow.jobs.models import QUEUES
 from intuitivus_flow.jobs.service import queue_stats
 from intuitivus_flow.kit.http.compression import TextCompressionMiddleware
+from intuitivus_flow.kit.http.cors import InstanceCorsMiddleware
 from intuitivus_flow.kit.http.middleware import (
     BodySizeLimitMiddleware,
     RejectBadInputMiddleware,
@@ -125,7 +125,8 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
     install_web(app)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            InstanceCorsMiddleware,
+            exempt_prefixes=(webchat_router.prefix + "/",),  # each widget's own origins
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],

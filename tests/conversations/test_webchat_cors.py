@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conversations.support import create_agent, inbox
 from tests.helpers import Account, assert_problem, invite_and_join, register
@@ -281,3 +282,30 @@ class TestTheList:
         assert refused.status_code == 403
         read = (await client.get("/api/conversations/settings", headers=owner.headers)).json()
         assert read["widget_allowed_origins"] == [SITE]
+
+
+class TestWithTheInstancesOwnCors:
+    """FLOW_CORS_ORIGINS opens the API to the instance's own front ends; the widget's routes
+    keep their own list (Starlette's middleware would refuse a customer's site)."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"cors_origins": ["https://app.agency.example"]}
+
+    async def test_each_keeps_its_own_origins(self, client: httpx.AsyncClient) -> None:
+        _, key = await widget(client, [SITE])
+        allowed = await preflight(client, key, SITE)
+        assert allowed.status_code == 204, allowed.text
+        assert allowed.headers["access-control-allow-origin"] == SITE
+        instance_front_end = await preflight(client, key, "https://app.agency.example")
+        assert_problem(instance_front_end, 403)
+        assert_no_permission(instance_front_end)
+        api = await client.options(
+            "/api/auth/me",
+            headers={
+                "Origin": "https://app.agency.example",
+                "Access-Control-Request-Method": "GET",
+            },
+        )
+        assert api.status_code == 200
+        assert api.headers["access-control-allow-origin"] == "https://app.agency.example"

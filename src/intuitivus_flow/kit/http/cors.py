@@ -10,13 +10,14 @@ so no cache hands one site's permission to another.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
-from starlette.types import Message, Receive, Scope, Send
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _STATE_KEY = "cors_allowed_origin"
 # Read by the widget on a 429; not one of the response headers CORS exposes by default.
@@ -48,3 +49,32 @@ class PerRequestCorsRoute(APIRoute):
             await send(message)
 
         await super().handle(scope, receive, send_with_cors)
+
+
+class InstanceCorsMiddleware(CORSMiddleware):
+    """The instance's own CORS (`FLOW_CORS_ORIGINS`), leaving alone the paths that decide
+    their own: Starlette's middleware would otherwise answer their preflights itself (400 for
+    any origin not in the instance's list, such as a customer's site)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        exempt_prefixes: tuple[str, ...],
+        allow_origins: Sequence[str],
+        allow_methods: Sequence[str],
+        allow_headers: Sequence[str],
+    ) -> None:
+        super().__init__(
+            app,
+            allow_origins=allow_origins,
+            allow_methods=allow_methods,
+            allow_headers=allow_headers,
+        )
+        self.exempt_prefixes = exempt_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.exempt_prefixes):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
