@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit import migrations
 from intuitivus_flow.kit.db import create_engine
+from intuitivus_flow.kit.migrations import is_modelled
 from intuitivus_flow.metrics_history.partitions import include_object
 from intuitivus_flow.models import Base
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, _admin, _create_postgres_database
@@ -40,9 +41,16 @@ async def blank_engine(
 
 def _diff(connection: Connection) -> list[object]:
     # include_object leaves out the metrics table's monthly partitions (PostgreSQL), which
-    # exist only in the database; tests/metrics_history/test_partitions.py checks them.
+    # exist only in the database; tests/metrics_history/test_partitions.py checks them. The
+    # optional trigram index (is_modelled) has its own test in tests/performance/database.
+    def included(
+        object_: object, name: str | None, type_: str, reflected: bool, compare_to: object | None
+    ) -> bool:
+        arguments = (object_, name, type_, reflected, compare_to)
+        return include_object(*arguments) and is_modelled(*arguments)
+
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "include_object": include_object}
+        connection, opts={"compare_type": True, "include_object": included}
     )
     return list(compare_metadata(context, Base.metadata))
 

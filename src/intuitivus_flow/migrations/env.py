@@ -9,11 +9,19 @@ from sqlalchemy.engine import Connection
 
 from intuitivus_flow.config import Settings
 from intuitivus_flow.kit.db import create_engine
-from intuitivus_flow.metrics_history.partitions import include_object
+from intuitivus_flow.kit.migrations import is_modelled
+from intuitivus_flow.metrics_history.partitions import include_object as is_not_partition
 from intuitivus_flow.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_object(
+    object_: object, name: str | None, type_: str, reflected: bool, compare_to: object | None
+) -> bool:
+    arguments = (object_, name, type_, reflected, compare_to)
+    return is_not_partition(*arguments) and is_modelled(*arguments)
 
 
 def _configure_and_run(connection: Connection) -> None:
@@ -22,7 +30,8 @@ def _configure_and_run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        # The metrics table's monthly partitions exist only in the database (see the hook).
+        # The metrics table's monthly partitions and the optional trigram index exist only in
+        # the database (see the hooks).
         include_object=include_object,
     )
     with context.begin_transaction():

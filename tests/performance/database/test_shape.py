@@ -73,3 +73,37 @@ class TestCandidates:
         for query in HOT_QUERIES:
             assert shapes(query.sql), query.name
             assert parameter_count(query.sql) >= 1, query.name
+
+
+class TestSubstringSearch:
+    SEARCH = (
+        "SELECT count(*) FROM (SELECT contacts.id FROM contacts WHERE contacts.workspace_id = $1"
+        " AND (lower(contacts.name) LIKE $2 ESCAPE $3 OR lower(contacts.email) LIKE $4 ESCAPE $5"
+        " OR contacts.phone LIKE $6 ESCAPE $7) ORDER BY contacts.created_at) AS anon_1"
+    )
+
+    def test_every_branch_of_an_or_goes_into_one_trigram_index(self) -> None:
+        (shape,) = shapes(self.SEARCH)
+        assert shape.substring == ["lower(name)", "lower(email)", "phone"]
+        trigram = [c for c in candidates(self.SEARCH) if c.trigram]
+        assert trigram == [
+            Candidate(
+                "contacts",
+                ("lower(name) gin_trgm_ops", "lower(email) gin_trgm_ops", "phone gin_trgm_ops"),
+                method="gin",
+            )
+        ]
+        assert trigram[0].requires == "pg_trgm"
+        assert trigram[0].ddl() == (
+            "CREATE INDEX CONCURRENTLY ix_contacts_name_email_phone_trgm ON contacts USING gin "
+            "(lower(name) gin_trgm_ops, lower(email) gin_trgm_ops, phone gin_trgm_ops)"
+        )
+
+    def test_a_prefix_pattern_or_an_or_with_another_kind_of_branch_is_no_trigram(self) -> None:
+        assert not any(c.trigram for c in candidates("SELECT id FROM t WHERE a LIKE 'ab%'"))
+        assert not any(c.trigram for c in candidates("SELECT id FROM t WHERE a LIKE $1 OR b = $2"))
+        (found,) = [c for c in candidates("SELECT id FROM t WHERE a ILIKE '%ab%'") if c.trigram]
+        assert found.columns == ("a gin_trgm_ops",)
+
+    def test_a_btree_candidate_needs_no_extension(self) -> None:
+        assert Candidate("users", ("email",)).requires is None

@@ -7,9 +7,10 @@
   cursor in that order: without it every copy batch scans and sorts the whole table (about
   300 ms a batch at 1 M events), with it a batch starts at the cursor (under 1 ms).
 
-On a large live table, run the advisor's `CREATE INDEX CONCURRENTLY` statements (docs/
-performance.md) before upgrading: the upgrade then finds the indexes (IF NOT EXISTS) instead of
-building them under a lock that holds writes to events.
+On PostgreSQL the indexes are built and dropped CONCURRENTLY (kit.migrations.
+create_index_online): events is large and written all the time, and a plain CREATE INDEX
+would hold its writes for the whole build. An index an operator created beforehand with the
+advisor's statement is found (IF NOT EXISTS) and kept.
 
 Revision ID: dbix_advisor_indexes
 Revises: evco_analytics_collection
@@ -18,7 +19,7 @@ Create Date: 2026-12-07 02:30:00.000000
 
 from collections.abc import Sequence
 
-from alembic import op
+from intuitivus_flow.kit.migrations import create_index_online, drop_index_online
 
 revision: str = "dbix_advisor_indexes"
 down_revision: str | Sequence[str] | None = "evco_analytics_collection"
@@ -34,13 +35,13 @@ REPLACED = {"ix_events_workspace_id_name": ["workspace_id", "name"]}
 
 def upgrade() -> None:
     for name, columns in INDEXES.items():
-        op.create_index(name, "events", columns, if_not_exists=True)
+        create_index_online(name, "events", f"({', '.join(columns)})")
     for name in REPLACED:
-        op.drop_index(name, table_name="events", if_exists=True)
+        drop_index_online(name)
 
 
 def downgrade() -> None:
     for name, columns in REPLACED.items():
-        op.create_index(name, "events", columns, if_not_exists=True)
+        create_index_online(name, "events", f"({', '.join(columns)})")
     for name in INDEXES:
-        op.drop_index(name, table_name="events", if_exists=True)
+        drop_index_online(name)

@@ -7,10 +7,9 @@ filter; without one PostgreSQL read every conversation of the workspace and sort
 product workload on 100 k conversations ranked this the slowest statement and the advisor's
 index, scanned backwards, reads the first page directly (docs/performance.md has the figures).
 
-On a large live table, run `CREATE INDEX CONCURRENTLY
-ix_conversations_workspace_id_last_message_at_id ON conversations (workspace_id,
-last_message_at, id)` before upgrading: the upgrade then finds it (IF NOT EXISTS) instead
-of building it under a lock that holds writes to conversations.
+On PostgreSQL the index is built and dropped CONCURRENTLY (kit.migrations.
+create_index_online), so a large conversations table keeps taking writes meanwhile; one an
+operator created beforehand with the advisor's statement is found (IF NOT EXISTS) and kept.
 
 Revision ID: dbwl_inbox_index
 Revises: dstr_detector_streams
@@ -19,7 +18,7 @@ Create Date: 2026-12-07 03:30:00.000000
 
 from collections.abc import Sequence
 
-from alembic import op
+from intuitivus_flow.kit.migrations import create_index_online, drop_index_online
 
 revision: str = "dbwl_inbox_index"
 down_revision: str | Sequence[str] | None = "dstr_detector_streams"
@@ -33,9 +32,9 @@ INDEXES = {
 
 def upgrade() -> None:
     for name, columns in INDEXES.items():
-        op.create_index(name, "conversations", columns, if_not_exists=True)
+        create_index_online(name, "conversations", f"({', '.join(columns)})")
 
 
 def downgrade() -> None:
     for name in INDEXES:
-        op.drop_index(name, table_name="conversations", if_exists=True)
+        drop_index_online(name)

@@ -5,8 +5,12 @@ scratch copy of the table (create the index, re-run the statement, measure).
 Statements come as `pg_stat_statements` shows them, with `$n` parameters. To plan and run them
 the advisor binds each parameter to a value read from the column it is compared with (a
 sampled row for equality, a high percentile for a lower bound, the maximum for an upper bound:
-`run_at <= now()` style), a LIMIT to 100. Nothing the advisor does outlives its transaction:
-hypothetical indexes live in the session, and the scratch copy is rolled back.
+`run_at <= now()` style), a LIMIT to 100; a LIKE pattern to `%value%`, the value one sampled
+row holds in the searched expression (a search for something that exists; every pattern of the
+statement gets the same term, as one search box fills them all). Nothing the advisor does
+outlives its transaction: hypothetical indexes live in the session, and the scratch copy (and
+the pg_trgm extension, when a trigram index is proven there and it was not installed) is
+rolled back.
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlglot import exp
 
 from intuitivus_flow.performance.database.postgres import Statement, short, statement_evidence
-from intuitivus_flow.performance.database.shape import Candidate, candidates, parameters, parse
+from intuitivus_flow.performance.database.shape import (
+    Candidate,
+    candidates,
+    parameters,
+    parse,
+    substring_search,
+)
 from intuitivus_flow.performance.findings import Area, Finding, Severity
 
 NO_HYPOPG = (
@@ -35,6 +45,8 @@ SCRATCH = "flow_advisor_scratch"
 MIN_GAIN = 0.33
 MIN_MEASURED_SPEEDUP = 1.5  # on the scratch copy, or the advice is not proven
 RUNS = 3
+LIKE_ESCAPE = "\\"  # PostgreSQL's default LIKE escape, and the one the product passes
+MAX_TERM = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +72,8 @@ class Advice:
 @dataclass(frozen=True, slots=True)
 class _Need:
     table: str
-    column: str
-    how: str  # "sample" (a row's value), "high" (99th percentile) or "max"
+    column: str  # a column, or for "substring" the searched expression (SQL)
+    how: str  # "sample" (a row's value), "high" (99th percentile), "max" or "substring"
 
 
 async def bind(connection: AsyncConnection, sql: str) -> str | None:
@@ -96,12 +108,18 @@ def _value_for(tree: exp.Expr, parameter: exp.Parameter) -> exp.Expr | _Need | N
         return exp.Literal.number(100)
     if isinstance(parent, exp.Offset):
         return exp.Literal.number(0)
+    if isinstance(parent, exp.Escape) and parent.expression is parameter:
+        return exp.Literal.string(LIKE_ESCAPE)
     node: exp.Expr = parameter
     comparison = parent
     while isinstance(comparison, exp.Cast | exp.Paren):  # `$1::uuid`
         node, comparison = comparison, comparison.parent
     column: exp.Column | None = None
     how = "sample"
+    if isinstance(comparison, exp.Like | exp.ILike) and comparison.expression is node:
+        searched = substring_search(comparison)
+        table = _table_of(tree, searched[0], comparison) if searched else None
+        return None if searched is None or table is None else _Need(table, searched[1], "substring")
     if isinstance(comparison, exp.Tuple) and isinstance(comparison.parent, exp.Binary):
         # A row comparison, `(a, b) > ($1, $2)`: each parameter faces the column at its place.
         return _row_value_for(tree, comparison, node)
@@ -160,8 +178,11 @@ def _as_literal(expression: str) -> str:
 async def _sampled(connection: AsyncConnection, needs: list[_Need]) -> dict[_Need, str | None]:
     literals: dict[_Need, str | None] = {}
     rows: dict[str, list[str]] = {}
+    searches: dict[str, list[_Need]] = {}
     for need in needs:
-        if need.how == "sample":
+        if need.how == "substring":
+            searches.setdefault(need.table, []).append(need)
+        elif need.how == "sample":
             columns = rows.setdefault(need.table, [])
             if need.column not in columns:
                 columns.append(need.column)
@@ -171,7 +192,32 @@ async def _sampled(connection: AsyncConnection, needs: list[_Need]) -> dict[_Nee
         values = await _one_row(connection, table, columns)
         for column, value in zip(columns, values, strict=True):
             literals[_Need(table, column, "sample")] = value
+    for table, searched in searches.items():
+        pattern = await _search_pattern(connection, table, [n.column for n in searched])
+        for need in searched:
+            literals[need] = pattern
     return literals
+
+
+async def _search_pattern(
+    connection: AsyncConnection, table: str, expressions: list[str]
+) -> str | None:
+    """`'%term%'`, the term one sampled row holds in the first searched expression that is
+    not empty. The expressions are the statement's own SQL as sqlglot re-rendered it (one
+    expression each, columns unqualified), read on the table the statement reads."""
+    values = ", ".join(f"nullif(({e})::text, '')" for e in dict.fromkeys(expressions))
+    for sample in ("TABLESAMPLE SYSTEM (1)", ""):
+        query = (
+            f"SELECT coalesce({values}) FROM {_quoted(table)} {sample} "  # noqa: S608
+            f"WHERE coalesce({values}) IS NOT NULL LIMIT 1"
+        )
+        term = (await connection.execute(text(query))).scalar()
+        if term is not None:
+            escaped = "".join(
+                LIKE_ESCAPE + c if c in ("%", "_", LIKE_ESCAPE) else c for c in str(term)[:MAX_TERM]
+            )
+            return exp.Literal.string(f"%{escaped}%").sql(dialect="postgres")
+    return None
 
 
 async def _one_row(connection: AsyncConnection, table: str, columns: list[str]) -> list[str | None]:
@@ -224,35 +270,68 @@ async def advise_statement(
     bound = await bind(connection, sql)
     if bound is None:
         return None
+    found = candidates(sql)
     try:
         async with connection.begin_nested():
             before = await plan_cost(connection, bound)
             best: tuple[float, Candidate] | None = None
-            for candidate in candidates(sql):
+            for candidate in found:
+                if candidate.trigram:  # HypoPG simulates B-tree, BRIN and hash only
+                    continue
                 cost = await _hypothetical_cost(connection, candidate, bound)
                 # Ties go to the earlier (narrower, in the classic order) candidate.
                 if best is None or cost < best[0] * 0.98:
                     best = (cost, candidate)
     except DBAPIError:
         return None
-    if best is None or best[0] > before * (1 - min_gain):
-        return None
-    advice = Advice(bound, best[1], before, best[0])
+    advice = None
+    if best is not None and best[0] <= before * (1 - min_gain):
+        advice = Advice(bound, best[1], before, best[0])
     if not verify:
         return advice
-    proven = await verify_on_scratch(connection, advice)
     # The planner's estimate is a hypothesis: advice whose real run does not gain is dropped.
-    speedup = proven.speedup
-    return proven if speedup is not None and speedup >= MIN_MEASURED_SPEEDUP else None
+    proven = [await verify_on_scratch(connection, advice)] if advice is not None else []
+    for candidate in found:
+        if candidate.trigram and await _extension_available(connection, "pg_trgm"):
+            proven.append(await _trigram_on_scratch(connection, bound, candidate))
+    gained = [a for a in proven if a.speedup is not None and a.speedup >= MIN_MEASURED_SPEEDUP]
+    return min(gained, key=lambda a: a.ms_after or 0.0, default=None)
 
 
-async def verify_on_scratch(connection: AsyncConnection, advice: Advice) -> Advice:
+async def _extension_available(connection: AsyncConnection, name: str) -> bool:
+    found = await connection.execute(
+        text("SELECT 1 FROM pg_available_extensions WHERE name = :name"), {"name": name}
+    )
+    return found.first() is not None
+
+
+async def _trigram_on_scratch(
+    connection: AsyncConnection, bound: str, candidate: Candidate
+) -> Advice:
+    """A trigram candidate, proven on the scratch copy; its plan costs are read there too,
+    with and without the index (there is no hypothetical one)."""
+    unproven = Advice(bound, candidate, 0.0, 0.0)
+    try:
+        return await verify_on_scratch(connection, unproven, costs=True)
+    except DBAPIError:  # e.g. a role that may not create the extension
+        return unproven
+
+
+async def verify_on_scratch(
+    connection: AsyncConnection, advice: Advice, *, costs: bool = False
+) -> Advice:
     """Copy the table into a scratch schema, time the statement, create the index there,
-    time it again; roll everything back."""
+    time it again; roll everything back. `costs`: the plan costs are read there as well."""
     table = advice.candidate.table
     quoted_table = exp.to_identifier(table, quoted=True).sql(dialect="postgres")
+    cost_before, cost_after = advice.cost_before, advice.cost_after
     transaction = await connection.begin_nested()
     try:
+        if advice.candidate.requires:
+            # Trusted (PostgreSQL 13+): a role that may CREATE in the database may install it.
+            await connection.execute(
+                text(f"CREATE EXTENSION IF NOT EXISTS {advice.candidate.requires}")
+            )
         await connection.execute(text(f"CREATE SCHEMA {SCRATCH}"))
         await connection.execute(
             text(
@@ -266,14 +345,16 @@ async def verify_on_scratch(connection: AsyncConnection, advice: Advice) -> Advi
         await connection.execute(text(f"ANALYZE {SCRATCH}.{quoted_table}"))
         await connection.execute(text(f"SET LOCAL search_path = {SCRATCH}, public"))
         before = await timed(connection, advice.statement)
+        if costs:
+            cost_before = await plan_cost(connection, advice.statement)
         await connection.execute(text(advice.candidate.ddl(concurrently=False)))
         await connection.execute(text(f"ANALYZE {SCRATCH}.{quoted_table}"))
         after = await timed(connection, advice.statement)
+        if costs:
+            cost_after = await plan_cost(connection, advice.statement)
     finally:
         await transaction.rollback()
-    return Advice(
-        advice.statement, advice.candidate, advice.cost_before, advice.cost_after, before, after
-    )
+    return Advice(advice.statement, advice.candidate, cost_before, cost_after, before, after)
 
 
 async def timed(connection: AsyncConnection, sql: str, *, runs: int = RUNS) -> float:
@@ -289,6 +370,14 @@ async def timed(connection: AsyncConnection, sql: str, *, runs: int = RUNS) -> f
         finally:
             await savepoint.rollback()
     return statistics.median(times[1:])
+
+
+def create_statements(candidate: Candidate) -> str:
+    """What to run: the extension the index needs, if any, then the index."""
+    extension = (
+        f"CREATE EXTENSION IF NOT EXISTS {candidate.requires}; " if candidate.requires else ""
+    )
+    return f"{extension}{candidate.ddl()};"
 
 
 def missing_index_finding(statement: Statement, advice: Advice) -> Finding:
@@ -308,8 +397,7 @@ def missing_index_finding(statement: Statement, advice: Advice) -> Finding:
         severity=Severity.CRITICAL if critical else Severity.WARNING,
         impact=statement.share * (1 - advice.cost_after / advice.cost_before),
         evidence=evidence,
-        recommendation=advice.candidate.ddl()
-        + ";"
+        recommendation=create_statements(advice.candidate)
         + (
             ""
             if advice.speedup is not None

@@ -105,7 +105,7 @@ def _as_dict(result: Advised) -> dict[str, object]:
         "statement": result.statement,
         "calls": result.calls,
         "mean_ms": result.mean_ms,
-        "create_index": advice.candidate.ddl() + ";" if advice else None,
+        "create_index": advisor.create_statements(advice.candidate) if advice else None,
         "cost_before": advice.cost_before if advice else None,
         "cost_after": advice.cost_after if advice else None,
         "ms_before": advice.ms_before if advice else None,
@@ -124,13 +124,14 @@ def _print(results: list[Advised]) -> None:
         if advice is None:
             typer.echo("--   no index clearly helps (or its parameters cannot be sampled)")
             continue
+        source = "scratch copy" if advice.candidate.trigram else "HypoPG"
         typer.echo(
             f"--   plan cost {advice.cost_before:.1f} -> {advice.cost_after:.1f} "
-            f"({advice.cost_ratio:.1f}x)"
+            f"({advice.cost_ratio:.1f}x, {source})"
         )
         if advice.ms_before is not None and advice.ms_after is not None:
             typer.echo(
                 f"--   measured on a scratch copy: {advice.ms_before:.2f} ms -> "
                 f"{advice.ms_after:.2f} ms ({advice.speedup or 0:.1f}x)"
             )
-        typer.echo(advice.candidate.ddl() + ";")
+        typer.echo(advisor.create_statements(advice.candidate))

@@ -22,6 +22,16 @@ class HotQuery:
     postgres_suffix: str = ""  # row locks SQLite does not have
 
 
+# A term anywhere in the name, email or phone; the product passes the same pattern to each.
+_SEARCH = (
+    "lower(name) LIKE $2 ESCAPE '\\' OR lower(email) LIKE $3 ESCAPE '\\' "
+    "OR phone LIKE $4 ESCAPE '\\'"
+)
+_SEARCH_INDEX = (
+    "CREATE INDEX CONCURRENTLY ix_contacts_name_email_phone_trgm ON contacts USING gin "
+    "(lower(name) gin_trgm_ops, lower(email) gin_trgm_ops, phone gin_trgm_ops) (PostgreSQL)"
+)
+
 HOT_QUERIES: tuple[HotQuery, ...] = (
     HotQuery(
         name="message receipt",
@@ -90,6 +100,30 @@ HOT_QUERIES: tuple[HotQuery, ...] = (
         sql="SELECT * FROM conversations WHERE workspace_id = $1 AND state = $2 "
         "ORDER BY last_message_at DESC, id DESC LIMIT $3",
         index="ix_conversations_workspace_id_state (exists)",
+    ),
+    HotQuery(
+        name="inbox, all states",
+        source="conversations.repository.ConversationRepository.inbox(state=None)",
+        table="conversations",
+        sql="SELECT * FROM conversations WHERE workspace_id = $1 "
+        "ORDER BY last_message_at DESC, id DESC LIMIT $2",
+        index="CREATE INDEX CONCURRENTLY ix_conversations_workspace_id_last_message_at_id ON "
+        "conversations (workspace_id, last_message_at, id)",
+    ),
+    HotQuery(
+        name="contacts search",
+        source="contacts.repository.ContactRepository.listing(search=...)",
+        table="contacts",
+        sql=f"SELECT * FROM contacts WHERE workspace_id = $1 AND ({_SEARCH}) "  # noqa: S608
+        "ORDER BY created_at, id LIMIT $5",
+        index=_SEARCH_INDEX,
+    ),
+    HotQuery(
+        name="contacts search, total",
+        source="kit.repository.Repository.paginate (the page's count of a contact search)",
+        table="contacts",
+        sql=f"SELECT count(*) FROM contacts WHERE workspace_id = $1 AND ({_SEARCH})",  # noqa: S608
+        index=_SEARCH_INDEX,
     ),
     HotQuery(
         name="contacts listing",

@@ -7,7 +7,9 @@ order serves them, so they lead), then one range column (an index can range over
 only), then the sort columns (the index then returns rows already ordered, and LIMIT stops
 early). A constant predicate, `status IN ('queued', 'running')` or `active = true`, becomes the
 index's WHERE clause instead of a column: the index then holds only the rows the statement can
-want.
+want. A substring search, `lower(name) LIKE '%term%'` (in every branch of an OR, if any), has no
+B-tree to serve it: its expressions become one GIN index of trigrams (pg_trgm), a candidate
+HypoPG cannot simulate, so the advisor proves it on its scratch copy only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
+_LIKE = (exp.Like, exp.ILike)
+TRIGRAM_OPS = "gin_trgm_ops"
 _CONSTANT = (exp.Literal, exp.Boolean, exp.Null)
 
 
@@ -30,25 +34,45 @@ class TableShape:
     ranged: list[str] = field(default_factory=list)
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
     referenced: list[str] = field(default_factory=list)  # every column the statement names
+    substring: list[str] = field(default_factory=list)  # expressions searched with LIKE '%..'
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
     table: str
-    columns: tuple[str, ...]  # each "name" or "name DESC"
+    columns: tuple[str, ...]  # each "name" or "name DESC"; a trigram's "lower(name) gin_trgm_ops"
     predicate: str = ""
+    method: str = "btree"  # or "gin": a trigram index (pg_trgm)
+
+    @property
+    def trigram(self) -> bool:
+        return self.method == "gin"
+
+    @property
+    def requires(self) -> str | None:
+        """The extension the index needs (its operator class), if any."""
+        return "pg_trgm" if self.trigram else None
 
     @property
     def name(self) -> str:
-        parts = [c.split()[0] for c in self.columns]
+        if self.trigram:
+            parts = [n for c in self.columns for n in _column_names(c)] + ["trgm"]
+        else:
+            parts = [c.split()[0] for c in self.columns]
         suffix = "_partial" if self.predicate else ""
-        return f"ix_{self.table}_{'_'.join(parts)}{suffix}"[:63]
+        return f"ix_{self.table}_{'_'.join(dict.fromkeys(parts))}{suffix}"[:63]
 
     def ddl(self, *, concurrently: bool = True, name: bool = True) -> str:
         keyword = "CREATE INDEX CONCURRENTLY" if concurrently else "CREATE INDEX"
         named = f" {self.name}" if name else ""
+        using = f" USING {self.method}" if self.method != "btree" else ""
         where = f" WHERE {self.predicate}" if self.predicate else ""
-        return f"{keyword}{named} ON {self.table} ({', '.join(self.columns)}){where}"
+        return f"{keyword}{named} ON {self.table}{using} ({', '.join(self.columns)}){where}"
+
+
+def _column_names(key: str) -> list[str]:
+    tree = parse(key.removesuffix(f" {TRIGRAM_OPS}"))
+    return [c.name for c in tree.find_all(exp.Column)] if tree is not None else []
 
 
 def parse(sql: str) -> exp.Expr | None:
@@ -66,7 +90,7 @@ def shapes(sql: str) -> list[TableShape]:
     found: list[TableShape] = []
     for block in tree.find_all(exp.Select, exp.Update, exp.Delete):
         found += _block_shapes(block)
-    return [s for s in found if s.equal or s.constant or s.ranged or s.sort]
+    return [s for s in found if s.equal or s.constant or s.ranged or s.sort or s.substring]
 
 
 def _tables(block: exp.Expr) -> dict[str, str]:
@@ -148,6 +172,10 @@ def _classify(node: exp.Expr, shape_of: object) -> None:
     if isinstance(node, exp.Or):
         _classify_or(node, find)
         return
+    if (searched := substring_search(node)) is not None:
+        if shape := find(searched[0]):
+            shape.substring.append(searched[1])
+        return
     if isinstance(node, exp.EQ) and (pair := _column_and_other(node)):
         column, other = pair
         if (shape := find(column)) is None:
@@ -196,6 +224,12 @@ def _classify_or(node: exp.Or, find: object) -> None:
     predicate); the branches' range columns are candidates too."""
     assert callable(find)
     branches = [b.unnest() for b in node.flatten()]
+    searches = [substring_search(branch) for branch in branches]
+    if all(searches):  # name LIKE .. OR email LIKE ..: one index must serve every branch
+        for column, expression in (s for s in searches if s is not None):
+            if shape := find(column):
+                shape.substring.append(expression)
+        return
     per_branch: list[dict[str, tuple[exp.Column, list[exp.Expr]]]] = []
     for branch in branches:
         conjuncts = list(branch.flatten()) if isinstance(branch, exp.And) else [branch]
@@ -223,6 +257,29 @@ def _classify_or(node: exp.Or, find: object) -> None:
                 if text not in values:
                     values.append(text)
         shape.constant.append(f"{name} IN ({', '.join(values)})")
+
+
+def substring_search(node: exp.Expr) -> tuple[exp.Column, str] | None:
+    """`expr LIKE $n` (or ILIKE, with or without ESCAPE) whose pattern may start with a
+    wildcard: a column of `expr` and `expr` as an index expression (columns unqualified)."""
+    if isinstance(node, exp.Escape):
+        node = node.this
+    if not isinstance(node, _LIKE) or isinstance(node.this, exp.Literal):
+        return None
+    pattern = node.expression
+    while isinstance(pattern, exp.Cast):
+        pattern = pattern.this
+    if isinstance(pattern, exp.Literal) and not pattern.this.startswith(("%", "_")):
+        return None  # a prefix: a B-tree (text_pattern_ops) would do, not a trigram index
+    if not isinstance(pattern, exp.Parameter | exp.Literal):
+        return None
+    column = node.this.find(exp.Column)
+    if column is None:
+        return None
+    searched = node.this.copy().transform(
+        lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n
+    )
+    return column, searched.sql(dialect="postgres", normalize_functions="lower")
 
 
 def candidates(sql: str) -> list[Candidate]:
@@ -270,6 +327,9 @@ def _shape_candidates(shape: TableShape) -> list[Candidate]:
         covering = _dedupe(lead + ranged + sort + extra)
         if len(covering) <= 4:
             out.append(Candidate(shape.table, covering, where))
+    if shape.substring:
+        keys = tuple(f"{e} {TRIGRAM_OPS}" for e in dict.fromkeys(shape.substring))
+        out.append(Candidate(shape.table, keys, method="gin"))
     return out
 
 
