@@ -30,6 +30,30 @@ def test_sentences() -> None:
     )
 
 
+def test_every_catalogued_event_reads_as_a_sentence_not_its_name() -> None:
+    """Recent activity never shows a raw name such as `campaign.status_changed` or 'Llm
+    completed' (issue 17): every event in the catalog has a phrase of its own."""
+    from intuitivus_flow.dashboard.activity import _ACTOR_PHRASES, _PHRASES
+    from intuitivus_flow.events.catalog import SERVER_EVENTS
+
+    without = sorted(name for name in SERVER_EVENTS if name not in {**_PHRASES, **_ACTOR_PHRASES})
+    assert without == []
+
+
+def test_agent_names_keep_their_capitals_and_outcomes_are_said() -> None:
+    done = {"agent_id": "a1", "status": "failed"}
+    assert describe("agent_task.finished", done, user_id=None, names=NAMES) == (
+        "A task of agent Helper failed"
+    )
+    assert describe("agent_task.submitted", {"agent_id": "a1"}, user_id="u1", names=NAMES) == (
+        "A task for agent Helper was submitted by Ana"
+    )
+    answer = {"provider": "openai", "tokens": 1234, "agent_id": "a1"}
+    assert describe("llm.completed", answer, user_id=None, names=NAMES) == (
+        "The LLM answered (openai, 1,234 tokens)"
+    )
+
+
 async def test_the_dashboard_names_campaign_and_person(client: httpx.AsyncClient) -> None:
     owner = await register(client)
     campaign = await create_campaign(

@@ -30,9 +30,12 @@ async def test_service_health_draws_charts_from_the_history(
         await history.record(session, samples)
     page = await browser.get("/service-health?range=1h")
     assert page.status_code == 200
-    assert page.text.count("<svg") == 7  # latency, rps, errors, CPU, memory, disk, pool
+    # Latency, rps, errors, CPU, memory, disk, pool; only latency has samples to draw.
+    assert page.text.count('<figure class="flow-chart"') == 7
+    assert page.text.count('<p class="empty flow-chart__empty">No data yet in this period') == 6
+    assert page.text.count("<svg") == 1
     assert 'class="chart__line chart__line--1"' in page.text  # the p95 line is drawn
-    assert "p95: 250" in text_of(page.text)  # the latest value, readable as text
+    assert "p95 250" in text_of(page.text)  # the latest value, readable as text
     assert "style=" not in page.text  # the CSP forbids inline styles
     assert 'href="/alerts"' in page.text  # in the navigation for an owner
     assert (await browser.get("/service-health?range=7d")).status_code == 200

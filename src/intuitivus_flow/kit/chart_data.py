@@ -7,9 +7,11 @@ the series are aligned here, where the types are known, and the script stays sma
 
 Shape (`kind: "time"`; x in Unix seconds, UTC):
     {"kind", "title", "unit", "empty", "x": [...],
-     "series": [{"label", "values": [... or null], "style": "line|dashed|points", "unit"}],
+     "series": [{"label", "values": [... or null], "style": "line|forecast|threshold|
+                 points|hidden"}],
      "bands": [{"label", "lower": i, "upper": j}]   (indexes into series),
-     "markers": [{"label", "at": seconds}],         (vertical lines, e.g. a predicted crossing)
+     "markers": [{"label", "at", "from", "to"}],    (vertical lines with an optional shaded
+                                                     span, e.g. a predicted crossing)
      "summary": "the chart in words"}
 `kind: "category"` has `labels` (one per x position) instead of times, e.g. retention periods.
 """
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Style = Literal["line", "dashed", "points", "hidden"]
+Style = Literal["line", "forecast", "threshold", "points", "hidden"]
 
 EMPTY = "No data yet in this period"
 
@@ -45,6 +47,8 @@ class Band:
 class Marker:
     label: str
     at: datetime
+    since: datetime | None = None  # a shaded span around the line (its uncertainty)
+    until: datetime | None = None  # None with `since`: to the end of the chart
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ def time_chart(chart: TimeChart) -> dict[str, Any]:
         series += [aligned(band.lower, "hidden"), aligned(band.upper, "hidden")]
     if xs:
         series += [
-            {"label": label, "style": "dashed", "values": [_number(level)] * len(xs)}
+            {"label": label, "style": "threshold", "values": [_number(level)] * len(xs)}
             for label, level in chart.thresholds
         ]
     return {
@@ -106,7 +110,15 @@ def time_chart(chart: TimeChart) -> dict[str, Any]:
         "x": xs,
         "series": series,
         "bands": bands,
-        "markers": [{"label": m.label, "at": _seconds(m.at)} for m in chart.markers],
+        "markers": [
+            {
+                "label": m.label,
+                "at": _seconds(m.at),
+                "from": None if m.since is None else _seconds(m.since),
+                "to": None if m.until is None else _seconds(m.until),
+            }
+            for m in chart.markers
+        ],
         "range": {"floor": chart.floor, "ceiling": chart.ceiling},
         "summary": summary(chart),
         **chart.extra,

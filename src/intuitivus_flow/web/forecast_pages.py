@@ -17,7 +17,9 @@ from intuitivus_flow.alerts.rules import RulesError, RuleSet, configured_rules, 
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.forecasting import charts, service, views
 from intuitivus_flow.forecasting.options import ForecastOptions
+from intuitivus_flow.forecasting.schemas import Forecast
 from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit import chart_data
 from intuitivus_flow.kit.errors import FlowError
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.web.app_context import Context
@@ -86,7 +88,12 @@ async def forecasts_page(
         )
         title = f"{signal} forecast"
         panels.append(
-            {"forecast": forecast, "svg": charts.render(forecast, title=title), "title": title}
+            {
+                "forecast": forecast,
+                "svg": charts.render(forecast, title=title),
+                "title": title,
+                "data": chart_data.time_chart(_forecast_chart(forecast, title)),
+            }
         )
     models = [views.model_state(m, options) for m in await service.list_models(session)]
     page = {
@@ -97,3 +104,48 @@ async def forecasts_page(
         "chosen": chosen,
     }
     return render(request, "forecasts.html", page)
+
+
+def _forecast_chart(forecast: Forecast, title: str) -> chart_data.TimeChart:
+    """The forecast as an interactive chart: history, the forecast line inside its 80 % band,
+    anomalies as dots, the alert threshold and the predicted crossing as a vertical line."""
+    series = [
+        chart_data.Series("history", [(p.time, p.value) for p in forecast.history]),
+        chart_data.Series(
+            "forecast", [(p.time, p.value) for p in forecast.forecast], style="forecast"
+        ),
+        chart_data.Series(
+            "anomaly", [(a.time, a.value) for a in forecast.anomalies], style="points"
+        ),
+    ]
+    bands = []
+    if forecast.forecast:
+        bands.append(
+            chart_data.Band(
+                "80 % band",
+                chart_data.Series("band low", [(p.time, p.lower) for p in forecast.forecast]),
+                chart_data.Series("band high", [(p.time, p.upper) for p in forecast.forecast]),
+            )
+        )
+    threshold = forecast.threshold
+    markers = []
+    if forecast.breach is not None:
+        breach = forecast.breach
+        markers.append(
+            chart_data.Marker(
+                "predicted crossing", breach.predicted_at, breach.earliest, breach.latest
+            )
+        )
+    return chart_data.TimeChart(
+        title=title,
+        unit="",
+        series=series,
+        bands=bands,
+        markers=markers,
+        thresholds=(
+            [(f"threshold {threshold.operator} {threshold.value:g}", threshold.value)]
+            if threshold is not None
+            else []
+        ),
+        empty="No samples in this period yet",
+    )

@@ -20,6 +20,7 @@ from intuitivus_flow.alerts.rules import configured_rules
 from intuitivus_flow.alerts.schemas import SilenceCreate
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit import chart_data
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.metrics_history import charts
@@ -115,7 +116,16 @@ async def _chart(
         end=query.end,
         ceiling=spec.ceiling,
     )
-    return {"spec": spec, "svg": charts.render(chart), "latest": latest}
+    data = chart_data.time_chart(
+        chart_data.TimeChart(
+            title=spec.title,
+            unit=spec.unit,
+            series=[chart_data.Series(line.label, line.points) for line in lines],
+            floor=0.0,
+            ceiling=spec.ceiling,
+        )
+    )
+    return {"spec": spec, "svg": charts.render(chart), "latest": latest, "data": data}
 
 
 @router.get("/service-health")
