@@ -248,13 +248,15 @@ def _row(
     row = Row(line=line)
     if len(cells) > width and any(cell.strip() for cell in cells[width:]):
         errors.append(_problem(line, None, f"{len(cells)} cells, but the header has {width}"))
+    keyed = False  # a phone or e-mail cell was filled (when invalid, that is the problem)
     for index, written, mapped in header.positions:
         value = cells[index].strip() if index < len(cells) else ""
         if value:
+            keyed = keyed or mapped in {"phone", "email"}
             problem = _set(row, mapped, value)
             if problem:
                 errors.append(_problem(line, written, problem))
-    if row.phone is None and row.email is None:
+    if not keyed:
         errors.append(_problem(line, None, "a phone or an email is needed to match the contact"))
     if len(row.attributes) > MAX_ATTRIBUTES_KEYS:
         errors.append(_problem(line, None, f"at most {MAX_ATTRIBUTES_KEYS} attributes"))
@@ -408,8 +410,9 @@ def _same_contact(line: int) -> str:
 def _report(plan: Plan, *, dry_run: bool) -> ImportReport:
     counts = {"create": 0, "update": 0, "unchanged": 0}
     preview: list[ImportRow] = []
+    bad = {problem.row for problem in plan.errors}  # counted as problems, not as outcomes
     for row in plan.rows:
-        if row.line not in plan.targets:
+        if row.line not in plan.targets or row.line in bad:
             continue
         target = plan.targets[row.line]
         changes = _changes(row, target)
