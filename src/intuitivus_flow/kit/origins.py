@@ -63,8 +63,6 @@ def normalise_origin(text: str) -> str:
         raise OriginError(f"{value!r} has no host")
     wildcard = host.startswith(WILDCARD)
     host = _host(host.removeprefix(WILDCARD) if wildcard else host, value, wildcard=wildcard)
-    if wildcard and "*" in host:
-        raise OriginError(f"{value!r}: only one leading '*.' is allowed")
     shown_port = "" if port is None or port == DEFAULT_PORTS[scheme] else f":{port}"
     return f"{scheme}://{WILDCARD if wildcard else ''}{host}{shown_port}"
 
