@@ -1,5 +1,6 @@
 """What the KPI pages show: charts of the monthly KPIs and of each goal against its baseline
-and target (inline SVG through metrics_history's chart renderer), and the per-contact CLV rows.
+and target (inline SVG through metrics_history's chart renderer, plus the same series as the
+interactive chart's data from kit/chart_data.py), and the per-contact CLV rows.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from markupsafe import Markup
 
@@ -19,6 +21,7 @@ from intuitivus_flow.analytics.kpis_service import (
     WorkspaceReport,
     next_month,
 )
+from intuitivus_flow.kit import chart_data
 from intuitivus_flow.metrics_history import charts
 
 LABELS = {
@@ -46,6 +49,26 @@ class Panel:
     title: str
     svg: Markup
     latest: str
+    data: dict[str, Any]  # the interactive chart (web/templates/_charts.html)
+
+
+def _chart_data(chart: charts.Chart) -> dict[str, Any]:
+    """Fractions are drawn as percentages (an axis of 0.05 reads worse than 5 %)."""
+    scale, unit = (100.0, "%") if chart.unit == "fraction" else (1.0, chart.unit)
+    series = [
+        chart_data.Series(line.label, [(t, v * scale) for t, v in line.points])
+        for line in chart.lines
+    ]
+    return chart_data.time_chart(
+        chart_data.TimeChart(
+            title=chart.title,
+            unit=unit,
+            series=series,
+            floor=chart.floor * scale,
+            empty="No data yet in these months",
+            extra={"period": "month"},
+        )
+    )
 
 
 def _at(day: date) -> datetime:
@@ -76,7 +99,7 @@ def _panel(
         floor=0.0 if all(v >= 0 for _, v in points) else min(v for _, v in points),
     )
     latest = value(months[-1], kpi)
-    return Panel(title, charts.render(chart), show(latest, unit))
+    return Panel(title, charts.render(chart), show(latest, unit), _chart_data(chart))
 
 
 def platform_panels(report: PlatformReport) -> list[Panel]:
@@ -108,4 +131,4 @@ def goal_panel(goal: GoalRead) -> Panel:
         end=last,
     )
     progress = "n/a" if goal.progress is None else f"{goal.progress * 100:.0f} % of the way"
-    return Panel(chart.title, charts.render(chart), progress)
+    return Panel(chart.title, charts.render(chart), progress, _chart_data(chart))

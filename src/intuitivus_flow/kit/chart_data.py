@@ -135,6 +135,8 @@ def category_chart(
     ceiling: float | None = None,
 ) -> dict[str, Any]:
     """Lines over named positions (retention periods, funnel steps): x is 0..n-1."""
+    if not series:
+        labels = []
     drawn = [
         {
             "label": label,

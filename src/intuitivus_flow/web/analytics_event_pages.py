@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -21,10 +21,13 @@ from intuitivus_flow.analytics.schemas import (
     BottleneckQuery,
     FunnelQuery,
     PathQuery,
+    RetentionCohort,
     RetentionQuery,
+    RetentionResult,
 )
 from intuitivus_flow.analytics.store import AnalyticsStore, StoreError, open_store
 from intuitivus_flow.identity.scopes import Scope
+from intuitivus_flow.kit import chart_data
 from intuitivus_flow.kit.bar_chart import Bar, render_bars
 from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer
@@ -172,6 +175,8 @@ async def retention_page(
         page["problem"] = _problem(exc)
     # heat classes instead of inline colours (the CSP forbids inline styles)
     page["heat"] = lambda rate: f"heat-{min(int(rate * 10), 10)}"
+    if page["result"] is not None:
+        page["curve"] = retention_curve(page["result"], today=datetime.now(UTC).date())
     return render(request, "analytics_retention.html", page)
 
 
@@ -189,3 +194,44 @@ async def bottlenecks_page(request: Request, viewer: CurrentViewer, context: Con
         page["problem"] = exc.detail
     page["duration"] = _duration
     return render(request, "analytics_bottlenecks.html", page)
+
+
+def _period_start(cohort: date, period: str, offset: int) -> date:
+    if period == "day":
+        return cohort + timedelta(days=offset)
+    if period == "week":
+        return cohort + timedelta(weeks=offset)
+    months = cohort.month - 1 + offset
+    return date(cohort.year + months // 12, months % 12 + 1, 1)
+
+
+def retention_curve(result: RetentionResult, *, today: date) -> dict[str, Any]:
+    """Retention by period since the cohort started: all cohorts together (weighted by their
+    size) and the four latest. A period that has not begun yet for a cohort is left out, not
+    counted as 0 % (which would bend every curve down at its young end)."""
+    width = max((len(c.rates) for c in result.cohorts), default=0)
+    labels = [f"{result.period} {i}" for i in range(width)]
+
+    def observed(cohort: RetentionCohort) -> list[float | None]:
+        start = date.fromisoformat(cohort.cohort)
+        return [
+            rate * 100 if _period_start(start, result.period, i) <= today else None
+            for i, rate in enumerate(cohort.rates)
+        ]
+
+    rows = [(c, observed(c)) for c in result.cohorts if c.size > 0]
+    overall: list[float | None] = []
+    for i in range(width):
+        seen = [(c.size, rates[i]) for c, rates in rows if i < len(rates) and rates[i] is not None]
+        people = sum(size for size, _ in seen)
+        overall.append(sum(size * (r or 0.0) for size, r in seen) / people if people else None)
+    series = [("all cohorts", overall)]
+    series += [(f"from {c.cohort}", rates) for c, rates in rows[-4:]]
+    return chart_data.category_chart(
+        "Retention by period since the cohort started",
+        "%",
+        labels,
+        series if rows else [],
+        empty="No cohorts yet in this period",
+        ceiling=100.0,
+    )

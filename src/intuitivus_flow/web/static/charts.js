@@ -27,11 +27,16 @@
   const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: "UTC" });
   const day = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
 
-  // Time ticks: 24-hour clock within a day and a half, dates beyond (always UTC, as the pages).
-  function timeTicks(u, splits) {
-    const span = u.scales.x.max - u.scales.x.min;
-    const format = span <= 36 * 3600 ? clock : day;
-    return splits.map((x) => format.format(new Date(x * 1000)));
+  const month = new Intl.DateTimeFormat("en-GB", { month: "short", year: "numeric", timeZone: "UTC" });
+
+  // Time ticks: 24-hour clock within a day and a half, dates beyond (always UTC, as the pages);
+  // monthly figures (KPIs) by month.
+  function timeTicks(spec) {
+    return (u, splits) => {
+      const span = u.scales.x.max - u.scales.x.min;
+      const format = spec.period === "month" ? month : span <= 36 * 3600 ? clock : day;
+      return splits.map((x) => format.format(new Date(x * 1000)));
+    };
   }
 
   function withUnit(text, unit) {
@@ -163,10 +168,12 @@
     const category = spec.kind === "category";
     const describeX = category
       ? (x) => spec.labels[x] ?? ""
-      : (x) => `${whenLong.format(new Date(x * 1000))} UTC`;
+      : spec.period === "month"
+        ? (x) => month.format(new Date(x * 1000))
+        : (x) => `${whenLong.format(new Date(x * 1000))} UTC`;
     const xAxis = {
       font: FONT, stroke: AXIS_TEXT, grid: { stroke: GRID }, ticks: { stroke: GRID },
-      space: category ? 48 : 70, values: timeTicks,
+      space: category ? 48 : 70, values: timeTicks(spec),
     };
     if (category) {
       xAxis.incrs = [1];
