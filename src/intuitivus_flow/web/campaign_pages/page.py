@@ -21,6 +21,7 @@ from intuitivus_flow.campaigns.automation import service as automation
 from intuitivus_flow.campaigns.models import CampaignStatus
 from intuitivus_flow.campaigns.schemas import CampaignSummary, Performance
 from intuitivus_flow.campaigns.service import ALLOWED_TRANSITIONS
+from intuitivus_flow.kit import chart_data
 from intuitivus_flow.kit.errors import InvalidInput, NotFound
 from intuitivus_flow.kit.money import decimals
 from intuitivus_flow.metrics_history import charts
@@ -254,7 +255,11 @@ async def _performance(
     session: AsyncSession, viewer: Viewer, summary: CampaignSummary, state: PageState
 ) -> dict[str, Any]:
     performance = await campaigns.performance(session, viewer.principal, summary.id)
-    return {"performance": performance, "chart": _chart(performance)}
+    return {
+        "performance": performance,
+        "chart": _chart(performance),
+        "chart_data": _chart_data(performance),
+    }
 
 
 async def _deliveries(
@@ -325,6 +330,27 @@ def _major_text(minor: int | None, currency: str) -> str:
 
 def _spent_on(performance: Performance, day: date) -> int | None:
     return next((item.spend_minor for item in performance.days if item.date == day), None)
+
+
+def _chart_data(performance: Performance) -> dict[str, Any]:
+    """The same days as the interactive chart (web/templates/_charts.html), in major units."""
+    scale = 10 ** decimals(performance.currency)
+
+    def at(day: Any) -> datetime:
+        return datetime.combine(day.date, time(), tzinfo=UTC)
+
+    series = [
+        chart_data.Series(label, [(at(d), getattr(d, attribute) / scale) for d in performance.days])
+        for label, attribute in (("spend", "spend_minor"), ("revenue", "revenue_minor"))
+    ]
+    chart = chart_data.TimeChart(
+        title="Spend and revenue per day",
+        unit=performance.currency,
+        series=series,
+        floor=0.0,
+        empty="No reports yet. Upload one below.",
+    )
+    return chart_data.time_chart(chart)
 
 
 def _chart(performance: Performance) -> Any:
