@@ -24,6 +24,7 @@ from intuitivus_flow.auth.principal_cache import (
 from intuitivus_flow.billing.plans import Limit
 from intuitivus_flow.billing.service import Counter
 from intuitivus_flow.config import Settings
+from intuitivus_flow.conversations.live import LiveHub
 from intuitivus_flow.kit.cache import RedisCache
 from intuitivus_flow.kit.db import on_commit_info
 from intuitivus_flow.kit.resources import Resources
@@ -38,6 +39,8 @@ class AppContext(Resources):
     usage_counters: Mapping[Limit, Counter]
     # Who holds a credential, reused until a revocation touches its workspace.
     principals: PrincipalCache
+    # The live inbox's streams and the way committed conversation changes reach them.
+    live: LiveHub
 
     @classmethod
     def build(cls, settings: Settings) -> AppContext:
@@ -50,6 +53,8 @@ class AppContext(Resources):
             views=resources.cache if isinstance(resources.cache, RedisCache) else None,
         )
         on_commit_info(resources.sessions, partial(bump_after_commit, principals))
+        live = LiveHub(resources.redis)
+        on_commit_info(resources.sessions, live.publish_after_commit)
         if resources.engine.dialect.name == "sqlite":
             # SQLite has no pg_stat_statements: the engine keeps its own slow statements for
             # `perf analyze` and the Performance page (performance/database/slowlog.py).
@@ -59,6 +64,7 @@ class AppContext(Resources):
             auth=AuthPolicy.from_settings(settings, resources.counters),
             usage_counters={Limit.agents: count_agents, Limit.members: count_active_members},
             principals=principals,
+            live=live,
         )
 
 

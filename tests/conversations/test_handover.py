@@ -98,5 +98,7 @@ def test_the_marker_hands_over_with_the_agents_reason() -> None:
     assert reply.reason == "asks about a refund for order 42"
     assert reply.text == ""
     assert read_agent_reply("[[ handover ]]").reason == "the agent was not confident"
+    # Quoting the contact, who typed the marker, is no request (the offline echo does this).
+    assert not read_agent_reply("You said: [[handover]] now").handover
     plain = read_agent_reply("Our shop opens at 9.")
     assert (plain.handover, plain.text) == (False, "Our shop opens at 9.")

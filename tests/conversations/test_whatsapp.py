@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from intuitivus_flow.conversations import handover
 from tests.conversations.graph_server import RunningGraph, serve_graph
 from tests.conversations.support import (
     VERIFY_TOKEN,
@@ -188,7 +189,7 @@ class TestAgentReplies:
         await run_jobs(app)
         chat = vendor.state.requests[-1][1]["messages"]
         assert [(m["role"], m["content"]) for m in chat] == [
-            ("system", "Support\n\nBe brief."),
+            ("system", f"Support\n\nBe brief.\n\n{handover.AGENT_INSTRUCTION}"),
             ("user", "Do you ship?"),
             ("assistant", "openai says: Do you ship?"),
             ("user", "To Lisbon?"),
@@ -235,7 +236,7 @@ class TestAgentReplies:
     ) -> None:
         tenant = await connect(client)
         headers = tenant.owner.headers
-        await post_webhook(client, inbound_body(tenant.phone_number_id, text="I want a human"))
+        await post_webhook(client, inbound_body(tenant.phone_number_id, text="Where is my order?"))
         conversation = await only_conversation(client, tenant)
         escalated = await client.post(
             f"/api/conversations/{conversation['id']}/escalate", headers=headers
@@ -266,8 +267,72 @@ class TestAgentReplies:
         )
         await post_webhook(client, inbound_body(tenant.phone_number_id))
         await run_jobs(app)
+        # Escalated by default (escalate_on_agent_failure): the contact is told, politely.
+        [(_, _, told)] = graph.state.sent
+        assert told["text"]["body"] == handover.HANDOVER_MESSAGES[handover.Language.en]
+        conversation = await only_conversation(client, tenant)
+        assert conversation["state"] == "escalated"
+        assert conversation["attention_reason"] == "No active agent answers here"
+
+    async def test_without_escalation_a_failed_agent_only_marks_the_conversation(
+        self, client: httpx.AsyncClient, app: Any, graph: RunningGraph
+    ) -> None:
+        tenant = await connect(client)
+        headers = tenant.owner.headers
+        changed = await client.patch(
+            "/api/conversations/settings",
+            json={"escalate_on_agent_failure": False},
+            headers=headers,
+        )
+        assert changed.json()["escalate_on_agent_failure"] is False
+        await client.put(
+            f"/api/agents/{tenant.agent_id}/status", json={"status": "paused"}, headers=headers
+        )
+        await post_webhook(client, inbound_body(tenant.phone_number_id))
+        await run_jobs(app)
         assert graph.state.sent == []
-        assert (await only_conversation(client, tenant))["state"] == "open"
+        conversation = await only_conversation(client, tenant)
+        assert conversation["state"] == "open"
+        assert conversation["attention_reason"] == "No active agent answers here"
+        marked = await inbox(client, tenant.owner, view="attention")
+        assert [item["id"] for item in marked["items"]] == [conversation["id"]]
+
+    @pytest.mark.parametrize(
+        ("text", "language"),
+        [("Can I talk to a human?", "en"), ("quero falar com um atendente", "pt")],
+    )
+    async def test_a_contact_asking_for_a_person_is_handed_over_politely(
+        self, client: httpx.AsyncClient, app: Any, graph: RunningGraph, text: str, language: str
+    ) -> None:
+        tenant = await connect(client)
+        await post_webhook(client, inbound_body(tenant.phone_number_id, text=text))
+        assert await run_jobs(app) == 1  # the notice's delivery; no agent reply was queued
+        [(_, _, told)] = graph.state.sent
+        assert told["text"]["body"] == handover.HANDOVER_MESSAGES[handover.Language(language)]
+        conversation = await only_conversation(client, tenant)
+        assert conversation["state"] == "escalated"
+        assert conversation["attention_reason"] == "The contact asked for a person"
+        # A later message waits for the person: no agent reply, no second notice.
+        await post_webhook(client, inbound_body(tenant.phone_number_id, text="hello?"))
+        await run_jobs(app)
+        assert len(graph.state.sent) == 1
+
+    async def test_asking_for_a_person_can_be_turned_off(
+        self, client: httpx.AsyncClient, app: Any, graph: RunningGraph
+    ) -> None:
+        tenant = await connect(client)
+        await client.patch(
+            "/api/conversations/settings",
+            json={"hand_over_on_request": False},
+            headers=tenant.owner.headers,
+        )
+        await post_webhook(client, inbound_body(tenant.phone_number_id, text="human please"))
+        await run_jobs(app)
+        conversation = await only_conversation(client, tenant)
+        assert conversation["state"] == "open"
+        assert conversation["attention_reason"] is None
+        [(_, _, reply)] = graph.state.sent
+        assert "You said: human please" in reply["text"]["body"]  # the agent answered
 
     async def test_the_workspace_default_agent_answers_unassigned_conversations(
         self, client: httpx.AsyncClient, app: Any, graph: RunningGraph

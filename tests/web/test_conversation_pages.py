@@ -60,7 +60,7 @@ async def test_inbox_conversation_reply_escalate_close(
     assert late.status_code == 409
     assert "closed" in text_of(late.text)
     assert "Maria" in text_of((await browser.get("/inbox?state=closed")).text)
-    assert "No open conversations" in text_of((await browser.get("/inbox?state=bogus")).text)
+    assert "No conversations here" in text_of((await browser.get("/inbox?state=bogus")).text)
     assert (await submit(browser, page_url, f"{page_url}/explode", {})).status_code == 404
     assert (await browser.get("/inbox/not-an-id")).status_code == 404
 

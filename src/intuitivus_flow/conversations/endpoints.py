@@ -10,12 +10,14 @@ from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.conversations import schemas, webchat, webhooks
 from intuitivus_flow.conversations import service as conversations
 from intuitivus_flow.conversations.models import (
+    Channel,
     Conversation,
     ConversationSettings,
     ConversationState,
     Message,
 )
 from intuitivus_flow.conversations.numbers import ConnectedNumber, GraphApi
+from intuitivus_flow.conversations.repository import InboxFilter, InboxView
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
@@ -58,10 +60,20 @@ async def inbox(
     principal: CurrentPrincipal,
     paging: Paging,
     state: ConversationState | None = None,
+    view: Annotated[
+        InboxView | None,
+        Query(description="unread (by you), mine (assigned to you), attention (needs a person)"),
+    ] = None,
+    channel: Channel | None = None,
 ) -> Page[Conversation]:
     """Conversations by state with their contact and last message, latest activity first."""
     return await conversations.list_inbox(
-        session, principal, state=state, limit=paging.limit, offset=paging.offset
+        session,
+        principal,
+        state=state,
+        limit=paging.limit,
+        offset=paging.offset,
+        view=InboxFilter(view, channel),
     )
 
 
@@ -176,6 +188,25 @@ async def close(
 ) -> Conversation:
     """Closed; the contact's next message starts a new conversation."""
     return await conversations.close(session, principal, conversation_id)
+
+
+@router.put(
+    "/{conversation_id}/assignee",
+    dependencies=[requires(Scope.conversations_read, Scope.conversations_write)],
+    response_model=schemas.InboxItem,
+    summary="Assign member",
+)
+async def assign_member(
+    conversation_id: uuid.UUID,
+    body: schemas.MemberAssignment,
+    session: DbSession,
+    principal: CurrentPrincipal,
+) -> Conversation:
+    """The member who looks after this conversation (null: nobody); 422 for anyone who is
+    not an active member of this workspace."""
+    return await conversations.assign_member(
+        session, principal, conversation_id, user_id=body.user_id
+    )
 
 
 @router.put(

@@ -24,7 +24,9 @@ AGENT_INSTRUCTION = (
     f"a person can do, reply with exactly {MARKER} followed by a one-line reason for the "
     "team, and nothing else. A person will then take over the conversation."
 )
-_MARKER_PATTERN = re.compile(r"\[\[\s*handover\s*\]\]", re.IGNORECASE)
+# Only at the start of the reply: a reply quoting the contact (who may type the marker) is
+# not the agent asking.
+_MARKER_PATTERN = re.compile(r"\s*\[\[\s*handover\s*\]\]", re.IGNORECASE)
 
 
 class Language(StrEnum):
@@ -210,9 +212,9 @@ class AgentReply:
 
 
 def read_agent_reply(text: str) -> AgentReply:
-    """The agent asked to hand over when its reply carries the marker anywhere; what follows
-    the marker is its reason for the team (never sent to the contact)."""
-    found = _MARKER_PATTERN.search(text)
+    """The agent asked to hand over when its reply starts with the marker; what follows the
+    marker is its reason for the team (never sent to the contact)."""
+    found = _MARKER_PATTERN.match(text)
     if found is None:
         return AgentReply(text, False, "")
     reason = " ".join(text[found.end() :].split())[:300]

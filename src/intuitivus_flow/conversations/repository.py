@@ -2,12 +2,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from intuitivus_flow.contacts.models import Contact
 from intuitivus_flow.conversations.models import (
+    Channel,
     Conversation,
+    ConversationRead,
     ConversationSettings,
     ConversationState,
     Direction,
@@ -15,6 +21,39 @@ from intuitivus_flow.conversations.models import (
     WhatsAppNumber,
 )
 from intuitivus_flow.kit.repository import Repository, WorkspaceRepository
+
+
+class InboxView(StrEnum):
+    """The inbox's filters beyond state, for the member looking."""
+
+    unread = "unread"  # the contact wrote since the member last read it
+    mine = "mine"  # assigned to the member
+    attention = "attention"  # the agent failed or handed over, and no person answered yet
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFilter:
+    view: InboxView | None = None
+    channel: Channel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxCounts:
+    """Conversations not closed unless named otherwise."""
+
+    open: int = 0
+    escalated: int = 0
+    unread: int = 0
+    mine: int = 0
+    attention: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+def _unread(read_at: InstrumentedAttribute[datetime]) -> ColumnElement[bool]:
+    return and_(
+        Conversation.last_inbound_at.is_not(None),
+        or_(read_at.is_(None), read_at < Conversation.last_inbound_at),
+    )
 
 
 class ConversationRepository(WorkspaceRepository[Conversation]):
@@ -27,6 +66,55 @@ class ConversationRepository(WorkspaceRepository[Conversation]):
             Conversation.last_message_at.desc(), Conversation.id.desc()
         )
         return statement.where(Conversation.state == state) if state else statement
+
+    def narrow(
+        self, statement: Select[Conversation], view: InboxFilter, *, member_id: uuid.UUID | None
+    ) -> Select[Conversation]:
+        if view.channel is not None:
+            statement = statement.where(Conversation.channel == view.channel.value)
+        if view.view is InboxView.mine:
+            statement = statement.where(Conversation.assignee_user_id == member_id)
+        elif view.view is InboxView.attention:
+            statement = statement.where(Conversation.attention_reason.is_not(None))
+        elif view.view is InboxView.unread:
+            reads = ConversationRead
+            statement = statement.outerjoin(
+                reads,
+                and_(reads.conversation_id == Conversation.id, reads.user_id == member_id),
+            ).where(_unread(reads.read_at))
+        return statement
+
+    async def counts(self, *, member_id: uuid.UUID | None) -> InboxCounts:
+        """Every figure of the inbox in one pass over the workspace's live conversations."""
+        reads = ConversationRead
+        live = Conversation.state != ConversationState.closed
+
+        def number(condition: ColumnElement[bool]) -> ColumnElement[int]:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        statement = (
+            select(
+                Conversation.channel,
+                number(Conversation.state == ConversationState.open),
+                number(Conversation.state == ConversationState.escalated),
+                number(and_(live, _unread(reads.read_at))),
+                number(and_(live, Conversation.assignee_user_id == member_id)),
+                number(and_(live, Conversation.attention_reason.is_not(None))),
+                number(live),
+            )
+            .select_from(Conversation)
+            .outerjoin(
+                reads, and_(reads.conversation_id == Conversation.id, reads.user_id == member_id)
+            )
+            .group_by(Conversation.channel)
+        )
+        totals = [0, 0, 0, 0, 0]
+        by_channel: dict[str, int] = {}
+        for channel, *figures, not_closed in (await self.execute(statement)).all():
+            totals = [total + int(figure) for total, figure in zip(totals, figures, strict=True)]
+            by_channel[str(channel)] = int(not_closed)
+        opened, escalated, unread, mine, attention = totals
+        return InboxCounts(opened, escalated, unread, mine, attention, by_channel)
 
     async def current(
         self,
@@ -78,6 +166,43 @@ class ConversationRepository(WorkspaceRepository[Conversation]):
             .where(Conversation.contact_id == contact_id, Conversation.channel == channel)
             .order_by(Conversation.last_message_at.desc())
         )
+
+
+class ConversationReadRepository(WorkspaceRepository[ConversationRead]):
+    model = ConversationRead
+    not_found_message = "Read mark not found"
+
+    async def mark(self, conversation_id: uuid.UUID, user_id: uuid.UUID, at: datetime) -> None:
+        """The member read the conversation at `at`. Insert-or-nothing, then move the mark
+        forward only: two tabs marking at once neither collide on the unique key nor move it
+        back."""
+        await self.add_unless_taken(
+            ConversationRead(conversation_id=conversation_id, user_id=user_id, read_at=at),
+            unique=("conversation_id", "user_id"),
+        )
+        await self.execute(
+            update(ConversationRead)
+            .where(
+                ConversationRead.conversation_id == conversation_id,
+                ConversationRead.user_id == user_id,
+                ConversationRead.read_at < at,
+            )
+            .values(read_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def read_times(
+        self, user_id: uuid.UUID, conversation_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, datetime]:
+        if not conversation_ids:
+            return {}
+        rows = await self.execute(
+            select(ConversationRead.conversation_id, ConversationRead.read_at).where(
+                ConversationRead.user_id == user_id,
+                ConversationRead.conversation_id.in_(list(conversation_ids)),
+            )
+        )
+        return dict(rows.tuples().all())
 
 
 class MessageRepository(WorkspaceRepository[Message]):

@@ -47,6 +47,13 @@ class ConversationRead(BaseModel):
     escalated_at: datetime | None
     closed_at: datetime | None
     created_at: datetime
+    assignee_user_id: uuid.UUID | None = Field(description="The member looking after it.")
+    last_inbound_at: datetime | None = Field(description="The contact's latest message.")
+    attention_reason: str | None = Field(
+        description="Why a person should look (the agent could not reply, the contact asked "
+        "for a person, the agent was not confident); cleared when a person replies or hands "
+        "it back, or the agent answers again."
+    )
 
 
 class InboxItem(ConversationRead):
@@ -84,6 +91,12 @@ class HumanReply(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
+class MemberAssignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: uuid.UUID | None = Field(description="An active member; None: unassigned.")
+
+
 class AgentAssignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -96,6 +109,14 @@ class SettingsRead(BaseModel):
     default_agent_id: uuid.UUID | None
     widget_key: str
     widget_enabled: bool
+    escalate_on_agent_failure: bool = Field(
+        description="When the agent cannot reply, a person takes over and the contact is "
+        "told; off, the conversation is only marked in the inbox."
+    )
+    hand_over_on_request: bool = Field(
+        description="A contact asking for a person, or an agent not confident, hands the "
+        "conversation to a person."
+    )
     widget_allowed_origins: list[str] = Field(
         description="Browser origins whose pages may use the web-chat widget (CORS)."
     )
@@ -106,6 +127,8 @@ class SettingsUpdate(BaseModel):
 
     default_agent_id: uuid.UUID | None = None
     widget_enabled: bool | None = None
+    escalate_on_agent_failure: bool | None = None
+    hand_over_on_request: bool | None = None
     widget_allowed_origins: (
         list[Annotated[str, Field(max_length=origins.MAX_ORIGIN_LENGTH)]] | None
     ) = Field(

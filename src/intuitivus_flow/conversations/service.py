@@ -19,7 +19,7 @@ from intuitivus_flow.billing import service as billing
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.contacts.models import Contact, OptIn
 from intuitivus_flow.contacts.repository import ContactRepository
-from intuitivus_flow.conversations import numbers
+from intuitivus_flow.conversations import handover, numbers
 from intuitivus_flow.conversations.models import (
     STATUS_RANK,
     Author,
@@ -34,8 +34,11 @@ from intuitivus_flow.conversations.models import (
     WhatsAppNumber,
 )
 from intuitivus_flow.conversations.repository import (
+    ConversationReadRepository,
     ConversationRepository,
     ConversationSettingsRepository,
+    InboxCounts,
+    InboxFilter,
     MessageRepository,
     WhatsAppNumberRepository,
     WhatsAppRoutingRepository,
@@ -52,6 +55,7 @@ from intuitivus_flow.kit.errors import Conflict, InvalidInput
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.repository import Page
 from intuitivus_flow.kit.security import digest
+from intuitivus_flow.users.repository import MemberRepository
 
 REPLY_JOB = "conversation.reply"
 DELIVER_JOB = "conversation.deliver"
@@ -67,13 +71,90 @@ async def list_inbox(
     state: ConversationState | None,
     limit: int,
     offset: int,
+    view: InboxFilter | None = None,
 ) -> Page[Conversation]:
-    """Conversations (with their contact and last message), most recent activity first."""
+    """Conversations (with their contact and last message), most recent activity first.
+
+    `view` narrows further for the person asking: unread by them, assigned to them, needing
+    attention, or one channel (`InboxFilter`)."""
     principal.require_scope(Scope.conversations_read)
     repository = ConversationRepository(session, principal.workspace_id)
-    return await repository.paginate(
-        repository.inbox(state=state.value if state else None), limit=limit, offset=offset
+    statement = repository.inbox(state=state.value if state else None)
+    if view is not None:
+        statement = repository.narrow(statement, view, member_id=principal.user_id)
+    return await repository.paginate(statement, limit=limit, offset=offset)
+
+
+async def inbox_counts(session: AsyncSession, principal: Principal) -> InboxCounts:
+    """The inbox's figures for the person asking, in one query: open, escalated, unread by
+    them, assigned to them, needing attention, and not closed by channel."""
+    principal.require_scope(Scope.conversations_read)
+    repository = ConversationRepository(session, principal.workspace_id)
+    return await repository.counts(member_id=principal.user_id)
+
+
+async def unread_ids(
+    session: AsyncSession, principal: Principal, conversations: list[Conversation]
+) -> set[uuid.UUID]:
+    """Which of these conversations the person asking has not read since the contact wrote."""
+    principal.require_scope(Scope.conversations_read)
+    if principal.user_id is None:
+        return set()
+    reads = await ConversationReadRepository(session, principal.workspace_id).read_times(
+        principal.user_id, [conversation.id for conversation in conversations]
     )
+    return {
+        conversation.id
+        for conversation in conversations
+        if conversation.last_inbound_at is not None
+        and (conversation.id not in reads or reads[conversation.id] < conversation.last_inbound_at)
+    }
+
+
+async def mark_read(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    """The person asking has read the conversation up to now (opening it does this)."""
+    conversation = await get(session, principal, conversation_id)
+    if principal.user_id is not None:
+        await ConversationReadRepository(session, principal.workspace_id).mark(
+            conversation.id, principal.user_id, utcnow()
+        )
+    return conversation
+
+
+async def members(session: AsyncSession, principal: Principal) -> list[tuple[uuid.UUID, str]]:
+    """The workspace's active members a conversation can be assigned to, by name."""
+    principal.require_scope(Scope.conversations_read)
+    repository = MemberRepository(session, principal.workspace_id)
+    people = await repository.all(repository.listing())
+    return [(user.id, user.name or user.email) for user in people if user.active]
+
+
+async def assign_member(
+    session: AsyncSession,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None,
+) -> Conversation:
+    """Give the conversation to an active member of the workspace (None: to nobody)."""
+    principal.require_scope(Scope.conversations_write)
+    conversation = await get(session, principal, conversation_id)
+    if user_id is not None:
+        member = await MemberRepository(session, principal.workspace_id).get(user_id)
+        if member is None or not member.active:
+            raise InvalidInput("Choose an active member of this workspace", field="user_id")
+    if conversation.assignee_user_id != user_id:
+        conversation.assignee_user_id = user_id
+        await _record(
+            session,
+            principal,
+            catalog.CONVERSATION_MEMBER_ASSIGNED,
+            conversation,
+            assignee_id=str(user_id) if user_id else None,
+        )
+    return conversation
 
 
 async def get(
@@ -108,6 +189,11 @@ async def reply_as_human(
     message = await queue_outbound(
         session, conversation, author=Author.human, text=text, user_id=principal.user_id
     )
+    clear_attention(conversation)  # a person answered: what asked for one is dealt with
+    if principal.user_id is not None:  # who replies has read what they replied to
+        await ConversationReadRepository(session, principal.workspace_id).mark(
+            conversation.id, principal.user_id, utcnow()
+        )
     await _record(session, principal, catalog.CONVERSATION_HUMAN_REPLIED, conversation)
     return message
 
@@ -132,6 +218,7 @@ async def hand_back(
     conversation = await _open_for_write(session, principal, conversation_id)
     if conversation.state == ConversationState.escalated:
         conversation.state = ConversationState.open
+        clear_attention(conversation)
         await _record(session, principal, catalog.CONVERSATION_HANDED_BACK, conversation)
     return conversation
 
@@ -199,8 +286,9 @@ async def update_settings(
         )
     if "default_agent_id" in fields:
         settings.default_agent_id = fields["default_agent_id"]
-    if fields.get("widget_enabled") is not None:
-        settings.widget_enabled = fields["widget_enabled"]
+    for name in ("widget_enabled", "escalate_on_agent_failure", "hand_over_on_request"):
+        if fields.get(name) is not None:
+            setattr(settings, name, fields[name])
     if changes.widget_allowed_origins is not None:  # normalised by the schema
         settings.widget_allowed_origins = changes.widget_allowed_origins
     await events.record(
@@ -377,6 +465,7 @@ async def _accept_inbound(
     session: AsyncSession, conversation: Conversation, message: Message
 ) -> None:
     _touch(conversation, message)
+    conversation.last_inbound_at = message.created_at
     await events.record(
         session,
         workspace_id=conversation.workspace_id,
@@ -384,6 +473,10 @@ async def _accept_inbound(
         name=catalog.CONVERSATION_MESSAGE_RECEIVED,
         properties={"conversation_id": str(conversation.id), "channel": conversation.channel},
     )
+    if conversation.state == ConversationState.open and await _contact_asked_for_person(
+        session, conversation, message
+    ):
+        return  # a person answers this one: no agent reply is queued
     if conversation.state == ConversationState.open:
         await jobs.enqueue(
             session,
@@ -393,6 +486,73 @@ async def _accept_inbound(
             dedupe_key=f"conversation-reply:{message.id}",
             max_attempts=3,
         )
+
+
+async def _contact_asked_for_person(
+    session: AsyncSession, conversation: Conversation, message: Message
+) -> bool:
+    """Hand the conversation over when the contact asks for a person and the workspace lets
+    contacts do so (`hand_over_on_request`, on by default)."""
+    request = handover.asks_for_person(message.text)
+    if request is None:
+        return False
+    settings = await ensure_settings(session, conversation.workspace_id)
+    if not settings.hand_over_on_request:
+        return False
+    await hand_over(
+        session,
+        conversation,
+        cause="contact_asked",
+        reason="The contact asked for a person",
+        language=request.language,
+        escalate=True,
+        answering=message,
+    )
+    return True
+
+
+async def hand_over(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    cause: str,
+    reason: str,
+    language: handover.Language,
+    escalate: bool,
+    answering: Message,
+) -> None:
+    """Mark the conversation for a person with `reason` (shown in the inbox); with `escalate`,
+    a person takes over (the agent stops) and the contact is told so, politely, in their
+    language. The notice counts as a message; over the plan's quota the conversation is
+    still escalated, and the contact's message says the notice was not sent."""
+    conversation.attention_reason, conversation.attention_at = reason[:500], utcnow()
+    if escalate and conversation.state == ConversationState.open:
+        conversation.state, conversation.escalated_at = ConversationState.escalated, utcnow()
+        try:
+            await queue_outbound(
+                session,
+                conversation,
+                author=Author.agent,
+                text=handover.HANDOVER_MESSAGES[language],
+                idempotency_key=f"handover:{answering.id}",
+            )
+        except PlanLimitReached as refused:
+            note_reply_refused(answering, refused)
+    await events.record(
+        session,
+        workspace_id=conversation.workspace_id,
+        user_id=None,
+        name=catalog.CONVERSATION_NEEDS_ATTENTION,
+        properties={
+            "conversation_id": str(conversation.id),
+            "cause": cause,
+            "escalated": conversation.state == ConversationState.escalated,
+        },
+    )
+
+
+def clear_attention(conversation: Conversation) -> None:
+    conversation.attention_reason, conversation.attention_at = None, None
 
 
 async def apply_status(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.agents.models import Agent
 from intuitivus_flow.billing.exceptions import PlanLimitReached
-from intuitivus_flow.conversations import service
+from intuitivus_flow.conversations import handover, service
 from intuitivus_flow.conversations.channels.whatsapp import WhatsAppClient, WhatsAppError
 from intuitivus_flow.conversations.models import (
     Author,
@@ -103,8 +103,9 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
     if await messages.by_idempotency_key(key) is not None:
         return {"skipped": "answered"}
     agent = await service.responding_agent(session, conversation)
-    if agent is None:
-        return {"skipped": "no active agent"}  # waits in the inbox for a person
+    if agent is None:  # waits for a person, marked so the inbox says why
+        await _agent_failed(session, conversation, inbound, "No active agent answers here")
+        return {"skipped": "no active agent"}
     try:  # before paying for a completion that could not be sent
         await service.check_message_quota(session, workspace_id)
     except PlanLimitReached as refused:
@@ -122,17 +123,25 @@ async def reply(session: AsyncSession, job: Job, *, runtime: ChannelRuntime) -> 
     except NoProviderAvailable as failure:
         if job.attempts < job.max_attempts:
             raise  # retried with backoff: a provider may answer by then
-        return _no_completion(inbound, failure)
+        outcome = _no_completion(inbound, failure)
+        await _agent_failed(session, conversation, inbound, str(inbound.error))
+        return outcome
+    read = handover.read_agent_reply(completion.result.text)
+    if read.handover:
+        await _agent_unsure(session, conversation, inbound, read.reason)
+        return {"handed_over": read.reason}
     try:
         answer = await service.queue_outbound(
             session,
             conversation,
             author=Author.agent,
-            text=completion.result.text,
+            text=read.text,
             idempotency_key=key,
         )
     except PlanLimitReached as refused:  # parallel sends took the last messages meanwhile
         return _not_answered(inbound, refused)
+    if conversation.attention_reason is not None and conversation.state == "open":
+        service.clear_attention(conversation)  # the agent answers again
     get_metrics().agent_replies_total.labels(outcome="succeeded").inc()
     await events.record(
         session,
@@ -156,6 +165,42 @@ def _not_answered(inbound: Message, refused: PlanLimitReached) -> dict[str, str]
     service.note_reply_refused(inbound, refused)
     get_metrics().agent_replies_total.labels(outcome="message_quota").inc()
     return {"skipped": "message quota"}
+
+
+async def _agent_failed(
+    session: AsyncSession, conversation: Conversation, inbound: Message, reason: str
+) -> None:
+    """The agent could not answer: the conversation is marked with why (the inbox shows it)
+    and, when the workspace says so (`escalate_on_agent_failure`, on by default), a person
+    takes over and the contact is told, instead of silence."""
+    settings = await service.ensure_settings(session, conversation.workspace_id)
+    await service.hand_over(
+        session,
+        conversation,
+        cause="agent_failed",
+        reason=reason,
+        language=handover.language_of(inbound.text),
+        escalate=settings.escalate_on_agent_failure,
+        answering=inbound,
+    )
+
+
+async def _agent_unsure(
+    session: AsyncSession, conversation: Conversation, inbound: Message, reason: str
+) -> None:
+    """The agent said it is not confident (the marker): a person takes over when the
+    workspace lets conversations be handed over (`hand_over_on_request`)."""
+    settings = await service.ensure_settings(session, conversation.workspace_id)
+    get_metrics().agent_replies_total.labels(outcome="handed_over").inc()
+    await service.hand_over(
+        session,
+        conversation,
+        cause="agent_unsure",
+        reason=f"The agent was not confident: {reason}",
+        language=handover.language_of(inbound.text),
+        escalate=settings.hand_over_on_request,
+        answering=inbound,
+    )
 
 
 def _no_completion(inbound: Message, failure: NoProviderAvailable) -> dict[str, str]:
@@ -227,10 +272,12 @@ def _failed(message: Message, error: str) -> dict[str, str]:
 
 
 def _request(agent: Agent, history: Sequence[Message]) -> ChatRequest:
+    # The hand-over instruction comes last, so the agent's own prompt cannot bury it.
+    parts = (agent.role, agent.system_prompt, handover.AGENT_INSTRUCTION)
     return ChatRequest(
         model=agent.model or "",
         messages=chat_messages(history),
-        system="\n\n".join(part for part in (agent.role, agent.system_prompt) if part),
+        system="\n\n".join(part for part in parts if part),
         temperature=agent.temperature,
         max_tokens=agent.max_tokens,
     )
