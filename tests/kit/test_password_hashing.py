@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from intuitivus_flow.kit import security
+
+# The production costs: the point is that a real, slow hash leaves the loop free.
+pytestmark = pytest.mark.real_password_hashing
 
 
 async def _longest_loop_stall(work: asyncio.Future[object]) -> float:

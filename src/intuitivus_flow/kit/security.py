@@ -12,6 +12,8 @@ import os
 import secrets
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,9 +30,35 @@ from intuitivus_flow.kit.models import utcnow
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "intuitivus-flow"
 
-_password_hasher = PasswordHasher()  # argon2id with the library's current recommended costs
-# Verifying against this keeps unknown-email logins as slow as wrong-password ones.
-_DUMMY_HASH = _password_hasher.hash("not-a-real-password")
+
+class _Hashing:
+    """The argon2id hasher in use and a hash to verify unknown accounts against.
+
+    Verifying against the dummy hash keeps unknown-email logins as slow as wrong-password ones.
+    """
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self.dummy_hash = hasher.hash("not-a-real-password")
+
+
+_hashing = _Hashing(PasswordHasher())  # argon2id with the library's current recommended costs
+
+
+@contextmanager
+def password_hasher_in_use(hasher: PasswordHasher) -> Iterator[None]:
+    """Hash and verify with `hasher` inside the block.
+
+    The test suite signs up thousands of accounts; at 64 MiB and ~0.2-1.7 s of CPU each, the
+    recommended costs were most of its run time. It swaps in a cheap argon2id profile here, and
+    the tests about hashing itself keep the real one. Servers never call this.
+    """
+    global _hashing
+    previous, _hashing = _hashing, _Hashing(hasher)
+    try:
+        yield
+    finally:
+        _hashing = previous
 
 
 # argon2 takes about half a second of CPU and 64 MiB by design. It runs in a worker thread
@@ -50,7 +78,7 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
 
 def _hash_password(password: str) -> str:
     with _HASHING_SLOTS:
-        return _password_hasher.hash(password)
+        return _hashing.hasher.hash(password)
 
 
 def _verify_password(password_hash: str | None, password: str) -> bool:
@@ -60,7 +88,7 @@ def _verify_password(password_hash: str | None, password: str) -> bool:
 
 def _check_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _password_hasher.verify(password_hash or _DUMMY_HASH, password) and bool(
+        return _hashing.hasher.verify(password_hash or _hashing.dummy_hash, password) and bool(
             password_hash
         )
     except (VerificationError, InvalidHashError):
@@ -68,7 +96,7 @@ def _check_password(password_hash: str | None, password: str) -> bool:
 
 
 def password_needs_rehash(password_hash: str) -> bool:
-    return _password_hasher.check_needs_rehash(password_hash)
+    return _hashing.hasher.check_needs_rehash(password_hash)
 
 
 def digest(secret: str) -> str:
