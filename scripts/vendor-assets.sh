@@ -8,7 +8,7 @@
 #
 # Usage: scripts/vendor-assets.sh            (re-vendor every pinned library)
 # To upgrade: change the version and integrity below (`npm view uplot@X dist.integrity`), run the
-# script, delete the old version's directory and update the paths in web/charts.py.
+# script, delete the old version's directory and update the paths in web/templates/_charts.html.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
