@@ -268,9 +268,11 @@ async def test_the_menu_button_and_landmarks(web: Web) -> None:
         page = (await browser.get("/agents")).text
 
     body = page.split("<body", 1)[1]
-    # The skip link is the first thing to focus; the banner holds the brand and the menu.
+    # The skip link is the first thing to focus.
     assert re.match(r'[^>]*>\s*<a class="skip-link" href="#main">', body)
-    banner = body.split('<header class="shell-bar">', 1)[1].split("</header>", 1)[0]
+    # One banner holds the brand, the menu button, the navigation and the account.
+    assert body.split("<main", 1)[0].count("<header") == 1  # a page's own header sits in main
+    banner = body.split('<header class="shell">', 1)[1].split("</header>", 1)[0]
     # Without JavaScript: a labelled checkbox drives the panel...
     assert 'type="checkbox" id="shell-toggle"' in banner
     assert '<label for="shell-toggle" class="menu-button"' in banner
@@ -281,7 +283,7 @@ async def test_the_menu_button_and_landmarks(web: Web) -> None:
         assert attribute in button.group(0)
     assert " hidden" in button.group(0)  # shown by the script only
     # The panel follows the button (focus order), holds the main navigation and the account.
-    panel = body.split('<div class="shell-panel" id="shell-panel">', 1)[1].split("<main", 1)[0]
+    panel = banner.split('<div class="shell-panel" id="shell-panel">', 1)[1]
     assert body.index("shell-toggle") < body.index('id="shell-panel"') < body.index("<main")
     for group in ("work", "insights", "admin"):
         assert f'id="nav-{group}"' in panel

@@ -23,8 +23,22 @@ function enhanceMenu() {
   });
 }
 
+// A table wider than the screen scrolls inside its wrapper: the wrapper becomes a labelled,
+// focusable region, so keyboard users can reach it and scroll it with the arrow keys.
+function focusableScrollers() {
+  for (const wrap of document.querySelectorAll(".table-wrap")) {
+    if (wrap.scrollWidth <= wrap.clientWidth || wrap.hasAttribute("tabindex")) continue;
+    const caption = wrap.querySelector("caption");
+    wrap.tabIndex = 0;
+    wrap.setAttribute("role", "region");
+    wrap.setAttribute("aria-label", `${caption ? caption.textContent.trim() : "Table"} (scrolls sideways)`);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   enhanceMenu();
+  focusableScrollers();
+  window.addEventListener("resize", focusableScrollers, { passive: true });
 
   // "Copy" buttons next to one-time secrets (hidden until we know the clipboard is usable).
   for (const button of document.querySelectorAll("button[data-copy]")) {
