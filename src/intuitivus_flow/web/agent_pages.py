@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intuitivus_flow.agents import service as agents
 from intuitivus_flow.agents import tasks
 from intuitivus_flow.agents.models import Agent, AgentStatus, TaskStatus
-from intuitivus_flow.agents.schemas import AgentCreate, AgentStatusChange, TaskCreate
+from intuitivus_flow.agents.schemas import AgentCreate, AgentStatusChange, AgentUpdate, TaskCreate
 from intuitivus_flow.kit.bar_chart import Bar, render_bars
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.http.deps import DbSession
@@ -87,6 +87,7 @@ def agent_provider_choices(*, has_keys: bool) -> list[Choice]:
 
 NOTICES = {
     "created": "The agent was created.",
+    "edited": "The agent's settings were saved.",
     "status": "The agent's status was changed.",
     "task": "The prompt was queued; its answer appears below when the worker has run it.",
     "cloned": "A paused copy of the agent was created.",
@@ -184,6 +185,29 @@ async def agent_page(
 ) -> Response:
     state = PageState(notice=NOTICES.get(request.query_params.get("done", "")))
     return await _render_agent(request, session, viewer, agent_id, state)
+
+
+@router.post("/agents/{agent_id}/edit", dependencies=csrf_checked)
+async def edit_agent(
+    request: Request, agent_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    """Everything about the agent in one form: its settings, then its status (an invalid
+    status change undoes the settings too: the page shows the form as it was sent)."""
+    values = await read_fields(request, (*AGENT_FIELDS, "status"))
+
+    async def save() -> None:
+        target = parse_id(agent_id, "Agent")
+        changes = validate(AgentUpdate, _agent_changes(values), values)
+        status = validate(AgentStatusChange, {"status": values["status"]}, values)
+        await agents.update(session, viewer.principal, target, changes=changes)
+        await agents.change_status(session, viewer.principal, target, status=status.status)
+
+    try:
+        await form_action(session, viewer, values, save)
+    except FormInvalid as invalid:
+        state = PageState.failed("edit", invalid.state)
+        return await _render_agent(request, session, viewer, agent_id, state)
+    return redirect(f"/agents/{agent_id}?done=edited")
 
 
 @router.post("/agents/{agent_id}/tasks", dependencies=csrf_checked)
@@ -300,6 +324,7 @@ async def _render_agent(
         )
     recent = await tasks.list_tasks(session, viewer.principal, parsed, limit=20, offset=0)
     transitions = sorted(agents.ALLOWED_TRANSITIONS[AgentStatus(agent.status)])
+    keys = await llm.list_keys(session, viewer.principal)
     period = _period(request)
     figures, by_status = await _agent_figures(session, viewer, parsed, days=PERIODS[period][1])
     return render(
@@ -316,6 +341,12 @@ async def _render_agent(
             "figures": figures,
             "by_status": by_status,
             "status_chart": _status_chart(PERIODS[period][0], by_status),
+            "agent_providers": agent_provider_choices(has_keys=any(key.active for key in keys)),
+            "statuses": [
+                Choice(status.value, status.value.capitalize())
+                for status in (AgentStatus(agent.status), *transitions)
+            ],
+            "edit_values": _current_values(agent),
         },
         status_code=state.status_code,
     )
@@ -377,6 +408,31 @@ async def _action_failed(
 def _agent_data(values: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {name: value for name, value in values.items() if value != ""}
     return data
+
+
+def _agent_changes(values: dict[str, str]) -> dict[str, Any]:
+    """The edit form as an update: every field is sent, so an emptied optional field means
+    "none" (any provider, the key's default model, no role) rather than "unchanged"."""
+    data: dict[str, Any] = {name: values[name] for name in AGENT_FIELDS}
+    data["provider"] = values["provider"] or None
+    data["model"] = values["model"].strip() or None
+    for number in ("temperature", "max_tokens"):
+        if values[number] == "":
+            data.pop(number)  # left empty: unchanged (they have no "none")
+    return data
+
+
+def _current_values(agent: Agent) -> dict[str, str]:
+    return {
+        "name": agent.name,
+        "role": agent.role,
+        "system_prompt": agent.system_prompt,
+        "provider": agent.provider or "",
+        "model": agent.model or "",
+        "temperature": f"{agent.temperature:g}",
+        "max_tokens": str(agent.max_tokens),
+        "status": str(agent.status),
+    }
 
 
 def _key_data(values: dict[str, str]) -> dict[str, Any]:
