@@ -1,8 +1,10 @@
 """A contact's page (details to edit, consent per channel with its history, conversations,
 campaign deliveries, events) and the CSV import page, over the same services as the API.
 
-Actions follow post/redirect/get; a failure re-renders the page with the message next to
-its field, undoing what the failed action wrote.
+Edits follow post/redirect/get; a failure re-renders the page with the message next to its
+field, undoing what the failed action wrote. An import answers with its report on the page
+that asked (dry run or real run): posting the same file again changes nothing, so a reload
+does no harm.
 """
 
 from __future__ import annotations
