@@ -138,22 +138,25 @@ async def change_password(
 )
 async def request_password_reset(
     body: schemas.PasswordResetRequest,
-    session: DbSession,
     context: AuthContext,
+    resources: Context,
     client: ClientAddress,
     background: BackgroundTasks,
 ) -> schemas.PasswordResetAccepted:
     """E-mails a single-use link to the account with this address, if there is one. The
-    answer is the same either way (the e-mail goes after it); throttled per address and per
-    client address (429 + Retry-After)."""
-    outcome = await password_reset.request_reset(
-        session,
-        email=body.email,
-        client=client,
+    answer is the same either way, in the same time (the account is looked up after it);
+    throttled per address and per client address (429 + Retry-After)."""
+    accepted = await password_reset.request_reset(
+        email=body.email, client=client, policy=context.auth
+    )
+    background.add_task(
+        password_reset.send_link,
+        accepted,
+        sessions=resources.sessions,
         policy=context.auth,
         public_url=context.settings.public_url,
+        sender=mail_sender(context.settings),
     )
-    background.add_task(password_reset.deliver, outcome, mail_sender(context.settings))
     return schemas.PasswordResetAccepted(detail=RESET_REQUESTED)
 
 

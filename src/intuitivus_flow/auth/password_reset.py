@@ -2,8 +2,9 @@
 
 The link carries a 256-bit random secret; only its SHA-256 digest is stored, so a copy of the
 database opens no account. Asking for a link answers the same whether or not the address has
-an account (the caller sends the e-mail after the response, so its duration does not tell
-either), and is throttled per address and per client. A newer link ends the older ones; using
+an account, and in the same time: the answer waits only for the throttles; looking the
+address up, recording the link and sending it happen after the response. Requests are
+throttled per address and per client. A newer link ends the older ones; using
 one ends them all. Using it is one conditional UPDATE, so two submissions of the same link
 cannot both set a password. The new password follows sign-up's rules, and every session of
 the user (web and API, refresh tokens included) is revoked, as a password change does.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth.models import PasswordResetToken
@@ -24,6 +26,7 @@ from intuitivus_flow.auth.policy import AuthPolicy
 from intuitivus_flow.auth.repository import AuthSessionRepository, PasswordResetTokenRepository
 from intuitivus_flow.events import catalog
 from intuitivus_flow.events import service as events
+from intuitivus_flow.kit.db import SessionFactory, unit_of_work
 from intuitivus_flow.kit.errors import FlowError, NotFound
 from intuitivus_flow.kit.mail import Mail, MailError, MailSender
 from intuitivus_flow.kit.models import utcnow
@@ -52,19 +55,25 @@ class ResetLinkInvalid(FlowError):
 
 @dataclass(frozen=True, slots=True)
 class ResetRequest:
-    """What asking for a link produced. `mail` is None when there is nobody to write to; the
-    caller answers exactly the same way in both cases."""
+    """An accepted request for a link: what the caller hands to `send_link` after answering."""
 
-    mail: Mail | None
-    user_id: uuid.UUID | None
+    email: str
 
 
-async def request_reset(
-    session: AsyncSession, *, email: str, client: str, policy: AuthPolicy, public_url: str
-) -> ResetRequest:
-    """Record a new link for the account of `email`, if there is an active one.
+@dataclass(frozen=True, slots=True)
+class ResetLink:
+    """A link recorded for a user, and the e-mail that carries it."""
 
-    Both throttles count every request, known address or not, so a 429 tells nothing either.
+    mail: Mail
+    user_id: uuid.UUID
+
+
+async def request_reset(*, email: str, client: str, policy: AuthPolicy) -> ResetRequest:
+    """Count the request against both throttles; the account is looked up in `send_link`.
+
+    Both throttles count every request, known address or not, so a 429 tells nothing. Nothing
+    else happens before the answer, so its timing is the same for every address: the lookup,
+    the write and the e-mail all happen after it.
     """
     await policy.password_resets_per_client.acquire(
         client, "Too many password-reset requests from here"
@@ -72,16 +81,43 @@ async def request_reset(
     await policy.password_resets_per_account.acquire(
         normalize_email(email), "Too many password-reset requests for this address"
     )
-    # Drawn either way, so both paths do the same work until the account lookup.
-    secret = new_secret()
-    user = await AccountRepository(session).by_email(email)
+    return ResetRequest(email=email)
+
+
+async def send_link(
+    request: ResetRequest,
+    *,
+    sessions: SessionFactory,
+    policy: AuthPolicy,
+    public_url: str,
+    sender: MailSender | None,
+) -> None:
+    """Record a link for the account of the address, if there is an active one, and mail it.
+
+    Runs after the response (its own transaction), so a failure here is logged, never shown.
+    """
+    try:
+        async with unit_of_work(sessions) as session:
+            link = await issue_link(session, request, policy=policy, public_url=public_url)
+    except SQLAlchemyError:
+        logger.exception("password-reset link could not be recorded")
+        return
+    if link is not None:
+        await deliver(link, sender)
+
+
+async def issue_link(
+    session: AsyncSession, request: ResetRequest, *, policy: AuthPolicy, public_url: str
+) -> ResetLink | None:
+    """A new link for the active account of the address (older ones end); None without one."""
+    user = await AccountRepository(session).by_email(request.email)
     if user is None or not user.active:
-        return ResetRequest(mail=None, user_id=None)
+        return None
+    secret = new_secret()
     await _issue(session, user, digest(secret), policy.password_reset_lifetime)
-    mail = reset_mail(
-        user, link=reset_link(public_url, secret), lifetime=policy.password_reset_lifetime
-    )
-    return ResetRequest(mail=mail, user_id=user.id)
+    lifetime = policy.password_reset_lifetime
+    mail = reset_mail(user, link=reset_link(public_url, secret), lifetime=lifetime)
+    return ResetLink(mail=mail, user_id=user.id)
 
 
 async def _issue(
@@ -119,20 +155,18 @@ def reset_mail(user: User, *, link: str, lifetime: timedelta) -> Mail:
     )
 
 
-async def deliver(request: ResetRequest, sender: MailSender | None) -> None:
-    """Send the link (after the response has gone). Logs name the user, never the link."""
-    if request.mail is None:
-        return
+async def deliver(link: ResetLink, sender: MailSender | None) -> None:
+    """Send the link. Logs name the user, never the link."""
     if sender is None:
-        logger.warning(MAIL_NOT_CONFIGURED, extra={"user_id": str(request.user_id)})
+        logger.warning(MAIL_NOT_CONFIGURED, extra={"user_id": str(link.user_id)})
         return
     try:
-        await sender.send(request.mail)
+        await sender.send(link.mail)
     except MailError as exc:
         logger.warning(
             "password-reset e-mail not accepted by the mail server: %s",
             exc,
-            extra={"user_id": str(request.user_id)},
+            extra={"user_id": str(link.user_id)},
         )
 
 

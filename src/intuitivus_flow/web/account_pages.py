@@ -232,29 +232,28 @@ async def forgot_password_page(request: Request, context: Context) -> Response:
 
 @router.post("/forgot-password", dependencies=csrf_checked)
 async def forgot_password(
-    request: Request,
-    session: DbSession,
-    context: Context,
-    client: ClientAddress,
-    background: BackgroundTasks,
+    request: Request, context: Context, client: ClientAddress, background: BackgroundTasks
 ) -> Response:
     values = await read_fields(request, FORGOT_FIELDS)
     try:
         wanted = validate(PasswordResetRequest, dict(values), values)
-        outcome = await password_reset.request_reset(
-            session,
-            email=wanted.email,
-            client=client,
-            policy=context.auth,
-            public_url=context.settings.public_url,
+        accepted = await password_reset.request_reset(
+            email=wanted.email, client=client, policy=context.auth
         )
     except FormInvalid as invalid:
         return _forgot_page(request, invalid.state, context)
-    except FlowError as error:
-        await discard_failed_work(session, error)
+    except FlowError as error:  # a throttle: nothing was written
         return _forgot_page(request, state_from_error(error, values), context)
-    # After the response: how long the mail server takes must not tell who has an account.
-    background.add_task(password_reset.deliver, outcome, mail_sender(context.settings))
+    # After the response: whether the address has an account must not change how long the
+    # answer takes (the lookup, the write and the mail server all happen later).
+    background.add_task(
+        password_reset.send_link,
+        accepted,
+        sessions=context.sessions,
+        policy=context.auth,
+        public_url=context.settings.public_url,
+        sender=mail_sender(context.settings),
+    )
     return _forgot_page(request, FormState(values={"email": wanted.email}), context, sent=True)
 
 
