@@ -259,6 +259,45 @@ def _announce_demo(settings: Settings, host: str, port: int) -> None:
         typer.echo(f"\nSign in at {url} (first-run demo login: {settings.data_dir / DEMO_FILE})\n")
 
 
+seed_app = typer.Typer(help="Sample data for trying the product.", no_args_is_help=True)
+app.add_typer(seed_app, name="seed")
+
+
+@seed_app.command("demo")
+@readable_errors
+def seed_demo_command() -> None:
+    """The demo workspace with its sample data (agents, contacts, conversations, campaigns,
+    events, metrics): created in an empty database, filled while it has no data; a second run
+    adds nothing."""
+    from intuitivus_flow.seed import DEMO_FILE, seed_demo
+
+    settings = get_settings()
+    if not settings.seed_demo or settings.is_production:
+        raise fail("demo seeding is off here (FLOW_SEED_DEMO, or a production environment)")
+
+    async def seed() -> Any:
+        engine = create_engine(settings)
+        try:
+            await migrations.upgrade(engine, "heads")
+            async with unit_of_work(create_session_factory(engine)) as session:
+                return await seed_demo(session, settings.data_dir)
+        finally:
+            await engine.dispose()
+
+    try:
+        result = run(seed())
+    except LookupError as exc:  # a real instance's database: never filled with samples
+        raise fail(str(exc)) from None
+    if result.login is not None:
+        typer.echo(
+            f"Demo login: {result.login.email} (password in {settings.data_dir / DEMO_FILE})"
+        )
+    if result.counts is None:
+        typer.echo("The demo workspace already has data; nothing was added.")
+    else:
+        typer.echo(f"Added to the demo workspace: {result.counts.summary()}.")
+
+
 def _mount_optional_commands() -> None:
     """`alerts` is the rules app (validate, export) plus the predictive `evaluate` command."""
     from intuitivus_flow.alerts.cli import app as alerts_app
