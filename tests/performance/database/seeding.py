@@ -24,18 +24,41 @@ class Volumes:
     jobs: int
 
 
+_FIRST_NAMES = (
+    "Ana Maria Joao Pedro Lucas Julia Gabriel Laura Rafael Beatriz Mateus Sofia Carlos "
+    "Helena Bruno Alice Diego Clara Felipe Marina Tiago Camila Andre Larissa Paulo Renata "
+    "Marcos Patricia Rodrigo Fernanda Gustavo Aline Daniel Vitoria Eduardo Leticia "
+    "Vinicius Isabela Leonardo Mariana Thiago Bianca Ricardo Natalia Igor Carolina Samuel "
+    "Priscila Otavio Luana"
+)
+_SURNAMES = (
+    "Silva Santos Oliveira Souza Rodrigues Ferreira Alves Pereira Lima Gomes Costa "
+    "Ribeiro Martins Carvalho Almeida Lopes Soares Fernandes Vieira Barbosa Rocha Dias "
+    "Nascimento Andrade Moreira Nunes Marques Machado Mendes Freitas Cardoso Ramos "
+    "Goncalves Santana Teixeira Araujo Pinto Correia Cavalcanti Monteiro Moura Batista "
+    "Campos Castro Duarte Farias Reis Tavares Borges Miranda"
+)
+_FIRST = ", ".join(f"'{n}'" for n in _FIRST_NAMES.split())
+_LAST = ", ".join(f"'{n}'" for n in _SURNAMES.split())
+
 SEED = (
     """
     INSERT INTO workspaces (id, name, created_at)
     SELECT md5('ws' || g)::uuid, 'workspace ' || g, now() FROM generate_series(0, :w - 1) g
     """,
-    """
-    INSERT INTO contacts (id, workspace_id, name, phone, attributes, opt_in, updated_at,
+    # People's names (a first name and a surname, 2,500 pairs), an e-mail for every other one,
+    # phones sharing their country code: what a contact search meets, rather than one word
+    # ("contact 123") that every row shares.
+    f"""
+    INSERT INTO contacts (id, workspace_id, name, email, phone, attributes, opt_in, updated_at,
                           created_at)
-    SELECT gen_random_uuid(), md5('ws' || (g % :w))::uuid, 'contact ' || g,
-           '+1555' || lpad(g::text, 7, '0'), '{}', 'opted_in', now(),
+    SELECT gen_random_uuid(), md5('ws' || (g % :w))::uuid, p.first || ' ' || p.last,
+           CASE WHEN g % 2 = 0 THEN lower(p.first || '.' || p.last) || g || '@example.com' END,
+           '+1555' || lpad(g::text, 7, '0'), '{{}}', 'opted_in', now(),
            now() - g * interval '1 minute'
-    FROM generate_series(1, :contacts) g
+    FROM generate_series(1, :contacts) g,
+         LATERAL (SELECT (ARRAY[{_FIRST}])[1 + g % 50] AS first,
+                         (ARRAY[{_LAST}])[1 + (g / 50) % 50] AS last) p
     """,
     """
     INSERT INTO conversations (id, workspace_id, contact_id, channel, state, last_message_at,

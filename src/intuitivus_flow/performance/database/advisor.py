@@ -87,7 +87,8 @@ async def bind(connection: AsyncConnection, sql: str) -> str | None:
         return None
     needs: dict[int, _Need] = {}
     found = parameters(tree)
-    for number, parameter in enumerate(found):
+    # In $n order: a search's term then comes from the expression the statement names first.
+    for number, parameter in sorted(enumerate(found), key=lambda item: int(item[1].name)):
         value = _value_for(tree, parameter)
         if value is None:
             return None
