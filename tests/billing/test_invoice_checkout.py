@@ -13,7 +13,15 @@ import pytest
 from sqlalchemy import func, select
 
 from intuitivus_flow.billing.models import Payment
-from tests.billing.helpers import make_operator, subscribe, subscription_of
+from tests.billing.conftest import licence_for
+from tests.billing.helpers import (
+    WEBHOOK_SETTINGS,
+    make_operator,
+    send_stripe,
+    stripe_event,
+    subscribe,
+    subscription_of,
+)
 from tests.billing.stripe_server import API_KEY, RunningStripe, serve_stripe
 from tests.helpers import Account, assert_problem, invite_and_join, register
 
@@ -192,3 +200,25 @@ class TestStripeCheckout:
         assert await payments_of(app, invoice["id"]) == 0
         stripe.state.mode = "ok"
         assert (await pay(client, owner, invoice["id"])).status_code == 201
+
+
+class TestStripeWebhook:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return dict(WEBHOOK_SETTINGS)
+
+    async def test_our_own_checkout_is_not_taken_for_a_licence_purchase(
+        self, client: httpx.AsyncClient, app: Any
+    ) -> None:
+        ours = stripe_event(
+            "checkout.session.completed",
+            "pi_invoice_payment",
+            metadata={"payment_id": str(uuid.uuid4()), "invoice_id": str(uuid.uuid4())},
+        )
+        answer = await send_stripe(client, ours)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "ignored"
+        assert await licence_for(app, "stripe", "pi_invoice_payment") is None
+        # A platform purchase (no payment of ours in its metadata) still issues a licence.
+        bought = await send_stripe(client, stripe_event("checkout.session.completed", "pi_shop"))
+        assert bought.json()["status"] == "processed"

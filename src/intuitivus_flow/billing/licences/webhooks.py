@@ -201,6 +201,10 @@ def _read_stripe(document: dict[str, Any]) -> PlatformEvent:
     event_type = _required(_text(document.get("type")), "event type")
     obj = _dig(document, "data", "object")
     kind = STRIPE_KINDS.get(event_type, EventKind.other)
+    if _text(_dig(obj, "metadata", "payment_id")):
+        # Money for our own ledger (an invoice paid through Checkout, a charge of
+        # `POST /api/billing/payments`), not a licence bought on the platform.
+        kind = EventKind.other
     # Checkout sessions and charges point at their PaymentIntent; a PaymentIntent is one.
     order = _text(_dig(obj, "payment_intent"))
     if event_type == "payment_intent.succeeded":
