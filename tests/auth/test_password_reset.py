@@ -174,6 +174,19 @@ class TestReset:
         assert "newer" in replaced["detail"]
         assert (await confirm(client, second)).status_code == 204
 
+    async def test_parallel_requests_leave_one_live_link(
+        self, client: httpx.AsyncClient, app: Any, inbox: list[Message]
+    ) -> None:
+        account = await register(client)
+        answers = await asyncio.gather(*(ask(client, account.email) for _ in range(3)))
+        assert [answer.status_code for answer in answers] == [202, 202, 202]
+        tokens = await stored_tokens(app)
+        assert len(tokens) == 3
+        assert len([t for t in tokens if t.revoked_at is None]) == 1
+        live = [token_in(message) for message in inbox]
+        outcomes = sorted([(await confirm(client, token)).status_code for token in live])
+        assert outcomes == [204, 400, 400]
+
     async def test_an_expired_link_changes_nothing(
         self, client: httpx.AsyncClient, app: Any, inbox: list[Message]
     ) -> None:
