@@ -104,7 +104,9 @@
     ".send{min-height:44px;padding:0 16px;border:0;border-radius:8px;background:#1d4ed8;" +
     "color:#fff;font-size:15px;font-weight:600;cursor:pointer}" +
     ".send:disabled{background:#64748b;cursor:wait}" +
-    "button:focus-visible,textarea:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}" +
+    // A dark ring on a white gap: visible on the page's background and on our blue alike.
+    "button:focus-visible,textarea:focus-visible{outline:3px solid #111827;outline-offset:2px;" +
+    "box-shadow:0 0 0 2px #fff}" +
     "@media (max-width:480px){.panel{inset:0;right:0;bottom:0;width:100%;max-width:none;" +
     "height:100%;max-height:none;border:0;border-radius:0}" +
     ".launcher{right:12px;bottom:12px}}" +
