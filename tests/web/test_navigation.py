@@ -228,16 +228,17 @@ async def test_one_query_per_count_once_per_request(web: Web) -> None:
             state = await shell.compute(
                 session, _principal(workspace_id, Role.member), context.settings
             )
-        assert len(seen) == 1  # the escalations; a member is never an operator: no lookup
+        assert len(seen) == 2  # escalations, unread; a member is never an operator: no lookup
         assert state == shell.ShellState(
-            operator=False, badges={"/inbox": (Badge(1, "escalated", "attention"),)}
+            operator=False,
+            badges={"/inbox": (Badge(1, "escalated", "attention"), Badge(0, "unread", "neutral"))},
         )
 
         with _statements(context.engine) as seen:
             state = await shell.compute(
                 session, _principal(workspace_id, Role.owner), context.settings
             )
-        assert len(seen) == 3  # operator lookup, escalations, firing alerts
+        assert len(seen) == 4  # operator lookup, escalations, unread, firing alerts
         assert state.operator
         assert state.badges["/alerts"] == (Badge(0, "firing", "attention"),)
 

@@ -20,7 +20,11 @@ from intuitivus_flow.alerts.repository import AlertRepository
 from intuitivus_flow.auth.operators import require_operator
 from intuitivus_flow.config import Settings
 from intuitivus_flow.conversations.models import Conversation, ConversationState
-from intuitivus_flow.conversations.repository import ConversationRepository
+from intuitivus_flow.conversations.repository import (
+    ConversationRepository,
+    InboxFilter,
+    InboxView,
+)
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
@@ -48,6 +52,14 @@ async def _escalated_conversations(session: AsyncSession, principal: Principal) 
     )
 
 
+async def _unread_conversations(session: AsyncSession, principal: Principal) -> int:
+    # The viewer's own: not closed, and the contact wrote since they last opened it.
+    repository = ConversationRepository(session, principal.workspace_id)
+    live = repository.scoped().where(Conversation.state != ConversationState.closed)
+    unread = InboxFilter(InboxView.unread)
+    return await repository.count(repository.narrow(live, unread, member_id=principal.user_id))
+
+
 async def _firing_alerts(session: AsyncSession, principal: Principal) -> int:
     # Instance-wide on purpose: only operators get this counter (its item's audience).
     repository = AlertRepository(session)
@@ -56,6 +68,7 @@ async def _firing_alerts(session: AsyncSession, principal: Principal) -> int:
 
 COUNTERS: tuple[Counter, ...] = (
     Counter("/inbox", "escalated", Scope.conversations_read, _escalated_conversations),
+    Counter("/inbox", "unread", Scope.conversations_read, _unread_conversations, tone="neutral"),
     Counter("/alerts", "firing", Scope.operations_read, _firing_alerts),
 )
 
