@@ -2,11 +2,10 @@
 
 The link carries a 256-bit random secret; only its SHA-256 digest is stored, so a copy of the
 database opens no account. Asking for a link answers the same whether or not the address has
-an account, and in the same time: the answer waits only for the throttles; looking the
-address up, recording the link and sending it happen after the response. Requests are
-throttled per address and per client. A newer link ends the older ones; using
-one ends them all. Using it is one conditional UPDATE, so two submissions of the same link
-cannot both set a password. The new password follows sign-up's rules, and every session of
+an account, and in the same time: the answer waits only for the throttles (per address and
+per client); looking the address up, recording the link and sending it happen after the
+response. A newer link ends the older ones; using one ends them all. Using it is one
+conditional UPDATE, so two submissions of the same link cannot both set a password. The new password follows sign-up's rules, and every session of
 the user (web and API, refresh tokens included) is revoked, as a password change does.
 """
 
