@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 
@@ -103,3 +104,48 @@ async def test_contacts_page_create_filter_delete(browser: httpx.AsyncClient) ->
     assert contact_id
     deleted = await submit(browser, "/contacts", f"/contacts/{contact_id.group(1)}/delete", {})
     assert deleted.headers["location"] == "/contacts?done=contact_deleted"
+
+
+async def test_three_panes_filters_unread_and_assignment(
+    web: Web, browser: httpx.AsyncClient
+) -> None:
+    await sign_up(browser)
+    conversation_id = await _conversation(web)
+    inbox = await browser.get("/inbox")
+    text = text_of(inbox.text)
+    assert "Unread 1 conversations" in text  # the filter's count, read out with its noun
+    assert "Choose a conversation" in text
+    assert "Keyboard shortcuts" in text
+    assert 'id="inbox-list"' in inbox.text
+    assert "inbox.js" in inbox.text
+    unread = text_of((await browser.get("/inbox?filter=unread")).text)
+    assert "Where is my order?" in unread
+
+    page = await browser.get(f"/inbox/{conversation_id}?filter=unread")
+    assert 'class="bubble bubble--in bubble--contact"' in page.text
+    assert 'id="inbox-conversation"' in page.text
+    assert "Contact page" in page.text
+    # Opening it read it: the unread filter is empty now, for this member.
+    after = await browser.get("/inbox/panes/list?filter=unread")
+    assert "No conversations here" in text_of(after.text)
+    assert "<html" not in after.text
+    assert "Mine 0" in text_of(after.text)
+
+    me = re.search(r'<option value="([^"]+)" data-me>', page.text)
+    assert me, "the assignment select offers the viewer"
+    url = f"/inbox/{conversation_id}"
+    assigned = await submit(browser, url, f"{url}/assign?filter=mine", {"user_id": me.group(1)})
+    assert assigned.status_code == 303
+    assert "filter=mine" in assigned.headers["location"]
+    mine = text_of((await browser.get("/inbox?filter=mine")).text)
+    assert "Maria" in mine
+    assert "Mine 1" in mine
+    pane = await browser.get(f"{url}/panes/thread")
+    assert "(you)" in pane.text
+    assert "<html" not in pane.text
+    foreign = await submit(browser, url, f"{url}/assign", {"user_id": str(uuid.uuid4())})
+    assert foreign.status_code == 422
+    assert "active member" in text_of(foreign.text)
+    cleared = await submit(browser, url, f"{url}/assign", {"user_id": ""})
+    assert cleared.status_code == 303
+    assert "Nobody" in text_of((await browser.get(f"{url}/panes/thread")).text)
