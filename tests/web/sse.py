@@ -50,7 +50,11 @@ class EventStream:
             "raw_path": self.path.encode(),
             "query_string": b"",
             "root_path": "",
-            "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
+            "headers": [
+                (b"host", b"testserver"),
+                (b"cookie", cookie.encode()),
+                (b"accept", b"text/event-stream"),
+            ],
             "client": ("127.0.0.1", 40000),
             "server": ("testserver", 80),
         }

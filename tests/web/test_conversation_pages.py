@@ -126,7 +126,8 @@ async def test_three_panes_filters_unread_and_assignment(
     assert 'id="inbox-conversation"' in page.text
     assert "Contact page" in page.text
     # Opening it read it: the unread filter is empty now, for this member.
-    after = await browser.get("/inbox/panes/list?filter=unread")
+    pane_only = {"X-Inbox-Pane": "1"}
+    after = await browser.get("/inbox/panes/list?filter=unread", headers=pane_only)
     assert "No conversations here" in text_of(after.text)
     assert "<html" not in after.text
     assert "Mine 0" in text_of(after.text)
@@ -140,7 +141,7 @@ async def test_three_panes_filters_unread_and_assignment(
     mine = text_of((await browser.get("/inbox?filter=mine")).text)
     assert "Maria" in mine
     assert "Mine 1" in mine
-    pane = await browser.get(f"{url}/panes/thread")
+    pane = await browser.get(f"{url}/panes/thread", headers=pane_only)
     assert "(you)" in pane.text
     assert "<html" not in pane.text
     foreign = await submit(browser, url, f"{url}/assign", {"user_id": str(uuid.uuid4())})
@@ -148,4 +149,8 @@ async def test_three_panes_filters_unread_and_assignment(
     assert "active member" in text_of(foreign.text)
     cleared = await submit(browser, url, f"{url}/assign", {"user_id": ""})
     assert cleared.status_code == 303
-    assert "Nobody" in text_of((await browser.get(f"{url}/panes/thread")).text)
+    assert "Nobody" in text_of((await browser.get(f"{url}/panes/thread", headers=pane_only)).text)
+    # Opened by hand, a pane's address or the event stream's is the whole page.
+    by_hand = await browser.get(f"{url}/panes/thread?filter=mine")
+    assert by_hand.headers["location"] == f"{url}?filter=mine"
+    assert (await browser.get("/inbox/events")).headers["location"] == "/inbox"

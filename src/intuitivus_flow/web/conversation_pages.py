@@ -53,6 +53,8 @@ csrf_checked = [Depends(csrf.require_csrf)]
 
 LISTING_LIMIT = 100
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+# Sent by inbox.js when it asks for a pane; an address opened by hand gets the whole page.
+PANE_HEADER = "x-inbox-pane"
 CHANNEL_LABELS = {Channel.whatsapp: "WhatsApp", Channel.webchat: "Web chat"}
 # Documented on the page (and used by inbox.js); single keys, so they can be turned off.
 SHORTCUTS = (
@@ -146,6 +148,8 @@ async def inbox_events(request: Request, viewer: CurrentViewer, context: Context
     """Server-sent events: which conversations of the viewer's workspace changed, as they
     change (conversations/live.py). The pages ask for what they show through their routes."""
     viewer.principal.require_scope(Scope.conversations_read)
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return redirect("/inbox")  # a person who opened the address: the inbox is the page
     hub = context.live
     member = viewer.principal.user_id or viewer.user.id
     streams = hub.subscribe(viewer.principal.workspace_id, member)
@@ -164,6 +168,8 @@ async def inbox_events(request: Request, viewer: CurrentViewer, context: Context
 @router.get("/inbox/panes/list")
 async def inbox_list_pane(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
     """The conversation list with its counts, for the live page to swap in."""
+    if request.headers.get(PANE_HEADER) != "1":
+        return redirect(f"/inbox?{InboxQuery.of(request).query_string}")
     selected = request.query_params.get("selected", "")
     chosen = _maybe_id(selected)
     context = await _list_context(request, session, viewer, chosen)
@@ -190,6 +196,8 @@ async def conversation_pane(
     """The open conversation (messages and contact details) for the live page to swap in;
     the person is looking at it, so it is read."""
     target = parse_id(conversation_id, "Conversation")
+    if request.headers.get(PANE_HEADER) != "1":
+        return redirect(f"/inbox/{target}?{InboxQuery.of(request).query_string}")
     await conversations.mark_read(session, viewer.principal, target)
     context = await _conversation_context(session, viewer, target)
     shared = {"viewer": viewer, "query": InboxQuery.of(request), "channels": CHANNELS}

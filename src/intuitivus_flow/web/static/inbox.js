@@ -19,7 +19,7 @@
   scrollThread();
 
   const fetchFragment = async (url) => {
-    const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+    const response = await fetch(url, { headers: { Accept: "text/html", "X-Inbox-Pane": "1" }, credentials: "same-origin" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const holder = document.createElement("template");
     holder.innerHTML = await response.text();
