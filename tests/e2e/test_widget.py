@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -32,10 +33,12 @@ from tests.e2e.test_signup_signin import (
     _free_port,
     _require_chromium,
     _server_environment,
-    _wait_until_healthy,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# A loaded CI machine has taken over a minute to import and migrate before answering.
+STARTUP_TIMEOUT_SECONDS = 180
 
 EMAIL = "widget.owner@example.com"
 SITE_PAGE = """<!doctype html>
@@ -105,6 +108,20 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited early:\n{log.read_text()}", pytrace=False)
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the server did not become healthy:\n{log.read_text()}", pytrace=False)
 
 
 def _serve_site(folder: Path) -> Iterator[Site]:
