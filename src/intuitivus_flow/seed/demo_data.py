@@ -112,7 +112,7 @@ FOLLOW_UPS = (
     "Great, thanks!",
     "Perfect, I'll order today.",
     "And the delivery cost?",
-    "Ok, thank you 🙂",
+    "Ok, thank you!",
 )
 ESCALATIONS = (
     "I was charged twice, can I talk to a person?",
@@ -416,7 +416,9 @@ class _Demo:
         for spec in (
             template,
             WaitStep(kind="wait", seconds=86_400),
-            SendMessageStep(kind="send_message", text="Did you see our spring offer? 🌸"),
+            SendMessageStep(
+                kind="send_message", text="Did you see our spring offer? It ends on Friday."
+            ),
         ):
             step = await automation.add_step(self.session, self.owner, campaign.id, spec=spec)
             ids.append(step.id)
@@ -436,7 +438,7 @@ class _Demo:
             if "spring-sale" in contact.tags and contact.opt_in == OptIn.opted_in
         ] or list(people[:40])
         rows: list[CampaignStepDelivery] = []
-        converted: list[Contact] = []
+        converted: list[tuple[Contact, datetime]] = []
         for contact in audience:
             sent_at = self._ago(self.rng.uniform(1, DAYS - 1))
             replied = self.rng.random() < 0.35
@@ -460,13 +462,20 @@ class _Demo:
                     )
                 )
             if replied and self.rng.random() < 0.6:
-                converted.append(contact)
+                converted.append((contact, min(self.now, sent_at + timedelta(hours=30))))
         await DeliveryRepository(self.session, self.workspace_id).add_many(rows)
-        for contact in converted:
+        when: dict[str, datetime] = {}
+        for contact, moment in converted:
             value = self.rng.choice((4990, 7990, 12900, 18900))
-            await automation.record_conversion(
+            conversion = await automation.record_conversion(
                 self.session, self.owner, campaign.id, contact_id=contact.id, value_minor=value
             )
+            conversion.created_at = moment  # the day after the reply, not now
+            when[str(contact.id)] = moment
+        repository = EventRepository(self.session, self.workspace_id)
+        recorded = repository.scoped().where(Event.name == catalog.CAMPAIGN_CONVERSION_RECORDED)
+        for event in await repository.all(recorded):
+            event.occurred_at = when.get(str(event.properties.get("contact_id")), self.now)
         self.counts.deliveries = len(rows)
         self.counts.conversions = len(converted)
 
@@ -634,7 +643,10 @@ class _Demo:
         """Date what the services recorded `now` about a campaign (its product events and its
         history) from its creation on, an hour apart, in the order they happened."""
         repository = EventRepository(self.session, self.workspace_id)
-        statement = repository.scoped().where(Event.name.startswith("campaign."))
+        statement = repository.scoped().where(
+            Event.name.startswith("campaign."),
+            Event.name != catalog.CAMPAIGN_CONVERSION_RECORDED,  # dated with each conversion
+        )
         mine = [
             event
             for event in await repository.all(statement.order_by(Event.occurred_at, Event.id))
