@@ -76,7 +76,7 @@ async def import_contacts(
     same file again creates nothing twice. `dry_run=true` answers what would be created,
     updated or left unchanged and every problem (row, column, message). A real run writes all
     rows in one transaction, or none: any problem answers 422 listing them. Unknown columns:
-    422 and nothing changes. Over 5 MiB or 20,000 rows: 413."""
+    422 and nothing changes. Over 5 MiB or 10,000 rows: 413."""
     data = await file.read(csv_import.MAX_BYTES + 1)
     return await csv_import.import_csv(
         session,
