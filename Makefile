@@ -65,6 +65,15 @@ $(VENV)/.installed-loadtest: pyproject.toml | $(BIN)/python
 loadtest: $(VENV)/.installed-loadtest ## The plan's load tests (docs/loadtests.md): [URL=http://...] [ARGS="--quick" or "--profile headline --workers 2 --database postgresql://..."]
 	$(BIN)/python -m loadtests $(if $(URL),--url $(URL)) $(ARGS)
 
+# Lighthouse CI (@lhci/cli, pinned in lighthouse/package-lock.json) from the npm registry.
+lighthouse/node_modules/.installed: lighthouse/package-lock.json
+	npm ci --prefix lighthouse --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: lighthouse
+lighthouse: $(VENV)/.installed lighthouse/node_modules/.installed ## Lighthouse on every page, signed in, desktop and mobile, median of 3 runs, each category >= 0.95 (docs/lighthouse.md) [ARGS="--quick"]
+	$(BIN)/python lighthouse/run.py $(ARGS)
+
 # The Chaos Toolkit CLI and its library only: `make chaos` works without the dev tools.
 $(VENV)/.installed-chaos: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[chaos]'
