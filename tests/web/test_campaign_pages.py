@@ -673,11 +673,18 @@ async def test_campaign_is_deleted_from_its_page(shopper: httpx.AsyncClient, app
         await sign_up(stranger, email="other@example.com", workspace="Other Shop")
         token = csrf_from((await stranger.get("/campaigns")).text)
         assert (await stranger.get(url)).status_code == 404
-        assert (await stranger.get(f"{url}/settings")).status_code == 404
-        for action, fields in ((f"{url}/delete", {}), (f"{url}/settings", SETTINGS)):
+        for tab in ("", *(f"/{name}" for name in TABS)):
+            assert (await stranger.get(f"{url}{tab}")).status_code == 404, tab
+        creatives = {"count": "1", **group(0, HERO)}
+        for action, fields in (
+            (f"{url}/delete", {}),
+            (f"{url}/settings", SETTINGS),
+            (f"{url}/creatives", creatives),
+        ):
             response = await stranger.post(action, data={"csrf_token": token, **fields})
             assert response.status_code == 404, action
     assert (await stored_campaign(app)).name == "Black Friday"
+    assert (await stored_campaign(app)).creatives == []
 
     deleted = await submit(shopper, url, f"{url}/delete", {})
     assert deleted.status_code == 303
