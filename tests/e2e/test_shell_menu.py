@@ -5,7 +5,7 @@ on a wide screen the sidebar is simply there."""
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, ViewportSize, async_playwright
 
 from tests.e2e.test_signup_signin import (  # noqa: F401 (fixtures)
     CHROMIUM,
@@ -19,8 +19,8 @@ from tests.e2e.test_signup_signin import (  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
+PHONE = ViewportSize(width=390, height=844)
+DESKTOP = ViewportSize(width=1366, height=900)
 
 
 async def _focused_text(page: Page) -> str:
