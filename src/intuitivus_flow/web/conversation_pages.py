@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 
 from intuitivus_flow.agents import service as agents
 from intuitivus_flow.contacts import service as contacts
@@ -155,14 +156,28 @@ async def inbox_events(request: Request, viewer: CurrentViewer, context: Context
     streams = hub.subscribe(viewer.principal.workspace_id, member)
     subscription = await streams.__aenter__()  # 429 before any byte when over the cap
 
+    released = False
+
+    async def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            await streams.__aexit__(None, None, None)
+
     async def body() -> AsyncIterator[str]:
         try:
             async for chunk in live.stream_events(hub, subscription):
                 yield chunk
         finally:  # the browser left (or the stream's lifetime ended): free the slot
-            await streams.__aexit__(None, None, None)
+            await release()
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=STREAM_HEADERS)
+    # Also after the response: a browser gone before the first byte never starts `body`.
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers=STREAM_HEADERS,
+        background=BackgroundTask(release),
+    )
 
 
 @router.get("/inbox/panes/list")
