@@ -240,15 +240,35 @@
     }
   }
 
+  function draw(figure) {
+    try {
+      upgrade(figure);
+    } catch (error) {
+      console.error("chart not drawn", error); // the fallback stays visible
+    }
+  }
+
+  // One chart per task, and only once it nears the viewport: a page of seven charts never
+  // blocks the main thread for long (Lighthouse's total blocking time on a slow phone).
+  const later = window.requestIdleCallback
+    ? (fn) => window.requestIdleCallback(fn, { timeout: 500 })
+    : (fn) => window.setTimeout(fn, 0);
+
   function start() {
     if (typeof uPlot === "undefined") return; // the library did not load: keep the fallbacks
-    for (const figure of document.querySelectorAll("figure[data-chart]")) {
-      try {
-        upgrade(figure);
-      } catch (error) {
-        console.error("chart not drawn", error); // the fallback stays visible
-      }
+    const figures = document.querySelectorAll("figure[data-chart]");
+    if (!("IntersectionObserver" in window)) {
+      figures.forEach((figure) => later(() => draw(figure)));
+      return;
     }
+    const watcher = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        watcher.unobserve(entry.target);
+        later(() => draw(entry.target));
+      }
+    }, { rootMargin: "200px 0px" });
+    figures.forEach((figure) => watcher.observe(figure));
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
