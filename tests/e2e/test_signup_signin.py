@@ -175,4 +175,4 @@ async def test_signup_then_signin_in_a_real_browser(browser_session: Session, se
     # Everything the browser fetched (pages, CSS, JS) came from the local server.
     hosts = {urlsplit(url).hostname for url in browser_session.requested}
     assert hosts <= LOOPBACK_HOSTS, f"requests left the machine: {hosts - LOOPBACK_HOSTS}"
-    assert any(url.endswith("/static/flow.css") for url in browser_session.requested)
+    assert any(urlsplit(url).path == "/static/flow.css" for url in browser_session.requested)
