@@ -66,7 +66,14 @@ def funnel_sql(sql: SqlDialect, query: FunnelQuery) -> FunnelSQL:
     n = len(query.steps)
     window = query.window_seconds * US
     date_filter, anchor_filter = _date_filters(sql, query)
-    relevant = " OR ".join(match(sql, s) for s in [*query.steps, *query.exclusions])
+    filters = [*query.steps, *query.exclusions]
+    names = ", ".join(sql.literal(name) for name in sorted({f.event for f in filters}))
+    # an IN list on the event name is pushed into the table scan; property filters apply after
+    relevant = f"event IN ({names})"
+    if any(f.properties for f in filters):
+        relevant += " AND (" + " OR ".join(match(sql, f) for f in filters) + ")"
+    # properties are the widest column: carried only when a filter or the breakdown reads them
+    properties = "properties, " if query.breakdown or any(f.properties for f in filters) else ""
     breakdown = (
         f"coalesce({sql.json_text('properties', query.breakdown)}, '')" if query.breakdown else "''"
     )
@@ -83,7 +90,7 @@ def funnel_sql(sql: SqlDialect, query: FunnelQuery) -> FunnelSQL:
     )
     ctes = [
         f"ev AS {sql.materialized()}(SELECT {sql.person_key('person_id')} AS person, event, "
-        f"properties, {sql.epoch_us('timestamp')} AS ts{numbering} "
+        f"{properties}{sql.epoch_us('timestamp')} AS ts{numbering} "
         f"FROM {{events}} WHERE {date_filter}"
         + ("" if query.order is FunnelOrder.strict else f" AND ({relevant})")
         + ")",
