@@ -326,6 +326,12 @@ class Settings(BaseSettings):
     stripe_api_base: str = Field(
         default="https://api.stripe.com", description="Stripe API base URL."
     )
+    stripe_checkout_origin: str = Field(
+        default="https://checkout.stripe.com",
+        description="Origin of Stripe's hosted Checkout pages. The Billing page's policy lets "
+        "its forms lead there (Content-Security-Policy form-action), because browsers apply "
+        "form-action to the redirect that answers a form.",
+    )
     stripe_webhook_secret: SecretStr | None = Field(
         default=None, description="Stripe webhook signing secret (`whsec_...`)."
     )

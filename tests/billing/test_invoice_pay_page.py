@@ -124,6 +124,29 @@ async def test_with_stripe_the_payer_goes_to_checkout_and_comes_back_paid(
         assert PAY_FORM.search(after.text) is None  # nothing left to pay
 
 
+def form_targets(response: httpx.Response) -> list[str]:
+    policy = response.headers["content-security-policy"]
+    [directive] = [part.split()[1:] for part in policy.split(";") if "form-action" in part]
+    return directive
+
+
+async def test_the_billing_page_lets_its_forms_lead_to_stripe_checkout_only_with_stripe(
+    desk_web: Web, stripe_web: Web
+) -> None:
+    """Browsers apply form-action to the redirect answering a form: without Stripe's origin in
+    the Billing page's policy, the payer never reaches Checkout (found by the journey test)."""
+    async with stripe_web.client() as browser:
+        await sign_up(browser)
+        assert form_targets(await browser.get("/billing")) == [
+            "'self'",
+            "https://checkout.stripe.com",
+        ]
+        assert form_targets(await browser.get("/contacts")) == ["'self'"]
+    async with desk_web.client() as browser:
+        await sign_up(browser)
+        assert form_targets(await browser.get("/billing")) == ["'self'"]
+
+
 async def test_members_cannot_pay_and_bad_ids_say_so(desk_web: Web) -> None:
     async with desk_web.client() as browser:
         page, action = await open_invoice(browser)

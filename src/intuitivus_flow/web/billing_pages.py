@@ -20,7 +20,7 @@ from intuitivus_flow.billing.models import Payment, PaymentStatus
 from intuitivus_flow.billing.payments import checkout
 from intuitivus_flow.billing.payments import manual as manual_payments
 from intuitivus_flow.billing.payments import service as payments
-from intuitivus_flow.billing.payments.gateways import gateway_for
+from intuitivus_flow.billing.payments.gateways import StripeGateway, gateway_for
 from intuitivus_flow.billing.payments.manual import PaymentOperator
 from intuitivus_flow.billing.plans import PLANS, PlanId
 from intuitivus_flow.identity.roles import Role
@@ -37,7 +37,7 @@ from intuitivus_flow.web.forms import (
     parse_id,
     read_fields,
 )
-from intuitivus_flow.web.templating import redirect, render
+from intuitivus_flow.web.templating import policy_with_form_targets, redirect, render
 
 router = APIRouter(include_in_schema=False)
 csrf_checked = [Depends(csrf.require_csrf)]
@@ -109,7 +109,12 @@ async def _render(
         ).items,
         "is_operator": manual_payments.is_operator(principal, settings),
     }
-    return render(request, "billing.html", page, status_code=state.status_code)
+    headers = (
+        policy_with_form_targets(settings.stripe_checkout_origin)
+        if isinstance(gateway_for(settings), StripeGateway)
+        else None
+    )
+    return render(request, "billing.html", page, status_code=state.status_code, headers=headers)
 
 
 @router.get("/billing")

@@ -27,6 +27,21 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Only our own origin: no inline scripts or styles, no framing, forms post back to us only.
 CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
 
+
+def policy_with_form_targets(*origins: str) -> dict[str, str]:
+    """Headers for a page whose forms may end on another site (a payment page).
+
+    Browsers apply form-action to every redirect that answers a form, so a form that posts to
+    us and is redirected to Stripe Checkout needs Stripe's origin here, on this page only.
+    """
+    targets = " ".join(("'self'", *origins))
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'self'; frame-ancestors 'none'; form-action {targets}"
+        )
+    }
+
+
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     # Pages can carry one-time secrets (API keys, invitation links): never keep them in a cache.
