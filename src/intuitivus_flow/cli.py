@@ -14,6 +14,7 @@ from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 import typer
+from alembic.util import CommandError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from intuitivus_flow.config import ConfigurationError, Settings, get_settings
@@ -47,6 +48,8 @@ def readable_errors(func: Callable[..., T]) -> Callable[..., T]:
         except (OperationalError, DBAPIError, OSError) as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise fail(f"database unavailable: {reason}") from None
+        except CommandError as exc:  # a revision that does not exist or is ambiguous
+            raise fail(f"migrations: {exc}") from None
 
     return wrapper
 

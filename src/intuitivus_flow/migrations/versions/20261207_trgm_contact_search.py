@@ -13,10 +13,8 @@ install it). Where it is not available, or the role may not create it, the index
 with a warning: the search answers the same, only slower, and `perf advise` still names it.
 The downgrade keeps the extension: other objects, or the operator, may use it.
 
-It also joins the two heads committed before it (contact consent, widget origins).
-
 Revision ID: trgm_contact_search
-Revises: cnst_contact_consent, wgto_widget_allowed_origins
+Revises: wgto_widget_allowed_origins
 Create Date: 2026-12-07 06:20:00.000000
 """
 
@@ -29,10 +27,7 @@ from sqlalchemy import text
 from intuitivus_flow.kit.migrations import create_index_online, drop_index_online
 
 revision: str = "trgm_contact_search"
-down_revision: str | Sequence[str] | None = (
-    "cnst_contact_consent",
-    "wgto_widget_allowed_origins",
-)
+down_revision: str | Sequence[str] | None = "wgto_widget_allowed_origins"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

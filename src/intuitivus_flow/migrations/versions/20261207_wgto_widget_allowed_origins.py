@@ -5,7 +5,7 @@ admin names the site's origin on the Channels page (there was no embeddable widg
 no site depends on them).
 
 Revision ID: wgto_widget_allowed_origins
-Revises: inbx_live_inbox
+Revises: cnst_contact_consent
 Create Date: 2026-12-07 06:30:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "wgto_widget_allowed_origins"
-down_revision: str | Sequence[str] | None = "inbx_live_inbox"
+down_revision: str | Sequence[str] | None = "cnst_contact_consent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
