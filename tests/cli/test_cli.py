@@ -40,6 +40,20 @@ def test_db_upgrade_current_downgrade(tmp_path: Path) -> None:
     assert "empty" in run_cli("db", "current", data_dir=tmp_path).stdout
 
 
+def test_downgrade_one_step_and_a_wrong_revision(tmp_path: Path) -> None:
+    """`db downgrade -- -1` is what the emergency and training drills run: one way down from
+    the newest revision (a merge there makes it ambiguous); a wrong revision is one line."""
+    assert run_cli("db", "upgrade", data_dir=tmp_path).returncode == 0
+    one_down = run_cli("db", "downgrade", "--", "-1", data_dir=tmp_path)
+    assert one_down.returncode == 0, one_down.stderr
+    assert "behind" in run_cli("db", "current", data_dir=tmp_path).stdout
+    wrong = run_cli("db", "downgrade", "no-such-revision", data_dir=tmp_path)
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().splitlines() == [
+        "error: migrations: Can't locate revision identified by 'no-such-revision'"
+    ]
+
+
 def test_create_user_then_duplicate_is_one_line(tmp_path: Path) -> None:
     run_cli("db", "upgrade", data_dir=tmp_path)
     env = {"FLOW_NEW_USER_PASSWORD": "a long enough password"}
