@@ -11,6 +11,7 @@ from html import unescape
 
 import httpx
 
+from intuitivus_flow.alerts.models import Alert, AlertState, AlertTransition
 from intuitivus_flow.analytics.schemas import Period, RetentionCohort, RetentionKind
 from intuitivus_flow.analytics.schemas import RetentionResult as Retention
 from intuitivus_flow.kit import chart_data
@@ -262,3 +263,77 @@ async def test_dashboard_bars_are_readable_without_a_script(browser: httpx.Async
     words = text_of(html)
     assert "Tasks in the last 24 hours" in words
     assert "server" not in words.split("Recent activity", 1)[1]  # no raw event source
+
+
+async def test_alerts_page_charts_alerts_fired_and_resolved_per_day(
+    web: Web, browser: httpx.AsyncClient
+) -> None:
+    await sign_up(browser)
+    empty = await browser.get("/alerts")
+    assert empty.status_code == 200
+    assert _charts_of(empty.text) == {}  # a quiet fortnight is the empty state, not zero lines
+    quiet = '<p class="empty flow-chart__empty">No alert fired or resolved in the last 14 days</p>'
+    assert quiet in empty.text
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    changes = [  # (when, from, to)
+        (today, AlertState.pending, AlertState.firing),
+        (today, AlertState.firing, AlertState.resolved),
+        (today - timedelta(days=3, hours=-5), AlertState.pending, AlertState.firing),
+        (today - timedelta(days=3, hours=-6), AlertState.pending, AlertState.firing),
+        (today - timedelta(days=3, hours=-7), AlertState.inactive, AlertState.pending),  # no
+        (today - timedelta(days=13), AlertState.firing, AlertState.resolved),  # oldest day
+        (today - timedelta(days=14), AlertState.pending, AlertState.firing),  # too old
+    ]
+    async with unit_of_work(web.app.state.context.sessions) as session:
+        alert = Alert(
+            fingerprint="f" * 32,
+            name="HighCpuUsage",
+            labels={},
+            annotations={},
+            severity="warning",
+            state=AlertState.resolved,
+            evaluated_at=today,
+        )
+        session.add(alert)
+        await session.flush()
+        session.add_all(
+            AlertTransition(
+                alert_id=alert.id,
+                fingerprint=alert.fingerprint,
+                name=alert.name,
+                labels={},
+                from_state=before,
+                to_state=after,
+                at=at,
+            )
+            for at, before, after in changes
+        )
+    page = await browser.get("/alerts")
+    assert page.status_code == 200
+    html = page.text
+    chart = _charts_of(html)["alert-changes-data"]
+    assert chart["unit"] == "alerts"
+    assert chart["period"] == "day"  # ticks and tooltips read as dates
+    assert chart["x"] == [int((today - timedelta(days=d)).timestamp()) for d in range(13, -1, -1)]
+    series = chart["series"]
+    assert isinstance(series, list)
+    fired, resolved = series
+    assert fired["label"] == "fired"
+    assert fired["values"] == [0.0] * 10 + [2.0, 0.0, 0.0, 1.0]  # zeros are days, not gaps
+    assert resolved["label"] == "resolved"
+    assert resolved["values"] == [1.0] + [0.0] * 12 + [1.0]
+    assert chart["range"] == {"floor": 0.0, "ceiling": None}
+
+    # Without JavaScript: the SVG with both lines, a caption with the unit, the figures.
+    assert html.count('<svg class="chart"') == 1
+    assert 'class="chart__line chart__line--0"' in html
+    assert 'class="chart__line chart__line--1"' in html
+    caption = '<figcaption id="alert-changes-caption" class="flow-chart__caption">'
+    assert caption + "Alerts fired and resolved per day, last 14 days" in html
+    words = text_of(html)
+    assert "Figures (alerts)" in words
+    assert "Line Latest Lowest Highest fired 1 0 2 resolved 1 0 1" in words
+    assert words.index("Firing (0)") < words.index("Alerts fired and resolved per day")
+    assert html.count(f'<script src="{UPLOT}" defer></script>') == 1
+    assert "style=" not in html  # the CSP forbids inline styles

@@ -48,6 +48,16 @@ class TransitionRepository(Repository[AlertTransition]):
             statement = statement.where(AlertTransition.name == name)
         return statement
 
+    async def moments_since(
+        self, since: datetime, states: Collection[AlertState]
+    ) -> Sequence[tuple[datetime, AlertState]]:
+        """When each change into one of `states` happened since `since` (two small columns)."""
+        statement = select(AlertTransition.at, AlertTransition.to_state).where(
+            AlertTransition.at >= since, AlertTransition.to_state.in_(list(states))
+        )
+        rows = await self.execute(statement)
+        return [(at, state) for at, state in rows.all()]
+
 
 class SilenceRepository(Repository[Silence]):
     not_found_message = "Silence not found"

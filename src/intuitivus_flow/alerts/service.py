@@ -65,6 +65,34 @@ async def history(
     return await repository.paginate(repository.newest_first(name=name), limit=limit, offset=offset)
 
 
+@dataclass(frozen=True, slots=True)
+class DailyChanges:
+    """Alerts that started firing and that resolved, per UTC day (oldest first, zeros kept)."""
+
+    days: Sequence[datetime]  # midnight UTC of each day
+    fired: Sequence[int]
+    resolved: Sequence[int]
+
+
+async def daily_changes(session: AsyncSession, *, days: int, now: datetime) -> DailyChanges:
+    """How many alerts fired and resolved on each of the last `days` days, today included.
+
+    Counted in Python from two columns: a day's bucket is the same on SQLite and PostgreSQL
+    this way, and an instance records a few dozen changes a day, not millions."""
+    today = _utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    fired = dict.fromkeys(starts, 0)
+    resolved = dict.fromkeys(starts, 0)
+    states = (AlertState.firing, AlertState.resolved)
+    for at, state in await TransitionRepository(session).moments_since(starts[0], states):
+        moment = _utc(at)
+        day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        counts = fired if state == AlertState.firing else resolved
+        if day in counts:  # a clock ahead of `now` would land past today
+            counts[day] += 1
+    return DailyChanges(days=starts, fired=list(fired.values()), resolved=list(resolved.values()))
+
+
 async def deliveries(
     session: AsyncSession, *, limit: int, offset: int
 ) -> Page[NotificationDelivery]:

@@ -49,6 +49,7 @@ RANGES = {
 DEFAULT_RANGE = "1h"
 CHART_POINTS = 120
 HISTORY_ROWS = 30
+ALERT_CHART_DAYS = 14
 
 NOTICES = {"silenced": "The silence was created.", "expired": "The silence was expired."}
 
@@ -161,6 +162,7 @@ async def _render_alerts(
         session, now=now, include_expired=False, limit=100, offset=0
     )
     recent = await alerts.history(session, name=None, limit=HISTORY_ROWS, offset=0)
+    changes = await alerts.daily_changes(session, days=ALERT_CHART_DAYS, now=now)
     try:
         slos = await alerts.slo_status(session, configured_rules(context.settings), now=now)
     except ValueError:  # an unusable rule file; the evaluator logs why
@@ -170,6 +172,7 @@ async def _render_alerts(
         "board": board,
         "silences": silences.items,
         "history": recent.items,
+        "changes": _changes_chart(changes),
         "slos": slos,
         "form": form or FormState(),
         "notice": notice,
@@ -177,6 +180,34 @@ async def _render_alerts(
         "now": now,
     }
     return render(request, "alerts.html", page, status_code=status_code)
+
+
+def _changes_chart(changes: alerts.DailyChanges) -> dict[str, Any]:
+    """Alerts fired and resolved per day: the server's SVG and the data charts.js draws.
+
+    A fortnight without a single change is the empty state, not two flat lines at zero."""
+    title = f"Alerts fired and resolved per day, last {len(changes.days)} days"
+    quiet = not any(changes.fired) and not any(changes.resolved)
+    lines = [
+        charts.Line(
+            label, [] if quiet else list(zip(changes.days, map(float, counts), strict=True))
+        )
+        for label, counts in (("fired", changes.fired), ("resolved", changes.resolved))
+    ]
+    chart = charts.Chart(
+        title=title, unit="alerts", lines=lines, start=changes.days[0], end=changes.days[-1]
+    )
+    data = chart_data.time_chart(
+        chart_data.TimeChart(
+            title=title,
+            unit="alerts",
+            series=[chart_data.Series(line.label, line.points) for line in lines],
+            empty=f"No alert fired or resolved in the last {len(changes.days)} days",
+            floor=0.0,
+            extra={"period": "day"},
+        )
+    )
+    return {"svg": charts.render(chart), "data": data}
 
 
 @router.get("/alerts")

@@ -30,11 +30,11 @@
   const month = new Intl.DateTimeFormat("en-GB", { month: "short", year: "numeric", timeZone: "UTC" });
 
   // Time ticks: 24-hour clock within a day and a half, dates beyond (always UTC, as the pages);
-  // monthly figures (KPIs) by month.
+  // monthly figures (KPIs) by month, daily counts (alerts) by date even over a short span.
   function timeTicks(spec) {
     return (u, splits) => {
       const span = u.scales.x.max - u.scales.x.min;
-      const format = spec.period === "month" ? month : span <= 36 * 3600 ? clock : day;
+      const format = spec.period === "month" ? month : spec.period === "day" || span > 36 * 3600 ? day : clock;
       return splits.map((x) => format.format(new Date(x * 1000)));
     };
   }
@@ -170,7 +170,9 @@
       ? (x) => spec.labels[x] ?? ""
       : spec.period === "month"
         ? (x) => month.format(new Date(x * 1000))
-        : (x) => `${whenLong.format(new Date(x * 1000))} UTC`;
+        : spec.period === "day"
+          ? (x) => `${day.format(new Date(x * 1000))} (UTC day)`
+          : (x) => `${whenLong.format(new Date(x * 1000))} UTC`;
     const xAxis = {
       font: FONT, stroke: AXIS_TEXT, grid: { stroke: GRID }, ticks: { stroke: GRID },
       space: category ? 48 : 70, values: timeTicks(spec),
