@@ -51,6 +51,17 @@ async def test_funnel_paths_retention_and_bottlenecks(web: Web, browser: httpx.A
     paths = await browser.get("/analytics/paths?start_event=user.signed_up")
     assert paths.status_code == 200, paths.text
     assert "agent.created" in text_of(paths.text)
+    # The busiest moves as bars with their figures as text (server SVG, no chart library).
+    bars = paths.text.split('<svg class="bars"', 1)[1].split("</svg>", 1)[0]
+    assert "<title>Top 2 transitions by sessions</title>" in bars
+    assert "step 1: user.signed_up → agent.created" in bars
+    assert "step 2: agent.created → whatsapp_number.added" in bars
+    assert "1 sessions · 1 persons" in bars
+    assert "uPlot" not in paths.text
+    quiet = await browser.get("/analytics/paths?start_event=no.such_event")
+    assert quiet.status_code == 200
+    assert '<svg class="bars"' not in quiet.text
+    assert "No sessions yet." in text_of(quiet.text)
 
     retention = await browser.get("/analytics/retention?start_event=user.signed_up")
     assert retention.status_code == 200, retention.text

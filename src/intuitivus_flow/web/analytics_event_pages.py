@@ -5,12 +5,13 @@ they need no form tokens; every analysis runs in the analytics store in a worker
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from intuitivus_flow.analytics.funnels import run_funnel
@@ -24,11 +25,12 @@ from intuitivus_flow.analytics.schemas import (
     RetentionCohort,
     RetentionQuery,
     RetentionResult,
+    Transition,
 )
 from intuitivus_flow.analytics.store import AnalyticsStore, StoreError, open_store
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit import chart_data
-from intuitivus_flow.kit.bar_chart import Bar, render_bars
+from intuitivus_flow.kit.bar_chart import Bar, BarLayout, render_bars
 from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer
 from intuitivus_flow.web.forms import readable_message
@@ -132,12 +134,32 @@ async def paths_page(
         query = PathQuery.model_validate(
             {"start_event": start_event or None, "end_event": end_event or None, "limit": 40}
         )
-        page["result"] = await _run(
-            context, lambda st: run_paths(st, viewer.principal.workspace_id, query)
-        )
+        result = await _run(context, lambda st: run_paths(st, viewer.principal.workspace_id, query))
+        page["result"] = result
+        page["transition_chart"] = _transition_chart(result.transitions)
     except (ValidationError, StoreError) as exc:
         page["problem"] = _problem(exc)
     return render(request, "analytics_paths.html", page)
+
+
+TRANSITION_BARS = 10
+
+
+def _transition_chart(transitions: Sequence[Transition]) -> Markup:
+    """The busiest moves of any step as bars (the table below lists them all, step by step)."""
+    busiest = sorted(transitions, key=lambda t: (-t.sessions, t.step))[:TRANSITION_BARS]
+    return render_bars(
+        f"Top {len(busiest)} transitions by sessions",
+        [
+            Bar(
+                f"step {t.step}: {t.source} → {t.target}",
+                t.sessions,
+                f"{t.sessions:,} sessions · {t.persons:,} persons",
+            )
+            for t in busiest
+        ],
+        BarLayout(label_chars=60, empty="No sessions yet."),
+    )
 
 
 @router.get("/analytics/retention")
