@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from intuitivus_flow import __version__
 from intuitivus_flow.agents.endpoints import router as agents_router
 from intuitivus_flow.alerts.endpoints import router as alerts_router
+from intuitivus_flow.analytics.endpoints import COLLECT_PATHS as ANALYTICS_COLLECT_PATHS
 from intuitivus_flow.analytics.endpoints import collect_router as analytics_collect_router
 from intuitivus_flow.analytics.endpoints import router as analytics_events_router
 from intuitivus_flow.analytics.kpi_endpoints import router as analytics_kpis_router
@@ -126,7 +127,8 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
     if settings.cors_origins:
         app.add_middleware(
             InstanceCorsMiddleware,
-            exempt_prefixes=(webchat_router.prefix + "/",),  # each widget's own origins
+            # Each web-chat widget and each analytics write key has its own allowed origins.
+            exempt_prefixes=(webchat_router.prefix + "/", *ANALYTICS_COLLECT_PATHS),
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],

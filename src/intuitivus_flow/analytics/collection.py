@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,7 @@ from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import FlowError, Forbidden, InvalidInput, Unauthorized
 from intuitivus_flow.kit.models import utcnow
+from intuitivus_flow.kit.origins import OriginList
 from intuitivus_flow.kit.security import digest, new_secret
 
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -43,6 +44,8 @@ MAX_BATCH_MESSAGES = 2500
 CALLS_PER_MINUTE = 600
 KEY_PREFIX = "wk_"
 TYPES = {"track", "identify", "page", "screen"}
+# A key sends up to 600 calls a minute: writing `last_used_at` on each would double the writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class PayloadTooLarge(FlowError):
@@ -67,6 +70,10 @@ class Collector:
     key_id: uuid.UUID
     allowed_origins: tuple[str, ...]
 
+    def admits(self, origin: str | None) -> bool:
+        """A call without `Origin` comes from a server, not a page: the key alone suffices."""
+        return origin is None or OriginList(self.allowed_origins).allows(origin)
+
 
 # --- write keys ---
 
@@ -80,7 +87,7 @@ async def create_write_key(
         name=name,
         key_digest=digest(raw),
         prefix=raw[:10],
-        allowed_origins=sorted({o.rstrip("/") for o in allowed_origins}),
+        allowed_origins=list(allowed_origins),  # normalised by the schema (kit/origins.py)
         created_by_id=principal.user_id,
     )
     await WriteKeyRepository(session, principal.workspace_id).add(key)
@@ -117,9 +124,22 @@ async def authenticate(
     if key is None:
         raise WriteKeyRequired("Unknown or revoked write key")
     collector = Collector(key.workspace_id, key.id, tuple(key.allowed_origins))
-    if origin is not None and origin.rstrip("/") not in collector.allowed_origins:
-        raise Forbidden(f"Origin {origin} is not allowed for this write key")
+    if not collector.admits(origin):
+        raise Forbidden(
+            f"Pages of {(origin or '')[:200]} may not send with this write key: an owner or "
+            "admin lists the origin when creating the key on the Settings page"
+        )
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
     return collector
+
+
+async def origin_has_a_key(session: AsyncSession, origin: str) -> bool:
+    """Whether any active write key lists `origin`: a preflight carries no key, so this is all
+    it can check; the call itself is then held to its own key's list (`authenticate`)."""
+    lists = await WriteKeyLookup(session).active_origin_lists()
+    return any(OriginList(entries).allows(origin) for entries in lists)
 
 
 # --- calls ---

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.analytics import collection
 from intuitivus_flow.analytics import schemas as s
@@ -23,20 +24,37 @@ from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
+from intuitivus_flow.kit.http import cors
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.kit.ratelimit import Throttle
 
 T = TypeVar("T")
 
-collect_router = APIRouter(prefix="/api/analytics", tags=["analytics collection"])
+# Browsers on a write key's allowed origins may read these responses, refusals included
+# (kit/http/cors.py); the instance's own FLOW_CORS_ORIGINS leaves these paths alone (app.py).
+collect_router = APIRouter(
+    prefix="/api/analytics", tags=["analytics collection"], route_class=cors.PerRequestCorsRoute
+)
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+COLLECT_CALLS = ("track", "identify", "batch")
+COLLECT_PATHS = tuple(f"{collect_router.prefix}/{call}" for call in COLLECT_CALLS)
+PREFLIGHT_METHODS = ("POST",)
+PREFLIGHT_HEADERS = ("authorization", "content-type")
+PREFLIGHT_MAX_AGE_SECONDS = 600
 
 Authorization = Annotated[
     str | None,
     Header(description="`Basic base64(<write key>:)`, as Segment's libraries send it."),
 ]
-Origin = Annotated[str | None, Header()]
+Origin = Annotated[
+    str | None,
+    Header(
+        max_length=300,
+        description="Sent by browsers: it must be one of the write key's allowed origins "
+        "(else 403).",
+    ),
+]
 _COLLECT_ERRORS = route_errors(
     collection.WriteKeyRequired,
     Forbidden,
@@ -47,9 +65,16 @@ _COLLECT_ERRORS = route_errors(
 
 
 async def _collector(
-    session: DbSession, context: Context, authorization: str | None, origin: str | None
+    request: Request,
+    session: DbSession,
+    context: Context,
+    authorization: Authorization = None,
+    origin: Origin = None,
 ) -> collection.Collector:
+    # A dependency, so key and origin are judged before the body is read.
     collector = await collection.authenticate(session, authorization, origin)
+    if origin is not None:
+        cors.allow_origin(request, origin)  # from here on the page may read the answer
     throttle = Throttle(
         context.counters,
         "analytics-collect",
@@ -62,26 +87,18 @@ async def _collector(
     return collector
 
 
-def _cors(response: Response, origin: str | None) -> None:
-    if origin:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
+Collector = Annotated[collection.Collector, Depends(_collector)]
 
 
 async def _collect(
-    session: DbSession,
-    context: Context,
-    response: Response,
-    authorization: str | None,
-    origin: str | None,
+    session: AsyncSession,
+    collector: collection.Collector,
     messages: list[s.SegmentMessage],
     default_type: str | None,
 ) -> s.CollectAccepted:
-    collector = await _collector(session, context, authorization, origin)
     stored, duplicates = await collection.collect(
         session, collector, messages, default_type=default_type
     )
-    _cors(response, origin)
     return s.CollectAccepted(accepted=stored, duplicates=duplicates)
 
 
@@ -92,16 +109,11 @@ async def _collect(
     summary="Record an event (Segment track)",
 )
 async def track(
-    body: s.SegmentMessage,
-    session: DbSession,
-    context: Context,
-    response: Response,
-    authorization: Authorization = None,
-    origin: Origin = None,
+    body: s.SegmentMessage, session: DbSession, collector: Collector
 ) -> s.CollectAccepted:
     """What a person did: `userId` or `anonymousId`, `event`, `properties`, `timestamp`
     (with offset), `messageId` (deduplicated per workspace)."""
-    return await _collect(session, context, response, authorization, origin, [body], "track")
+    return await _collect(session, collector, [body], "track")
 
 
 @collect_router.post(
@@ -111,16 +123,11 @@ async def track(
     summary="Tie ids and traits to a person (Segment identify)",
 )
 async def identify(
-    body: s.SegmentMessage,
-    session: DbSession,
-    context: Context,
-    response: Response,
-    authorization: Authorization = None,
-    origin: Origin = None,
+    body: s.SegmentMessage, session: DbSession, collector: Collector
 ) -> s.CollectAccepted:
     """Merge the `anonymousId` into the person named by `userId`; a contact when the id,
     `traits.phone` or `traits.email` matches one."""
-    return await _collect(session, context, response, authorization, origin, [body], "identify")
+    return await _collect(session, collector, [body], "identify")
 
 
 @collect_router.post(
@@ -130,30 +137,50 @@ async def identify(
     summary="Several calls at once (Segment batch)",
 )
 async def batch(
-    body: s.SegmentBatch,
-    session: DbSession,
-    context: Context,
-    response: Response,
-    authorization: Authorization = None,
-    origin: Origin = None,
+    body: s.SegmentBatch, session: DbSession, collector: Collector
 ) -> s.CollectAccepted:
     """Each message carries its `type`; the batch is checked whole and stored whole."""
-    return await _collect(session, context, response, authorization, origin, body.batch, None)
+    return await _collect(session, collector, body.batch, None)
 
 
 @collect_router.options("/{call}", include_in_schema=False)
-async def preflight(call: str, origin: Origin = None) -> Response:
-    """CORS preflight. Browsers send no credentials here, so the answer allows the request
-    and the call itself checks the origin against its write key's allowed origins."""
-    if call not in {"track", "identify", "batch"}:
-        return Response(status_code=status.HTTP_404_NOT_FOUND)
-    response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    if origin:
-        _cors(response, origin)
-        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-        response.headers["Access-Control-Max-Age"] = "600"
-    return response
+async def preflight(
+    request: Request,
+    call: str,
+    session: DbSession,
+    origin: Origin = None,
+    method: Annotated[str | None, Header(alias="Access-Control-Request-Method", max_length=32)] = (
+        None
+    ),
+    headers: Annotated[
+        str | None, Header(alias="Access-Control-Request-Headers", max_length=500)
+    ] = None,
+) -> Response:
+    """A browser's CORS preflight. It carries no write key, so it is granted to an origin that
+    some active key lists (else 403 without permission); the call itself is then held to its
+    own key's list. A plain OPTIONS only lists the methods."""
+    if call not in COLLECT_CALLS:
+        raise NotFound(f"No collection call {call[:50]}")
+    if origin is None or method is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Allow": "POST, OPTIONS"})
+    if not await collection.origin_has_a_key(session, origin):
+        raise Forbidden(
+            f"No write key of this instance lists {origin[:200]} among its allowed origins"
+        )
+    if method not in PREFLIGHT_METHODS:
+        raise Forbidden("The collection API answers POST only")
+    announced = {name.strip().lower() for name in (headers or "").split(",") if name.strip()}
+    if unknown := sorted(announced - set(PREFLIGHT_HEADERS)):
+        raise Forbidden(f"The collection API accepts no request header {', '.join(unknown)[:200]}")
+    cors.allow_origin(request, origin)
+    return Response(
+        status_code=status.HTTP_204_NO_CONTENT,
+        headers={
+            "Access-Control-Allow-Methods": ", ".join(PREFLIGHT_METHODS),
+            "Access-Control-Allow-Headers": ", ".join(PREFLIGHT_HEADERS),
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
+        },
+    )
 
 
 # --- write keys ---

@@ -30,6 +30,8 @@ class WriteKey(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written at most once a minute (collection.LAST_USED_RESOLUTION), not on every call.
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CollectedEvent(IdMixin, Base):

@@ -38,6 +38,14 @@ class WriteKeyLookup(Repository[WriteKey]):
             self.scoped().where(WriteKey.key_digest == digest, WriteKey.revoked_at.is_(None))
         )
 
+    async def active_origin_lists(self) -> list[list[str]]:
+        """Every active key's allowed origins, in no order (the CORS preflight matches them in
+        Python: wildcard entries are not a plain comparison)."""
+        rows = await self.execute(
+            select(WriteKey.allowed_origins).where(WriteKey.revoked_at.is_(None))
+        )
+        return [list(row[0]) for row in rows if row[0]]
+
 
 class CollectedEventRepository(WorkspaceRepository[CollectedEvent]):
     model = CollectedEvent

@@ -9,7 +9,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from intuitivus_flow.kit import origins
+
 MAX_FUNNEL_STEPS = 20
+MAX_WRITE_KEY_ORIGINS = 20
 DEFAULT_WINDOW_SECONDS = 14 * 24 * 3600
 MAX_WINDOW_SECONDS = 366 * 24 * 3600
 
@@ -310,9 +313,20 @@ class WriteKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    allowed_origins: list[Annotated[str, Field(max_length=200, pattern=r"^https?://[^/\s]+$")]] = (
-        Field(default_factory=list, max_length=20, description="Browser origins allowed (CORS).")
+    allowed_origins: list[Annotated[str, Field(max_length=origins.MAX_ORIGIN_LENGTH)]] = Field(
+        default_factory=list,
+        max_length=MAX_WRITE_KEY_ORIGINS,
+        description="Browser origins whose pages may send with this key (CORS): each "
+        "scheme://host[:port], no path; `https://*.example.com` stands for every subdomain of "
+        "example.com. Normalised as browsers send `Origin`. Empty: server-side calls only "
+        "(a request carrying an `Origin` header is refused).",
     )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        # The same rules as the web-chat widget's list (kit/origins.py), so both match alike.
+        return origins.normalise_origins(value)
 
 
 class WriteKeyRead(BaseModel):
@@ -323,6 +337,7 @@ class WriteKeyRead(BaseModel):
     prefix: str
     allowed_origins: list[str]
     created_at: datetime
+    last_used_at: datetime | None = Field(description="To the minute; None: never used.")
     revoked_at: datetime | None
 
 
