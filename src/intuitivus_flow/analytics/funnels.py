@@ -89,7 +89,7 @@ def funnel_sql(sql: SqlDialect, query: FunnelQuery) -> FunnelSQL:
         else ", 0 AS ord, 0 AS rnk"
     )
     ctes = [
-        f"ev AS {sql.materialized()}(SELECT {sql.person_key('person_id')} AS person, event, "
+        f"ev AS {sql.materialized()}(SELECT {sql.person_key()} AS person, event, "
         f"{properties}{sql.epoch_us('timestamp')} AS ts{numbering} "
         f"FROM {{events}} WHERE {date_filter}"
         + ("" if query.order is FunnelOrder.strict else f" AND ({relevant})")

@@ -39,7 +39,7 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str, str | 
             f"WHERE steps = {k}), "
         )
         join = (
-            f"JOIN dropped d ON {sql.person_key('e.person_id')} = d.person "
+            f"JOIN dropped d ON {sql.person_key('e')} = d.person "
             f"AND {sql.epoch_us('e.timestamp')} >= d.since "
         )
         start_event = start_event or query.funnel.steps[k - 1].event

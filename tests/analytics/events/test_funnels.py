@@ -128,6 +128,15 @@ class TestSequential:
         assert funnel(other, ["a", "b"]) == [2, 1]
 
 
+def test_merged_identity_is_one_person(events: Loaded) -> None:
+    # steps done anonymously, then under the identified id: one person, one chain (the
+    # person key is stored per event on DuckDB and must follow the merge as the id does)
+    events.add([("anon-1", "a", 0), ("anon-1", "b", 10), ("u1", "c", 20), ("u2", "a", 0)])
+    assert funnel(events, ["a", "b", "c"]) == [2, 1, 0]
+    events.store.add_aliases(events.workspace_id, {"anon-1": "u1"})
+    assert funnel(events, ["a", "b", "c"]) == [2, 1, 1]
+
+
 class TestOrders:
     def test_strict_forbids_other_events_between_steps(self, events: Loaded) -> None:
         events.add(

@@ -107,13 +107,18 @@ class AnalyticsStore(ABC):
         ).rows
         if not merged or not merged[0][0]:
             return f"(SELECT * FROM events WHERE workspace_id = {literal})"
+        unmerged = "a.person_id IS NULL OR a.person_id = ''"
         columns = ", ".join(
-            "CASE WHEN a.person_id IS NULL OR a.person_id = '' THEN e.person_id "
-            "ELSE a.person_id END AS person_id"
+            f"CASE WHEN {unmerged} THEN e.person_id ELSE a.person_id END AS person_id"
             if column == "person_id"
             else f"e.{column} AS {column}"
             for column in EVENT_COLUMNS
         )
+        stored_key = self.sql.stored_person_key("a.person_id")
+        if stored_key is not None:
+            columns += (
+                f", CASE WHEN {unmerged} THEN e.person_key ELSE {stored_key} END AS person_key"
+            )
         aliases = (
             f"SELECT alias, {self.sql.arg_max('person_id', 'merged_at')} AS person_id "
             f"FROM person_aliases WHERE workspace_id = {literal} GROUP BY alias"

@@ -108,9 +108,16 @@ class SqlDialect:
         """Compute a CTE once (DuckDB; ClickHouse inlines CTEs)."""
         return "MATERIALIZED "
 
-    def person_key(self, column: str) -> str:
-        """A 64-bit hash of the person id: joins and windows on integers, not text."""
-        return f"hash({column})"
+    def person_key(self, alias: str = "") -> str:
+        """A 64-bit key of the event's person: joins and windows on integers, not text. DuckDB
+        stores it at insert (`stored_person_key`): decompressing the person id text was most of
+        a funnel's time (10 M events: 0.25 s of a 0.9 s funnel only to read it)."""
+        return f"{alias}.person_key" if alias else "person_key"
+
+    def stored_person_key(self, column: str) -> str | None:
+        """The key written with each event (None: computed when read). md5, not `hash()`:
+        stored keys must not change with the engine's version."""
+        return f"md5_number_lower({column})"
 
     def element(self, array: str, index: int) -> str:
         return f"{array}[{int(index)}]"
@@ -213,8 +220,12 @@ class ClickHouseDialect(SqlDialect):
             "char(10))"
         )
 
-    def person_key(self, column: str) -> str:
-        return f"cityHash64({column})"
+    def person_key(self, alias: str = "") -> str:
+        # ClickHouse reads the id text fast enough to hash it per query
+        return f"cityHash64({alias}.person_id)" if alias else "cityHash64(person_id)"
+
+    def stored_person_key(self, column: str) -> str | None:
+        return None
 
     def migrations_table(self) -> str:
         return (

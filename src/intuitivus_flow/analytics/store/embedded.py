@@ -159,8 +159,9 @@ class DuckDBStore(AnalyticsStore):
                 connection.register("incoming_batch", ordered)
                 try:
                     connection.execute(
-                        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-                        f"SELECT {', '.join(EVENT_COLUMNS)} FROM incoming_batch"
+                        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}, person_key) "
+                        f"SELECT {', '.join(EVENT_COLUMNS)}, "
+                        f"{self.sql.stored_person_key('person_id')} FROM incoming_batch"
                     )
                 finally:
                     connection.unregister("incoming_batch")

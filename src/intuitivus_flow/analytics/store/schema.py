@@ -5,7 +5,7 @@ Append a version; never edit an applied one.
 ClickHouse: partitioned by month (old months can be dropped or moved whole), ordered by
 (workspace, time, person) so a workspace's time range is a contiguous read and a person's
 events sit together inside it. DuckDB needs no layout: its row groups carry min/max zone maps,
-and rows arrive roughly in time order.
+and rows arrive roughly in time order; it stores a 64-bit person key next to the id (version 3).
 """
 
 from __future__ import annotations
@@ -34,6 +34,15 @@ DUCKDB: list[tuple[int, list[str]]] = [
             "CREATE TABLE IF NOT EXISTS person_aliases ("
             " workspace_id VARCHAR NOT NULL, alias VARCHAR NOT NULL, person_id VARCHAR NOT NULL,"
             " merged_at TIMESTAMP NOT NULL)",
+        ],
+    ),
+    (
+        3,
+        [
+            # the person's 64-bit key, written at insert (dialects.stored_person_key): analyses
+            # join and sort on it instead of decompressing the id text
+            "ALTER TABLE events ADD COLUMN IF NOT EXISTS person_key UBIGINT",
+            "UPDATE events SET person_key = md5_number_lower(person_id) WHERE person_key IS NULL",
         ],
     ),
 ]
