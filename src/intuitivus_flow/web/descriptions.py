@@ -30,7 +30,7 @@ PAGE_DESCRIPTIONS: dict[str, str] = {
     "conversation.html": "One conversation with a contact, and the actions a person can take.",
     "contacts.html": "The people your agents and campaigns reach, with their tags and opt-in.",
     "channels.html": "Connect WhatsApp numbers and web chat to your workspace.",
-    "settings.html": "Workspace settings: members, invitations, API keys and LLM keys.",
+    "settings.html": "Workspace settings: members, invitations, API keys and analytics write keys.",
     "service_health.html": "Service health: error budgets, latency and alert signals.",
     "alerts.html": "Alert rules, what is firing and the notifications sent.",
     "forecasts.html": "Forecasts of the alert signals and predictive alerts.",

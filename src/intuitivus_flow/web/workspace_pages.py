@@ -1,8 +1,10 @@
-"""The signed-in pages: the overview and the workspace settings (members, invitations, API keys).
+"""The signed-in pages: the overview and the workspace settings (members, invitations, API keys,
+analytics write keys).
 
 Actions post to small routes. Those that only change state redirect back to /settings with a
 notice (post/redirect/get); those that produce a one-time secret (an invitation link, an API
-key) render the page directly, because the secret must never be stored to survive a redirect.
+key, a write key) render the page directly, because the secret must never be stored to survive
+a redirect.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intuitivus_flow.analytics import collection
+from intuitivus_flow.analytics.schemas import WriteKeyCreate
 from intuitivus_flow.apikeys import service as api_keys
 from intuitivus_flow.apikeys.schemas import ApiKeyCreate
 from intuitivus_flow.auth import service as auth
@@ -26,7 +30,7 @@ from intuitivus_flow.kit.http.deps import DbSession
 from intuitivus_flow.users import service as members
 from intuitivus_flow.users.schemas import InvitationCreate
 from intuitivus_flow.web import csrf
-from intuitivus_flow.web.app_context import Context
+from intuitivus_flow.web.app_context import Context, get_app_context
 from intuitivus_flow.web.auth import CurrentViewer, Viewer
 from intuitivus_flow.web.forms import (
     FormInvalid,
@@ -47,6 +51,8 @@ router = APIRouter(include_in_schema=False)
 csrf_checked = [Depends(csrf.require_csrf)]
 
 RECENT_EVENTS = 10
+TRACK_PATH = "/api/analytics/track"
+WRITE_KEY_FIELDS = ("name", "allowed_origins")
 LISTING_LIMIT = 100  # the largest page the repositories serve
 PASSWORD_FIELDS = ("current_password", "new_password")
 
@@ -57,6 +63,7 @@ NOTICES = {
     "member_reactivated": "The member was reactivated.",
     "invitation_revoked": "The invitation was revoked; its link no longer works.",
     "key_revoked": "The API key was revoked.",
+    "write_key_revoked": "The write key was revoked; calls with it are refused from now on.",
     "password_changed": "Your password was changed; your other sessions were signed out.",
 }
 
@@ -71,6 +78,7 @@ class SettingsView:
     invitation_link: str | None = None
     invitation_email: str | None = None
     key_secret: str | None = None
+    write_key_secret: str | None = None
     status_code: int = 200
 
     def form(self, name: str) -> FormState:
@@ -143,12 +151,20 @@ async def _render_settings(
         if viewer.is_admin
         else None
     )
+    write_keys = (
+        await collection.list_write_keys(session, principal)
+        if Scope.api_keys_write in principal.scopes
+        else None
+    )
+    public_url = (await get_app_context(request)).settings.public_url.rstrip("/")
     context: dict[str, Any] = {
         "viewer": viewer,
         "view": view,
         "members": people,
         "invitations": invitations,
         "api_keys": keys,
+        "write_keys": write_keys,
+        "track_url": public_url + TRACK_PATH,
         "grantable_roles": [role for role in Role if role.rank <= principal.role.rank],
         "grantable_scopes": [scope for scope in Scope if scope in principal.scopes],
     }
@@ -310,3 +326,41 @@ async def revoke_api_key(
     except FlowError as error:
         return await _after_failure(request, session, viewer, error)
     return redirect("/settings?done=key_revoked")
+
+
+# --- analytics write keys (the collection API, docs/analytics.md) ----------------------------
+
+
+@router.post("/settings/write-keys", dependencies=csrf_checked)
+async def create_write_key(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    values = await read_fields(request, WRITE_KEY_FIELDS)
+
+    async def create() -> str:
+        # One origin a line, as on the Channels page; blank lines are ignored.
+        origins = [line for line in values["allowed_origins"].splitlines() if line.strip()]
+        wanted = validate(
+            WriteKeyCreate, {"name": values["name"], "allowed_origins": origins}, values
+        )
+        _, raw = await collection.create_write_key(
+            session, viewer.principal, name=wanted.name, allowed_origins=wanted.allowed_origins
+        )
+        return raw
+
+    try:
+        secret = await form_action(session, viewer, values, create)
+    except FormInvalid as invalid:  # a refusal (403) is the form's message, shown in the banner
+        return await _invalid_form(request, session, viewer, "new_write_key", invalid.state)
+    # Rendered, not redirected: the key is shown this once and never stored in clear.
+    view = SettingsView(write_key_secret=secret)
+    return await _render_settings(request, session, viewer, view)
+
+
+@router.post("/settings/write-keys/{key_id}/revoke", dependencies=csrf_checked)
+async def revoke_write_key(
+    request: Request, key_id: str, session: DbSession, viewer: CurrentViewer
+) -> Response:
+    try:
+        await collection.revoke_write_key(session, viewer.principal, parse_id(key_id, "Write key"))
+    except FlowError as error:
+        return await _after_failure(request, session, viewer, error)
+    return redirect("/settings?done=write_key_revoked")
