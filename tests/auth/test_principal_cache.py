@@ -384,3 +384,35 @@ async def test_a_bump_during_the_version_read_is_not_served_past() -> None:
     # it, so the cache neither fails (KeyError) nor serves it: the database decides.
     await cache.principal("session:1", load, workspace_id=workspace)
     assert load.calls == 2
+
+
+class YieldingVersions(MemoryVersions):
+    """Versions whose read yields to other requests, as a Redis round trip does."""
+
+    async def read(self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None) -> Versions:
+        await asyncio.sleep(0)
+        return await super().read(workspace_id, info)
+
+
+async def test_concurrent_requests_keep_hitting_while_others_store() -> None:
+    # 16 connections, each sending 10 requests one after the other. Once an entry is stored,
+    # a request whose version read overlaps another's store still hits: refusing it sent that
+    # request to the database, whose store sent the next overlapping one there too (under
+    # 64 connections about 70 % of /api/auth/me requests were read from the database).
+    cache = PrincipalCache(YieldingVersions(), ttl_seconds=30)
+    principal = a_principal()
+
+    class SlowLoader(Loader):
+        async def __call__(self) -> tuple[Principal, Any]:
+            await asyncio.sleep(0)
+            return await super().__call__()
+
+    load = SlowLoader(principal)
+
+    async def connection() -> None:
+        for _ in range(10):
+            await cache.principal("session:1", load, workspace_id=principal.workspace_id)
+
+    await asyncio.gather(*(connection() for _ in range(16)))
+    # The first requests all miss (nothing is stored yet); every later one hits.
+    assert load.calls == 16

@@ -159,6 +159,9 @@ class PrincipalCache:
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # Counts the times this process dropped its entries (a bump here, a Redis failure):
+        # versions read across one of them may predate it (see `_current`).
+        self._generation = 0
         self._workspaces: dict[str, uuid.UUID] = {}  # API key digest -> its workspace
         self._pending: set[uuid.UUID] = set()
         self._pending_everything = False
@@ -186,10 +189,15 @@ class PrincipalCache:
         if hit is not None:
             return hit
         workspace_id = workspace_id or self._workspaces.get(key)
+        generation = self._generation
         versions = await self._read_versions(workspace_id, info) if workspace_id else None
         principal, valid_until = await load()
         self._workspaces[key] = principal.workspace_id
-        if versions is not None and principal.workspace_id == workspace_id:
+        if (
+            versions is not None
+            and principal.workspace_id == workspace_id
+            and generation == self._generation
+        ):
             self._store(key, principal, versions, valid_until)
         return principal
 
@@ -199,25 +207,32 @@ class PrincipalCache:
             return
         self._pending |= workspace_ids
         self._pending_everything |= everything
-        self._entries.clear()  # this process re-reads at once, whatever Redis does
+        self._drop_entries()  # this process re-reads at once, whatever Redis does
         await self._flush_pending()
 
     async def _current(self, key: str, info: dict[str, Any] | None) -> Principal | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
+        generation = self._generation
         if (
             entry.fresh_until <= time.monotonic()
             or entry.valid_until <= utcnow()
             or await self._read_versions(entry.principal.workspace_id, info) != entry.versions
         ):
-            self._entries.pop(key, None)
+            if self._entries.get(key) is entry:
+                self._entries.pop(key)
             return None
-        if self._entries.get(key) is not entry:
-            # While the versions were read, a bump in this process cleared the entry (or it
-            # was evicted): the versions may predate that bump, so the entry is not trusted.
+        if generation != self._generation:
+            # While the versions were read, this process dropped its entries (a bump it owes
+            # Redis, a Redis failure): the versions may predate that bump, so not trusted.
             return None
-        self._entries.move_to_end(key)
+        # Another request may have stored a newer entry for the key meanwhile; this one still
+        # matched the versions read during this request, which is what a hit asks. (Refusing
+        # it, as before, made every miss under concurrency cause more: at 64 connections
+        # about 70 % of /api/auth/me requests went to the database.)
+        if self._entries.get(key) is entry:
+            self._entries.move_to_end(key)
         return entry.principal
 
     async def _read_versions(
@@ -256,8 +271,12 @@ class PrincipalCache:
     def _redis_failed(self, error: Exception) -> None:
         # Versions read before the outage may be stale by the time it ends: nothing cached in
         # this process is served again until they can be read.
-        self._entries.clear()
+        self._drop_entries()
         self.outage.failed(error)  # logs once per outage
+
+    def _drop_entries(self) -> None:
+        self._entries.clear()
+        self._generation += 1
 
     def _store(
         self, key: str, principal: Principal, versions: Versions, valid_until: datetime
