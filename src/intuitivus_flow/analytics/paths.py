@@ -19,10 +19,11 @@ from intuitivus_flow.analytics.store import AnalyticsStore
 US = 1_000_000
 
 
-def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str, str | None]:
-    """(transitions statement, top-paths statement, the start event they follow)."""
+def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str | None]:
+    """(the statement of transitions and top paths, the start event they follow)."""
     sql = store.sql
     gap = query.session_gap_seconds * US
+    steps = query.steps
     ranges = ["1 = 1"]
     if query.date_from is not None:
         ranges.append(f"e.timestamp >= {sql.literal(query.date_from)}")
@@ -43,70 +44,98 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str, str | 
             f"AND {sql.epoch_us('e.timestamp')} >= d.since "
         )
         start_event = start_event or query.funnel.steps[k - 1].event
+    # Two ordered passes over a person's events (a window sort each), then one aggregate per
+    # session joined back; the former plan sorted four times (by person, then by session) and
+    # was slower than pandas on the same data (docs/analytics.md, Benchmark).
     window = "PARTITION BY person ORDER BY ts, seq"
-    session_window = "PARTITION BY person, session ORDER BY ts, seq"
+    # the next `steps` events of each row (in its session when within `length`): a path is
+    # read off the row it starts at, not string-aggregated per session
+    leads = ", ".join(f"{sql.lead('event', window, j)} AS next{j}" for j in range(1, steps + 1))
+    carried = ", ".join(f"n.next{j} AS next{j}" for j in range(1, steps + 1))
+    previous_ts = sql.lag("ts", window)
     ctes = (
-        prefix + "raw AS (SELECT e.person_id AS person, e.event AS event, "
+        prefix + f"raw AS (SELECT {sql.person_key('e')} AS person, e.event AS event, "
         f"{sql.epoch_us('e.timestamp')} AS ts, e.message_id AS seq "
         f"FROM {{events}} e {join}WHERE {' AND '.join(ranges)}), "
-        f"lagged AS (SELECT person, event, ts, seq, {sql.lag('ts', window)} AS prev_ts, "
-        f"{sql.lag('event', window)} AS prev_event, row_number() OVER ({window}) AS rn "
-        "FROM raw), "
         # a new session at a person's first event or after the gap; repeats inside it collapse
-        "flagged AS (SELECT person, event, ts, seq, "
-        f"CASE WHEN rn = 1 OR ts - prev_ts > {gap} THEN 1 ELSE 0 END AS starts, "
-        f"CASE WHEN rn > 1 AND ts - prev_ts <= {gap} AND event = prev_event THEN 1 ELSE 0 END "
-        "AS repeated FROM lagged), "
-        "sessioned AS (SELECT person, event, ts, seq, repeated, sum(starts) OVER (PARTITION BY "
-        "person ORDER BY ts, seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session "
-        "FROM flagged), "
-        f"positioned AS (SELECT person, session, event, "
-        f"row_number() OVER ({session_window}) AS pos, "
-        f"{sql.lead('event', session_window)} AS target, "
-        "count(*) OVER (PARTITION BY person, session) AS length "
-        "FROM sessioned WHERE repeated = 0), "
-        f"anchored AS (SELECT person, session, event, target, pos, length, "
-        "min(CASE WHEN event = {start} THEN pos END) OVER (PARTITION BY person, session) AS s0, "
-        "min(CASE WHEN event = {end} THEN pos END) OVER (PARTITION BY person, session) AS e0 "
-        "FROM positioned), "
-        # a transition is a row and the next one in its session (lead, not a self-join)
-        "pairs AS (SELECT person, session, event AS source, target, pos, s0, e0 "
-        "FROM anchored WHERE pos < length)"
+        # (a first row is told by its number: ClickHouse's lag gives 0, not NULL, there)
+        f"marked AS (SELECT person, event, ts, seq, "
+        f"CASE WHEN row_number() OVER ({window}) = 1 OR ts - {previous_ts} > {gap} "
+        "THEN 1 ELSE 0 END AS starts, "
+        f"CASE WHEN row_number() OVER ({window}) > 1 AND ts - {previous_ts} <= {gap} "
+        f"AND event = {sql.lag('event', window)} THEN 1 ELSE 0 END AS repeated FROM raw), "
+        # second pass, repeats gone: session number, row number, and the next event, which is
+        # a transition when it continues the session (lead, not a self-join; past the last row
+        # `continues` is NULL on DuckDB and 0 on ClickHouse, both no transition)
+        "numbered AS (SELECT person, event, "
+        f"sum(starts) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
+        f"AS session, row_number() OVER ({window}) AS rn, "
+        f"{sql.lead('1 - starts', window)} AS continues, {leads} "
+        "FROM marked WHERE repeated = 0), "
+        "bounds AS (SELECT person, session, min(rn) AS first_rn, max(rn) AS last_rn, "
+        "min(CASE WHEN event = {start} THEN rn END) AS start_rn, "
+        "min(CASE WHEN event = {end} THEN rn END) AS end_rn "
+        "FROM numbered GROUP BY person, session), "
+        f"anchored AS {sql.materialized()}(SELECT n.person AS person, n.session AS session, "
+        "n.event AS event, "
+        f"{carried}, n.continues AS continues, n.rn - b.first_rn + 1 AS pos, "
+        "b.last_rn - b.first_rn + 1 AS length, "
+        "b.start_rn - b.first_rn + 1 AS s0, b.end_rn - b.first_rn + 1 AS e0 "
+        "FROM numbered n JOIN bounds b ON n.person = b.person AND n.session = b.session), "
+        "pairs AS (SELECT person, session, event AS source, next1 AS target, pos, s0, e0 "
+        "FROM anchored WHERE continues = 1)"
     )
+    # a path runs over positions [first, last] of its session
     if query.end_event is not None:
         step = "e0 - pos"
         keep = "e0 IS NOT NULL AND pos < e0"
-        path_keep = f"e0 IS NOT NULL AND pos <= e0 AND pos > e0 - {query.steps + 1}"
+        first, last = f"greatest(1, e0 - {steps})", "e0"
     elif start_event is not None:
         step = "pos - s0 + 1"
         keep = "s0 IS NOT NULL AND pos >= s0"
-        path_keep = f"s0 IS NOT NULL AND pos >= s0 AND pos <= s0 + {query.steps}"
+        first, last = "s0", f"least(s0 + {steps}, length)"
     else:
         step = "pos"
         keep = "1 = 1"
-        path_keep = f"pos <= {query.steps + 1}"
-    transitions = (
-        ctes + f", steps_ AS (SELECT person, session, source, target, {step} AS step "
-        f"FROM pairs WHERE {keep}) "
-        "SELECT step, source, target, count(DISTINCT person) AS persons, count(*) AS sessions "
-        f"FROM steps_ WHERE step <= {query.steps} GROUP BY step, source, target "
+        first, last = "1", f"least({1 + steps}, length)"
+    anchor = "e0" if query.end_event is not None else "s0" if start_event is not None else "1"
+    newline = sql.literal("\n")  # event names hold none
+    path = ", ".join(
+        ["event"]
+        + [
+            f"coalesce(CASE WHEN pos + {j} <= {last} THEN concat({newline}, next{j}) END, '')"
+            for j in range(1, steps + 1)
+        ]
+    )
+    # one statement for both answers: the ordered passes run once (DuckDB materialises
+    # `anchored`); each part keeps its own order and limit, restored in Python after the union
+    moves = (
+        f"SELECT 'move' AS kind, step, source, target, count(DISTINCT person) AS persons, "
+        f"count(*) AS sessions FROM (SELECT person, source, target, {step} AS step FROM pairs "
+        f"WHERE {keep}) s WHERE step <= {steps} GROUP BY step, source, target "
         f"ORDER BY step, sessions DESC, source, target LIMIT {query.limit}"
     )
     top = (
-        ctes + ", journey AS (SELECT person, session, "
-        f"{sql.ordered_concat('event', 'pos')} AS path FROM anchored WHERE {path_keep} "
-        "GROUP BY person, session) "
-        "SELECT path, count(*) AS sessions FROM journey GROUP BY path "
+        f"SELECT 'path' AS kind, 0 AS step, path AS source, '' AS target, 0 AS persons, "
+        f"count(*) AS sessions FROM (SELECT concat({path}) AS path FROM anchored "
+        f"WHERE {anchor} IS NOT NULL AND pos = {first}) j GROUP BY path "
         f"ORDER BY sessions DESC, path LIMIT {query.limit}"
     )
-    return transitions, top, start_event
+    statement = f"{ctes} SELECT * FROM ({moves}) m UNION ALL SELECT * FROM ({top}) t"
+    return statement, start_event
 
 
 def run_paths(store: AnalyticsStore, workspace_id: uuid.UUID, query: PathQuery) -> PathResult:
-    transitions, top, start_event = paths_sql(store, query)
+    statement, start_event = paths_sql(store, query)
     values = {"start": start_event, "end": query.end_event}
-    moves = store.query(workspace_id, transitions + store.sql.join_settings(), **values)
-    sequences = store.query(workspace_id, top + store.sql.join_settings(), **values)
+    rows = store.query(workspace_id, statement + store.sql.join_settings(), **values).rows
+    moves = sorted(
+        (row for row in rows if row[0] == "move"),
+        key=lambda row: (int(row[1]), -int(row[5]), str(row[2]), str(row[3])),
+    )
+    paths = sorted(
+        (row for row in rows if row[0] == "path"), key=lambda row: (-int(row[5]), str(row[2]))
+    )
     return PathResult(
         transitions=[
             Transition(
@@ -116,10 +145,10 @@ def run_paths(store: AnalyticsStore, workspace_id: uuid.UUID, query: PathQuery) 
                 persons=int(persons),
                 sessions=int(sessions),
             )
-            for step, source, target, persons, sessions in moves.rows
+            for _, step, source, target, persons, sessions in moves
         ],
         top_paths=[
             PathSequence(events=str(path).split("\n"), sessions=int(sessions))
-            for path, sessions in sequences.rows
+            for _, _, path, _, _, sessions in paths
         ],
     )

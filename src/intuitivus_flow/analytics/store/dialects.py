@@ -88,8 +88,8 @@ class SqlDialect:
     def lag(self, expression: str, window: str) -> str:
         return f"lag({expression}) OVER ({window})"
 
-    def lead(self, expression: str, window: str) -> str:
-        return f"lead({expression}) OVER ({window})"
+    def lead(self, expression: str, window: str, offset: int = 1) -> str:
+        return f"lead({expression}, {int(offset)}) OVER ({window})"
 
     def join_settings(self) -> str:
         return ""
@@ -99,10 +99,6 @@ class SqlDialect:
 
     def null_int(self) -> str:
         return "CAST(NULL AS BIGINT)"
-
-    def ordered_concat(self, value: str, order: str) -> str:
-        """The group's values in `order`, joined by newlines (event names hold none)."""
-        return f"string_agg({value}, chr(10) ORDER BY {order})"
 
     def materialized(self) -> str:
         """Compute a CTE once (DuckDB; ClickHouse inlines CTEs)."""
@@ -194,9 +190,9 @@ class ClickHouseDialect(SqlDialect):
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
         )
 
-    def lead(self, expression: str, window: str) -> str:
+    def lead(self, expression: str, window: str, offset: int = 1) -> str:
         return (
-            f"leadInFrame({expression}) OVER ({window} "
+            f"leadInFrame({expression}, {int(offset)}) OVER ({window} "
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
         )
 
@@ -213,12 +209,6 @@ class ClickHouseDialect(SqlDialect):
 
     def materialized(self) -> str:
         return ""
-
-    def ordered_concat(self, value: str, order: str) -> str:
-        return (
-            f"arrayStringConcat(arrayMap(x -> x.2, arraySort(groupArray(({order}, {value})))), "
-            "char(10))"
-        )
 
     def person_key(self, alias: str = "") -> str:
         # ClickHouse reads the id text fast enough to hash it per query
