@@ -70,5 +70,5 @@ async def test_sends_over_the_quota_are_skipped_with_the_reason(
             browser, "/signin", "/signin", {"email": email, "password": PASSWORD}
         )
         assert signed_in.status_code == 303
-        page = text_of((await browser.get(f"/campaigns/{cid}")).text)
+        page = text_of((await browser.get(f"/campaigns/{cid}/deliveries")).text)
     assert page.count("skipped: monthly message quota: The Free plan allows 1000") == 2

@@ -57,5 +57,9 @@ async def test_a_reply_no_provider_could_write_is_shown_after_the_last_attempt(
     await run_jobs(app)
     job = await _reply_job(app)
     assert (job.status, job.result) == ("succeeded", {"skipped": "no LLM provider answered"})
-    [inbound] = await thread(client, owner, conversation["id"])
+    # By the workspace's default, the failed reply hands the conversation to a person, and the
+    # contact is told so instead of hearing nothing.
+    inbound, handover = await thread(client, owner, conversation["id"])
+    assert handover["author"] == "agent"
+    assert "passing you to a person" in handover["text"]
     assert inbound["error"].startswith("The agent could not reply: Every provider failed")

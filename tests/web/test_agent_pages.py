@@ -111,7 +111,7 @@ async def test_dashboard_page_shows_figures_and_charts(
     assert "Success rate (24 h) 100 %" in text
     assert page.text.count('<svg class="bars"') >= 3
     # Recent activity reads as a sentence, not as the event's name.
-    assert "A task of agent closer finished" in text
+    assert "A task of agent Closer succeeded" in text
     assert "agent_task.finished" not in text
 
 
