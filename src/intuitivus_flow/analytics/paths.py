@@ -50,7 +50,10 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str | None]
     window = "PARTITION BY person ORDER BY ts, seq"
     # the next `steps` events of each row (in its session when within `length`): a path is
     # read off the row it starts at, not string-aggregated per session
-    leads = ", ".join(f"{sql.lead('event', window, j)} AS next{j}" for j in range(1, steps + 1))
+    # the second pass orders by the first one's row number: a sort on integers, not on the
+    # time and message id text again
+    again = "PARTITION BY person ORDER BY rn1"
+    leads = ", ".join(f"{sql.lead('event', again, j)} AS next{j}" for j in range(1, steps + 1))
     carried = ", ".join(f"n.next{j} AS next{j}" for j in range(1, steps + 1))
     previous_ts = sql.lag("ts", window)
     ctes = (
@@ -59,7 +62,7 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str | None]
         f"FROM {{events}} e {join}WHERE {' AND '.join(ranges)}), "
         # a new session at a person's first event or after the gap; repeats inside it collapse
         # (a first row is told by its number: ClickHouse's lag gives 0, not NULL, there)
-        f"marked AS (SELECT person, event, ts, seq, "
+        f"marked AS (SELECT person, event, row_number() OVER ({window}) AS rn1, "
         f"CASE WHEN row_number() OVER ({window}) = 1 OR ts - {previous_ts} > {gap} "
         "THEN 1 ELSE 0 END AS starts, "
         f"CASE WHEN row_number() OVER ({window}) > 1 AND ts - {previous_ts} <= {gap} "
@@ -68,9 +71,9 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str | None]
         # a transition when it continues the session (lead, not a self-join; past the last row
         # `continues` is NULL on DuckDB and 0 on ClickHouse, both no transition)
         "numbered AS (SELECT person, event, "
-        f"sum(starts) OVER ({window} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
-        f"AS session, row_number() OVER ({window}) AS rn, "
-        f"{sql.lead('1 - starts', window)} AS continues, {leads} "
+        f"sum(starts) OVER ({again} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
+        f"AS session, row_number() OVER ({again}) AS rn, "
+        f"{sql.lead('1 - starts', again)} AS continues, {leads} "
         "FROM marked WHERE repeated = 0), "
         "bounds AS (SELECT person, session, min(rn) AS first_rn, max(rn) AS last_rn, "
         "min(CASE WHEN event = {start} THEN rn END) AS start_rn, "
