@@ -15,6 +15,7 @@ import uuid
 from intuitivus_flow.analytics.funnels import funnel_sql
 from intuitivus_flow.analytics.schemas import PathQuery, PathResult, PathSequence, Transition
 from intuitivus_flow.analytics.store import AnalyticsStore
+from intuitivus_flow.analytics.store.dialects import SqlDialect
 
 US = 1_000_000
 
@@ -54,7 +55,7 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str | None]
     # time and message id text again
     again = "PARTITION BY person ORDER BY rn1"
     leads = ", ".join(f"{sql.lead('event', again, j)} AS next{j}" for j in range(1, steps + 1))
-    carried = ", ".join(f"n.next{j} AS next{j}" for j in range(1, steps + 1))
+    carried = ", ".join(f"next{j}" for j in range(1, steps + 1))
     previous_ts = sql.lag("ts", window)
     ctes = (
         prefix + f"raw AS (SELECT {sql.person_key('e')} AS person, e.event AS event, "
@@ -75,17 +76,8 @@ def paths_sql(store: AnalyticsStore, query: PathQuery) -> tuple[str, str | None]
         f"AS session, row_number() OVER ({again}) AS rn, "
         f"{sql.lead('1 - starts', again)} AS continues, {leads} "
         "FROM marked WHERE repeated = 0), "
-        "bounds AS (SELECT person, session, min(rn) AS first_rn, max(rn) AS last_rn, "
-        "min(CASE WHEN event = {start} THEN rn END) AS start_rn, "
-        "min(CASE WHEN event = {end} THEN rn END) AS end_rn "
-        "FROM numbered GROUP BY person, session), "
-        f"anchored AS {sql.materialized()}(SELECT n.person AS person, n.session AS session, "
-        "n.event AS event, "
-        f"{carried}, n.continues AS continues, n.rn - b.first_rn + 1 AS pos, "
-        "b.last_rn - b.first_rn + 1 AS length, "
-        "b.start_rn - b.first_rn + 1 AS s0, b.end_rn - b.first_rn + 1 AS e0 "
-        "FROM numbered n JOIN bounds b ON n.person = b.person AND n.session = b.session), "
-        "pairs AS (SELECT person, session, event AS source, next1 AS target, pos, s0, e0 "
+        + _anchored(sql, carried)
+        + ", pairs AS (SELECT person, session, event AS source, next1 AS target, pos, s0, e0 "
         "FROM anchored WHERE continues = 1)"
     )
     # a path runs over positions [first, last] of its session
@@ -154,4 +146,32 @@ def run_paths(store: AnalyticsStore, workspace_id: uuid.UUID, query: PathQuery) 
             PathSequence(events=str(path).split("\n"), sessions=int(sessions))
             for _, _, path, _, _, sessions in paths
         ],
+    )
+
+
+def _anchored(sql: SqlDialect, carried: str) -> str:
+    """`anchored`: each row's position in its session, the session's length and the positions
+    of its first start and end events. DuckDB: one aggregate per session joined back (cheaper
+    than a window per session there); ClickHouse inlines CTEs, so a join would compute
+    `numbered` twice: a window per session instead (1 M events on chDB: 5.5 s -> 2.2 s)."""
+    if not sql.inlines_ctes:
+        return (
+            "bounds AS (SELECT person, session, min(rn) AS first_rn, max(rn) AS last_rn, "
+            "min(CASE WHEN event = {start} THEN rn END) AS start_rn, "
+            "min(CASE WHEN event = {end} THEN rn END) AS end_rn "
+            "FROM numbered GROUP BY person, session), "
+            f"anchored AS {sql.materialized()}(SELECT n.person AS person, "
+            "n.session AS session, n.event AS event, "
+            + ", ".join(f"n.{c} AS {c}" for c in carried.split(", "))
+            + ", n.continues AS continues, n.rn - b.first_rn + 1 AS pos, "
+            "b.last_rn - b.first_rn + 1 AS length, "
+            "b.start_rn - b.first_rn + 1 AS s0, b.end_rn - b.first_rn + 1 AS e0 "
+            "FROM numbered n JOIN bounds b ON n.person = b.person AND n.session = b.session)"
+        )
+    return (
+        f"anchored AS (SELECT person, session, event, {carried}, continues, "
+        "rn - min(rn) OVER s + 1 AS pos, max(rn) OVER s - min(rn) OVER s + 1 AS length, "
+        "min(CASE WHEN event = {start} THEN rn END) OVER s - min(rn) OVER s + 1 AS s0, "
+        "min(CASE WHEN event = {end} THEN rn END) OVER s - min(rn) OVER s + 1 AS e0 "
+        "FROM numbered WINDOW s AS (PARTITION BY person, session))"
     )

@@ -14,6 +14,8 @@ from typing import Any
 
 class SqlDialect:
     name = "duckdb"
+    # whether a CTE is recomputed at each use (ClickHouse) rather than computed once
+    inlines_ctes = False
 
     # --- literals ---
     def literal(self, value: Any) -> str:
@@ -127,6 +129,7 @@ class SqlDialect:
 
 class ClickHouseDialect(SqlDialect):
     name = "clickhouse"
+    inlines_ctes = True
 
     def string_literal(self, value: str) -> str:
         if "\x00" in value:
