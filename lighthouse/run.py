@@ -41,9 +41,11 @@ CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 FORM_FACTORS = ("desktop", "mobile")
 PUBLIC_PAGES = ("/signin", "/signup", "/forgot-password")
 QUICK_PAGES = ("/dashboard", "/inbox", "/campaigns", "/signin")
-# Detail pages: the first link of each list, so the pages people spend their day in are audited.
-DETAIL_LINK = re.compile(r'href="(/(?:agents|campaigns|contacts|inbox|crews)/[0-9a-f-]{36})"')
+# Detail pages: the first link of each list, so the pages people spend their day in are audited
+# (the inbox's links carry its filter, `?filter=open`), with their tabs (a campaign's six).
+DETAIL_LINK = re.compile(r'href="(/(?:agents|campaigns|contacts|inbox|crews)/[0-9a-f-]{36})[?"]')
 NAV_LINK = re.compile(r'href="(/[a-z][a-z0-9/-]*)"')
+AN_ID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-")
 NOT_PAGES = ("/signout", "/static", "/docs", "/redoc", "/widget", "/api", "/health", "/metrics")
 # First start migrates, seeds the demo workspace and hashes its password: slow on a busy machine.
 STARTUP_SECONDS = 180
@@ -165,14 +167,24 @@ def _demo_login() -> tuple[str, str]:
 
 
 def _discover(browser: httpx.Client) -> list[str]:
+    """The sidebar's pages, the pages of their sections they link to (the analytics pages, the
+    contact import), then the first item of each list and its tabs."""
     home = browser.get("/dashboard").text
     pages = sorted({link for link in NAV_LINK.findall(home) if not link.startswith(NOT_PAGES)})
+    subpages: list[str] = []
     details: list[str] = []
     for page in pages:
-        found = DETAIL_LINK.search(browser.get(page).text)
+        html = browser.get(page).text
+        section = "/" + page.strip("/").split("/")[0] + "/"
+        for link in NAV_LINK.findall(html):
+            if link.startswith(section) and not AN_ID.search(link) and link not in pages:
+                subpages += [] if link in subpages or link.startswith(NOT_PAGES) else [link]
+        found = DETAIL_LINK.search(html)
         if found and found.group(1) not in details:
-            details.append(found.group(1))
-    return pages + details
+            detail = found.group(1)
+            tabs = {t for t in NAV_LINK.findall(browser.get(detail).text) if t.startswith(detail)}
+            details += [detail, *sorted(tabs - {detail})]
+    return pages + sorted(subpages) + details
 
 
 def _collect_and_assert(audit: Audit, form_factor: str, runs: int, folder: Path) -> bool:
