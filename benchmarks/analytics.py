@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from intuitivus_flow.analytics.funnels import run_funnel
 from intuitivus_flow.analytics.paths import run_paths
@@ -92,7 +93,9 @@ def generate(events: int, persons: int, seed: int) -> pa.Table:
             "properties": pa.DictionaryArray.from_arrays(
                 pa.array(np.zeros(count, dtype=np.int32)), pa.array(['{"plan":"free"}'])
             ).cast(pa.string()),
-            "message_id": pa.array(np.arange(count)).cast(pa.string()),
+            # zero-padded: the store breaks equal timestamps by message id as text, pandas by
+            # row order; padded ids sort the same both ways
+            "message_id": pc.utf8_lpad(pa.array(np.arange(count)).cast(pa.string()), 12, "0"),
             "source": pa.DictionaryArray.from_arrays(
                 pa.array(np.zeros(count, dtype=np.int32)), pa.array(["collect"])
             ).cast(pa.string()),
