@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     runs = 1 if args.quick else args.runs
     with _server(args.url) as base_url:
-        audit = _prepare(base_url, quick=args.quick)
+        audit = _prepare(base_url, quick=args.quick, only=args.only)
         pages = len(audit.pages) + len(audit.public_pages)
         print(f"Lighthouse: {pages} pages x {runs} runs x {len(FORM_FACTORS)} form factors", end="")
         print(f" against {base_url}", flush=True)
@@ -95,6 +95,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--url", help="audit this running instance (demo login in FLOW_DATA_DIR)")
     parser.add_argument("--out", type=Path, help="where reports go (default var/lighthouse/...)")
     parser.add_argument("--min-score", type=float, default=0.95)
+    parser.add_argument(
+        "--only", nargs="+", metavar="TEXT", help="only the found pages whose path contains TEXT"
+    )
     return parser.parse_args(argv)
 
 
@@ -143,7 +146,7 @@ def _wait_until_up(base_url: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"error: the server did not answer within {STARTUP_SECONDS} s")
 
 
-def _prepare(base_url: str, *, quick: bool) -> Audit:
+def _prepare(base_url: str, *, quick: bool, only: list[str] | None = None) -> Audit:
     email, password = _demo_login()
     with httpx.Client(base_url=base_url, follow_redirects=True, timeout=30) as browser:
         signin = browser.get("/signin")
@@ -156,6 +159,9 @@ def _prepare(base_url: str, *, quick: bool) -> Audit:
         cookie = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
         pages = list(QUICK_PAGES[:-1]) if quick else _discover(browser)
     public = list(QUICK_PAGES[-1:]) if quick else list(PUBLIC_PAGES)
+    if only:  # re-checking a few pages after a fix, e.g. --only /forecasts retention
+        pages = [page for page in pages if any(text in page for text in only)]
+        public = [page for page in public if any(text in page for text in only)]
     return Audit(base_url, pages, public, cookie)
 
 
