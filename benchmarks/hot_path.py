@@ -15,8 +15,11 @@ an httpx client with as many concurrent connections) for `--seconds` per endpoin
 Prints requests/s, p50/p95/p99, each endpoint's share of the bare app's requests/s next to
 the targets of issue 12 (dashboard >= 25 %, /api/auth/me >= 20 %), and the Redis commands the
 product sends per request (100 requests in a row, counted by the throw-away server's `INFO
-commandstats`: a figure the machine's load cannot blur, unlike requests/s). Everything it
-starts is stopped at the end.
+commandstats`: a figure the machine's load cannot blur, unlike requests/s), and the CPU time
+the server's worker processes spent per request during the wrk run (user + system, from
+/proc). On a shared host requests/s mostly measure the scheduler's share; CPU per request
+does not, and its inverse is the capacity of one worker on one idle core, for sizing.
+Everything it starts is stopped at the end.
 """
 
 from __future__ import annotations
@@ -85,6 +88,8 @@ class Measurement:
     p95_ms: float
     p99_ms: float
     redis_per_request: float | None = None
+    cpu_ms_per_request: float | None = None
+    transactions_per_request: float | None = None
 
     @property
     def rps(self) -> float:
@@ -102,7 +107,7 @@ def clean_env() -> dict[str, str]:
 
 
 @contextmanager
-def process(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[None]:
+def process(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[int]:
     """A child in its own process group, stopped with its workers at the end."""
     child = subprocess.Popen(
         command,
@@ -113,7 +118,7 @@ def process(command: list[str], env: dict[str, str], cwd: Path) -> Iterator[None
         start_new_session=True,
     )
     try:
-        yield
+        yield child.pid
     finally:
         os.killpg(child.pid, signal.SIGTERM)
         try:
@@ -137,6 +142,17 @@ def scratch_database() -> Iterator[str]:
             check=False,
             capture_output=True,
         )
+
+
+def database_transactions(database_url: str) -> int:
+    """Transactions (committed and rolled back) the scratch database has counted so far.
+    PostgreSQL publishes backends' counts within a second or so; callers wait that long."""
+    name = database_url.rsplit("/", 1)[1]
+    query = f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{name}'"
+    output = subprocess.run(
+        ["psql", ADMIN_URL, "-Atc", query], check=True, capture_output=True, text=True
+    ).stdout
+    return int(output.strip() or 0)
 
 
 def wait_healthy(base: str, seconds: float = 120) -> None:
@@ -225,6 +241,20 @@ async def run_python_client(
     }
 
 
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU time of `master`'s child processes (gunicorn's workers) so far;
+    0 where /proc is not there."""
+    total = 0
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        for pid in children:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    except OSError:
+        return 0.0
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     server: str,
     base: str,
@@ -232,23 +262,28 @@ def measure(
     headers: dict[str, str],
     args: argparse.Namespace,
     tmp: Path,
+    master: int,
 ) -> Measurement:
     print(f"  {server} {path} ...", flush=True)
+    cpu_before = server_cpu_seconds(master)
     if shutil.which("wrk") and not args.python_client:
         report = run_wrk(base + path, headers, args.seconds, args.connections, tmp)
     else:
         report = asyncio.run(
             run_python_client(base + path, headers, args.seconds, args.connections)
         )
+    cpu = server_cpu_seconds(master) - cpu_before
+    requests = int(report["requests"])
     return Measurement(
         server,
         path,
-        int(report["requests"]),
+        requests,
         float(report["seconds"]),
         int(report["errors"]),
         float(report["p50"]),
         float(report["p95"]),
         float(report["p99"]),
+        cpu_ms_per_request=cpu * 1000 / requests if cpu and requests else None,
     )
 
 
@@ -290,9 +325,9 @@ def measure_bare(args: argparse.Namespace, tmp: Path) -> Measurement:
         "bare_app:app",
     ]
     base = f"http://127.0.0.1:{port}"
-    with process(command, clean_env(), tmp):
+    with process(command, clean_env(), tmp) as master:
         wait_healthy(base)
-        return measure("bare", base, "/health", {}, args, tmp)
+        return measure("bare", base, "/health", {}, args, tmp, master)
 
 
 def measure_product(args: argparse.Namespace, tmp: Path) -> list[Measurement]:
@@ -314,7 +349,7 @@ def measure_product(args: argparse.Namespace, tmp: Path) -> list[Measurement]:
         command = [sys.executable, "-m", "intuitivus_flow", "serve", "--port", str(port)]
         command += ["--workers", str(args.workers)]
         base = f"http://127.0.0.1:{port}"
-        with process(command, env, tmp):
+        with process(command, env, tmp) as master:
             wait_healthy(base)
             token = sign_up(base)
             auth = {"Authorization": f"Bearer {token}"}
@@ -324,9 +359,18 @@ def measure_product(args: argparse.Namespace, tmp: Path) -> list[Measurement]:
                 ("/api/auth/me", auth),
                 ("/api/dashboard", auth),
             ):
-                row = measure("product", base, path, headers, args, tmp)
+                transactions = database_transactions(database_url)
+                row = measure("product", base, path, headers, args, tmp, master)
+                time.sleep(1.5)  # the workers publish their transaction counts
+                transactions = database_transactions(database_url) - transactions
                 per_request = redis_round_trips(base + path, headers, redis_port)
-                found.append(replace(row, redis_per_request=per_request))
+                found.append(
+                    replace(
+                        row,
+                        redis_per_request=per_request,
+                        transactions_per_request=transactions / max(row.requests, 1),
+                    )
+                )
             return found
 
 
@@ -338,7 +382,8 @@ def print_table(bare: Measurement, product: list[Measurement], args: argparse.Na
     )
     header = (
         f"{'server':<9}{'endpoint':<17}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'of bare':>9}{'target':>9}{'redis/req':>10}"
+        f"{'errors':>8}{'of bare':>9}{'target':>9}{'redis/req':>10}{'cpu ms/req':>11}"
+        f"{'req/s/core':>11}{'db tx/req':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -347,10 +392,31 @@ def print_table(bare: Measurement, product: list[Measurement], args: argparse.Na
         target = TARGETS.get(row.path) if row.server == "product" else None
         verdict = "" if target is None else f"{target:.0%} {'ok' if share >= target else 'MISS'}"
         redis = "" if row.redis_per_request is None else f"{row.redis_per_request:.2f}"
+        cpu = row.cpu_ms_per_request
+        cpu_text = "" if cpu is None else f"{cpu:.3f}"
+        capacity = "" if cpu is None else f"{1000 / cpu:.0f}"
+        tx = row.transactions_per_request
+        tx_text = "" if tx is None else f"{tx:.3f}"
         print(
             f"{row.server:<9}{row.path:<17}{row.rps:>9.0f}{row.p50_ms:>9.1f}{row.p95_ms:>9.1f}"
             f"{row.p99_ms:>9.1f}{row.errors:>8}{share:>9.1%}{verdict:>9}{redis:>10}"
+            f"{cpu_text:>11}{capacity:>11}{tx_text:>10}"
         )
+    if bare.cpu_ms_per_request:
+        print(
+            "cpu ms/req: the workers' CPU per request during the run; req/s/core: what one "
+            "worker serves with a core to itself (sizing). Bare over product CPU per request, "
+            "the share the product would reach with the cores to itself: "
+            + ", ".join(
+                f"{row.path} {bare.cpu_ms_per_request / row.cpu_ms_per_request:.1%}"
+                for row in product
+                if row.cpu_ms_per_request
+            )
+        )
+    print(
+        "db tx/req: PostgreSQL transactions during the wrk run per request served (the "
+        "background loops' few count too); a cached request needs none."
+    )
     load = os.getloadavg()
     print(f"load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
 
