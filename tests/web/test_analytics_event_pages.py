@@ -56,7 +56,7 @@ async def test_funnel_paths_retention_and_bottlenecks(web: Web, browser: httpx.A
     assert "<title>Top 2 transitions by sessions</title>" in bars
     assert "step 1: user.signed_up → agent.created" in bars
     assert "step 2: agent.created → whatsapp_number.added" in bars
-    assert "1 sessions · 1 persons" in bars
+    assert "1 session · 1 person</tspan>" in bars
     assert "uPlot" not in paths.text
     quiet = await browser.get("/analytics/paths?start_event=no.such_event")
     assert quiet.status_code == 200

@@ -315,6 +315,7 @@ async def test_alerts_page_charts_alerts_fired_and_resolved_per_day(
     chart = _charts_of(html)["alert-changes-data"]
     assert chart["unit"] == "alerts"
     assert chart["period"] == "day"  # ticks and tooltips read as dates
+    assert chart["integers"] is True  # whole-number ticks: counts of alerts
     assert chart["x"] == [int((today - timedelta(days=d)).timestamp()) for d in range(13, -1, -1)]
     series = chart["series"]
     assert isinstance(series, list)

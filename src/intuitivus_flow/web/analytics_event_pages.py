@@ -145,6 +145,10 @@ async def paths_page(
 TRANSITION_BARS = 10
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 def _transition_chart(transitions: Sequence[Transition]) -> Markup:
     """The busiest moves of any step as bars (the table below lists them all, step by step)."""
     busiest = sorted(transitions, key=lambda t: (-t.sessions, t.step))[:TRANSITION_BARS]
@@ -154,7 +158,8 @@ def _transition_chart(transitions: Sequence[Transition]) -> Markup:
             Bar(
                 f"step {t.step}: {t.source} → {t.target}",
                 t.sessions,
-                f"{t.sessions:,} sessions · {t.persons:,} persons",
+                f"{_count(t.sessions, 'session')} · {_count(t.persons, 'person')}",
+                tone=t.step - 1,  # one colour per step
             )
             for t in busiest
         ],

@@ -204,7 +204,7 @@ def _changes_chart(changes: alerts.DailyChanges) -> dict[str, Any]:
             series=[chart_data.Series(line.label, line.points) for line in lines],
             empty=f"No alert fired or resolved in the last {len(changes.days)} days",
             floor=0.0,
-            extra={"period": "day"},
+            extra={"period": "day", "integers": True},
         )
     )
     return {"svg": charts.render(chart), "data": data}

@@ -194,6 +194,8 @@
           font: FONT, labelFont: LABEL_FONT, stroke: AXIS_TEXT, grid: { stroke: GRID },
           ticks: { stroke: GRID }, label: spec.unit || "", labelSize: 22, size: 60,
           values: (u, splits) => splits.map(tickText),
+          // Counts (alerts per day) tick at whole numbers: no "0.5 alerts".
+          ...(spec.integers ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] } : {}),
         },
       ],
       legend: { live: true },
