@@ -66,10 +66,10 @@ async def test_only_whatsapp_opt_ins_get_campaign_sends(
             )
         ).all()
     outcome = {str(d.contact_id): (d.status, d.detail.get("reason")) for d in done}
-    not_opted_in = "No whatsapp marketing consent: the contact has not opted in"
+    not_opted_in = "No WhatsApp marketing consent: the contact has not opted in"
     assert outcome == {
         consenting: ("sent", None),
         unknown: ("skipped", not_opted_in),
         email_only: ("skipped", not_opted_in),
-        changed_mind: ("skipped", "The contact opted out of whatsapp messages"),
+        changed_mind: ("skipped", "The contact opted out of WhatsApp messages"),
     }

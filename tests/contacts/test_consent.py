@@ -148,9 +148,9 @@ class TestMarketingRule:
                 session, workspace_id, uuid.uuid4(), whatsapp
             )
         assert refusals["opted_in"] is None
-        assert refusals["unknown"] == "No whatsapp marketing consent: the contact has not opted in"
+        assert refusals["unknown"] == "No WhatsApp marketing consent: the contact has not opted in"
         assert refusals["email_only"] == refusals["unknown"]
-        assert refusals["opted_out"] == "The contact opted out of whatsapp messages"
+        assert refusals["opted_out"] == "The contact opted out of WhatsApp messages"
         assert gone == "The contact no longer exists"
 
 

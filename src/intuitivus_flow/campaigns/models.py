@@ -51,6 +51,21 @@ class Platform(StrEnum):
     whatsapp = "whatsapp"
     email = "email"
 
+    @property
+    def label(self) -> str:
+        """The name people know the platform by, for pages and messages."""
+        return _PLATFORM_LABELS[self]
+
+
+_PLATFORM_LABELS = {
+    Platform.google_ads: "Google Ads",
+    Platform.meta_ads: "Meta Ads",
+    Platform.tiktok_ads: "TikTok Ads",
+    Platform.linkedin_ads: "LinkedIn Ads",
+    Platform.whatsapp: "WhatsApp",
+    Platform.email: "E-mail",
+}
+
 
 class CampaignStatus(StrEnum):
     draft = "draft"

@@ -26,6 +26,10 @@ class ConsentChannel(StrEnum):
     whatsapp = "whatsapp"
     email = "email"
 
+    @property
+    def label(self) -> str:
+        return "WhatsApp" if self is ConsentChannel.whatsapp else "e-mail"
+
 
 class ConsentSource(StrEnum):
     """How a consent change came in (with `actor`, who made it)."""

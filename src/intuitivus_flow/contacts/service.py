@@ -272,8 +272,8 @@ def marketing_refusal(contact: Contact, channel: ConsentChannel) -> str | None:
     if state is OptIn.opted_in:
         return None
     if state is OptIn.opted_out:
-        return f"The contact opted out of {channel.value} messages"
-    return f"No {channel.value} marketing consent: the contact has not opted in"
+        return f"The contact opted out of {channel.label} messages"
+    return f"No {channel.label} marketing consent: the contact has not opted in"
 
 
 async def marketing_consent_refusal(
