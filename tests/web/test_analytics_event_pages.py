@@ -54,9 +54,10 @@ async def test_funnel_paths_retention_and_bottlenecks(web: Web, browser: httpx.A
     # The busiest moves as bars with their figures as text (server SVG, no chart library).
     bars = paths.text.split('<svg class="bars"', 1)[1].split("</svg>", 1)[0]
     assert "<title>Top 2 transitions by sessions</title>" in bars
-    assert "step 1: user.signed_up → agent.created" in bars
-    assert "step 2: agent.created → whatsapp_number.added" in bars
-    assert "1 session · 1 person</tspan>" in bars
+    assert "1. user.signed_up → agent.created: 1 session" in bars  # the <desc>, whole
+    assert "2. agent.created → whatsapp_number.added: 1 session" in bars
+    assert "2. agent.created → whatsapp…" in bars  # the drawn label fits a phone
+    assert ">1 session</tspan>" in bars
     assert "uPlot" not in paths.text
     quiet = await browser.get("/analytics/paths?start_event=no.such_event")
     assert quiet.status_code == 200

@@ -156,14 +156,16 @@ def _transition_chart(transitions: Sequence[Transition]) -> Markup:
         f"Top {len(busiest)} transitions by sessions",
         [
             Bar(
-                f"step {t.step}: {t.source} → {t.target}",
+                f"{t.step}. {t.source} → {t.target}",
                 t.sessions,
-                f"{_count(t.sessions, 'session')} · {_count(t.persons, 'person')}",
+                _count(t.sessions, "session"),
                 tone=t.step - 1,  # one colour per step
             )
             for t in busiest
         ],
-        BarLayout(label_chars=60, empty="No sessions yet."),
+        # Label and value share a line: 28 characters keep both inside a phone's width (the
+        # SVG's <desc> and the table below have the whole names and the persons).
+        BarLayout(label_chars=28, empty="No sessions yet."),
     )
 
 
