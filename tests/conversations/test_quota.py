@@ -264,7 +264,7 @@ async def test_the_pages_show_the_count_and_both_refusals(
     page_url = f"/inbox/{conversation_id}"
     sent = await submit(browser, page_url, f"{page_url}/reply", {"text": "Hi, I am Olivia"})
     assert sent.status_code == 303
-    assert "2 of 1000" in text_of((await browser.get("/billing")).text)
+    assert "2 of 1,000" in text_of((await browser.get("/billing")).text)
 
     async with web.client() as api:
         await use_quota_but(web.app, await workspace_of(api, owner), left=0)
@@ -277,4 +277,4 @@ async def test_the_pages_show_the_count_and_both_refusals(
     assert refused.status_code == 402
     assert "The Free plan allows 1000 monthly messages" in text_of(refused.text)
     assert "We open at 9" in refused.text  # kept in the form, not lost
-    assert "1000 of 1000" in text_of((await browser.get("/billing")).text)
+    assert "1,000 of 1,000" in text_of((await browser.get("/billing")).text)
