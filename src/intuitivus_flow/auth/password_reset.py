@@ -5,8 +5,9 @@ database opens no account. Asking for a link answers the same whether or not the
 an account, and in the same time: the answer waits only for the throttles (per address and
 per client); looking the address up, recording the link and sending it happen after the
 response. A newer link ends the older ones; using one ends them all. Using it is one
-conditional UPDATE, so two submissions of the same link cannot both set a password. The new password follows sign-up's rules, and every session of
-the user (web and API, refresh tokens included) is revoked, as a password change does.
+conditional UPDATE, so two submissions of the same link cannot both set a password. The new
+password follows sign-up's rules, and every session of the user (web and API, refresh tokens
+included) is revoked, as a password change does.
 """
 
 from __future__ import annotations
