@@ -262,6 +262,22 @@ async def test_add_an_llm_key_and_create_an_agent(journey: Journey) -> None:
     journey.state["agent_url"] = urlsplit(page.url).path
     await journey.shot("agent")
 
+    # A prompt's answer appears on the agent's page without a reload: the vendor takes 3 s, so
+    # the page first shows the task in progress, and its section is swapped when it finishes.
+    world.vendor.state.modes["openai"] = "slow"
+    try:
+        await page.locator("#task-prompt").fill("Say hello to the team")
+        await page.get_by_role("button", name="Run", exact=True).click()
+        tasks = page.locator("#agent-tasks")
+        await expect(tasks).to_contain_text("in progress")
+        loaded = await page.evaluate("performance.timeOrigin")
+        await expect(tasks).to_contain_text("openai says:", timeout=LIVE_MS)
+        await expect(tasks).not_to_contain_text("in progress")
+        assert await page.evaluate("performance.timeOrigin") == loaded, "the page was reloaded"
+    finally:
+        world.vendor.state.modes.pop("openai", None)
+    await journey.shot("agent-task-answered")
+
 
 async def test_connect_whatsapp(journey: Journey) -> None:
     page, world = journey.page, journey.world

@@ -17,6 +17,8 @@ from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.task_registry import worker_for
 from tests.web.browsing import Web, sign_up, submit, text_of
 
+LIVE_TASKS = re.compile(r'<section[^>]*id="agent-tasks"[^>]*data-live="3"')
+
 
 async def create_agent(browser: httpx.AsyncClient, **fields: str) -> httpx.Response:
     return await submit(
@@ -43,10 +45,18 @@ async def test_create_agent_and_run_a_prompt(web: Web, browser: httpx.AsyncClien
     agent_url = created.headers["location"].split("?")[0]
     queued = await submit(browser, agent_url, f"{agent_url}/tasks", {"prompt": "Hi there"})
     assert queued.status_code == 303
+    # While the task waits, its section asks flow.js to fetch it again; once done, it stops.
+    waiting = await browser.get(agent_url)
+    assert LIVE_TASKS.search(waiting.text)
+    assert "1 task(s) in progress" in text_of(waiting.text)
     assert await worker_for(web.app.state.context).run_until_idle() == 1
-    page = text_of((await browser.get(agent_url)).text)
+    done = await browser.get(agent_url)
+    assert 'id="agent-tasks"' in done.text
+    assert not LIVE_TASKS.search(done.text)
+    page = text_of(done.text)
     assert "Succeeded" in page
     assert "[offline provider" in page
+    assert "in progress" not in page
 
 
 async def test_invalid_agent_shows_field_errors(browser: httpx.AsyncClient) -> None:

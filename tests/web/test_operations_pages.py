@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -48,6 +49,9 @@ async def test_alerts_page_creates_and_expires_a_silence(
     page = await browser.get("/alerts")
     assert page.status_code == 200
     assert "Nothing is firing." in text_of(page.text)
+    # Firing and pending follow the evaluator: flow.js fetches these sections again.
+    for section in ("alerts-firing", "alerts-pending"):
+        assert re.search(rf'<section[^>]*id="{section}"[^>]*data-live="15"', page.text), section
     created = await submit(
         browser,
         "/alerts",

@@ -35,8 +35,44 @@ function focusableScrollers() {
   }
 }
 
+// Live sections: an element with an id and data-live="SECONDS" is fetched again with the whole
+// page every SECONDS while the tab is visible, and swapped for its fresh copy: the server renders
+// it as it renders the page, so there is no second template, JSON API or build step. It stops
+// when the fresh copy no longer asks for it (every task has finished), when the page answers
+// with an error or a redirect (signed out), and waits while focus is inside (someone typing).
+function liveSections() {
+  for (const section of document.querySelectorAll("[data-live][id]")) {
+    const delay = Number(section.dataset.live) * 1000;
+    if (!(delay >= 1000)) continue;
+    const id = section.id;
+    const refresh = async () => {
+      const current = document.getElementById(id);
+      if (!current) return;
+      if (!document.hidden && !current.contains(document.activeElement)) {
+        let response;
+        try {
+          response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
+        } catch {
+          response = null; // offline for a moment: try again next time
+        }
+        if (response && (!response.ok || response.redirected)) return;
+        if (response) {
+          const page = new DOMParser().parseFromString(await response.text(), "text/html");
+          const fresh = page.getElementById(id);
+          if (!fresh) return;
+          current.replaceWith(document.adoptNode(fresh));
+          if (!fresh.hasAttribute("data-live")) return;
+        }
+      }
+      window.setTimeout(refresh, delay);
+    };
+    window.setTimeout(refresh, delay);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   enhanceMenu();
+  liveSections();
   focusableScrollers();
   window.addEventListener("resize", focusableScrollers, { passive: true });
 
