@@ -160,8 +160,8 @@ def _prepare(base_url: str, *, quick: bool, only: list[str] | None = None) -> Au
         pages = list(QUICK_PAGES[:-1]) if quick else _discover(browser)
     public = list(QUICK_PAGES[-1:]) if quick else list(PUBLIC_PAGES)
     if only:  # re-checking a few pages after a fix, e.g. --only /forecasts retention
-        pages = [page for page in pages if any(text in page for text in only)]
-        public = [page for page in public if any(text in page for text in only)]
+        pages = [page for page in pages if _wanted(page, only)]
+        public = [page for page in public if _wanted(page, only)]
     return Audit(base_url, pages, public, cookie)
 
 
@@ -172,11 +172,18 @@ def _demo_login() -> tuple[str, str]:
     return fields["email"], fields["password"]
 
 
+def _wanted(page: str, texts: list[str]) -> bool:
+    """`--only`: a path containing one of the texts; "/" alone means the overview page."""
+    return any(page == text if text == "/" else text in page for text in texts)
+
+
 def _discover(browser: httpx.Client) -> list[str]:
     """The sidebar's pages, the pages of their sections they link to (the analytics pages, the
     contact import), then the first item of each list and its tabs."""
     home = browser.get("/dashboard").text
-    pages = sorted({link for link in NAV_LINK.findall(home) if not link.startswith(NOT_PAGES)})
+    # The overview is the sidebar's "/", which the link pattern (a letter after the slash) skips.
+    links = NAV_LINK.findall(home)
+    pages = sorted({"/", *(link for link in links if not link.startswith(NOT_PAGES))})
     subpages: list[str] = []
     details: list[str] = []
     for page in pages:
