@@ -273,6 +273,8 @@ async def test_add_an_llm_key_and_create_an_agent(journey: Journey) -> None:
         loaded = await page.evaluate("performance.timeOrigin")
         await expect(tasks).to_contain_text("openai says:", timeout=LIVE_MS)
         await expect(tasks).not_to_contain_text("in progress")
+        statistics = page.locator("#agent-statistics")
+        await expect(statistics).to_contain_text(re.compile(r"Succeeded\s*1"))
         assert await page.evaluate("performance.timeOrigin") == loaded, "the page was reloaded"
     finally:
         world.vendor.state.modes.pop("openai", None)

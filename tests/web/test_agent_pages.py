@@ -168,7 +168,7 @@ async def age_task(app: Any, task_id: uuid.UUID, days: int) -> None:
 
 def statistics_of(html: str) -> str:
     found = re.search(
-        r'<section class="panel" aria-labelledby="stats-title">.*?</section>', html, re.S
+        r'<section class="panel" id="agent-statistics"[^>]*>.*?</section>', html, re.S
     )
     assert found, "the agent page has no statistics section"
     return text_of(found.group(0))
