@@ -27,6 +27,7 @@ from intuitivus_flow.kit.errors import Forbidden, InvalidInput, NotFound, TooMan
 from intuitivus_flow.kit.http import cors
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.origins import refuse_unannounced
 from intuitivus_flow.kit.ratelimit import Throttle
 
 T = TypeVar("T")
@@ -149,12 +150,8 @@ async def preflight(
     call: str,
     session: DbSession,
     origin: Origin = None,
-    method: Annotated[str | None, Header(alias="Access-Control-Request-Method", max_length=32)] = (
-        None
-    ),
-    headers: Annotated[
-        str | None, Header(alias="Access-Control-Request-Headers", max_length=500)
-    ] = None,
+    method: cors.PreflightMethod = None,
+    headers: cors.PreflightHeaders = None,
 ) -> Response:
     """A browser's CORS preflight. It carries no write key, so it is granted to an origin that
     some active key lists (else 403 without permission); the call itself is then held to its
@@ -167,19 +164,19 @@ async def preflight(
         raise Forbidden(
             f"No write key of this instance lists {origin[:200]} among its allowed origins"
         )
-    if method not in PREFLIGHT_METHODS:
-        raise Forbidden("The collection API answers POST only")
-    announced = {name.strip().lower() for name in (headers or "").split(",") if name.strip()}
-    if unknown := sorted(announced - set(PREFLIGHT_HEADERS)):
-        raise Forbidden(f"The collection API accepts no request header {', '.join(unknown)[:200]}")
-    cors.allow_origin(request, origin)
-    return Response(
-        status_code=status.HTTP_204_NO_CONTENT,
-        headers={
-            "Access-Control-Allow-Methods": ", ".join(PREFLIGHT_METHODS),
-            "Access-Control-Allow-Headers": ", ".join(PREFLIGHT_HEADERS),
-            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
-        },
+    refuse_unannounced(
+        method,
+        headers,
+        methods=PREFLIGHT_METHODS,
+        allowed=PREFLIGHT_HEADERS,
+        what="The collection API",
+    )
+    return cors.granted_preflight(
+        request,
+        origin,
+        methods=PREFLIGHT_METHODS,
+        headers=PREFLIGHT_HEADERS,
+        max_age_seconds=PREFLIGHT_MAX_AGE_SECONDS,
     )
 
 

@@ -419,12 +419,8 @@ async def webchat_preflight(
     widget_key: WidgetKey,
     session: DbSession,
     origin: OriginHeader = None,
-    method: Annotated[str | None, Header(alias="Access-Control-Request-Method", max_length=32)] = (
-        None
-    ),
-    headers: Annotated[
-        str | None, Header(alias="Access-Control-Request-Headers", max_length=500)
-    ] = None,
+    method: cors.PreflightMethod = None,
+    headers: cors.PreflightHeaders = None,
 ) -> Response:
     """A browser's CORS preflight: 204 with the permission for an allowed origin, else a 403
     (404 for an unknown widget) without any. A plain OPTIONS only lists the methods."""
@@ -434,12 +430,10 @@ async def webchat_preflight(
     await webchat.admit_preflight(
         session, widget_key=widget_key, origin=origin, method=method, headers=headers
     )
-    cors.allow_origin(request, origin)
-    return Response(
-        status_code=status.HTTP_204_NO_CONTENT,
-        headers={
-            "Access-Control-Allow-Methods": ", ".join(webchat.ALLOWED_METHODS),
-            "Access-Control-Allow-Headers": ", ".join(webchat.ALLOWED_HEADERS),
-            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
-        },
+    return cors.granted_preflight(
+        request,
+        origin,
+        methods=webchat.ALLOWED_METHODS,
+        headers=webchat.ALLOWED_HEADERS,
+        max_age_seconds=PREFLIGHT_MAX_AGE_SECONDS,
     )

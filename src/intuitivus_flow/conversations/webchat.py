@@ -34,7 +34,7 @@ from intuitivus_flow.conversations.repository import (
     WidgetKeyRepository,
 )
 from intuitivus_flow.kit.errors import Forbidden, NotFound, TooManyRequests
-from intuitivus_flow.kit.origins import OriginList
+from intuitivus_flow.kit.origins import OriginList, refuse_unannounced
 from intuitivus_flow.kit.ratelimit import CounterStore, Throttle
 
 POLL_LIMIT = 100
@@ -122,11 +122,9 @@ async def admit_preflight(
     """A browser's CORS preflight: the origin as in `admit`, then the method and the request
     headers it announces (403 for any the widget never sends)."""
     settings = await admit(session, widget_key=widget_key, origin=origin)
-    if method not in ALLOWED_METHODS:
-        raise Forbidden(f"The web chat answers {' and '.join(ALLOWED_METHODS)} only")
-    announced = {name.strip().lower() for name in (headers or "").split(",") if name.strip()}
-    if unknown := sorted(announced - set(ALLOWED_HEADERS)):
-        raise Forbidden(f"The web chat accepts no request header {', '.join(unknown)[:200]}")
+    refuse_unannounced(
+        method, headers, methods=ALLOWED_METHODS, allowed=ALLOWED_HEADERS, what="The web chat"
+    )
     return settings
 
 

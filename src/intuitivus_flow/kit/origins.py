@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import idna
 
+from intuitivus_flow.kit.errors import Forbidden
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 WILDCARD = "*."
 MAX_ORIGIN_LENGTH = 200
@@ -124,3 +126,15 @@ class OriginList:
             if head != authority and _SUBDOMAIN.match(head):
                 return True
         return False
+
+
+def refuse_unannounced(
+    method: str, headers: str | None, *, methods: Sequence[str], allowed: Sequence[str], what: str
+) -> None:
+    """A CORS preflight's announced method and request headers (`Access-Control-Request-*`):
+    Forbidden for a method outside `methods` or any header outside `allowed` (lower case)."""
+    if method not in methods:
+        raise Forbidden(f"{what} answers {' and '.join(methods)} only")
+    announced = {name.strip().lower() for name in (headers or "").split(",") if name.strip()}
+    if unknown := sorted(announced - set(allowed)):
+        raise Forbidden(f"{what} accepts no request header {', '.join(unknown)[:200]}")

@@ -11,9 +11,9 @@ so no cache hands one site's permission to another.
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Header, Request, Response, status
 from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
@@ -22,6 +22,35 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _STATE_KEY = "cors_allowed_origin"
 # Read by the widget on a 429; not one of the response headers CORS exposes by default.
 EXPOSED_HEADERS = "Retry-After"
+
+
+# What a browser's preflight announces: the method and the request headers of the real call.
+PreflightMethod = Annotated[
+    str | None, Header(alias="Access-Control-Request-Method", max_length=32)
+]
+PreflightHeaders = Annotated[
+    str | None, Header(alias="Access-Control-Request-Headers", max_length=500)
+]
+
+
+def granted_preflight(
+    request: Request,
+    origin: str,
+    *,
+    methods: Sequence[str],
+    headers: Sequence[str],
+    max_age_seconds: int,
+) -> Response:
+    """The 204 that lets `origin`'s page make the call, once the route has admitted it."""
+    allow_origin(request, origin)
+    return Response(
+        status_code=status.HTTP_204_NO_CONTENT,
+        headers={
+            "Access-Control-Allow-Methods": ", ".join(methods),
+            "Access-Control-Allow-Headers": ", ".join(headers),
+            "Access-Control-Max-Age": str(max_age_seconds),
+        },
+    )
 
 
 def allow_origin(request: Request, origin: str) -> None:
