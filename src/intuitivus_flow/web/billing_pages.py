@@ -20,7 +20,7 @@ from intuitivus_flow.billing.models import Payment, PaymentStatus
 from intuitivus_flow.billing.payments import checkout
 from intuitivus_flow.billing.payments import manual as manual_payments
 from intuitivus_flow.billing.payments import service as payments
-from intuitivus_flow.billing.payments.gateways import StripeGateway, gateway_for
+from intuitivus_flow.billing.payments.gateways import gateway_for
 from intuitivus_flow.billing.payments.manual import PaymentOperator
 from intuitivus_flow.billing.plans import PLANS, PlanId
 from intuitivus_flow.identity.roles import Role
@@ -109,11 +109,7 @@ async def _render(
         ).items,
         "is_operator": manual_payments.is_operator(principal, settings),
     }
-    headers = (
-        policy_with_form_targets(settings.stripe_checkout_origin)
-        if isinstance(gateway_for(settings), StripeGateway)
-        else None
-    )
+    headers = policy_with_form_targets(*gateway_for(settings).checkout_origins)
     return render(request, "billing.html", page, status_code=state.status_code, headers=headers)
 
 

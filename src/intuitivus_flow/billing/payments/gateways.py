@@ -19,6 +19,7 @@ from intuitivus_flow.kit.errors import InvalidInput
 from intuitivus_flow.kit.money import decimals
 
 STRIPE_API_BASE = "https://api.stripe.com"
+STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
 STRIPE_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 # Stripe's amounts are in its own minor units, which mostly but not always are ISO 4217's
@@ -74,6 +75,8 @@ class CheckoutResult:
 
 class PaymentGateway(Protocol):
     name: str
+    # Sites a payer is sent to by `start_checkout`; the pages' policy must let forms lead there.
+    checkout_origins: tuple[str, ...]
 
     async def charge(self, request: ChargeRequest) -> ChargeResult: ...
 
@@ -89,6 +92,7 @@ class ManualGateway:
     """No provider: the payment waits as `pending` until an operator collects it."""
 
     name = "manual"
+    checkout_origins: tuple[str, ...] = ()
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         return ChargeResult(PaymentStatus.pending, f"manual_{uuid.uuid4().hex[:16]}")
@@ -123,8 +127,10 @@ class StripeGateway:
         api_key: str,
         *,
         base_url: str = STRIPE_API_BASE,
+        checkout_origin: str = STRIPE_CHECKOUT_ORIGIN,
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        self.checkout_origins: tuple[str, ...] = (checkout_origin,)
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._client = client
@@ -305,6 +311,8 @@ def gateway_for(settings: Settings) -> PaymentGateway:
     """Stripe when a key is configured; otherwise the clearly labelled manual gateway."""
     if settings.stripe_api_key is not None and settings.stripe_api_key.get_secret_value():
         return StripeGateway(
-            settings.stripe_api_key.get_secret_value(), base_url=settings.stripe_api_base
+            settings.stripe_api_key.get_secret_value(),
+            base_url=settings.stripe_api_base,
+            checkout_origin=settings.stripe_checkout_origin,
         )
     return ManualGateway()
