@@ -22,8 +22,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -44,17 +42,15 @@ from tests.billing.stripe_server import API_KEY as STRIPE_KEY
 from tests.billing.stripe_server import RunningStripe, serve_stripe
 from tests.conversations.graph_server import ACCESS_TOKEN, RunningGraph, serve_graph
 from tests.conversations.support import inbound_body
+from tests.e2e.servers import running_flow
 from tests.e2e.test_signup_signin import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LOOPBACK_HOSTS,
     PASSWORD,
     TIMEOUT_MS,
-    _free_port,
     _require_chromium,
-    _server_environment,
 )
-from tests.e2e.test_widget import _wait_until_healthy
 from tests.llm.vendor_server import API_KEY as VENDOR_KEY
 from tests.llm.vendor_server import RunningVendor, serve_vendor
 
@@ -125,10 +121,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         vendor = outside.enter_context(contextmanager(serve_vendor)())
         stripe = outside.enter_context(contextmanager(serve_stripe)())
         smtp_port, mail = outside.enter_context(smtp_receiver())
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        environment = _server_environment(folder / "data") | {
-            "FLOW_PUBLIC_URL": url,
+        outside_world = {
             # The fake vendor, Graph API and Stripe listen on loopback.
             "FLOW_OUTBOUND_ALLOW": "127.0.0.1",
             "FLOW_WHATSAPP_GRAPH_URL": graph.url,
@@ -139,26 +132,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "FLOW_STRIPE_API_BASE": stripe.url,
             "FLOW_STRIPE_CHECKOUT_ORIGIN": f"https://{CHECKOUT_HOST}",
         }
-        log = folder / "server.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "intuitivus_flow", "serve", "--port", str(port)],
-                cwd=folder,
-                env=environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                _wait_until_healthy(url, process, log)
-                database = folder / "data" / "flow.db"
-                yield World(url, database, graph, vendor, stripe, mail, shots)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        url = outside.enter_context(running_flow(folder, outside_world))
+        database = folder / "data" / "flow.db"
+        yield World(url, database, graph, vendor, stripe, mail, shots)
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -25,20 +22,16 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from tests.e2e.servers import running_flow
 from tests.e2e.test_signup_signin import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PASSWORD,
     TIMEOUT_MS,
-    _free_port,
     _require_chromium,
-    _server_environment,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-# A loaded CI machine has taken over a minute to import and migrate before answering.
-STARTUP_TIMEOUT_SECONDS = 180
 
 EMAIL = "widget.owner@example.com"
 SITE_PAGE = """<!doctype html>
@@ -68,60 +61,25 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
     """The app, with its public address set to where it really listens, an owner and an agent."""
     _require_chromium()
     folder = tmp_path_factory.mktemp("flow")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    environment = _server_environment(folder / "data") | {"FLOW_PUBLIC_URL": url}
-    log = folder / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "intuitivus_flow", "serve", "--port", str(port)],
-            cwd=folder,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+    with running_flow(folder) as url, httpx.Client(base_url=url, timeout=30) as api:
+        registered = api.post(
+            "/api/auth/register",
+            json={
+                "email": EMAIL,
+                "password": PASSWORD,
+                "name": "Nina",
+                "workspace_name": "Northwind",
+            },
         )
-        try:
-            _wait_until_healthy(url, process, log)
-            with httpx.Client(base_url=url, timeout=30) as api:
-                registered = api.post(
-                    "/api/auth/register",
-                    json={
-                        "email": EMAIL,
-                        "password": PASSWORD,
-                        "name": "Nina",
-                        "workspace_name": "Northwind",
-                    },
-                )
-                assert registered.status_code == 201, registered.text
-                headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
-                agent = api.post(
-                    "/api/agents",
-                    json={"name": "Ana", "role": "Support", "system_prompt": "Be brief."},
-                    headers=headers,
-                )
-                assert agent.status_code == 201, agent.text
-                yield Flow(url, api, headers)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited early:\n{log.read_text()}", pytrace=False)
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"the server did not become healthy:\n{log.read_text()}", pytrace=False)
+        assert registered.status_code == 201, registered.text
+        headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+        agent = api.post(
+            "/api/agents",
+            json={"name": "Ana", "role": "Support", "system_prompt": "Be brief."},
+            headers=headers,
+        )
+        assert agent.status_code == 201, agent.text
+        yield Flow(url, api, headers)
 
 
 def _serve_site(folder: Path) -> Iterator[Site]:
