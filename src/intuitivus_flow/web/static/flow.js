@@ -37,31 +37,41 @@ function focusableScrollers() {
 
 // Live sections: an element with an id and data-live="SECONDS" is fetched again with the whole
 // page every SECONDS while the tab is visible, and swapped for its fresh copy: the server renders
-// it as it renders the page, so there is no second template, JSON API or build step. It stops
-// when the fresh copy no longer asks for it (every task has finished), when the page answers
-// with an error or a redirect (signed out), and waits while focus is inside (someone typing).
+// it as it renders the page, so there is no second template, JSON API or build step. Sections
+// with the same period share one fetch. A section stops when its fresh copy no longer asks for
+// it (every task has finished); all stop when the page answers with an error or a redirect
+// (signed out); a turn is skipped while focus is inside one (someone typing).
 function liveSections() {
+  const periods = new Map();
   for (const section of document.querySelectorAll("[data-live][id]")) {
     const delay = Number(section.dataset.live) * 1000;
     if (!(delay >= 1000)) continue;
-    const id = section.id;
+    periods.set(delay, [...(periods.get(delay) || []), section.id]);
+  }
+  for (const [delay, ids] of periods) {
+    let live = ids;
     const refresh = async () => {
-      const current = document.getElementById(id);
-      if (!current) return;
-      if (!document.hidden && !current.contains(document.activeElement)) {
-        let response;
+      const sections = live.map((id) => document.getElementById(id)).filter(Boolean);
+      const busy = sections.some((section) => section.contains(document.activeElement));
+      if (sections.length === 0) return;
+      if (!document.hidden && !busy) {
+        let response = null;
         try {
           response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
         } catch {
-          response = null; // offline for a moment: try again next time
+          // offline for a moment: try again next time
         }
         if (response && (!response.ok || response.redirected)) return;
         if (response) {
           const page = new DOMParser().parseFromString(await response.text(), "text/html");
-          const fresh = page.getElementById(id);
-          if (!fresh) return;
-          current.replaceWith(document.adoptNode(fresh));
-          if (!fresh.hasAttribute("data-live")) return;
+          live = [];
+          for (const current of sections) {
+            const fresh = page.getElementById(current.id);
+            if (!fresh) continue;
+            current.replaceWith(document.adoptNode(fresh));
+            if (fresh.hasAttribute("data-live")) live.push(fresh.id);
+          }
+          if (live.length === 0) return;
         }
       }
       window.setTimeout(refresh, delay);
