@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         description="Socket timeout of Redis commands and connects: a hanging Redis costs a "
         "request at most this long before the in-process fallback takes over.",
     )
+    redis_max_connections: int = Field(
+        default=50,
+        ge=2,
+        le=10_000,
+        description="Redis connections per process; a command waits (up to the Redis timeout) "
+        "for a free one rather than failing. One is held by the live inbox's subscription.",
+    )
     secret_key: SecretStr | None = None
     principal_cache_seconds: float = Field(
         default=30,
