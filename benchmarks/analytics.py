@@ -8,18 +8,26 @@ on the same data, with ratios measured in the same run.
 Data: a fixed seed, generated vectorised; persons move through the onboarding funnel with
 falling probabilities between page views and other noise events over 12 weeks.
 Targets: funnel < 1 s (must < 2 s) and >= 10x pandas; ingestion >= 100 k events/s.
+
+The funnel has two pandas baselines: a plain one with the store's semantics (a Python walk per
+person, what the issue calls straightforward; its counts must equal the store's, and the 10x
+target is checked against it) and a vectorised merge_asof that follows only each person's
+first step-1 event (fewer semantics, printed for its ratio only).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import gc
-import statistics
+import itertools
+import operator
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,9 +115,44 @@ def generate(events: int, persons: int, seed: int) -> pa.Table:
 # --- the pandas baselines: what one would write without a store ---
 
 
-def pandas_funnel(df: pd.DataFrame) -> list[int]:
-    """First step-1 event per person, then the first next step at or after the previous one,
-    within the window from step 1 (merge_asof per step)."""
+def pandas_funnel_plain(df: pd.DataFrame) -> list[int]:
+    """The store's sequential semantics written plainly: step events sorted by person and
+    time, then each person walked in Python. Every step-1 event starts an attempt; each next
+    step is the earliest event of that step at or after the previous step's time, within the
+    window from step 1; a person counts once, with their furthest attempt. The benchmark's
+    steps are five distinct events, so one event never fills two steps."""
+    step_of = {name: k for k, name in enumerate(STEPS)}
+    steps = df[df["event"].isin(STEPS)].sort_values(["person_id", "ts"], kind="stable")
+    window = WINDOW_SECONDS * 1_000_000
+    reached = [0] * len(STEPS)
+    columns = (steps["person_id"].tolist(), steps["event"].tolist(), steps["ts"].tolist())
+    rows = zip(*columns, strict=True)
+    for _, events in itertools.groupby(rows, key=operator.itemgetter(0)):
+        times: list[list[int]] = [[] for _ in STEPS]  # each step's times, ascending
+        for _, event, ts in events:
+            times[step_of[event]].append(ts)
+        furthest = max((_furthest_step(times, t1, window) for t1 in times[0]), default=0)
+        for k in range(furthest):
+            reached[k] += 1
+    return reached
+
+
+def _furthest_step(times: list[list[int]], t1: int, window: int) -> int:
+    """How many steps the attempt started at `t1` reaches (1 = step 1 only)."""
+    previous = t1
+    for k in range(1, len(times)):
+        at = bisect.bisect_left(times[k], previous)  # earliest at or after the previous step
+        if at == len(times[k]) or times[k][at] > t1 + window:
+            return k
+        previous = times[k][at]
+    return len(times)
+
+
+def pandas_funnel_vectorised_first_touch(df: pd.DataFrame) -> list[int]:
+    """Fewer semantics, vectorised: only each person's FIRST step-1 event starts an attempt,
+    then the first next step at or after the previous one, within the window from step 1
+    (merge_asof per step). Counts can be below the store's (a later step-1 event that gets
+    further is not seen)."""
     steps = df[df["event"].isin(STEPS)]
     current = (
         steps[steps["event"] == STEPS[0]]
@@ -198,6 +241,40 @@ def cpu_timed(work: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
+@dataclass(frozen=True)
+class Measured:
+    wall: float
+    cpu: float
+    result: Any
+
+
+def timed_once(work: Callable[[], Any]) -> Measured:
+    """Wall and CPU seconds of one run (the pandas baselines are run once: minutes at 10 M)."""
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return Measured(time.perf_counter() - wall, time.process_time() - cpu, result)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One analysis: the store's seconds, and each pandas baseline's (None: not written)."""
+
+    name: str
+    store: float
+    plain: float | None
+    vectorised: float | None
+    note: str
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}s"
+
+
+def _ratio(row: Row, baseline: float | None) -> str:
+    return "-" if baseline is None else f"{baseline / row.store:.1f}x"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -262,18 +339,26 @@ def main() -> int:
         retention_query = retention_query.model_copy(update={"return_event": "page.viewed"})
         paths_query = PathQuery(limit=10, steps=1)
 
-        rows = []
+        rows: list[Row] = []
         print("funnel ...", flush=True)
+        # the first query after ingestion apart: it pays what the store did not do at ingestion
+        cold = timed_once(lambda: run_funnel(store, WORKSPACE, funnel_query))
         f_s, f_res = timed(lambda: run_funnel(store, WORKSPACE, funnel_query), args.repeat)
-        pf_s, pf_res = timed(lambda: pandas_funnel(df), 1)
         f_cpu = cpu_timed(lambda: run_funnel(store, WORKSPACE, funnel_query), args.repeat)
-        pf_cpu = cpu_timed(lambda: pandas_funnel(df), 1)
+        store_counts = [s.count for s in f_res.steps]
+        print("  the plain pandas funnel (a Python walk per person) ...", flush=True)
+        plain = timed_once(lambda: pandas_funnel_plain(df))
+        vectorised = timed_once(lambda: pandas_funnel_vectorised_first_touch(df))
+        if plain.result != store_counts:
+            raise SystemExit(f"plain pandas funnel {plain.result} != store {store_counts}")
         rows.append(
-            (
+            Row(
                 "5-step sequential funnel",
                 f_s,
-                pf_s,
-                f"store {[s.count for s in f_res.steps]} / pandas (first touch) {pf_res}",
+                plain.wall,
+                vectorised.wall,
+                f"store {store_counts} = plain pandas; vectorised (first step-1 only) "
+                f"{vectorised.result}",
             )
         )
         print("retention ...", flush=True)
@@ -289,9 +374,10 @@ def main() -> int:
             1,
         )
         rows.append(
-            (
+            Row(
                 "retention, 8 weekly cohorts",
                 r_s,
+                None,
                 pr_s,
                 f"{len(r_res.cohorts)} cohorts, first {r_res.cohorts[0].retained}",
             )
@@ -305,9 +391,10 @@ def main() -> int:
             top = p_res.transitions[0] if p_res.transitions else None
             same = [(t.source, t.target, t.sessions) for t in p_res.transitions[:3]] == pp_res[:3]
             rows.append(
-                (
+                Row(
                     "top paths (sessions, 30 min)",
                     p_s,
+                    None,
                     pp_s,
                     (f"top: {top.source} -> {top.target} x{top.sessions}" if top else "none")
                     + f"; top 3 equal to pandas': {same}",
@@ -319,26 +406,40 @@ def main() -> int:
         f"engine {args.engine}, {table.num_rows:,} events, {persons:,} persons; "
         f"store times: best of {args.repeat}"
     )
-    print(f"{'measure':32} {'store':>10} {'pandas':>10} {'ratio':>8}  note")
     print(
-        f"{'ingestion (events/s)':32} {rate:>10,.0f} {table.num_rows / pd_ingest_s:>10,.0f} "
-        f"{'':>8}  {ingest_s:.2f} s into the store (target >= 100,000/s)"
+        f"{'measure':30} {'store':>10} {'pandas plain':>13} {'ratio':>7} "
+        f"{'pandas vect.':>13} {'ratio':>7}  note"
     )
-    for name, store_s, pandas_s, note in rows:
-        print(f"{name:32} {store_s:>9.3f}s {pandas_s:>9.3f}s {pandas_s / store_s:>7.1f}x  {note}")
-    funnel_ok = rows[0][1] < 2.0
+    print(
+        f"{'ingestion (events/s)':30} {rate:>10,.0f} {'':>13} {'':>7} "
+        f"{table.num_rows / pd_ingest_s:>13,.0f} {'':>7}  "
+        f"{ingest_s:.2f} s into the store (target >= 100,000/s); pandas: its frame from Arrow"
+    )
+    for row in rows:
+        print(
+            f"{row.name:30} {row.store:>9.3f}s {_seconds(row.plain):>13} "
+            f"{_ratio(row, row.plain):>7} {_seconds(row.vectorised):>13} "
+            f"{_ratio(row, row.vectorised):>7}  {row.note}"
+        )
+    funnel = rows[0].store
     print()
     print(
-        f"funnel {rows[0][1]:.3f} s (target < 1 s, must < 2 s): "
-        f"{'ok' if funnel_ok else 'MISSED'}; {rows[0][2] / rows[0][1]:.1f}x pandas (target 10x); "
-        f"ingestion {rate:,.0f}/s: {'ok' if rate >= 100_000 else 'MISSED'}"
+        f"funnel {funnel:.3f} s (target < 1 s, must < 2 s): "
+        f"{'ok' if funnel < 2.0 else 'MISSED'}; "
+        f"{plain.wall / funnel:.1f}x the plain pandas funnel (same semantics, the "
+        f"issue's 'straightforward pandas'; target 10x): "
+        f"{'ok' if plain.wall >= 10 * funnel else 'MISSED'}; "
+        f"{vectorised.wall / funnel:.1f}x the vectorised first-step-1-only one "
+        f"(no target); ingestion {rate:,.0f}/s: {'ok' if rate >= 100_000 else 'MISSED'}"
     )
     print(
-        f"funnel CPU time: store {f_cpu:.3f} s, pandas {pf_cpu:.3f} s, {pf_cpu / f_cpu:.1f}x pandas"
+        f"funnel cold (first run after ingestion): {cold.wall:.3f} s, CPU {cold.cpu:.3f} s, "
+        f"{cold.wall / funnel:.2f}x the best warm run"
     )
     print(
-        f"median of the three store timings' ratios: "
-        f"{statistics.median(r[2] / r[1] for r in rows):.1f}x"
+        f"funnel CPU seconds: store {f_cpu:.3f}, plain pandas {plain.cpu:.3f} "
+        f"({plain.cpu / f_cpu:.1f}x), vectorised pandas {vectorised.cpu:.3f} "
+        f"({vectorised.cpu / f_cpu:.1f}x)"
     )
     return 0
 
