@@ -169,6 +169,57 @@ async def test_a_cached_dashboard_is_one_redis_read_that_still_sees_every_change
         assert_problem(await b.get("/api/dashboard", headers=other_session.headers), 401)
 
 
+@contextmanager
+def sessions_constructed(app: Any) -> Iterator[list[object]]:
+    """The database sessions the app's requests construct (kit/db.LazyUnitOfWork)."""
+    context = app.state.context
+    real = context.sessions
+    made: list[object] = []
+
+    def counted(**options: Any) -> Any:
+        session = real(**options)
+        made.append(session)
+        return session
+
+    context.sessions = counted
+    try:
+        yield made
+    finally:
+        context.sessions = real
+
+
+async def test_cached_requests_construct_no_database_session(
+    database: Database, data_root: Path, redis_url: str
+) -> None:
+    # Constructing and closing an AsyncSession was a tenth of a cached request's CPU; a write
+    # must still get its session and be committed before the response.
+    settings = Settings(
+        env="test", data_dir=data_root, database_url=database.url, redis_url=redis_url
+    )
+    app = create_app(settings)
+    try:
+        async with client_for(app) as client:
+            owner = await register(client)
+            await warm(client, app, owner.headers)
+            await client.get("/api/dashboard", headers=owner.headers)
+            with sessions_constructed(app) as made:
+                assert (await me(client, owner.headers))["email"] == owner.email
+                hit = await client.get("/api/dashboard", headers=owner.headers)
+                assert hit.headers["x-cache"] == "hit", hit.text
+            assert made == []
+
+            with sessions_constructed(app) as made:
+                renamed = await client.patch(
+                    "/api/workspace", json={"name": "Renamed"}, headers=owner.headers
+                )
+                assert renamed.status_code == 200, renamed.text
+            assert len(made) == 1
+            assert (await me(client, owner.headers))["workspace"]["name"] == "Renamed"
+    finally:
+        await app.state.context.close()
+        await empty_tables(database.engine)
+
+
 async def test_refresh_reuse_and_password_change_reach_another_instance(
     two_instances: tuple[Any, Any],
 ) -> None:

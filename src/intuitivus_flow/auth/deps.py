@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.auth.authenticate import principal_for_credential
 from intuitivus_flow.auth.policy import AuthPolicy
@@ -14,6 +13,7 @@ from intuitivus_flow.auth.principal_cache import PrincipalCache
 from intuitivus_flow.config import Settings
 from intuitivus_flow.identity.http import Authenticator
 from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.kit.db import LazyUnitOfWork
 from intuitivus_flow.observability.logging import bind_request_identity
 
 
@@ -44,9 +44,9 @@ Policy = Annotated[AuthPolicy, Depends(get_auth_policy)]
 def request_authenticator(context: AuthRuntime) -> Authenticator:
     """auth's answer to `identity.http`'s port, wired by the app on `app.state.authenticate`."""
 
-    async def authenticate(session: AsyncSession, credential: str) -> Principal:
+    async def authenticate(work: LazyUnitOfWork, credential: str) -> Principal:
         principal = await principal_for_credential(
-            session, credential, policy=context.auth, cache=context.principals
+            work, credential, policy=context.auth, cache=context.principals
         )
         bind_request_identity(principal)
         return principal

@@ -9,7 +9,7 @@ from intuitivus_flow.auth.service import IssuedTokens
 from intuitivus_flow.billing.exceptions import PlanLimitReached
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.kit.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
-from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
+from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, Work
 from intuitivus_flow.kit.http.openapi import route_errors
 from intuitivus_flow.kit.mail import mail_sender
 
@@ -90,9 +90,9 @@ async def logout(session: DbSession, principal: CurrentPrincipal) -> None:
 
 
 @router.get("/me", response_model=schemas.Me, summary="Who am I")
-async def me(session: DbSession, principal: CurrentPrincipal, context: Context) -> schemas.Me:
+async def me(work: Work, principal: CurrentPrincipal, context: Context) -> schemas.Me:
     """The signed-in user (or API key), its role, scopes and workspace."""
-    account = await auth.account_summary(session, principal, cache=context.cache)
+    account = await auth.account_summary(work, principal, cache=context.cache)
     return schemas.Me(
         id=account["id"],
         email=account["email"],

@@ -59,8 +59,8 @@ Versions = tuple[int, int]
 
 class VersionStore(Protocol):
     async def read(self, workspace_id: uuid.UUID, info: dict[str, Any] | None = None) -> Versions:
-        """The versions; `info` (the request's `session.info`) receives what else the same
-        round trip read for the request (the view cache's version)."""
+        """The versions; `info` (the request's `LazyUnitOfWork.info`) receives what else the
+        same round trip read for the request (the view cache's version)."""
         ...
 
     async def bump(self, workspace_ids: Iterable[uuid.UUID], *, everything: bool) -> None: ...
@@ -182,7 +182,8 @@ class PrincipalCache:
         """The principal for `key` (a session id, an API key's digest), from the cache while
         it is current, else from `load()`: the database check, which raises when the
         credential is refused and returns the principal and until when it may be reused.
-        `info` (the request's `session.info`) gets what the version read fetched along."""
+        `info` (the request's `LazyUnitOfWork.info`) gets what the version read fetched
+        along."""
         if not self.enabled:
             return (await load())[0]
         hit = await self._current(key, info)

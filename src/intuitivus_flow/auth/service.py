@@ -26,6 +26,7 @@ from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import ROLE_SCOPES
 from intuitivus_flow.kit.cache import Cache, cached
+from intuitivus_flow.kit.db import LazyUnitOfWork
 from intuitivus_flow.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from intuitivus_flow.kit.models import utcnow
 from intuitivus_flow.kit.security import (
@@ -319,13 +320,14 @@ async def session_principal(
 
 
 async def account_summary(
-    session: AsyncSession, principal: Principal, *, cache: Cache
+    work: LazyUnitOfWork, principal: Principal, *, cache: Cache
 ) -> dict[str, Any]:
     """The acting user's id, email and name (None for an API key) and the workspace's id and
     name: read on every `/api/auth/me`, so cached per workspace data version (renaming either
     is a write to the workspace, which makes the next read recompute)."""
 
     async def compute() -> dict[str, Any]:
+        session = work.session  # constructed only on a miss
         user = await get_acting_user(session, principal)
         workspace = await WorkspaceRepository(session, principal.workspace_id).current()
         return {
@@ -342,7 +344,7 @@ async def account_summary(
         f"me:{subject}",
         compute,
         ttl_seconds=ME_CACHE_SECONDS,
-        info=session.info,  # the version authentication read along (one round trip)
+        info=work.info,  # the version authentication read along (one round trip)
     )
     return dict(summary)
 

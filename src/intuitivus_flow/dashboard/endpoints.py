@@ -9,7 +9,7 @@ from intuitivus_flow.dashboard import service as dashboard
 from intuitivus_flow.identity.http import CurrentPrincipal
 from intuitivus_flow.identity.requirements import requires
 from intuitivus_flow.identity.scopes import Scope
-from intuitivus_flow.kit.http.deps import Context, DbSession
+from intuitivus_flow.kit.http.deps import Context, Work
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
     summary="Workspace overview",
 )
 async def get_dashboard(
-    session: DbSession,
+    work: Work,
     principal: CurrentPrincipal,
     context: Context,
     response: Response,
@@ -32,6 +32,6 @@ async def get_dashboard(
     ROAS, revenue this month, and recent activity. Cached per workspace and invalidated by any write
     to it (`X-Cache: hit|miss`); `Cache-Control: no-cache` recomputes."""
     refresh = "no-cache" in (cache_control or "").lower()
-    data, hit = await dashboard.overview(session, principal, cache=context.cache, refresh=refresh)
+    data, hit = await dashboard.overview(work, principal, cache=context.cache, refresh=refresh)
     response.headers["X-Cache"] = "hit" if hit else "miss"
     return data

@@ -10,13 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from intuitivus_flow.dashboard.activity import describe
 from intuitivus_flow.dashboard.repository import FINISHED_FAILED, FINISHED_OK, DashboardQueries
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.cache import Cache, cached
+from intuitivus_flow.kit.db import LazyUnitOfWork
 from intuitivus_flow.kit.models import utcnow
 
 CACHE_TTL_SECONDS = 60
@@ -24,19 +23,19 @@ RECENT_ACTIVITY = 10
 
 
 async def overview(
-    session: AsyncSession, principal: Principal, *, cache: Cache, refresh: bool = False
+    work: LazyUnitOfWork, principal: Principal, *, cache: Cache, refresh: bool = False
 ) -> tuple[dict[str, Any], bool]:
-    """The dashboard as plain data, and whether it came from the cache (`refresh` skips it)."""
+    """The dashboard as plain data, and whether it came from the cache (`refresh` skips it).
+    The request's session is constructed only when the dashboard is computed."""
     principal.require_scope(Scope.workspace_read)
-    queries = DashboardQueries(session, principal.workspace_id)
     return await cached(
         cache,
         principal.workspace_id,
         "dashboard",
-        lambda: compute(queries),
+        lambda: compute(DashboardQueries(work.session, principal.workspace_id)),
         ttl_seconds=CACHE_TTL_SECONDS,
         refresh=refresh,
-        info=session.info,  # the version authentication read along (one round trip)
+        info=work.info,  # the version authentication read along (one round trip)
     )
 
 

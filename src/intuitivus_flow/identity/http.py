@@ -22,42 +22,43 @@ from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
 from fastapi.security.base import SecurityBase
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from intuitivus_flow.identity.principal import Principal
+from intuitivus_flow.kit.db import LazyUnitOfWork
 from intuitivus_flow.kit.errors import Unauthorized
-from intuitivus_flow.kit.http.deps import DbSession
+from intuitivus_flow.kit.http.deps import Work
 
 MAX_CREDENTIAL_LENGTH = 4096
 API_KEY_HEADER = "X-API-Key"
 
 
 class Authenticator(Protocol):
-    """Who a bearer access token or API key belongs to; raises Unauthorized if no one."""
+    """Who a bearer access token or API key belongs to; raises Unauthorized if no one. It
+    uses the request's session only when its cache has no current answer."""
 
-    async def __call__(self, session: AsyncSession, credential: str) -> Principal: ...
+    async def __call__(self, work: LazyUnitOfWork, credential: str) -> Principal: ...
 
 
 async def principal_from_credentials(
     request: Request,
-    session: AsyncSession,
+    work: LazyUnitOfWork,
     bearer: HTTPAuthorizationCredentials | None,
     api_key: str | None,
 ) -> Principal:
     """For guards that accept other credentials too (the metrics token) before a principal."""
     credential = api_key or (bearer.credentials if bearer else None)
-    return await _authenticate(request, session, credential)
+    return await _authenticate(request, work, credential)
 
 
 async def _authenticate(
-    request: Request, session: AsyncSession, credential: str | None
+    request: Request, work: LazyUnitOfWork, credential: str | None
 ) -> Principal:
     if not credential:
         raise Unauthorized("Send a bearer access token or an API key")
     if len(credential) > MAX_CREDENTIAL_LENGTH:
         raise Unauthorized("Invalid credential")
     authenticate: Authenticator = request.app.state.authenticate
-    return await authenticate(session, credential)
+    return await authenticate(work, credential)
 
 
 def request_credential(request: Request) -> str | None:
@@ -83,8 +84,8 @@ class PrincipalDependency(SecurityBase):
             APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="API key"),
         )
 
-    async def __call__(self, request: Request, session: DbSession) -> Principal:
-        return await _authenticate(request, session, request_credential(request))
+    async def __call__(self, request: Request, work: Work) -> Principal:
+        return await _authenticate(request, work, request_credential(request))
 
 
 get_principal = PrincipalDependency()

@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session
 from intuitivus_flow.kit.redis_outage import REDIS_ERRORS, RedisOutage
 
 TOUCHED_KEY = "touched_workspaces"
-# session.info: workspace id -> its data version, read in another component's round trip
-# (the principal cache's, see RedisCache.version_key) for this unit of work only.
+# A request's info (kit/db.LazyUnitOfWork.info): workspace id -> its data version, read in
+# another component's round trip (the principal cache's, see RedisCache.version_key) for this
+# request only.
 READ_ALONG_KEY = "view_versions_read_along"
 # How long a value read from Redis is also kept in the process (see RedisCache).
 LOCAL_SECONDS = 5
@@ -152,8 +153,9 @@ class RedisCache:
         return f"{self._prefix}v:{workspace_id}"
 
     def read_along(self, info: dict[str, Any], workspace_id: uuid.UUID, raw: Any) -> None:
-        """Keep the version read at `version_key` for the unit of work whose `session.info`
-        this is: `cached(..., info=...)` uses it instead of another round trip."""
+        """Keep the version read at `version_key` for the request whose `info` this is
+        (kit/db.LazyUnitOfWork): `cached(..., info=...)` uses it instead of another round
+        trip."""
         self.outage.succeeded()
         info.setdefault(READ_ALONG_KEY, {})[workspace_id] = int(raw or 0)
 
@@ -215,7 +217,7 @@ async def cached(
     """The cached value of `name` for the workspace's current data, or a fresh one
     (always fresh with `refresh`, which still stores it). Returns (value, hit).
 
-    `info` is the request's `session.info`: a version read along with the request's
+    `info` is the request's (kit/db.LazyUnitOfWork.info): a version read along with its
     authentication (`RedisCache.read_along`) is used once, instead of reading it again.
     """
     stats: CacheStats | None = getattr(cache, "stats", None)  # a test double may keep none

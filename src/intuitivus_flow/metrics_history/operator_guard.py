@@ -19,7 +19,7 @@ from intuitivus_flow.identity.http import CurrentPrincipal, principal_from_crede
 from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden
-from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
+from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession, Work
 from intuitivus_flow.observability.metrics_guard import address_allowed, token_matches
 
 _bearer = HTTPBearer(auto_error=False, description="Access token, API key or metrics token")
@@ -42,7 +42,7 @@ class Operator:
 
 async def operator_reader(
     request: Request,
-    session: DbSession,
+    work: Work,
     context: Context,
     address: ClientAddress,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -53,8 +53,8 @@ async def operator_reader(
         if not address_allowed(context.settings, address):
             raise Forbidden("This address may not use the metrics token")
         return Operator(principal=None)
-    principal = await principal_from_credentials(request, session, bearer, None)
-    await require_operator(session, principal, context.settings, scope=Scope.operations_read)
+    principal = await principal_from_credentials(request, work, bearer, None)
+    await require_operator(work.session, principal, context.settings, scope=Scope.operations_read)
     return Operator(principal=principal)
 
 

@@ -23,7 +23,7 @@ from intuitivus_flow.identity.principal import Principal
 from intuitivus_flow.identity.roles import Role
 from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Forbidden, Unauthorized
-from intuitivus_flow.kit.http.deps import ClientAddress, Context, DbSession
+from intuitivus_flow.kit.http.deps import ClientAddress, Context, Work
 
 _bearer = HTTPBearer(auto_error=False, description="Metrics token, access token or API key")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
@@ -77,7 +77,7 @@ def require_metrics_access(context: Context, address: ClientAddress, bearer: Bea
 
 async def _require_ops_access(
     request: Request,
-    session: DbSession,
+    work: Work,
     context: Context,
     address: ClientAddress,
     bearer: Bearer,
@@ -91,14 +91,14 @@ async def _require_ops_access(
         if not address_allowed(context.settings, address):
             raise Forbidden("This address may not use the metrics token")
         return
-    principal = await principal_from_credentials(request, session, bearer, api_key)
+    principal = await principal_from_credentials(request, work, bearer, api_key)
     require_operator: OperatorCheck = request.app.state.require_operator
-    await require_operator(session, principal, context.settings, scope=scope, role=role)
+    await require_operator(work.session, principal, context.settings, scope=scope, role=role)
 
 
 async def require_ops_reader(
     request: Request,
-    session: DbSession,
+    work: Work,
     context: Context,
     address: ClientAddress,
     bearer: Bearer,
@@ -106,7 +106,7 @@ async def require_ops_reader(
 ) -> None:
     await _require_ops_access(
         request,
-        session,
+        work,
         context,
         address,
         bearer,
@@ -118,7 +118,7 @@ async def require_ops_reader(
 
 async def require_ops_writer(
     request: Request,
-    session: DbSession,
+    work: Work,
     context: Context,
     address: ClientAddress,
     bearer: Bearer,
@@ -128,7 +128,7 @@ async def require_ops_writer(
     so only people), or the metrics token."""
     await _require_ops_access(
         request,
-        session,
+        work,
         context,
         address,
         bearer,

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from intuitivus_flow.dashboard import service as dashboard
 from intuitivus_flow.kit.bar_chart import Bar, render_bars
-from intuitivus_flow.kit.http.deps import DbSession
+from intuitivus_flow.kit.http.deps import Work
 from intuitivus_flow.kit.money import format_money
 from intuitivus_flow.web.app_context import Context
 from intuitivus_flow.web.auth import CurrentViewer
@@ -20,9 +20,9 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/dashboard")
 async def dashboard_page(
-    request: Request, session: DbSession, viewer: CurrentViewer, context: Context
+    request: Request, work: Work, viewer: CurrentViewer, context: Context
 ) -> Response:
-    data, _ = await dashboard.overview(session, viewer.principal, cache=context.cache)
+    data, _ = await dashboard.overview(work, viewer.principal, cache=context.cache)
     return render(
         request,
         "dashboard.html",

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intuitivus_flow.kit.db import unit_of_work
+from intuitivus_flow.kit.db import LazyUnitOfWork, lazy_unit_of_work
 from intuitivus_flow.kit.repository import MAX_PAGE_SIZE
 from intuitivus_flow.kit.resources import Resources
 
@@ -25,19 +25,30 @@ async def get_context(request: Request) -> Resources:
 Context = Annotated[Resources, Depends(get_context)]
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request is the unit of work: commit when the handler returns, roll back if it raises."""
+async def get_work(request: Request) -> AsyncIterator[LazyUnitOfWork]:
+    """The request is the unit of work: commit when the handler returns, roll back if it
+    raises. Its session is constructed when something first uses it, so a request answered
+    from caches (the principal's, the views') opens none."""
     # The context straight from the request, not through `Context`: FastAPI walks a
-    # dependency's sub-dependencies every time it is named, and every route names the session
-    # (through the principal too), so a sub-dependency here was paid several times a request.
+    # dependency's sub-dependencies every time it is named, and every authenticated route
+    # names the work (through the principal too), so a sub-dependency here was paid several
+    # times a request.
     context: Resources = request.app.state.context
-    async with unit_of_work(context.sessions) as session:
-        yield session
+    async with lazy_unit_of_work(context.sessions) as work:
+        yield work
 
 
 # scope="function": the commit happens before the response is sent, so a failed commit is
 # reported to the client instead of being lost after a 200.
-DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Work = Annotated[LazyUnitOfWork, Depends(get_work, scope="function")]
+
+
+async def get_session(work: Work) -> AsyncSession:
+    """The request's session, for routes that query: the same one the principal used."""
+    return work.session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def client_address(request: Request, context: Context) -> str:
