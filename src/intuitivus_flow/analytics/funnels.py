@@ -1,5 +1,12 @@
 """Funnels in the store's SQL, one text for DuckDB and ClickHouse (docs/analytics.md).
 
+Two plans give the same answers (`funnel_plan`): on DuckDB, a sequential funnel whose steps
+are distinct events and that has no exclusions is one query fetching the step events sorted
+by person and time, then one ordered pass over them in numpy (funnel_pass.py: the web process
+holds those events' columns, about 80 bytes a step event at the peak, for the call); every
+other funnel, and every funnel on ClickHouse, is the SQL below: per step an ASOF join, then a
+window picking each person's furthest attempt.
+
 Semantics (PostHog's, differences documented there):
 - unit = unique persons; a person counts once per step, with the attempt that got furthest
   (ties: the earliest step 1);
@@ -20,8 +27,11 @@ Semantics (PostHog's, differences documented there):
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
+from intuitivus_flow.analytics.funnel_pass import StepEvents, furthest_attempts, step_summaries
 from intuitivus_flow.analytics.schemas import (
     Exclusion,
     FunnelBreakdown,
@@ -67,11 +77,7 @@ def funnel_sql(sql: SqlDialect, query: FunnelQuery) -> FunnelSQL:
     window = query.window_seconds * US
     date_filter, anchor_filter = _date_filters(sql, query)
     filters = [*query.steps, *query.exclusions]
-    names = ", ".join(sql.literal(name) for name in sorted({f.event for f in filters}))
-    # an IN list on the event name is pushed into the table scan; property filters apply after
-    relevant = f"event IN ({names})"
-    if any(f.properties for f in filters):
-        relevant += " AND (" + " OR ".join(match(sql, f) for f in filters) + ")"
+    relevant = _relevant(sql, filters)
     # properties are the widest column: carried only when a filter or the breakdown reads them
     properties = "properties, " if query.breakdown or any(f.properties for f in filters) else ""
     breakdown = (
@@ -109,6 +115,16 @@ def funnel_sql(sql: SqlDialect, query: FunnelQuery) -> FunnelSQL:
         f"funnel_people AS (SELECT person, steps, breakdown, {times} FROM ranked WHERE pick = 1)"
     )
     return FunnelSQL("WITH " + ",\n".join(ctes), n)
+
+
+def _relevant(sql: SqlDialect, filters: Sequence[StepFilter]) -> str:
+    """The events any of `filters` may match."""
+    names = ", ".join(sql.literal(name) for name in sorted({f.event for f in filters}))
+    # an IN list on the event name is pushed into the table scan; property filters apply after
+    relevant = f"event IN ({names})"
+    if any(f.properties for f in filters):
+        relevant += " AND (" + " OR ".join(match(sql, f) for f in filters) + ")"
+    return relevant
 
 
 def _date_filters(sql: SqlDialect, query: FunnelQuery) -> tuple[str, str]:
@@ -255,22 +271,102 @@ def _exclusion_cte(
     )
 
 
+class FunnelPlan(StrEnum):
+    sql = "sql"
+    ordered_pass = "ordered_pass"
+
+
+def funnel_plan(dialect: str, query: FunnelQuery) -> FunnelPlan:
+    """The ordered pass (funnel_pass.py) for a sequential funnel of distinct events without
+    exclusions on DuckDB, where it gives the SQL plan's answer several times faster (docs/
+    analytics.md, Benchmark); the SQL plan for the rest, and on ClickHouse, whose SQL plan
+    runs in the server."""
+    names = [step.event for step in query.steps]
+    if (
+        dialect == "duckdb"
+        and query.order is FunnelOrder.sequential
+        and not query.exclusions
+        and len(set(names)) == len(names)
+    ):
+        return FunnelPlan.ordered_pass
+    return FunnelPlan.sql
+
+
 def run_funnel(store: AnalyticsStore, workspace_id: uuid.UUID, query: FunnelQuery) -> FunnelResult:
     """The funnel of one workspace, computed in the store (blocking: call from a thread)."""
-    built = funnel_sql(store.sql, query)
-    overall = _aggregate(store, workspace_id, built, query, by_breakdown=False)
+    if funnel_plan(store.dialect, query) is FunnelPlan.ordered_pass:
+        overall, grouped = _by_ordered_pass(store, workspace_id, query)
+    else:
+        overall, grouped = _by_sql(store, workspace_id, query)
     result = FunnelResult(
         order=query.order,
         window_seconds=query.window_seconds,
-        steps=overall.get("", _empty_steps(query)) if overall else _empty_steps(query),
+        steps=overall.get("", _empty_steps(query)),
     )
     if query.breakdown:
-        grouped = _aggregate(store, workspace_id, built, query, by_breakdown=True)
         result.breakdown = [
             FunnelBreakdown(value=value or None, steps=steps)
             for value, steps in sorted(grouped.items(), key=lambda item: -item[1][0].count)
         ]
     return result
+
+
+StepsByBreakdown = dict[str, list[FunnelStepResult]]
+
+
+def _by_sql(
+    store: AnalyticsStore, workspace_id: uuid.UUID, query: FunnelQuery
+) -> tuple[StepsByBreakdown, StepsByBreakdown]:
+    built = funnel_sql(store.sql, query)
+    overall = _aggregate(store, workspace_id, built, query, by_breakdown=False)
+    if not query.breakdown:
+        return overall, {}
+    return overall, _aggregate(store, workspace_id, built, query, by_breakdown=True)
+
+
+def _by_ordered_pass(
+    store: AnalyticsStore, workspace_id: uuid.UUID, query: FunnelQuery
+) -> tuple[StepsByBreakdown, StepsByBreakdown]:
+    columns = store.query_columns(workspace_id, step_events_sql(store.sql, query))
+    events = StepEvents(
+        person=columns["person"],
+        ts=columns["ts"],
+        step=columns["step"],
+        breakdown=columns.get("breakdown"),
+    )
+    n = len(query.steps)
+    furthest = furthest_attempts(events, n, query.window_seconds * US)
+    overall = {label: _steps_of(row, query) for label, row in step_summaries(furthest, n).items()}
+    if events.breakdown is None:
+        return overall, {}
+    grouped = step_summaries(furthest, n, events.breakdown)
+    return overall, {label: _steps_of(row, query) for label, row in grouped.items()}
+
+
+def step_events_sql(sql: SqlDialect, query: FunnelQuery) -> str:
+    """The ordered pass's input: `person, ts, step` (and the step-1 rows' `breakdown`) of the
+    events matching a step, step-1 events only inside the date range, sorted by person and
+    time. With a breakdown, equal times go by message id: of two step-1 events at one instant
+    the first then gives the value, as in the SQL plan for repeated steps (its plan for
+    distinct steps leaves that tie to the engine)."""
+    date_filter, anchor_filter = _date_filters(sql, query)
+    cases = " ".join(
+        f"WHEN {match(sql, step)} THEN {k}" for k, step in enumerate(query.steps, start=1)
+    )
+    breakdown, tie_break = "", ""
+    if query.breakdown:
+        value = f"coalesce({sql.json_text('properties', query.breakdown)}, '')"
+        breakdown = (
+            f", CASE WHEN {match(sql, query.steps[0])} THEN {value} ELSE '' END AS breakdown"
+        )
+        tie_break = ", message_id"
+    return (
+        f"SELECT person, ts, step{', breakdown' if breakdown else ''} FROM ("
+        f"SELECT {sql.person_key()} AS person, {sql.epoch_us('timestamp')} AS ts, "
+        f"CAST(CASE {cases} END AS TINYINT) AS step{breakdown}{tie_break} "
+        f"FROM {{events}} WHERE {date_filter} AND ({_relevant(sql, query.steps)})) "
+        f"WHERE step > 1 OR (step = 1 AND {anchor_filter}) ORDER BY person, ts{tie_break}"
+    )
 
 
 def _aggregate(

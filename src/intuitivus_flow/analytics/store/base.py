@@ -19,6 +19,7 @@ from intuitivus_flow.analytics.store.dialects import SqlDialect, dialect_named
 from intuitivus_flow.kit.errors import FlowError
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pyarrow as pa
 
 # Column order of the events table and of every batch handed to `insert_events`.
@@ -82,6 +83,20 @@ class AnalyticsStore(ABC):
         """Run a read query over one workspace's events: `{events}` is that workspace's rows,
         `{name}` a quoted literal of `values[name]`."""
         return self.execute(self.render(workspace_id, statement, **values))
+
+    def query_columns(
+        self, workspace_id: uuid.UUID, statement: str, **values: Any
+    ) -> dict[str, npt.NDArray[Any]]:
+        """`query`'s answer as one numpy array per column, for an analysis that finishes in
+        numpy; select no NULLs (DuckDB would mask them). This generic one builds them from
+        the rows; DuckDB's client hands its columns over as they are (embedded.py)."""
+        import numpy as np
+
+        result = self.query(workspace_id, statement, **values)
+        by_column = zip(*result.rows, strict=True) if result.rows else ([] for _ in result.columns)
+        return {
+            name: np.asarray(column) for name, column in zip(result.columns, by_column, strict=True)
+        }
 
     def render(self, workspace_id: uuid.UUID, statement: str, **values: Any) -> str:
         events = self._events_of(str(uuid.UUID(str(workspace_id))))

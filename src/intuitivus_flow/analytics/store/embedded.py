@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+import numpy as np
+
 from intuitivus_flow.analytics.store.base import (
     EVENT_COLUMNS,
     AnalyticsStore,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     import uuid
 
     import duckdb
+    import numpy.typing as npt
     import pyarrow as pa
 
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -131,6 +134,19 @@ class DuckDBStore(AnalyticsStore):
         # the alias lookup of `{events}` and the statement on one connection
         with self.session(read_only=True):
             return super().query(workspace_id, statement, **values)
+
+    def query_columns(
+        self, workspace_id: uuid.UUID, statement: str, **values: Any
+    ) -> dict[str, npt.NDArray[Any]]:
+        # numeric columns come over as they are, no Python object per value
+        with self.session(read_only=True):
+            rendered = self.render(workspace_id, statement, **values)
+            with self._connection(read_only=True) as connection:
+                try:
+                    fetched = connection.execute(rendered).fetchnumpy()
+                except self._duckdb.Error as exc:
+                    raise StoreError(f"analytics query failed: {exc}") from exc
+        return {name: np.asarray(column) for name, column in fetched.items()}
 
     def migrate(self) -> list[int]:
         # One read-write connection throughout: a second process starting now waits for the
