@@ -3,16 +3,17 @@
 ClickHouse answers a funnel with `windowFunnel`, one pass over each person's events in time
 order; DuckDB has no such function, and the SQL plan of `funnels.py` spends most of its time in
 one ASOF join per step and a window that picks each person's furthest attempt. Here the store
-only fetches the step events, sorted by person and time, and numpy follows every attempt at
-once, one step at a time:
+only fetches the step events, numpy sorts them by person and time (`in_person_time_order`) and
+follows every attempt at once, one step at a time:
 
 - an attempt starts at each step-1 row (the store sends only those inside the date range);
 - its step k is the first step-k row at or after the first row of the previous step's
   (person, time) run, so equal timestamps count as in order whatever the rows' order; the
   attempt stops there if that row is another person's or past step 1's time + window;
 - per person the attempt reaching most steps wins, ties to the earliest step 1 and then the
-  earliest row (the store sorts equal times by message id when a breakdown needs the winner's
-  step-1 event, as the SQL plan's tie-break does).
+  earliest row: when a breakdown reads the winner's step-1 event, the store sends the rows
+  sorted, equal times by message id (the tie-break docs/analytics.md documents), and they are
+  not sorted again here.
 
 `funnels.funnel_plan` sends here sequential funnels whose steps are distinct events with no
 exclusions, where one event fills at most one step; tests/analytics/events/
@@ -20,8 +21,9 @@ test_funnel_reference.py checks the answers equal the SQL plan's and a plain-Pyt
 
 Memory: the web process holds the step events' columns for the duration of the call, person
 key, time and step index (17 bytes a row; a breakdown adds each row's value as a Python
-string), and a few int64 index arrays as long; measured peak about 80 bytes per step event
-(18 MB for the benchmark's 231 k step events among 2 M events), all freed when it returns.
+string), their sorted copies and a few int64 index arrays as long; measured peak about 95
+bytes per step event (22 MB for the benchmark's 231 k step events among 2 M events), all
+freed when it returns.
 """
 
 from __future__ import annotations
@@ -58,6 +60,27 @@ class Furthest:
     first_rows: Index
 
 
+def in_person_time_order(events: StepEvents) -> StepEvents:
+    """The events sorted by person, then time (equal ones as they came). Cheaper than the
+    store's ORDER BY (2 M events: 5 ms of CPU against 17): the store writes each batch sorted
+    by event, person and time, so rows arrive in runs already sorted by person, which a
+    stable sort merges; then the times of each person sort as one integer key."""
+    if len(events.ts) == 0:
+        return events
+    by_person = np.argsort(events.person, kind="stable")
+    person, ts = events.person[by_person], events.ts[by_person]
+    number = np.zeros(len(ts), dtype=np.int64)  # of the person, 0, 1, 2, ... in this order
+    np.cumsum(person[1:] != person[:-1], out=number[1:])
+    earliest = int(ts.min())
+    span = int(ts.max()) - earliest + 1
+    if (int(number[-1]) + 1) * span < 2**63:
+        order = by_person[np.argsort(number * span + (ts - earliest), kind="stable")]
+    else:  # the key would overflow: sort on the two columns
+        order = np.lexsort((events.ts, events.person))
+    breakdown = None if events.breakdown is None else events.breakdown[order]
+    return StepEvents(events.person[order], events.ts[order], events.step[order], breakdown)
+
+
 def furthest_attempts(events: StepEvents, steps: int, window_us: int) -> Furthest:
     """Every attempt followed at once, then each person's furthest one."""
     run_start = _run_starts(events.person, events.ts)
@@ -69,7 +92,7 @@ def furthest_attempts(events: StepEvents, steps: int, window_us: int) -> Furthes
     live = np.arange(len(starts))  # attempts that reached every step so far
     current = starts  # the row of each live attempt's latest step
     for k in range(2, steps + 1):
-        found = _first_row_at_or_after(np.flatnonzero(events.step == k), run_start[current])
+        found = _first_row_at_or_after(events.step == k, run_start[current])
         inside = np.minimum(found, len(events.ts) - 1)  # a row to read where none was found
         going = (
             (found < len(events.ts))
@@ -94,11 +117,12 @@ def _run_starts(person: npt.NDArray[Any], ts: Ints) -> Index:
     return np.maximum.accumulate(np.where(new_run, index, 0))
 
 
-def _first_row_at_or_after(rows: Index, at: Index) -> Index:
-    """For each of `at`, the first of the ascending `rows` at or after it (one past the last
-    row of the table when none: callers compare with the table's length)."""
-    end = np.iinfo(np.intp).max
-    return np.append(rows, end)[np.searchsorted(rows, at)]
+def _first_row_at_or_after(holds: npt.NDArray[np.bool_], at: Index) -> Index:
+    """For each of `at`, the first row at or after it where `holds` (len(holds) when none):
+    the rows that hold, indexed by how many come before `at` (a running count, cheaper than
+    a binary search per attempt)."""
+    before: Index = np.cumsum(holds) - holds
+    return np.append(np.flatnonzero(holds), len(holds))[before[at]]
 
 
 def _furthest_per_person(owner: npt.NDArray[Any], reached: npt.NDArray[np.int8]) -> Index:
@@ -151,10 +175,12 @@ def _mean_and_median(
     """Per group, the mean and the median of its deltas (None for an empty group), computed as
     DuckDB's avg and quantile_cont(0.5) do, so they round to the same milliseconds: an exact
     integer sum divided once, and the middle value or lo + (hi - lo) * 0.5 of the two."""
-    # by delta, then stably by group: each group's deltas end up sorted and together
-    by_delta = np.argsort(deltas)
-    order = by_delta[np.argsort(group[by_delta], kind="stable")]
-    ordered = deltas[order]
+    if len(deltas) == 0:
+        return [None] * groups, [None] * groups
+    if groups == 1:  # the middle values in place are enough
+        ordered = np.partition(deltas, [(len(deltas) - 1) // 2, len(deltas) // 2])
+    else:
+        ordered = _sorted_within_groups(group, deltas)
     counts = np.bincount(group, minlength=groups)
     present = np.flatnonzero(counts)
     starts = (np.cumsum(counts) - counts)[present]
@@ -163,8 +189,8 @@ def _mean_and_median(
     high = ordered[starts + sizes // 2].astype(np.float64)
     middle = low + (high - low) * 0.5
     # the sum in two 32-bit halves: each half's sum fits int64 where the whole might not
-    high_sums = np.add.reduceat(ordered >> 32, starts) if len(starts) else ordered[:0]
-    low_sums = np.add.reduceat(ordered & 0xFFFFFFFF, starts) if len(starts) else ordered[:0]
+    high_sums = np.add.reduceat(ordered >> 32, starts)
+    low_sums = np.add.reduceat(ordered & 0xFFFFFFFF, starts)
     means: list[float | None] = [None] * groups
     medians: list[float | None] = [None] * groups
     for at, size, h, lo, median in zip(
@@ -178,3 +204,9 @@ def _mean_and_median(
         means[at] = ((h << 32) + lo) / size
         medians[at] = median
     return means, medians
+
+
+def _sorted_within_groups(group: Index, values: Ints) -> Ints:
+    """`values` ordered by group, then by value."""
+    by_value = np.argsort(values)
+    return values[by_value[np.argsort(group[by_value], kind="stable")]]

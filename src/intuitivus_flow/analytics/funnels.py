@@ -1,9 +1,9 @@
 """Funnels in the store's SQL, one text for DuckDB and ClickHouse (docs/analytics.md).
 
 Two plans give the same answers (`funnel_plan`): on DuckDB, a sequential funnel whose steps
-are distinct events and that has no exclusions is one query fetching the step events sorted
-by person and time, then one ordered pass over them in numpy (funnel_pass.py: the web process
-holds those events' columns, about 80 bytes a step event at the peak, for the call); every
+are distinct events and that has no exclusions is one query fetching the step events, then
+one ordered pass over them by person and time in numpy (funnel_pass.py: the web process
+holds those events' columns, about 100 bytes a step event at the peak, for the call); every
 other funnel, and every funnel on ClickHouse, is the SQL below: per step an ASOF join, then a
 window picking each person's furthest attempt.
 
@@ -31,7 +31,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from intuitivus_flow.analytics.funnel_pass import StepEvents, furthest_attempts, step_summaries
+from intuitivus_flow.analytics.funnel_pass import (
+    StepEvents,
+    furthest_attempts,
+    in_person_time_order,
+    step_summaries,
+)
 from intuitivus_flow.analytics.schemas import (
     Exclusion,
     FunnelBreakdown,
@@ -334,6 +339,8 @@ def _by_ordered_pass(
         step=columns["step"],
         breakdown=columns.get("breakdown"),
     )
+    if not query.breakdown:  # fetched unsorted (step_events_sql)
+        events = in_person_time_order(events)
     n = len(query.steps)
     furthest = furthest_attempts(events, n, query.window_seconds * US)
     overall = {label: _steps_of(row, query) for label, row in step_summaries(furthest, n).items()}
@@ -344,28 +351,30 @@ def _by_ordered_pass(
 
 
 def step_events_sql(sql: SqlDialect, query: FunnelQuery) -> str:
-    """The ordered pass's input: `person, ts, step` (and the step-1 rows' `breakdown`) of the
-    events matching a step, step-1 events only inside the date range, sorted by person and
-    time. With a breakdown, equal times go by message id: of two step-1 events at one instant
-    the first then gives the value, as in the SQL plan for repeated steps (its plan for
-    distinct steps leaves that tie to the engine)."""
+    """The ordered pass's input: `person, ts, step` of the events matching a step, step-1
+    events only inside the date range. Unsorted (numpy sorts them faster, funnel_pass.
+    in_person_time_order) unless a breakdown is asked: then with each step-1 row's value,
+    sorted by person, time and message id, so that of two step-1 events at one instant the
+    first gives the value, as in the SQL plan for repeated steps (its plan for distinct steps
+    leaves that tie to the engine)."""
     date_filter, anchor_filter = _date_filters(sql, query)
     cases = " ".join(
         f"WHEN {match(sql, step)} THEN {k}" for k, step in enumerate(query.steps, start=1)
     )
-    breakdown, tie_break = "", ""
+    breakdown, order = "", ""
     if query.breakdown:
         value = f"coalesce({sql.json_text('properties', query.breakdown)}, '')"
         breakdown = (
             f", CASE WHEN {match(sql, query.steps[0])} THEN {value} ELSE '' END AS breakdown"
         )
-        tie_break = ", message_id"
+        order = " ORDER BY person, ts, message_id"
     return (
         f"SELECT person, ts, step{', breakdown' if breakdown else ''} FROM ("
         f"SELECT {sql.person_key()} AS person, {sql.epoch_us('timestamp')} AS ts, "
-        f"CAST(CASE {cases} END AS TINYINT) AS step{breakdown}{tie_break} "
+        f"CAST(CASE {cases} END AS TINYINT) AS step{breakdown}"
+        f"{', message_id' if breakdown else ''} "
         f"FROM {{events}} WHERE {date_filter} AND ({_relevant(sql, query.steps)})) "
-        f"WHERE step > 1 OR (step = 1 AND {anchor_filter}) ORDER BY person, ts{tie_break}"
+        f"WHERE step > 1 OR (step = 1 AND {anchor_filter}){order}"
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from intuitivus_flow.analytics import funnels
+from intuitivus_flow.analytics.funnel_pass import StepEvents, in_person_time_order
 from intuitivus_flow.analytics.funnels import FunnelPlan, funnel_plan, run_funnel
 from intuitivus_flow.analytics.schemas import FunnelQuery
 from tests.analytics.events.conftest import Loaded
@@ -75,3 +76,21 @@ def test_query_columns_are_the_query_rows_as_arrays(events: Loaded) -> None:
     assert list(columns) == ["person", "ts"]
     assert columns["person"].tolist() == ["p", "p"]
     assert np.diff(columns["ts"]).tolist() == [1_000_000]
+
+
+@pytest.mark.parametrize("span", [1_000, 2**62], ids=["one integer key", "key would overflow"])
+def test_step_events_sort_by_person_then_time(span: int) -> None:
+    rng = np.random.default_rng(span % 1000)
+    person = rng.integers(0, 2**64 - 1, 50, dtype=np.uint64, endpoint=True)[
+        rng.integers(0, 50, 2000)
+    ]
+    ts = rng.integers(-span, span, 2000)
+    step = rng.integers(1, 4, 2000).astype(np.int8)
+    ordered = in_person_time_order(StepEvents(person, ts, step))
+    expected = np.lexsort((ts, person))
+    assert ordered.person.tolist() == person[expected].tolist()
+    assert ordered.ts.tolist() == ts[expected].tolist()
+    # the steps move with their rows: each (person, time) keeps its multiset of steps
+    pairs = sorted(zip(person.tolist(), ts.tolist(), step.tolist(), strict=True))
+    moved = zip(ordered.person.tolist(), ordered.ts.tolist(), ordered.step.tolist(), strict=True)
+    assert sorted(moved) == pairs
