@@ -354,8 +354,8 @@ def step_events_sql(sql: SqlDialect, query: FunnelQuery) -> str:
     """The ordered pass's input: `person, ts, step` of the events matching a step, step-1
     events only inside the date range. Unsorted (numpy sorts them faster, funnel_pass.
     in_person_time_order) unless a breakdown is asked: then with each step-1 row's value,
-    sorted by person, time and message id, so that of two step-1 events at one instant the
-    first gives the value, as in the SQL plan for repeated steps (its plan for distinct steps
+    sorted by person, time, step and message id, so that of two step-1 events at one instant
+    the first gives the value, as in the SQL plan for repeated steps (its plan for distinct steps
     leaves that tie to the engine)."""
     date_filter, anchor_filter = _date_filters(sql, query)
     # Each step's event name is its own, so a join on the name gives the step: cheaper than a
@@ -368,7 +368,7 @@ def step_events_sql(sql: SqlDialect, query: FunnelQuery) -> str:
     if query.breakdown:
         value = f"coalesce({sql.json_text('properties', query.breakdown)}, '')"
         breakdown = f", CASE WHEN s.step = 1 THEN {value} ELSE '' END AS breakdown, message_id"
-        order = " ORDER BY person, ts, message_id"
+        order = " ORDER BY person, ts, step, message_id"
     return (
         f"SELECT person, ts, step{', breakdown' if breakdown else ''} FROM ("
         f"SELECT {sql.person_key()} AS person, {sql.epoch_us('timestamp')} AS ts, "
