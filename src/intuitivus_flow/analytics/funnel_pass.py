@@ -22,8 +22,8 @@ test_funnel_reference.py checks the answers equal the SQL plan's and a plain-Pyt
 
 Memory: the web process holds the step events' columns for the duration of the call, person
 key, time and step index (17 bytes a row; a breakdown adds each row's value as a Python
-string), their sorted copies and a few int64 index arrays as long; measured peak about 95
-bytes per step event (22 MB for the benchmark's 231 k step events among 2 M events), all
+string), their sorted copies and a few int64 index arrays as long; measured peak about 85
+bytes per step event (20 MB for the benchmark's 231 k step events among 2 M events), all
 freed when it returns.
 """
 
@@ -41,9 +41,9 @@ Index = npt.NDArray[np.intp]
 
 @dataclass(frozen=True)
 class StepEvents:
-    """The step events of one funnel sorted by person and time: a person's key, the time in
-    epoch microseconds, the step the event matches (1..n) and, for a breakdown, the property's
-    value on step-1 events."""
+    """The step events of one funnel (`furthest_attempts` wants them sorted by person, time
+    and step): a person's key, the time in epoch microseconds, the step the event matches
+    (1..n) and, for a breakdown, the property's value on step-1 events."""
 
     person: npt.NDArray[Any]
     ts: Ints

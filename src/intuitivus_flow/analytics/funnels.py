@@ -3,7 +3,7 @@
 Two plans give the same answers (`funnel_plan`): on DuckDB, a sequential funnel whose steps
 are distinct events and that has no exclusions is one query fetching the step events, then
 one ordered pass over them by person and time in numpy (funnel_pass.py: the web process
-holds those events' columns, about 100 bytes a step event at the peak, for the call); every
+holds those events' columns, about 85 bytes a step event at the peak, for the call); every
 other funnel, and every funnel on ClickHouse, is the SQL below: per step an ASOF join, then a
 window picking each person's furthest attempt.
 
