@@ -35,6 +35,7 @@ from intuitivus_flow.forecasting.endpoints import router as forecasting_router
 from intuitivus_flow.health.endpoints import router as health_router
 from intuitivus_flow.jobs.models import QUEUES
 from intuitivus_flow.jobs.service import queue_stats
+from intuitivus_flow.kit.heap import freeze_startup_heap
 from intuitivus_flow.kit.http.compression import TextCompressionMiddleware
 from intuitivus_flow.kit.http.cors import InstanceCorsMiddleware
 from intuitivus_flow.kit.http.middleware import (
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             start_operations(context, registry=app.state.observability.metrics.registry),
             embedded_worker(context),
         ):
+            if settings.gc_freeze:
+                freeze_startup_heap()
             yield
         await context.close()
 

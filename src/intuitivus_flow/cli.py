@@ -181,6 +181,10 @@ def serve(
     """Serve the web UI and API."""
     from intuitivus_flow.observability.faults import refuse_in_production
 
+    # Server processes build their app from the environment: freeze its startup heap there
+    # (kit/heap.py) unless FLOW_GC_FREEZE says otherwise.
+    os.environ.setdefault("FLOW_GC_FREEZE", "true")
+    get_settings.cache_clear()
     settings = follow_served_address(get_settings(), host, port)
     settings.resolved_secret_key()  # refuse to start now, not on the first request
     refuse_in_production(settings)

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     serving_processes: int = Field(
         default=1, ge=1, description="Set by `serve --workers N` for its workers."
     )
+    gc_freeze: bool = Field(
+        default=False,
+        description="Keep the heap built at startup out of the garbage collector's later "
+        "collections (kit/heap.py); `serve` turns it on for its server processes.",
+    )
 
     cors_origins: list[str] = Field(default_factory=list)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
