@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from intuitivus_flow.analytics import funnels
-from intuitivus_flow.analytics.funnel_pass import StepEvents, in_person_time_order
+from intuitivus_flow.analytics.funnel_pass import (
+    Furthest,
+    StepEvents,
+    in_person_time_order,
+    step_summaries,
+)
 from intuitivus_flow.analytics.funnels import FunnelPlan, funnel_plan, run_funnel
 from intuitivus_flow.analytics.schemas import FunnelQuery
 from tests.analytics.events.conftest import Loaded
@@ -78,7 +83,11 @@ def test_query_columns_are_the_query_rows_as_arrays(events: Loaded) -> None:
     assert np.diff(columns["ts"]).tolist() == [1_000_000]
 
 
-@pytest.mark.parametrize("span", [1_000, 2**62], ids=["one integer key", "key would overflow"])
+@pytest.mark.parametrize(
+    "span",
+    [1_000, 2**56, 2**62],
+    ids=["one integer key", "the step as a second key", "key would overflow"],
+)
 def test_step_events_sort_by_person_time_and_step(span: int) -> None:
     rng = np.random.default_rng(span % 1000)
     person = rng.integers(0, 2**64 - 1, 50, dtype=np.uint64, endpoint=True)[
@@ -91,3 +100,27 @@ def test_step_events_sort_by_person_time_and_step(span: int) -> None:
     assert ordered.person.tolist() == person[expected].tolist()
     assert ordered.ts.tolist() == ts[expected].tolist()
     assert ordered.step.tolist() == step[expected].tolist()
+
+
+def test_a_breakdown_keeps_the_order_of_equal_rows() -> None:
+    person = np.array([7, 3, 7, 3, 7], dtype=np.uint64)
+    ts = np.array([5, 1, 5, 1, 2])
+    step = np.ones(5, dtype=np.int8)
+    values = np.array(["first", "a", "second", "b", "earlier"], dtype=object)
+    ordered = in_person_time_order(StepEvents(person, ts, step, values))
+    assert ordered.breakdown is not None
+    assert ordered.breakdown.tolist() == ["a", "b", "earlier", "first", "second"]
+
+
+@pytest.mark.parametrize("persons", [1, 2, 1001, 1002])
+def test_the_whole_funnel_summary_equals_one_group_of_the_breakdown(persons: int) -> None:
+    """The single group's own path against the grouped one, odd and even counts, with deltas
+    large enough that their int64 sum would overflow."""
+    rng = np.random.default_rng(persons)
+    reached = rng.integers(1, 4, persons).astype(np.int8)
+    t1 = rng.integers(0, 2**40, persons)
+    t2 = t1 + rng.integers(0, 2**61, persons)
+    t3 = t2 + rng.integers(0, 1_000, persons)
+    furthest = Furthest(reached, [t1, t2, t3], np.arange(persons))
+    one_value = np.full(persons, "v", dtype=object)
+    assert step_summaries(furthest, 3) == {"": step_summaries(furthest, 3, one_value)["v"]}
