@@ -16,16 +16,19 @@ from intuitivus_flow.identity.scopes import Scope
 from intuitivus_flow.kit.errors import Conflict
 from intuitivus_flow.kit.http.deps import Context, DbSession
 from intuitivus_flow.kit.http.openapi import route_errors
+from intuitivus_flow.kit.http.streaming import FirstChunkFirst
 
 router = APIRouter(prefix="/api/data", tags=["data"])
 
 
 def export_response(context: Context, plan: ExportPlan) -> StreamingResponse:
-    """The export as a download, streamed page by page (no Content-Length: sent as read)."""
+    """The export as a download, streamed page by page (no Content-Length: sent as read).
+    Its first chunk (the export's own session and snapshot) comes before the status, so a
+    database that does not answer is a 503, not a 200 with a truncated file."""
     body = dataport.stream_export(
         context.sessions, plan, page_rows=context.settings.export_page_rows
     )
-    return StreamingResponse(
+    return FirstChunkFirst(
         body,
         media_type=plan.media_type,
         headers={
