@@ -52,15 +52,21 @@ async def workspace_names(sessions: SessionFactory) -> list[str]:
         return list((await session.scalars(select(Workspace.name))).all())
 
 
-async def test_unused_work_constructs_no_session_and_runs_no_hooks(
-    sessions: SessionFactory,
-) -> None:
-    commits: list[set[uuid.UUID]] = []
+@pytest.fixture
+def commits(sessions: SessionFactory) -> list[set[uuid.UUID]]:
+    """What the after-commit hooks were told, one set of touched workspaces per commit."""
+    told: list[set[uuid.UUID]] = []
 
     async def note(touched: set[uuid.UUID]) -> None:
-        commits.append(touched)
+        told.append(touched)
 
     on_commit(sessions, note)
+    return told
+
+
+async def test_unused_work_constructs_no_session_and_runs_no_hooks(
+    sessions: SessionFactory, commits: list[set[uuid.UUID]]
+) -> None:
     counting = CountingFactory(sessions)
     async with lazy_unit_of_work(counting) as work:  # type: ignore[arg-type]
         work.info["read along"] = 1
@@ -69,13 +75,9 @@ async def test_unused_work_constructs_no_session_and_runs_no_hooks(
     assert commits == []
 
 
-async def test_used_work_commits_once_and_tells_the_hooks(sessions: SessionFactory) -> None:
-    commits: list[set[uuid.UUID]] = []
-
-    async def note(touched: set[uuid.UUID]) -> None:
-        commits.append(touched)
-
-    on_commit(sessions, note)
+async def test_used_work_commits_once_and_tells_the_hooks(
+    sessions: SessionFactory, commits: list[set[uuid.UUID]]
+) -> None:
     counting = CountingFactory(sessions)
     async with lazy_unit_of_work(counting) as work:  # type: ignore[arg-type]
         workspace = Workspace(name="kept")
