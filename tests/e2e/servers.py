@@ -3,6 +3,8 @@ free loopback port, a scratch folder, its output in a log that a failure shows."
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,10 +15,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_signup_signin import _free_port, _server_environment
-
 # A loaded CI machine has taken over a minute to import and migrate before answering.
 STARTUP_TIMEOUT_SECONDS = 180
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _server_environment(data_dir: Path) -> dict[str, str]:
+    # Nothing from the developer's own FLOW_* settings may leak into the server under test.
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("FLOW_")}
+    environment.update(FLOW_DATA_DIR=str(data_dir), FLOW_ENV="test", FLOW_SEED_DEMO="false")
+    return environment
 
 
 @contextmanager

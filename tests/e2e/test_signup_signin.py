@@ -7,18 +7,15 @@ browser never talked to anything but the local server (the product must work off
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
+
+from tests.e2e.servers import running_flow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-STARTUP_TIMEOUT_SECONDS = 60
 PASSWORD = "correct horse battery"
 TIMEOUT_MS = 15_000
 
@@ -47,67 +43,11 @@ def _require_chromium() -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _server_environment(data_dir: Path) -> dict[str, str]:
-    # Nothing from the developer's own FLOW_* settings may leak into the server under test.
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("FLOW_")}
-    environment.update(FLOW_DATA_DIR=str(data_dir), FLOW_ENV="test", FLOW_SEED_DEMO="false")
-    return environment
-
-
-def _wait_until_healthy(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited early:\n{log.read_text()}", pytrace=False)
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the server did not become healthy:\n{log.read_text()}", pytrace=False)
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     _require_chromium()
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "intuitivus_flow",
-                "serve",
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-            ],
-            cwd=tmp_path,  # no stray .env from the checkout
-            env=_server_environment(tmp_path / "data"),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_healthy(base_url, process, log)
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with running_flow(tmp_path) as base_url:  # cwd tmp_path: no stray .env from the checkout
+        yield base_url
 
 
 @dataclass
